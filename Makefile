@@ -1,0 +1,107 @@
+# wedata_rerun: collectd plugin that reruns failed WeData workflow runs.
+#
+#   make            build build/wedata_rerun.so
+#   make test       every test: unit, unit under ASan+UBSan, integration
+#   make demo       the plugin's main job end to end, against a local stand-in
+#   make install    plugin + conf.d snippet (honours DESTDIR)
+
+VERSION     := 0.1.0
+PLUGIN_DIR  ?= /usr/lib/collectd
+CONF_DIR    ?= /etc/collectd/collectd.conf.d
+BUILD       ?= build
+PYTHON      ?= python3
+
+# Debian packages the build, the tests and the demo need.
+DEB_PKGS := gcc make pkg-config collectd-core collectd-dev libcurl4-openssl-dev \
+            libssl-dev libyajl-dev libcmocka-dev python3 openssl \
+            libcurl3-gnutls clang-format
+
+PKGS      := libcurl libcrypto yajl
+CPPFLAGS  += -D_GNU_SOURCE -DHAVE_CONFIG_H -DWDR_VERSION='"$(VERSION)"' \
+             -I/usr/include/collectd -I/usr/include/collectd/core -Iinclude
+CFLAGS    ?= -O2 -g
+CFLAGS    += -std=gnu11 -Wall -Wextra -Werror -fPIC
+# Only module_register is exported (it carries visibility("default")).
+CFLAGS    += -fvisibility=hidden
+
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+MODULES   := $(sort $(wildcard plugin/wdr_*.c))
+HEADERS   := $(wildcard include/*.h)
+PLUGIN_SO := $(BUILD)/wedata_rerun.so
+
+UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(sort $(wildcard tests/unit/test_*.c)))
+SAN_FLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer \
+              -fno-sanitize-recover=all
+
+.PHONY: all deps test unit unit-san integration demo bench install format \
+        format-check clean
+
+all: $(PLUGIN_SO)
+
+$(PLUGIN_SO): plugin/wedata_rerun.c $(MODULES) $(HEADERS) | $(BUILD)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -shared -o $@ \
+	    plugin/wedata_rerun.c $(MODULES) $(PKG_LIBS) -lpthread
+
+$(BUILD) $(BUILD)/san:
+	mkdir -p $@
+
+# Installs what is missing when run as root; otherwise only says what is.
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do \
+	    dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q '^install ok installed' || echo $$p; \
+	  done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing:" $$missing; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else \
+	    echo "missing Debian packages (run as root to install):" $$missing; exit 1; \
+	  fi; \
+	fi
+
+# Unit tests link the pure modules, never the collectd glue.
+$(BUILD)/%: tests/unit/%.c tests/unit/testutil.h $(MODULES) $(HEADERS) | $(BUILD)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -o $@ $< $(MODULES) \
+	    $(PKG_LIBS) -lcmocka -lpthread
+
+$(BUILD)/san/%: tests/unit/%.c tests/unit/testutil.h $(MODULES) $(HEADERS) | $(BUILD)/san
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -O1 $(SAN_FLAGS) -o $@ $< \
+	    $(MODULES) $(PKG_LIBS) -lcmocka -lpthread
+
+unit: $(addprefix $(BUILD)/,$(UNIT_TESTS))
+	@set -e; for t in $(UNIT_TESTS); do \
+	  (cd tests/unit && ../../$(BUILD)/$$t); done
+
+unit-san: $(addprefix $(BUILD)/san/,$(UNIT_TESTS))
+	@set -e; for t in $(UNIT_TESTS); do \
+	  (cd tests/unit && ASAN_OPTIONS=detect_leaks=1 \
+	   UBSAN_OPTIONS=print_stacktrace=1 ../../$(BUILD)/san/$$t); done
+
+integration: $(PLUGIN_SO)
+	$(PYTHON) tests/integration/run_tests.py --plugin $(PLUGIN_SO)
+
+test: deps
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) unit-san
+	$(MAKE) integration
+
+demo: deps
+	$(MAKE) all
+	$(PYTHON) tests/integration/demo.py --plugin $(PLUGIN_SO)
+
+install: $(PLUGIN_SO)
+	install -D -m 0644 $(PLUGIN_SO) $(DESTDIR)$(PLUGIN_DIR)/wedata_rerun.so
+	install -D -m 0640 conf.d/wedata_rerun.conf \
+	    $(DESTDIR)$(CONF_DIR)/wedata_rerun.conf
+
+format:
+	clang-format -i plugin/*.c include/*.h tests/unit/*.c tests/unit/*.h
+
+format-check:
+	clang-format --dry-run -Werror plugin/*.c include/*.h tests/unit/*.c tests/unit/*.h
+
+clean:
+	rm -rf $(BUILD)

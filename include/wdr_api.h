@@ -1,0 +1,44 @@
+/* wdr_api: WeData API 3.0 calls: JSON body + TC3 signature + transport.
+ *
+ * Pure apart from the transport it is handed: the caller passes the current
+ * time, so every call is signed afresh and tests can pin the clock. */
+#ifndef WDR_API_H
+#define WDR_API_H
+
+#include "wdr_http.h"
+#include "wdr_json.h"
+
+#include <stdint.h>
+
+#define WDR_API_VERSION "2025-08-06"
+#define WDR_API_SERVICE "wedata"
+#define WDR_API_CONTENT_TYPE "application/json"
+#define WDR_ACTION_RERUN "RerunTriggerWorkflowRunAsync"
+
+/* Where and as whom to call; all borrowed. */
+typedef struct {
+  const char *url;    /* scheme://host[:port]/ */
+  const char *host;   /* Host header value, signed */
+  const char *region; /* X-TC-Region */
+  const char *secret_id;
+  const char *secret_key;
+  const char *session_token; /* X-TC-Token, or NULL */
+  const char *language;      /* X-TC-Language, or NULL */
+} wdr_api_endpoint_t;
+
+typedef struct {
+  wdr_response_t response; /* ok, AsyncId or error code/message, RequestId */
+  long http_status;        /* 0 when no HTTP answer came */
+  bool request_sent;       /* false: provably never reached the server */
+  double seconds;          /* time the HTTP exchange took */
+} wdr_api_result_t;
+
+/* wdr_api_rerun sends RerunTriggerWorkflowRunAsync for req, signed at time
+ * now, and always fills out: transport failures, non-200 answers and
+ * unreadable bodies become ClientError.* codes. Returns 0, or -1 when no
+ * request could be built (then out says why, as a ClientError code). */
+int wdr_api_rerun(const wdr_api_endpoint_t *ep, const wdr_transport_t *t,
+                  const wdr_rerun_req_t *req, int64_t now,
+                  wdr_api_result_t *out) __attribute__((warn_unused_result));
+
+#endif

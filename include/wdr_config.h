@@ -1,0 +1,68 @@
+/* wdr_config: turns the <Plugin wedata_rerun> block into a validated,
+ * immutable wdr_config_t.
+ *
+ * Pure apart from reading SecretKeyFile: the environment comes in as a
+ * function, and every error is written into the caller's buffer as one line
+ * naming the block, the option and the value (never a secret), so the glue
+ * logs it and the tests compare it. */
+#ifndef WDR_CONFIG_H
+#define WDR_CONFIG_H
+
+#include "wdr_json.h"
+#include "wdr_match.h"
+
+#include "liboconfig/oconfig.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define WDR_DEFAULT_ENDPOINT "https://wedata.tencentcloudapi.com"
+#define WDR_NAME_MAX 64 /* Workflow names: they become plugin_instance */
+
+typedef struct {
+  char *name;
+  char *project_id;
+  char *workflow_id;
+  int execute_type;
+  char **task_ids;
+  size_t task_ids_num;
+  wdr_param_t *params;
+  size_t params_num;
+  char *scheduling_rg;
+  char *integration_rg;
+  wdr_match_t *matches;
+  size_t matches_num;
+} wdr_workflow_cfg_t;
+
+typedef struct {
+  char *endpoint;    /* as configured */
+  char *url;         /* scheme://host[:port]/ : where requests go */
+  char *host_header; /* host[:port], port only when not the default */
+  char *region;
+  char *secret_id;
+  char *secret_key; /* wiped by wdr_config_free */
+  char *secret_key_file;
+  char *session_token;
+  char *ca_cert;
+  char *language;
+  bool verify_peer;
+  double timeout; /* seconds */
+  int queue_limit;
+  int workers;
+  wdr_workflow_cfg_t *workflows;
+  size_t workflows_num;
+} wdr_config_t;
+
+typedef const char *(*wdr_getenv_fn)(const char *name);
+
+/* wdr_config_parse parses and validates ci (the <Plugin> item). On success
+ * returns 0 and *ret owns a new config (free with wdr_config_free). On error
+ * returns -1 and err holds the reason. */
+int wdr_config_parse(const oconfig_item_t *ci, wdr_getenv_fn get_env,
+                     wdr_config_t **ret, char *err, size_t err_size)
+    __attribute__((warn_unused_result));
+
+/* wdr_config_free releases cfg and wipes the secrets. NULL is fine. */
+void wdr_config_free(wdr_config_t *cfg);
+
+#endif

@@ -1,0 +1,73 @@
+/* wdr_http: the only module that calls libcurl.
+ *
+ * One wdr_http_t wraps one reused easy handle (keep-alive) and is used by one
+ * thread at a time. Response bodies are captured up to WDR_HTTP_BODY_MAX;
+ * a longer body aborts the transfer. */
+#ifndef WDR_HTTP_H
+#define WDR_HTTP_H
+
+#include "wdr_buf.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define WDR_HTTP_BODY_MAX (1024 * 1024)
+
+typedef struct {
+  const char *url;
+  char *const *headers; /* "Name: value" lines */
+  size_t headers_num;
+  const char *body;
+  size_t body_len;
+} wdr_http_request_t;
+
+typedef enum {
+  WDR_HTTP_DONE,     /* an HTTP answer arrived (any status) */
+  WDR_HTTP_NETWORK,  /* no answer: DNS, connect, TLS, timeout, reset */
+  WDR_HTTP_TOO_LARGE /* the body was longer than WDR_HTTP_BODY_MAX */
+} wdr_http_outcome_t;
+
+typedef struct {
+  wdr_http_outcome_t outcome;
+  bool request_sent; /* some request bytes left: the server may have acted */
+  long status;       /* HTTP status, 0 without an answer */
+  double seconds;    /* total time of the transfer */
+  char error[256];   /* what went wrong, for logs; "" on DONE */
+  wdr_buf_t body;
+} wdr_http_response_t;
+
+/* The seam between the API client and the network: tests pass their own
+ * post function. post fills resp (already initialised) and returns 0, or -1
+ * when it could not even try (out of memory). */
+typedef struct {
+  int (*post)(void *ctx, const wdr_http_request_t *req,
+              wdr_http_response_t *resp);
+  void *ctx;
+} wdr_transport_t;
+
+void wdr_http_response_init(wdr_http_response_t *resp);
+void wdr_http_response_free(wdr_http_response_t *resp);
+
+typedef struct {
+  const char *ca_cert; /* NULL: the system bundle */
+  bool verify_peer;
+  long timeout_ms;
+  const char *user_agent;
+} wdr_http_options_t;
+
+typedef struct wdr_http_s wdr_http_t;
+
+/* Call wdr_http_global_init once while the process is single-threaded
+ * (collectd's init callback), and wdr_http_global_cleanup at shutdown. */
+int wdr_http_global_init(void) __attribute__((warn_unused_result));
+void wdr_http_global_cleanup(void);
+
+/* wdr_http_create copies opt; returns NULL on failure. */
+wdr_http_t *wdr_http_create(const wdr_http_options_t *opt);
+void wdr_http_destroy(wdr_http_t *h);
+
+/* wdr_http_post matches wdr_transport_t.post with ctx = a wdr_http_t. */
+int wdr_http_post(void *h, const wdr_http_request_t *req,
+                  wdr_http_response_t *resp);
+
+#endif

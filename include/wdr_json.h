@@ -1,0 +1,70 @@
+/* wdr_json: the WeData JSON codec, pure (yajl, no I/O).
+ *
+ * Builds request bodies with yajl_gen and decodes the API 3.0 response
+ * envelope with yajl_tree, checking every type before reading it. Nothing a
+ * server sends can make these functions read out of bounds: sizes are capped
+ * and text is copied into fixed fields, truncated on a UTF-8 boundary. */
+#ifndef WDR_JSON_H
+#define WDR_JSON_H
+
+#include "wdr_buf.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#define WDR_ID_MAX 128  /* AsyncId, RequestId, error code: with the NUL */
+#define WDR_MSG_MAX 512 /* error message: with the NUL */
+
+/* Codes for failures that never got a Response.Error, named as the official
+ * SDKs name them. */
+#define WDR_ERR_NETWORK "ClientError.NetworkError"
+#define WDR_ERR_HTTP_STATUS "ClientError.HttpStatusCodeError"
+#define WDR_ERR_PARSE_JSON "ClientError.ParseJsonError"
+
+typedef struct {
+  char *key;
+  char *value;
+} wdr_param_t;
+
+/* Everything borrowed; NULL or empty optional fields are left out. */
+typedef struct {
+  const char *project_id;
+  const char *workflow_id;
+  const char *execution_id;
+  int execute_type; /* 1 or 2, sent as a string */
+  char *const *task_ids;
+  size_t task_ids_num;
+  const wdr_param_t *params;
+  size_t params_num;
+  const char *scheduling_rg;
+  const char *integration_rg;
+} wdr_rerun_req_t;
+
+typedef struct {
+  bool ok;                         /* an AsyncId came back */
+  char async_id[WDR_ID_MAX];       /* "" unless ok */
+  char request_id[WDR_ID_MAX];     /* "" when the server sent none */
+  char error_code[WDR_ID_MAX];     /* "" when ok */
+  char error_message[WDR_MSG_MAX]; /* control characters replaced by ' ' */
+} wdr_response_t;
+
+/* wdr_json_rerun_body appends the RerunTriggerWorkflowRunAsync body to out:
+ * compact JSON, keys in a fixed order (ProjectId, WorkflowId,
+ * WorkflowExecutionId, ExecuteType, TaskIds, AdvancedParams,
+ * SchedulingResourceGroup, IntegrationResourceGroup). Returns 0, or -1 when a
+ * required field is missing, a string is not valid UTF-8, or out overflows. */
+int wdr_json_rerun_body(const wdr_rerun_req_t *req, wdr_buf_t *out)
+    __attribute__((warn_unused_result));
+
+/* wdr_json_parse_rerun decodes an HTTP 200 body of len bytes (body[len] must
+ * be NUL, as wdr_buf guarantees). It always fills out: ok with AsyncId and
+ * RequestId; or the Response.Error code and message; or WDR_ERR_PARSE_JSON
+ * with a message saying what was wrong. */
+void wdr_json_parse_rerun(const char *body, size_t len, wdr_response_t *out);
+
+/* wdr_json_copy_text copies src into dst (size bytes), replacing control
+ * characters by spaces and cutting, if it must, on a UTF-8 character
+ * boundary. Exposed for the other modules that show server text. */
+void wdr_json_copy_text(char *dst, size_t size, const char *src);
+
+#endif

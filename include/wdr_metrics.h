@@ -1,0 +1,73 @@
+/* wdr_metrics: the plugin's counters and gauges, and their names.
+ *
+ * Workers and notification callbacks update them from any thread (one mutex
+ * inside); the read callback takes a consistent snapshot and emits every
+ * value through a caller-supplied function, so this module never calls
+ * collectd and tests see exactly what would be dispatched. */
+#ifndef WDR_METRICS_H
+#define WDR_METRICS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Per-workflow counters, dispatched as derive-<name> from the start. */
+enum wdr_counter {
+  WDR_CNT_SIGNALS,  /* matching failure signals received */
+  WDR_CNT_ATTEMPTS, /* rerun requests sent */
+  WDR_CNT_ACCEPTED, /* answered with an AsyncId */
+  WDR_CNT_FAILED,   /* ended in an error of any kind */
+  WDR_CNT_DROPPED,  /* queue full */
+  WDR_CNT_NUM
+};
+
+/* Reasons a signal is not acted on: derive-skipped-<name>. */
+enum wdr_skip {
+  WDR_SKIP_NO_EXECUTION_ID,  /* no WorkflowExecutionId meta */
+  WDR_SKIP_BAD_EXECUTION_ID, /* one that cannot be a run id */
+  WDR_SKIP_NUM
+};
+
+/* Distinct error codes kept per workflow; later ones count as "other", so a
+ * server cannot make us create an unbounded number of series. */
+#define WDR_ERRORS_MAX 32
+#define WDR_ACTIONS_MAX 8
+
+const char *wdr_counter_name(enum wdr_counter c);
+const char *wdr_skip_name(enum wdr_skip s);
+
+typedef struct wdr_metrics_s wdr_metrics_t;
+
+/* wdr_metrics_create: counters for workflows_num workflows, or NULL. */
+wdr_metrics_t *wdr_metrics_create(size_t workflows_num);
+void wdr_metrics_destroy(wdr_metrics_t *m);
+
+void wdr_metrics_count(wdr_metrics_t *m, size_t wf, enum wdr_counter c);
+void wdr_metrics_skip(wdr_metrics_t *m, size_t wf, enum wdr_skip s);
+/* wdr_metrics_error counts one error with this code (any text: it is made
+ * safe for a type_instance here). */
+void wdr_metrics_error(wdr_metrics_t *m, size_t wf, const char *code);
+/* wdr_metrics_latency records the last call's duration; action must be a
+ * string that outlives m (the WDR_ACTION_* constants). */
+void wdr_metrics_latency(wdr_metrics_t *m, size_t wf, const char *action,
+                         double seconds);
+
+/* One value to dispatch. plugin_instance "" means plugin-wide. */
+typedef struct {
+  const char *plugin_instance;
+  const char *type;          /* "derive", "queue_length", "response_time" */
+  const char *type_instance; /* may be "" */
+  bool is_derive;
+  uint64_t derive;
+  double gauge;
+} wdr_metric_t;
+
+typedef void (*wdr_emit_fn)(void *ctx, const wdr_metric_t *v);
+
+/* wdr_metrics_emit emits, per workflow (names[i] is workflow i's name):
+ * every counter and skip reason, each error code seen, each action's last
+ * latency; then the plugin-wide queue_length. */
+void wdr_metrics_emit(wdr_metrics_t *m, char *const *names, size_t queue_length,
+                      wdr_emit_fn emit, void *ctx);
+
+#endif

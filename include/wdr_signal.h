@@ -1,0 +1,32 @@
+/* wdr_signal: decides what a collectd notification means for one Workflow.
+ *
+ * Pure: it reads the notification_t (fields and meta list) and the workflow's
+ * config, calls nothing in collectd, and so runs safely on whichever collectd
+ * thread dispatched the notification. */
+#ifndef WDR_SIGNAL_H
+#define WDR_SIGNAL_H
+
+#include "wdr_config.h"
+
+#include "collectd/core/daemon/plugin.h"
+
+#define WDR_PLUGIN_NAME "wedata_rerun"
+
+typedef enum {
+  WDR_SIGNAL_NONE,             /* not for this workflow */
+  WDR_SIGNAL_RUN,              /* rerun the run in execution_id */
+  WDR_SIGNAL_NO_EXECUTION_ID,  /* matches, but names no run */
+  WDR_SIGNAL_BAD_EXECUTION_ID, /* matches, names something that is no id */
+} wdr_signal_kind_t;
+
+/* wdr_signal_is_own: true for notifications this plugin dispatched. */
+bool wdr_signal_is_own(const notification_t *n);
+
+/* wdr_signal_classify: when a <Match> block of w matches n and n's string
+ * meta WorkflowId (if any) equals w's WorkflowId, says whether n names a run
+ * (string meta WorkflowExecutionId) and copies it into execution_id. */
+wdr_signal_kind_t wdr_signal_classify(const wdr_workflow_cfg_t *w,
+                                      const notification_t *n,
+                                      char execution_id[WDR_ID_MAX]);
+
+#endif

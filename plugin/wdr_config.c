@@ -1,0 +1,592 @@
+#include "wdr_config.h"
+
+#include "collectd/core/daemon/plugin.h" /* NOTIF_* severities */
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define KEY_FILE_MAX 4096
+#define TEXT_MAX 1024 /* any configured string; ids are far shorter */
+
+/* How a scalar option is read. The tables below drive parsing, duplicate
+ * detection and the error text. */
+enum opt_kind {
+  OPT_STRING, /* char *, shown in errors */
+  OPT_SECRET, /* char *, never shown */
+  OPT_BOOL,   /* bool */
+  OPT_NUMBER, /* double, min < value <= max */
+  OPT_INT,    /* int, min <= value <= max */
+};
+
+typedef struct {
+  const char *key;
+  enum opt_kind kind;
+  size_t offset;
+  double min, max;
+} opt_t;
+
+static const opt_t plugin_opts[] = {
+    {"Endpoint", OPT_STRING, offsetof(wdr_config_t, endpoint), 0, 0},
+    {"Region", OPT_STRING, offsetof(wdr_config_t, region), 0, 0},
+    {"SecretId", OPT_STRING, offsetof(wdr_config_t, secret_id), 0, 0},
+    {"SecretKey", OPT_SECRET, offsetof(wdr_config_t, secret_key), 0, 0},
+    {"SecretKeyFile", OPT_STRING, offsetof(wdr_config_t, secret_key_file), 0,
+     0},
+    {"SessionToken", OPT_SECRET, offsetof(wdr_config_t, session_token), 0, 0},
+    {"CACert", OPT_STRING, offsetof(wdr_config_t, ca_cert), 0, 0},
+    {"VerifyPeer", OPT_BOOL, offsetof(wdr_config_t, verify_peer), 0, 0},
+    {"Timeout", OPT_NUMBER, offsetof(wdr_config_t, timeout), 0, 3600},
+    {"Language", OPT_STRING, offsetof(wdr_config_t, language), 0, 0},
+    {"QueueLimit", OPT_INT, offsetof(wdr_config_t, queue_limit), 1, 100000},
+    {"Workers", OPT_INT, offsetof(wdr_config_t, workers), 1, 16},
+};
+
+static const opt_t workflow_opts[] = {
+    {"ProjectId", OPT_STRING, offsetof(wdr_workflow_cfg_t, project_id), 0, 0},
+    {"WorkflowId", OPT_STRING, offsetof(wdr_workflow_cfg_t, workflow_id), 0, 0},
+    {"ExecuteType", OPT_INT, offsetof(wdr_workflow_cfg_t, execute_type), 1, 2},
+    {"SchedulingResourceGroup", OPT_STRING,
+     offsetof(wdr_workflow_cfg_t, scheduling_rg), 0, 0},
+    {"IntegrationResourceGroup", OPT_STRING,
+     offsetof(wdr_workflow_cfg_t, integration_rg), 0, 0},
+};
+
+#define OPTS_MAX 16
+#define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+/* The first WORKFLOW_REQUIRED entries of workflow_opts must be given. */
+#define WORKFLOW_REQUIRED 3
+
+static const char *const match_keys[WDR_MATCH_FIELDS] = {
+    [WDR_MATCH_HOST] = "Host",
+    [WDR_MATCH_PLUGIN] = "Plugin",
+    [WDR_MATCH_PLUGIN_INSTANCE] = "PluginInstance",
+    [WDR_MATCH_TYPE] = "Type",
+    [WDR_MATCH_TYPE_INSTANCE] = "TypeInstance",
+};
+
+/* Parsing context: where we are, for the error text. */
+typedef struct {
+  char where[160];
+  char *err;
+  size_t err_size;
+} ctx_t;
+
+__attribute__((format(printf, 2, 3))) static int fail(ctx_t *c, const char *fmt,
+                                                      ...) {
+  char what[768];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(what, sizeof(what), fmt, ap);
+  va_end(ap);
+  snprintf(c->err, c->err_size, "%s: %s", c->where, what);
+  return -1;
+}
+
+static bool one_string(const oconfig_item_t *ci) {
+  return ci->values_num == 1 && ci->values[0].type == OCONFIG_TYPE_STRING;
+}
+
+/* Stores a fresh copy of the option's string; strings longer than TEXT_MAX
+ * or empty are refused, since every one of them ends up in a request or a
+ * metric name. */
+static int get_string(ctx_t *c, const oconfig_item_t *ci, bool secret,
+                      char **ret) {
+  if (!one_string(ci))
+    return fail(c, "option \"%s\" needs one string value", ci->key);
+  const char *s = ci->values[0].value.string;
+  size_t len = strlen(s);
+  if (len == 0)
+    return fail(c, "option \"%s\" must not be empty", ci->key);
+  if (len > TEXT_MAX)
+    return fail(c, "option \"%s\" is longer than %d bytes", ci->key, TEXT_MAX);
+  for (size_t i = 0; i < len; i++)
+    if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
+      if (secret)
+        return fail(c, "option \"%s\" contains a control character", ci->key);
+      return fail(c, "option \"%s\": \"%s\" contains a control character",
+                  ci->key, s);
+    }
+  char *copy = strdup(s);
+  if (copy == NULL)
+    return fail(c, "out of memory");
+  *ret = copy;
+  return 0;
+}
+
+static int get_number(ctx_t *c, const oconfig_item_t *ci, double *ret) {
+  if (ci->values_num != 1 || ci->values[0].type != OCONFIG_TYPE_NUMBER)
+    return fail(c, "option \"%s\" needs one number", ci->key);
+  *ret = ci->values[0].value.number;
+  return 0;
+}
+
+static int set_opt(ctx_t *c, const opt_t *o, const oconfig_item_t *ci,
+                   void *base) {
+  char *field = (char *)base + o->offset;
+  double d = 0;
+  switch (o->kind) {
+  case OPT_STRING:
+  case OPT_SECRET:
+    return get_string(c, ci, o->kind == OPT_SECRET, (char **)field);
+  case OPT_BOOL:
+    if (ci->values_num != 1 || ci->values[0].type != OCONFIG_TYPE_BOOLEAN)
+      return fail(c, "option \"%s\" needs true or false", ci->key);
+    *(bool *)field = ci->values[0].value.boolean != 0;
+    return 0;
+  case OPT_NUMBER:
+    if (get_number(c, ci, &d) != 0)
+      return -1;
+    if (!(d > o->min && d <= o->max))
+      return fail(c,
+                  "option \"%s\": %g is out of range (greater than %g, at "
+                  "most %g)",
+                  ci->key, d, o->min, o->max);
+    *(double *)field = d;
+    return 0;
+  case OPT_INT:
+    if (get_number(c, ci, &d) != 0)
+      return -1;
+    if (d != floor(d) || d < o->min || d > o->max)
+      return fail(c, "option \"%s\": %g is not a whole number from %g to %g",
+                  ci->key, d, o->min, o->max);
+    *(int *)field = (int)d;
+    return 0;
+  }
+  return fail(c, "internal error: option kind");
+}
+
+/* Looks ci up in the table and sets it. Returns 1 when the key is not in the
+ * table, 0 when set, -1 on error. */
+static int table_opt(ctx_t *c, const opt_t *opts, size_t opts_num,
+                     bool seen[OPTS_MAX], const oconfig_item_t *ci,
+                     void *base) {
+  for (size_t i = 0; i < opts_num; i++) {
+    if (strcasecmp(opts[i].key, ci->key) != 0)
+      continue;
+    if (seen[i])
+      return fail(c, "option \"%s\" is given more than once", ci->key);
+    seen[i] = true;
+    return set_opt(c, &opts[i], ci, base);
+  }
+  return 1;
+}
+
+static int parse_match(ctx_t *c, const oconfig_item_t *ci, wdr_match_t *m) {
+  m->severity = NOTIF_FAILURE;
+  if (ci->values_num != 0)
+    return fail(c, "<Match> takes no argument");
+  bool severity_seen = false;
+  for (int i = 0; i < ci->children_num; i++) {
+    const oconfig_item_t *child = &ci->children[i];
+    if (strcasecmp("Severity", child->key) == 0) {
+      if (severity_seen)
+        return fail(c, "option \"Severity\" is given more than once");
+      severity_seen = true;
+      if (!one_string(child))
+        return fail(c, "option \"Severity\" needs one string value");
+      const char *s = child->values[0].value.string;
+      if (strcasecmp(s, "failure") == 0)
+        m->severity = NOTIF_FAILURE;
+      else if (strcasecmp(s, "warning") == 0)
+        m->severity = NOTIF_WARNING;
+      else if (strcasecmp(s, "okay") == 0)
+        m->severity = NOTIF_OKAY;
+      else
+        return fail(c,
+                    "option \"Severity\": \"%s\" is not failure, warning or "
+                    "okay",
+                    s);
+      continue;
+    }
+    int f = 0;
+    while (f < WDR_MATCH_FIELDS && strcasecmp(match_keys[f], child->key) != 0)
+      f++;
+    if (f == WDR_MATCH_FIELDS)
+      return fail(c, "unknown option \"%s\"", child->key);
+    if (m->field[f].set)
+      return fail(c, "option \"%s\" is given more than once", child->key);
+    if (!one_string(child))
+      return fail(c, "option \"%s\" needs one string value", child->key);
+    char why[128];
+    const char *text = child->values[0].value.string;
+    if (wdr_pattern_set(&m->field[f], text, why, sizeof(why)) != 0)
+      return fail(c, "option \"%s\": bad regex \"%s\": %s", child->key, text,
+                  why);
+  }
+  return 0;
+}
+
+static int add_task_ids(ctx_t *c, const oconfig_item_t *ci,
+                        wdr_workflow_cfg_t *w) {
+  if (ci->values_num < 1)
+    return fail(c, "option \"TaskId\" needs at least one string value");
+  char **ids = realloc(w->task_ids, (w->task_ids_num + (size_t)ci->values_num) *
+                                        sizeof(*ids));
+  if (ids == NULL)
+    return fail(c, "out of memory");
+  w->task_ids = ids;
+  for (int i = 0; i < ci->values_num; i++) {
+    const oconfig_value_t *v = &ci->values[i];
+    if (v->type != OCONFIG_TYPE_STRING || v->value.string[0] == '\0' ||
+        strlen(v->value.string) > TEXT_MAX)
+      return fail(c, "option \"TaskId\": value %d is not a non-empty string",
+                  i + 1);
+    if ((ids[w->task_ids_num] = strdup(v->value.string)) == NULL)
+      return fail(c, "out of memory");
+    w->task_ids_num++;
+  }
+  return 0;
+}
+
+static int add_param(ctx_t *c, const oconfig_item_t *ci,
+                     wdr_workflow_cfg_t *w) {
+  if (ci->values_num != 2 || ci->values[0].type != OCONFIG_TYPE_STRING ||
+      ci->values[1].type != OCONFIG_TYPE_STRING ||
+      ci->values[0].value.string[0] == '\0')
+    return fail(c, "option \"AdvancedParam\" needs two strings: a non-empty "
+                   "key and a value");
+  wdr_param_t *p =
+      realloc(w->params, (w->params_num + 1) * sizeof(wdr_param_t));
+  if (p == NULL)
+    return fail(c, "out of memory");
+  w->params = p;
+  p[w->params_num] = (wdr_param_t){strdup(ci->values[0].value.string),
+                                   strdup(ci->values[1].value.string)};
+  w->params_num++;
+  if (p[w->params_num - 1].key == NULL || p[w->params_num - 1].value == NULL)
+    return fail(c, "out of memory");
+  return 0;
+}
+
+static bool name_ok(const char *s) {
+  size_t len = strlen(s);
+  if (len == 0 || len >= WDR_NAME_MAX)
+    return false;
+  for (size_t i = 0; i < len; i++)
+    if (!isalnum((unsigned char)s[i]) && strchr("_.-", s[i]) == NULL)
+      return false;
+  return true;
+}
+
+static int parse_workflow(ctx_t *c, const oconfig_item_t *ci,
+                          wdr_workflow_cfg_t *w) {
+  bool seen[OPTS_MAX] = {false};
+  for (int i = 0; i < ci->children_num; i++) {
+    const oconfig_item_t *child = &ci->children[i];
+    int status =
+        table_opt(c, workflow_opts, ARRAY_LEN(workflow_opts), seen, child, w);
+    if (status <= 0) {
+      if (status < 0)
+        return -1;
+      continue;
+    }
+    if (strcasecmp("TaskId", child->key) == 0)
+      status = add_task_ids(c, child, w);
+    else if (strcasecmp("AdvancedParam", child->key) == 0)
+      status = add_param(c, child, w);
+    else if (strcasecmp("Match", child->key) == 0) {
+      wdr_match_t *m =
+          realloc(w->matches, (w->matches_num + 1) * sizeof(wdr_match_t));
+      if (m == NULL)
+        return fail(c, "out of memory");
+      w->matches = m;
+      m[w->matches_num] = (wdr_match_t){0};
+      w->matches_num++;
+      size_t len = strlen(c->where);
+      snprintf(c->where + len, sizeof(c->where) - len, " <Match %zu>",
+               w->matches_num);
+      status = parse_match(c, child, &m[w->matches_num - 1]);
+      c->where[len] = '\0';
+    } else
+      status = fail(c, "unknown option \"%s\"", child->key);
+    if (status != 0)
+      return -1;
+  }
+
+  for (size_t i = 0; i < WORKFLOW_REQUIRED; i++)
+    if (!seen[i])
+      return fail(c, "missing required option \"%s\"", workflow_opts[i].key);
+  if (w->execute_type == 1 && w->task_ids_num > 0)
+    return fail(c, "option \"TaskId\" needs ExecuteType 2 (advanced run); "
+                   "ExecuteType is 1");
+  if (w->execute_type == 1 && w->params_num > 0)
+    return fail(c, "option \"AdvancedParam\" needs ExecuteType 2 (advanced "
+                   "run); ExecuteType is 1");
+  if (w->matches_num == 0)
+    return fail(c, "no <Match> block: nothing would ever trigger a rerun");
+  return 0;
+}
+
+/* Reads the key file: at most KEY_FILE_MAX bytes, trailing CR/LF dropped. */
+static int read_key_file(ctx_t *c, const char *path, char **ret) {
+  char *buf = calloc(1, KEY_FILE_MAX + 2);
+  FILE *fh = NULL;
+  int status = -1;
+  if (buf == NULL) {
+    fail(c, "out of memory");
+    goto cleanup;
+  }
+  if ((fh = fopen(path, "r")) == NULL) {
+    fail(c, "option \"SecretKeyFile\": cannot read \"%s\": %s", path,
+         strerror(errno));
+    goto cleanup;
+  }
+  size_t n = fread(buf, 1, KEY_FILE_MAX + 1, fh);
+  if (ferror(fh)) {
+    fail(c, "option \"SecretKeyFile\": cannot read \"%s\": %s", path,
+         strerror(errno));
+    goto cleanup;
+  }
+  if (n > KEY_FILE_MAX) {
+    fail(c, "option \"SecretKeyFile\": \"%s\" is larger than %d bytes", path,
+         KEY_FILE_MAX);
+    goto cleanup;
+  }
+  while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+    buf[--n] = '\0';
+  if (n == 0 || strlen(buf) != n) {
+    fail(c, "option \"SecretKeyFile\": \"%s\" holds no key", path);
+    goto cleanup;
+  }
+  *ret = buf;
+  buf = NULL;
+  status = 0;
+cleanup:
+  if (fh != NULL)
+    fclose(fh);
+  if (buf != NULL) {
+    explicit_bzero(buf, KEY_FILE_MAX + 2);
+    free(buf);
+  }
+  return status;
+}
+
+static int from_env(ctx_t *c, wdr_getenv_fn get_env, const char *name,
+                    char **ret) {
+  const char *v = get_env != NULL ? get_env(name) : NULL;
+  if (*ret != NULL || v == NULL || v[0] == '\0')
+    return 0;
+  if ((*ret = strdup(v)) == NULL)
+    return fail(c, "out of memory");
+  return 0;
+}
+
+/* A key with white space or control characters would sign correctly here
+ * and fail at the server; say so now. */
+static bool token_ok(const char *s) {
+  for (; *s != '\0'; s++)
+    if ((unsigned char)*s <= 0x20 || *s == 0x7f)
+      return false;
+  return true;
+}
+
+static int parse_endpoint(ctx_t *c, wdr_config_t *cfg) {
+  const char *e = cfg->endpoint;
+  const char *rest = NULL;
+  const char *default_port = NULL;
+  if (strncasecmp(e, "https://", 8) == 0) {
+    rest = e + 8;
+    default_port = "443";
+  } else if (strncasecmp(e, "http://", 7) == 0) {
+    rest = e + 7;
+    default_port = "80";
+  } else
+    return fail(c,
+                "option \"Endpoint\": \"%s\" is not an http:// or "
+                "https:// URL",
+                e);
+  size_t host_len = strcspn(rest, ":/?#");
+  const char *p = rest + host_len;
+  char port[8] = "";
+  if (host_len == 0)
+    return fail(c, "option \"Endpoint\": \"%s\" has no host", e);
+  for (size_t i = 0; i < host_len; i++)
+    if (!isalnum((unsigned char)rest[i]) && rest[i] != '.' && rest[i] != '-')
+      return fail(c, "option \"Endpoint\": \"%s\" has an invalid host", e);
+  if (*p == ':') {
+    size_t n = strspn(p + 1, "0123456789");
+    long v = n > 0 && n <= 5 ? strtol(p + 1, NULL, 10) : 0;
+    if (v < 1 || v > 65535)
+      return fail(c, "option \"Endpoint\": \"%s\" has an invalid port", e);
+    snprintf(port, sizeof(port), "%ld", v);
+    p += 1 + n;
+  }
+  if (strcmp(p, "") != 0 && strcmp(p, "/") != 0)
+    return fail(c,
+                "option \"Endpoint\": \"%s\": only scheme, host and port "
+                "are allowed (API 3.0 always posts to /)",
+                e);
+  bool explicit_port = port[0] != '\0' && strcmp(port, default_port) != 0;
+  size_t scheme_len = (size_t)(rest - e);
+  char *url = NULL, *host = NULL;
+  if (asprintf(&host, "%.*s%s%s", (int)host_len, rest, explicit_port ? ":" : "",
+               explicit_port ? port : "") < 0)
+    return fail(c, "out of memory");
+  if (asprintf(&url, "%.*s%s/", (int)scheme_len, e, host) < 0) {
+    free(host);
+    return fail(c, "out of memory");
+  }
+  for (size_t i = 0; i < scheme_len; i++)
+    url[i] = (char)tolower((unsigned char)url[i]);
+  for (char *h = host; *h != '\0'; h++)
+    *h = (char)tolower((unsigned char)*h);
+  for (char *h = url + scheme_len; *h != '\0'; h++)
+    *h = (char)tolower((unsigned char)*h);
+  cfg->url = url;
+  cfg->host_header = host;
+  return 0;
+}
+
+static int validate_plugin(ctx_t *c, wdr_config_t *cfg, wdr_getenv_fn get_env) {
+  if (cfg->endpoint == NULL &&
+      (cfg->endpoint = strdup(WDR_DEFAULT_ENDPOINT)) == NULL)
+    return fail(c, "out of memory");
+  if (parse_endpoint(c, cfg) != 0)
+    return -1;
+  if (cfg->region == NULL)
+    return fail(c, "missing required option \"Region\"");
+  for (const char *r = cfg->region; *r != '\0'; r++)
+    if (!isalnum((unsigned char)*r) && *r != '-')
+      return fail(c, "option \"Region\": \"%s\" is not a region name",
+                  cfg->region);
+  if (cfg->language != NULL && strcmp(cfg->language, "zh-CN") != 0 &&
+      strcmp(cfg->language, "en-US") != 0)
+    return fail(c, "option \"Language\": \"%s\" is not zh-CN or en-US",
+                cfg->language);
+
+  if (from_env(c, get_env, "TENCENTCLOUD_SECRET_ID", &cfg->secret_id) != 0)
+    return -1;
+  if (cfg->secret_key == NULL && cfg->secret_key_file != NULL &&
+      read_key_file(c, cfg->secret_key_file, &cfg->secret_key) != 0)
+    return -1;
+  if (from_env(c, get_env, "TENCENTCLOUD_SECRET_KEY", &cfg->secret_key) != 0 ||
+      from_env(c, get_env, "TENCENTCLOUD_SESSION_TOKEN", &cfg->session_token) !=
+          0)
+    return -1;
+  if (cfg->secret_id == NULL)
+    return fail(c, "no SecretId: set SecretId or the environment variable "
+                   "TENCENTCLOUD_SECRET_ID");
+  if (cfg->secret_key == NULL)
+    return fail(c, "no SecretKey: set SecretKey or SecretKeyFile, or the "
+                   "environment variable TENCENTCLOUD_SECRET_KEY");
+  if (!token_ok(cfg->secret_id))
+    return fail(c, "the SecretId contains white space or control characters");
+  if (!token_ok(cfg->secret_key))
+    return fail(c, "the SecretKey contains white space or control characters");
+  if (cfg->session_token != NULL && !token_ok(cfg->session_token))
+    return fail(c, "the SessionToken contains white space or control "
+                   "characters");
+  if (cfg->workflows_num == 0)
+    return fail(c, "no <Workflow> block: there is nothing to watch");
+  return 0;
+}
+
+static int parse_workflow_block(ctx_t *c, const oconfig_item_t *child,
+                                wdr_config_t *cfg) {
+  if (!one_string(child) || !name_ok(child->values[0].value.string))
+    return fail(c,
+                "<Workflow> needs one name of 1 to %d letters, digits, '_', "
+                "'.' or '-'",
+                WDR_NAME_MAX - 1);
+  const char *name = child->values[0].value.string;
+  for (size_t j = 0; j < cfg->workflows_num; j++)
+    if (strcmp(cfg->workflows[j].name, name) == 0)
+      return fail(c, "<Workflow \"%s\"> is defined more than once", name);
+  wdr_workflow_cfg_t *w = realloc(
+      cfg->workflows, (cfg->workflows_num + 1) * sizeof(wdr_workflow_cfg_t));
+  if (w == NULL)
+    return fail(c, "out of memory");
+  cfg->workflows = w;
+  w = &w[cfg->workflows_num++];
+  *w = (wdr_workflow_cfg_t){.name = strdup(name)};
+  if (w->name == NULL)
+    return fail(c, "out of memory");
+  ctx_t wc = {.err = c->err, .err_size = c->err_size};
+  snprintf(wc.where, sizeof(wc.where), "%s <Workflow \"%s\">", c->where, name);
+  return parse_workflow(&wc, child, w);
+}
+
+int wdr_config_parse(const oconfig_item_t *ci, wdr_getenv_fn get_env,
+                     wdr_config_t **ret, char *err, size_t err_size) {
+  ctx_t c = {
+      .where = "<Plugin wedata_rerun>", .err = err, .err_size = err_size};
+  bool seen[OPTS_MAX] = {false};
+  wdr_config_t *cfg = calloc(1, sizeof(*cfg));
+  if (cfg == NULL)
+    return fail(&c, "out of memory");
+  cfg->verify_peer = true;
+  cfg->timeout = 10.0;
+  cfg->queue_limit = 1024;
+  cfg->workers = 2;
+
+  for (int i = 0; i < ci->children_num; i++) {
+    const oconfig_item_t *child = &ci->children[i];
+    int status =
+        table_opt(&c, plugin_opts, ARRAY_LEN(plugin_opts), seen, child, cfg);
+    if (status == 1) {
+      if (strcasecmp("Workflow", child->key) == 0)
+        status = parse_workflow_block(&c, child, cfg);
+      else
+        status = fail(&c, "unknown option \"%s\"", child->key);
+    }
+    if (status != 0)
+      goto fail;
+  }
+  if (validate_plugin(&c, cfg, get_env) != 0)
+    goto fail;
+  *ret = cfg;
+  return 0;
+fail:
+  wdr_config_free(cfg);
+  return -1;
+}
+
+static void free_secret(char *s) {
+  if (s != NULL) {
+    explicit_bzero(s, strlen(s));
+    free(s);
+  }
+}
+
+void wdr_config_free(wdr_config_t *cfg) {
+  if (cfg == NULL)
+    return;
+  for (size_t i = 0; i < cfg->workflows_num; i++) {
+    wdr_workflow_cfg_t *w = &cfg->workflows[i];
+    free(w->name);
+    free(w->project_id);
+    free(w->workflow_id);
+    for (size_t j = 0; j < w->task_ids_num; j++)
+      free(w->task_ids[j]);
+    free(w->task_ids);
+    for (size_t j = 0; j < w->params_num; j++) {
+      free(w->params[j].key);
+      free(w->params[j].value);
+    }
+    free(w->params);
+    free(w->scheduling_rg);
+    free(w->integration_rg);
+    for (size_t j = 0; j < w->matches_num; j++)
+      wdr_match_clear(&w->matches[j]);
+    free(w->matches);
+  }
+  free(cfg->workflows);
+  free(cfg->endpoint);
+  free(cfg->url);
+  free(cfg->host_header);
+  free(cfg->region);
+  free(cfg->secret_id);
+  free_secret(cfg->secret_key);
+  free(cfg->secret_key_file);
+  free_secret(cfg->session_token);
+  free(cfg->ca_cert);
+  free(cfg->language);
+  free(cfg);
+}

@@ -1,0 +1,155 @@
+#include "wdr_http.h"
+
+#include <curl/curl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct wdr_http_s {
+  CURL *curl;
+  char *ca_cert;
+  char *user_agent;
+  bool verify_peer;
+  long timeout_ms;
+  char errbuf[CURL_ERROR_SIZE];
+};
+
+typedef struct {
+  wdr_buf_t *body;
+  bool too_large;
+} sink_t;
+
+static size_t on_body(char *data, size_t size, size_t nmemb, void *arg) {
+  sink_t *sink = arg;
+  size_t n = size * nmemb;
+  if (wdr_buf_append(sink->body, data, n) != 0) {
+    sink->too_large = true;
+    return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
+  }
+  return n;
+}
+
+int wdr_http_global_init(void) {
+  return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -1;
+}
+
+void wdr_http_global_cleanup(void) { curl_global_cleanup(); }
+
+void wdr_http_response_init(wdr_http_response_t *resp) {
+  memset(resp, 0, sizeof(*resp));
+  wdr_buf_init(&resp->body, WDR_HTTP_BODY_MAX);
+}
+
+void wdr_http_response_free(wdr_http_response_t *resp) {
+  wdr_buf_free(&resp->body, false);
+}
+
+wdr_http_t *wdr_http_create(const wdr_http_options_t *opt) {
+  wdr_http_t *h = calloc(1, sizeof(*h));
+  if (h == NULL)
+    return NULL;
+  h->verify_peer = opt->verify_peer;
+  h->timeout_ms = opt->timeout_ms;
+  if ((opt->ca_cert != NULL && (h->ca_cert = strdup(opt->ca_cert)) == NULL) ||
+      (h->user_agent = strdup(opt->user_agent ? opt->user_agent : "")) ==
+          NULL ||
+      (h->curl = curl_easy_init()) == NULL) {
+    wdr_http_destroy(h);
+    return NULL;
+  }
+  return h;
+}
+
+void wdr_http_destroy(wdr_http_t *h) {
+  if (h == NULL)
+    return;
+  if (h->curl != NULL)
+    curl_easy_cleanup(h->curl);
+  free(h->ca_cert);
+  free(h->user_agent);
+  free(h);
+}
+
+/* Options are set again on every request: curl_easy_reset is not used, so
+ * the connection cache of the handle survives and connections are reused. */
+static CURLcode set_options(wdr_http_t *h, const wdr_http_request_t *req,
+                            struct curl_slist *headers, sink_t *sink) {
+  CURLcode rc = CURLE_OK;
+#define SET(opt, val)                                                          \
+  if (rc == CURLE_OK)                                                          \
+  rc = curl_easy_setopt(h->curl, opt, val)
+  SET(CURLOPT_URL, req->url);
+  SET(CURLOPT_PROTOCOLS_STR, "http,https");
+  SET(CURLOPT_NOSIGNAL, 1L); /* we run on threads: no SIGALRM for DNS */
+  SET(CURLOPT_FOLLOWLOCATION, 0L);
+  SET(CURLOPT_POST, 1L);
+  SET(CURLOPT_POSTFIELDS, req->body);
+  SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+  SET(CURLOPT_HTTPHEADER, headers);
+  SET(CURLOPT_USERAGENT, h->user_agent);
+  SET(CURLOPT_TIMEOUT_MS, h->timeout_ms);
+  SET(CURLOPT_CONNECTTIMEOUT_MS, h->timeout_ms);
+  SET(CURLOPT_SSL_VERIFYPEER, h->verify_peer ? 1L : 0L);
+  SET(CURLOPT_SSL_VERIFYHOST, h->verify_peer ? 2L : 0L);
+  if (h->ca_cert != NULL)
+    SET(CURLOPT_CAINFO, h->ca_cert);
+  SET(CURLOPT_WRITEFUNCTION, on_body);
+  SET(CURLOPT_WRITEDATA, sink);
+  SET(CURLOPT_ERRORBUFFER, h->errbuf);
+#undef SET
+  return rc;
+}
+
+int wdr_http_post(void *ctx, const wdr_http_request_t *req,
+                  wdr_http_response_t *resp) {
+  wdr_http_t *h = ctx;
+  struct curl_slist *headers = NULL;
+  sink_t sink = {.body = &resp->body};
+  int status = -1;
+
+  wdr_buf_reset(&resp->body);
+  h->errbuf[0] = '\0';
+  for (size_t i = 0; i < req->headers_num; i++) {
+    struct curl_slist *n = curl_slist_append(headers, req->headers[i]);
+    if (n == NULL)
+      goto cleanup;
+    headers = n;
+  }
+  /* We sign exactly what we send: drop the headers curl would add. */
+  static const char *const suppressed[] = {"Accept:", "Expect:"};
+  for (size_t i = 0; i < sizeof(suppressed) / sizeof(suppressed[0]); i++) {
+    struct curl_slist *n = curl_slist_append(headers, suppressed[i]);
+    if (n == NULL)
+      goto cleanup;
+    headers = n;
+  }
+
+  CURLcode rc = set_options(h, req, headers, &sink);
+  if (rc == CURLE_OK)
+    rc = curl_easy_perform(h->curl);
+
+  curl_off_t request_size = 0;
+  curl_easy_getinfo(h->curl, CURLINFO_REQUEST_SIZE, &request_size);
+  curl_easy_getinfo(h->curl, CURLINFO_TOTAL_TIME, &resp->seconds);
+  resp->request_sent = request_size > 0;
+  if (rc == CURLE_OK) {
+    curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &resp->status);
+    resp->outcome = WDR_HTTP_DONE;
+  } else if (sink.too_large) {
+    curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &resp->status);
+    resp->outcome = WDR_HTTP_TOO_LARGE;
+    snprintf(resp->error, sizeof(resp->error),
+             "response body is larger than %d bytes", WDR_HTTP_BODY_MAX);
+  } else {
+    resp->outcome = WDR_HTTP_NETWORK;
+    snprintf(resp->error, sizeof(resp->error), "%s",
+             h->errbuf[0] != '\0' ? h->errbuf : curl_easy_strerror(rc));
+  }
+  status = 0;
+cleanup:
+  /* The handle keeps pointers to these: detach them before they go. */
+  curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, NULL);
+  curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, NULL);
+  curl_slist_free_all(headers);
+  return status;
+}

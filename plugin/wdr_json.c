@@ -1,0 +1,184 @@
+#include "wdr_json.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
+
+static bool is_set(const char *s) { return s != NULL && s[0] != '\0'; }
+
+static int gen_string(yajl_gen g, const char *s) {
+  return yajl_gen_string(g, (const unsigned char *)s, strlen(s)) ==
+                 yajl_gen_status_ok
+             ? 0
+             : -1;
+}
+
+static int gen_pair(yajl_gen g, const char *key, const char *value) {
+  return (gen_string(g, key) == 0 && gen_string(g, value) == 0) ? 0 : -1;
+}
+
+/* Emits the body; a failed yajl call leaves the generator in an error state
+ * (yajl_gen_status is sticky for invalid UTF-8), so one check at the end of
+ * each group suffices. */
+static int gen_rerun(yajl_gen g, const wdr_rerun_req_t *req) {
+  char type[2] = {(char)('0' + req->execute_type), '\0'};
+  if (yajl_gen_map_open(g) != yajl_gen_status_ok ||
+      gen_pair(g, "ProjectId", req->project_id) != 0 ||
+      gen_pair(g, "WorkflowId", req->workflow_id) != 0 ||
+      gen_pair(g, "WorkflowExecutionId", req->execution_id) != 0 ||
+      gen_pair(g, "ExecuteType", type) != 0)
+    return -1;
+  if (req->task_ids_num > 0) {
+    if (gen_string(g, "TaskIds") != 0 ||
+        yajl_gen_array_open(g) != yajl_gen_status_ok)
+      return -1;
+    for (size_t i = 0; i < req->task_ids_num; i++)
+      if (gen_string(g, req->task_ids[i]) != 0)
+        return -1;
+    if (yajl_gen_array_close(g) != yajl_gen_status_ok)
+      return -1;
+  }
+  if (req->params_num > 0) {
+    if (gen_string(g, "AdvancedParams") != 0 ||
+        yajl_gen_array_open(g) != yajl_gen_status_ok)
+      return -1;
+    for (size_t i = 0; i < req->params_num; i++)
+      if (yajl_gen_map_open(g) != yajl_gen_status_ok ||
+          gen_pair(g, "ParamKey", req->params[i].key) != 0 ||
+          gen_pair(g, "ParamValue", req->params[i].value) != 0 ||
+          yajl_gen_map_close(g) != yajl_gen_status_ok)
+        return -1;
+    if (yajl_gen_array_close(g) != yajl_gen_status_ok)
+      return -1;
+  }
+  if (is_set(req->scheduling_rg) &&
+      gen_pair(g, "SchedulingResourceGroup", req->scheduling_rg) != 0)
+    return -1;
+  if (is_set(req->integration_rg) &&
+      gen_pair(g, "IntegrationResourceGroup", req->integration_rg) != 0)
+    return -1;
+  return yajl_gen_map_close(g) == yajl_gen_status_ok ? 0 : -1;
+}
+
+int wdr_json_rerun_body(const wdr_rerun_req_t *req, wdr_buf_t *out) {
+  if (!is_set(req->project_id) || !is_set(req->workflow_id) ||
+      !is_set(req->execution_id) ||
+      (req->execute_type != 1 && req->execute_type != 2))
+    return -1;
+  yajl_gen g = yajl_gen_alloc(NULL);
+  if (g == NULL)
+    return -1;
+  int status = -1;
+  const unsigned char *text = NULL;
+  size_t text_len = 0;
+  /* Refuse to send bytes the server would reject as invalid UTF-8. */
+  yajl_gen_config(g, yajl_gen_validate_utf8, 1);
+  if (gen_rerun(g, req) != 0 ||
+      yajl_gen_get_buf(g, &text, &text_len) != yajl_gen_status_ok)
+    goto cleanup;
+  status = wdr_buf_append(out, text, text_len);
+cleanup:
+  yajl_gen_free(g);
+  return status;
+}
+
+/* Length of the longest prefix of s, at most max bytes, that does not end in
+ * the middle of a UTF-8 sequence. */
+static size_t utf8_cut(const char *s, size_t len, size_t max) {
+  if (len <= max)
+    return len;
+  size_t n = max;
+  /* Step back over continuation bytes to the start of the cut character. */
+  while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+    n--;
+  return n;
+}
+
+void wdr_json_copy_text(char *dst, size_t size, const char *src) {
+  if (size == 0)
+    return;
+  size_t n = utf8_cut(src, strlen(src), size - 1);
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)src[i];
+    dst[i] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
+  }
+  dst[n] = '\0';
+}
+
+static void set_parse_error(wdr_response_t *out, const char *what) {
+  out->ok = false;
+  out->async_id[0] = '\0';
+  snprintf(out->error_code, sizeof(out->error_code), "%s", WDR_ERR_PARSE_JSON);
+  wdr_json_copy_text(out->error_message, sizeof(out->error_message), what);
+}
+
+/* Returns the string at path below v, or NULL when absent or not a string. */
+static const char *get_string(yajl_val v, const char **path) {
+  yajl_val s = yajl_tree_get(v, path, yajl_t_string);
+  return s != NULL ? YAJL_GET_STRING(s) : NULL;
+}
+
+/* A short identifier that must fit its field whole: truncating an AsyncId or
+ * an error code would make it wrong, not shorter. */
+static bool copy_id(char *dst, size_t size, const char *src) {
+  if (src == NULL || src[0] == '\0' || strlen(src) >= size)
+    return false;
+  wdr_json_copy_text(dst, size, src);
+  return true;
+}
+
+void wdr_json_parse_rerun(const char *body, size_t len, wdr_response_t *out) {
+  memset(out, 0, sizeof(*out));
+  char errbuf[128] = "";
+  if (body == NULL || len == 0) {
+    set_parse_error(out, "empty response body");
+    return;
+  }
+  if (strlen(body) != len) {
+    set_parse_error(out, "response body contains a NUL byte");
+    return;
+  }
+  yajl_val root = yajl_tree_parse(body, errbuf, sizeof(errbuf));
+  if (root == NULL) {
+    char what[256];
+    snprintf(what, sizeof(what), "response is not JSON: %s", errbuf);
+    set_parse_error(out, what);
+    return;
+  }
+
+  static const char *p_response[] = {"Response", NULL};
+  static const char *p_request_id[] = {"Response", "RequestId", NULL};
+  static const char *p_error[] = {"Response", "Error", NULL};
+  static const char *p_code[] = {"Response", "Error", "Code", NULL};
+  static const char *p_message[] = {"Response", "Error", "Message", NULL};
+  static const char *p_async_id[] = {"Response", "Data", "AsyncId", NULL};
+
+  if (yajl_tree_get(root, p_response, yajl_t_object) == NULL) {
+    set_parse_error(out, "response has no Response object");
+    goto cleanup;
+  }
+  const char *request_id = get_string(root, p_request_id);
+  if (request_id != NULL && strlen(request_id) < sizeof(out->request_id))
+    wdr_json_copy_text(out->request_id, sizeof(out->request_id), request_id);
+
+  if (yajl_tree_get(root, p_error, yajl_t_any) != NULL) {
+    if (!copy_id(out->error_code, sizeof(out->error_code),
+                 get_string(root, p_code))) {
+      set_parse_error(out, "Response.Error has no usable Code");
+      goto cleanup;
+    }
+    const char *message = get_string(root, p_message);
+    wdr_json_copy_text(out->error_message, sizeof(out->error_message),
+                       message != NULL ? message : "");
+    goto cleanup;
+  }
+  if (!copy_id(out->async_id, sizeof(out->async_id),
+               get_string(root, p_async_id))) {
+    set_parse_error(out, "Response.Data.AsyncId is missing or not a string");
+    goto cleanup;
+  }
+  out->ok = true;
+cleanup:
+  yajl_tree_free(root);
+}
