@@ -36,7 +36,8 @@ typedef struct {
 /* wdr_api_rerun sends RerunTriggerWorkflowRunAsync for req, signed at time
  * now, and always fills out: transport failures, non-200 answers and
  * unreadable bodies become ClientError.* codes. Returns 0, or -1 when no
- * request could be built (then out says why, as a ClientError code). */
+ * request was sent because none could be built or the transport could not
+ * even try (then out says why, as a ClientError code). */
 int wdr_api_rerun(const wdr_api_endpoint_t *ep, const wdr_transport_t *t,
                   const wdr_rerun_req_t *req, int64_t now,
                   wdr_api_result_t *out) __attribute__((warn_unused_result));

@@ -45,6 +45,15 @@ typedef struct {
 int wdr_sign_compute(const wdr_sign_input_t *in, wdr_sign_t *out)
     __attribute__((warn_unused_result));
 
+/* wdr_sign_compute_with_key runs every stage but key derivation, using an
+ * already derived signing key (secret_key is ignored); secret_date and
+ * secret_service stay zero. For checks against published examples whose
+ * SecretKey is masked. */
+int wdr_sign_compute_with_key(const wdr_sign_input_t *in,
+                              const uint8_t signing_key[WDR_SHA256_LEN],
+                              wdr_sign_t *out)
+    __attribute__((warn_unused_result));
+
 /* wdr_sign_signature is the last stage alone: the hex HMAC of string_to_sign
  * under an already derived signing key. Returns 0 or -1. */
 int wdr_sign_signature(const uint8_t signing_key[WDR_SHA256_LEN],

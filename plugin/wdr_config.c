@@ -509,7 +509,9 @@ static int parse_workflow_block(ctx_t *c, const oconfig_item_t *child,
   if (w->name == NULL)
     return fail(c, "out of memory");
   ctx_t wc = {.err = c->err, .err_size = c->err_size};
-  snprintf(wc.where, sizeof(wc.where), "%s <Workflow \"%s\">", c->where, name);
+  /* name_ok bounds the name below WDR_NAME_MAX, so this always fits. */
+  snprintf(wc.where, sizeof(wc.where),
+           "<Plugin wedata_rerun> <Workflow \"%.*s\">", WDR_NAME_MAX - 1, name);
   return parse_workflow(&wc, child, w);
 }
 

@@ -102,7 +102,8 @@ int wdr_sign_signature(const uint8_t signing_key[WDR_SHA256_LEN],
   return 0;
 }
 
-int wdr_sign_compute(const wdr_sign_input_t *in, wdr_sign_t *s) {
+/* Stages that need no key: canonical request and string to sign. */
+static int sign_prepare(const wdr_sign_input_t *in, wdr_sign_t *s) {
   memset(s, 0, sizeof(*s));
   wdr_buf_init(&s->canonical_request, SIGN_MAX_TEXT);
   wdr_buf_init(&s->credential_scope, SIGN_MAX_TEXT);
@@ -111,12 +112,17 @@ int wdr_sign_compute(const wdr_sign_input_t *in, wdr_sign_t *s) {
 
   if (!field_ok(in->host) || !field_ok(in->content_type) ||
       !field_ok(in->service) || !field_ok(in->secret_id) ||
-      !field_ok(in->secret_key) || (in->sign_action && !field_ok(in->action)) ||
+      (in->sign_action && !field_ok(in->action)) ||
       (in->payload == NULL && in->payload_len > 0))
     return -1;
-  if (make_canonical_request(in, s) != 0 || make_string_to_sign(in, s) != 0 ||
-      derive_keys(in, s) != 0 ||
-      wdr_sign_signature(s->secret_signing, wdr_buf_str(&s->string_to_sign),
+  if (make_canonical_request(in, s) != 0 || make_string_to_sign(in, s) != 0)
+    return -1;
+  return 0;
+}
+
+/* Stages after key derivation: signature and Authorization value. */
+static int sign_finish(const wdr_sign_input_t *in, wdr_sign_t *s) {
+  if (wdr_sign_signature(s->secret_signing, wdr_buf_str(&s->string_to_sign),
                          s->signature) != 0)
     return -1;
   return wdr_buf_printf(&s->authorization,
@@ -126,6 +132,22 @@ int wdr_sign_compute(const wdr_sign_input_t *in, wdr_sign_t *s) {
                         in->sign_action ? "content-type;host;x-tc-action"
                                         : "content-type;host",
                         s->signature);
+}
+
+int wdr_sign_compute(const wdr_sign_input_t *in, wdr_sign_t *s) {
+  if (sign_prepare(in, s) != 0 || !field_ok(in->secret_key) ||
+      derive_keys(in, s) != 0)
+    return -1;
+  return sign_finish(in, s);
+}
+
+int wdr_sign_compute_with_key(const wdr_sign_input_t *in,
+                              const uint8_t signing_key[WDR_SHA256_LEN],
+                              wdr_sign_t *s) {
+  if (sign_prepare(in, s) != 0)
+    return -1;
+  memcpy(s->secret_signing, signing_key, WDR_SHA256_LEN);
+  return sign_finish(in, s);
 }
 
 void wdr_sign_clear(wdr_sign_t *s) {

@@ -1,0 +1,140 @@
+/* What the read callback would dispatch: names, kinds and values. */
+#include "testutil.h"
+
+#include "wdr_metrics.h"
+
+typedef struct {
+  char id[256]; /* plugin_instance/type-type_instance */
+  bool is_derive;
+  uint64_t derive;
+  double gauge;
+} seen_t;
+
+typedef struct {
+  seen_t v[256];
+  size_t n;
+} capture_t;
+
+static void capture(void *ctx, const wdr_metric_t *m) {
+  capture_t *c = ctx;
+  assert_true(c->n < 256);
+  seen_t *s = &c->v[c->n++];
+  snprintf(s->id, sizeof(s->id), "%s/%s%s%s", m->plugin_instance, m->type,
+           m->type_instance[0] ? "-" : "", m->type_instance);
+  s->is_derive = m->is_derive;
+  s->derive = m->derive;
+  s->gauge = m->gauge;
+}
+
+static const seen_t *find(const capture_t *c, const char *id) {
+  for (size_t i = 0; i < c->n; i++)
+    if (strcmp(c->v[i].id, id) == 0)
+      return &c->v[i];
+  return NULL;
+}
+
+static uint64_t derive_of(const capture_t *c, const char *id) {
+  const seen_t *s = find(c, id);
+  if (s == NULL)
+    fail_msg("%s was not emitted", id);
+  assert_true(s->is_derive);
+  return s->derive;
+}
+
+static char *names[] = {"nightly_etl", "hourly"};
+
+static void test_zero_counters_emitted(void **state) {
+  (void)state;
+  wdr_metrics_t *m = wdr_metrics_create(2);
+  capture_t c = {.n = 0};
+  wdr_metrics_emit(m, names, 0, capture, &c);
+  /* 5 counters + 2 skip reasons per workflow, then queue_length. */
+  assert_int_equal(c.n, 2 * 7 + 1);
+  const char *want[] = {"signals",
+                        "attempts",
+                        "accepted",
+                        "failed",
+                        "dropped",
+                        "skipped-no_execution_id",
+                        "skipped-bad_execution_id"};
+  for (size_t i = 0; i < 7; i++) {
+    char id[128];
+    snprintf(id, sizeof(id), "hourly/derive-%s", want[i]);
+    assert_int_equal(derive_of(&c, id), 0);
+  }
+  const seen_t *q = find(&c, "/queue_length");
+  assert_non_null(q);
+  assert_false(q->is_derive);
+  assert_true(q->gauge == 0.0);
+  assert_null(
+      find(&c, "nightly_etl/response_time-RerunTriggerWorkflowRunAsync"));
+  wdr_metrics_destroy(m);
+}
+
+static void test_counts_per_workflow(void **state) {
+  (void)state;
+  wdr_metrics_t *m = wdr_metrics_create(2);
+  wdr_metrics_count(m, 0, WDR_CNT_SIGNALS);
+  wdr_metrics_count(m, 0, WDR_CNT_SIGNALS);
+  wdr_metrics_count(m, 0, WDR_CNT_ATTEMPTS);
+  wdr_metrics_count(m, 0, WDR_CNT_FAILED);
+  wdr_metrics_count(m, 1, WDR_CNT_DROPPED);
+  wdr_metrics_skip(m, 1, WDR_SKIP_NO_EXECUTION_ID);
+  wdr_metrics_error(m, 0, "InvalidParameter");
+  wdr_metrics_error(m, 0, "InvalidParameter");
+  wdr_metrics_error(m, 0, "ClientError.NetworkError");
+  wdr_metrics_latency(m, 0, "RerunTriggerWorkflowRunAsync", 0.5);
+  wdr_metrics_latency(m, 0, "RerunTriggerWorkflowRunAsync", 0.125);
+  capture_t c = {.n = 0};
+  wdr_metrics_emit(m, names, 7, capture, &c);
+  assert_int_equal(derive_of(&c, "nightly_etl/derive-signals"), 2);
+  assert_int_equal(derive_of(&c, "nightly_etl/derive-attempts"), 1);
+  assert_int_equal(derive_of(&c, "nightly_etl/derive-failed"), 1);
+  assert_int_equal(derive_of(&c, "nightly_etl/derive-dropped"), 0);
+  assert_int_equal(derive_of(&c, "hourly/derive-dropped"), 1);
+  assert_int_equal(derive_of(&c, "hourly/derive-skipped-no_execution_id"), 1);
+  assert_int_equal(derive_of(&c, "nightly_etl/derive-error-InvalidParameter"),
+                   2);
+  assert_int_equal(
+      derive_of(&c, "nightly_etl/derive-error-ClientError.NetworkError"), 1);
+  assert_null(find(&c, "hourly/derive-error-InvalidParameter"));
+  const seen_t *rt =
+      find(&c, "nightly_etl/response_time-RerunTriggerWorkflowRunAsync");
+  assert_non_null(rt);
+  assert_false(rt->is_derive);
+  assert_true(rt->gauge == 0.125); /* the last call's, not a sum */
+  assert_true(find(&c, "/queue_length")->gauge == 7.0);
+  wdr_metrics_destroy(m);
+}
+
+static void test_error_codes_are_bounded_and_safe(void **state) {
+  (void)state;
+  wdr_metrics_t *m = wdr_metrics_create(1);
+  /* A hostile or broken server could send any text as a code. */
+  wdr_metrics_error(m, 0, "Bad/Code with spaces\n");
+  wdr_metrics_error(m, 0, "");
+  for (int i = 0; i < WDR_ERRORS_MAX + 5; i++) {
+    char code[32];
+    snprintf(code, sizeof(code), "Code%d", i);
+    wdr_metrics_error(m, 0, code);
+  }
+  capture_t c = {.n = 0};
+  wdr_metrics_emit(m, names, 0, capture, &c);
+  assert_int_equal(
+      derive_of(&c, "nightly_etl/derive-error-Bad_Code_with_spaces_"), 1);
+  assert_int_equal(derive_of(&c, "nightly_etl/derive-error-_"), 1);
+  /* 2 + 30 distinct codes fill the table; the other 7 are "other". */
+  assert_int_equal(derive_of(&c, "nightly_etl/derive-error-Code29"), 1);
+  assert_null(find(&c, "nightly_etl/derive-error-Code30"));
+  assert_int_equal(derive_of(&c, "nightly_etl/derive-error-other"), 7);
+  wdr_metrics_destroy(m);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_zero_counters_emitted),
+      cmocka_unit_test(test_counts_per_workflow),
+      cmocka_unit_test(test_error_codes_are_bounded_and_safe),
+  };
+  return cmocka_run_group_tests_name("metrics", tests, NULL, NULL);
+}
