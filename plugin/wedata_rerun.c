@@ -304,9 +304,13 @@ static int wdr_init(void) {
     workers_num++;
   }
   if (plugin_register_notification(WDR_PLUGIN_NAME, wdr_notification_cb,
-                                   NULL) != 0 ||
-      plugin_register_read(WDR_PLUGIN_NAME, wdr_read_cb) != 0) {
-    ERROR(LOG_PREFIX "cannot register the notification and read callbacks");
+                                   NULL) != 0) {
+    ERROR(LOG_PREFIX "cannot register the notification callback");
+    goto fail;
+  }
+  if (plugin_register_read(WDR_PLUGIN_NAME, wdr_read_cb) != 0) {
+    ERROR(LOG_PREFIX "cannot register the read callback");
+    plugin_unregister_notification(WDR_PLUGIN_NAME);
     goto fail;
   }
   INFO(LOG_PREFIX "watching %zu workflow(s), sending reruns to %s (region "
@@ -314,8 +318,6 @@ static int wdr_init(void) {
        cfg->workflows_num, cfg->url, cfg->region, cfg->workers);
   return 0;
 fail:
-  plugin_unregister_notification(WDR_PLUGIN_NAME);
-  plugin_unregister_read(WDR_PLUGIN_NAME);
   stop_workers();
   free_state();
   return -1;

@@ -1,0 +1,561 @@
+/* wdr_match (patterns and <Match> evaluation) and wdr_signal (what a
+ * notification means for one Workflow). Notifications and their meta lists
+ * are built by hand on the stack: no collectd function is called. */
+#include "testutil.h"
+
+#include "wdr_match.h"
+#include "wdr_signal.h"
+
+/* The matches under test; the teardown clears them. */
+#define MATCHES_MAX 3
+static wdr_match_t g_matches[MATCHES_MAX];
+
+static int teardown(void **state) {
+  (void)state;
+  for (int i = 0; i < MATCHES_MAX; i++)
+    wdr_match_clear(&g_matches[i]);
+  return 0;
+}
+
+static void set_pattern(wdr_match_t *m, enum wdr_match_field f,
+                        const char *text) {
+  char err[128] = "";
+  if (wdr_pattern_set(&m->field[f], text, err, sizeof(err)) != 0)
+    fail_msg("pattern \"%s\": %s", text, err);
+}
+
+static wdr_match_input_t input(int severity, const char *host,
+                               const char *plugin, const char *plugin_instance,
+                               const char *type, const char *type_instance) {
+  return (wdr_match_input_t){
+      .severity = severity,
+      .field = {[WDR_MATCH_HOST] = host,
+                [WDR_MATCH_PLUGIN] = plugin,
+                [WDR_MATCH_PLUGIN_INSTANCE] = plugin_instance,
+                [WDR_MATCH_TYPE] = type,
+                [WDR_MATCH_TYPE_INSTANCE] = type_instance}};
+}
+
+/* --- wdr_pattern_set / wdr_match_eval ----------------------------------- */
+
+static void test_pattern_set(void **state) {
+  (void)state;
+  wdr_pattern_t *p = g_matches[0].field;
+  char err[128] = "";
+  assert_int_equal(wdr_pattern_set(&p[0], "exec", err, sizeof(err)), 0);
+  assert_true(p[0].set);
+  assert_false(p[0].is_regex);
+  assert_string_equal(p[0].text, "exec");
+
+  assert_int_equal(wdr_pattern_set(&p[1], "/^etl-[0-9]+$/", err, sizeof(err)),
+                   0);
+  assert_true(p[1].set);
+  assert_true(p[1].is_regex);
+  assert_string_equal(p[1].text, "^etl-[0-9]+$");
+
+  /* One slash, or one at one end only, is plain text. */
+  assert_int_equal(wdr_pattern_set(&p[2], "/", err, sizeof(err)), 0);
+  assert_false(p[2].is_regex);
+  assert_string_equal(p[2].text, "/");
+  assert_int_equal(wdr_pattern_set(&p[3], "/abc", err, sizeof(err)), 0);
+  assert_false(p[3].is_regex);
+  assert_string_equal(p[3].text, "/abc");
+
+  /* "//" is the empty regex. */
+  assert_int_equal(wdr_pattern_set(&p[4], "//", err, sizeof(err)), 0);
+  assert_true(p[4].is_regex);
+  assert_string_equal(p[4].text, "");
+
+  /* A bad regex leaves the pattern unset and says why. */
+  wdr_pattern_t *q = g_matches[1].field;
+  assert_int_equal(wdr_pattern_set(&q[0], "/(/", err, sizeof(err)), -1);
+  assert_string_equal(err, "Unmatched ( or \\(");
+  assert_false(q[0].set);
+  assert_null(q[0].text);
+  /* A short error buffer is not overrun. */
+  char tiny[8];
+  assert_int_equal(wdr_pattern_set(&q[0], "/a(/", tiny, sizeof(tiny)), -1);
+  assert_string_equal(tiny, "Unmatch");
+  assert_false(q[0].set);
+}
+
+static void test_match_exact(void **state) {
+  (void)state;
+  wdr_match_t *m = &g_matches[0];
+  m->severity = NOTIF_FAILURE;
+  set_pattern(m, WDR_MATCH_PLUGIN, "exec");
+  wdr_match_input_t in = input(NOTIF_FAILURE, "h", "exec", "", "t", "");
+  assert_true(wdr_match_eval(m, &in));
+  const char *others[] = {"exec2", "exe", "Exec", " exec", ""};
+  for (int i = 0; i < 5; i++) {
+    in.field[WDR_MATCH_PLUGIN] = others[i];
+    assert_false(wdr_match_eval(m, &in));
+  }
+  /* Regex characters in plain text are plain. */
+  wdr_match_t *dots = &g_matches[1];
+  dots->severity = NOTIF_FAILURE;
+  set_pattern(dots, WDR_MATCH_HOST, "db.1");
+  in = input(NOTIF_FAILURE, "db.1", "x", "", "", "");
+  assert_true(wdr_match_eval(dots, &in));
+  in.field[WDR_MATCH_HOST] = "dbx1";
+  assert_false(wdr_match_eval(dots, &in));
+}
+
+static void test_match_regex(void **state) {
+  (void)state;
+  wdr_match_t *m = &g_matches[0];
+  m->severity = NOTIF_FAILURE;
+  set_pattern(m, WDR_MATCH_TYPE_INSTANCE, "/^etl-[0-9]+$/");
+  wdr_match_input_t in = input(NOTIF_FAILURE, "h", "p", "", "t", "etl-42");
+  assert_true(wdr_match_eval(m, &in));
+  in.field[WDR_MATCH_TYPE_INSTANCE] = "etl-x";
+  assert_false(wdr_match_eval(m, &in));
+  in.field[WDR_MATCH_TYPE_INSTANCE] = "etl-42 ";
+  assert_false(wdr_match_eval(m, &in));
+
+  /* Not anchored unless the regex says so: it searches. */
+  wdr_match_t *search = &g_matches[1];
+  search->severity = NOTIF_FAILURE;
+  set_pattern(search, WDR_MATCH_PLUGIN_INSTANCE, "/etl/");
+  in = input(NOTIF_FAILURE, "h", "p", "my-etl-job", "t", "");
+  assert_true(wdr_match_eval(search, &in));
+  in.field[WDR_MATCH_PLUGIN_INSTANCE] = "ETL";
+  assert_false(wdr_match_eval(search, &in)); /* case-sensitive */
+
+  /* Extended syntax: alternation and groups without backslashes. */
+  wdr_match_t *ere = &g_matches[2];
+  ere->severity = NOTIF_FAILURE;
+  set_pattern(ere, WDR_MATCH_HOST, "/^(db|etl)[0-9]+$/");
+  in = input(NOTIF_FAILURE, "etl7", "p", "", "t", "");
+  assert_true(wdr_match_eval(ere, &in));
+  in.field[WDR_MATCH_HOST] = "web7";
+  assert_false(wdr_match_eval(ere, &in));
+}
+
+static void test_match_unset_fields(void **state) {
+  (void)state;
+  wdr_match_t *m = &g_matches[0];
+  m->severity = NOTIF_WARNING; /* no field given: any warning matches */
+  wdr_match_input_t in = input(NOTIF_WARNING, "a", "b", "c", "d", "e");
+  assert_true(wdr_match_eval(m, &in));
+  in = input(NOTIF_WARNING, "", "", "", "", "");
+  assert_true(wdr_match_eval(m, &in));
+  in = input(NOTIF_WARNING, NULL, NULL, NULL, NULL, NULL);
+  assert_true(wdr_match_eval(m, &in));
+
+  /* Each field given must match; the others are free. */
+  wdr_match_t *all = &g_matches[1];
+  all->severity = NOTIF_FAILURE;
+  const char *want[WDR_MATCH_FIELDS] = {"host", "plugin", "pi", "type", "ti"};
+  for (int f = 0; f < WDR_MATCH_FIELDS; f++)
+    set_pattern(all, (enum wdr_match_field)f, want[f]);
+  in = input(NOTIF_FAILURE, "host", "plugin", "pi", "type", "ti");
+  assert_true(wdr_match_eval(all, &in));
+  for (int f = 0; f < WDR_MATCH_FIELDS; f++) {
+    wdr_match_input_t wrong = in;
+    wrong.field[f] = "other";
+    assert_false(wdr_match_eval(all, &wrong));
+  }
+}
+
+static void test_match_severity(void **state) {
+  (void)state;
+  const int severities[] = {NOTIF_FAILURE, NOTIF_WARNING, NOTIF_OKAY};
+  for (int i = 0; i < 3; i++) {
+    wdr_match_t m = {.severity = severities[i]};
+    for (int j = 0; j < 3; j++) {
+      wdr_match_input_t in = input(severities[j], "h", "p", "", "t", "");
+      assert_int_equal(wdr_match_eval(&m, &in), i == j);
+    }
+    wdr_match_input_t in = input(0, "h", "p", "", "t", "");
+    assert_false(wdr_match_eval(&m, &in));
+    in.severity = NOTIF_FAILURE | NOTIF_WARNING | NOTIF_OKAY;
+    assert_false(wdr_match_eval(&m, &in));
+  }
+}
+
+/* A NULL field is compared as the empty string. */
+static void test_match_null_fields(void **state) {
+  (void)state;
+  wdr_match_input_t in = input(NOTIF_FAILURE, NULL, NULL, NULL, NULL, NULL);
+  wdr_match_t *exact = &g_matches[0];
+  exact->severity = NOTIF_FAILURE;
+  set_pattern(exact, WDR_MATCH_HOST, "h");
+  assert_false(wdr_match_eval(exact, &in));
+
+  wdr_match_t *empty_regex = &g_matches[1];
+  empty_regex->severity = NOTIF_FAILURE;
+  set_pattern(empty_regex, WDR_MATCH_TYPE, "/^$/");
+  assert_true(wdr_match_eval(empty_regex, &in));
+  in.field[WDR_MATCH_TYPE] = "x";
+  assert_false(wdr_match_eval(empty_regex, &in));
+
+  wdr_match_t *any_char = &g_matches[2];
+  any_char->severity = NOTIF_FAILURE;
+  set_pattern(any_char, WDR_MATCH_PLUGIN, "/./");
+  in.field[WDR_MATCH_PLUGIN] = NULL;
+  assert_false(wdr_match_eval(any_char, &in));
+
+  /* An exact empty pattern (the config accepts Host "") matches an empty
+   * or absent field. */
+  wdr_match_clear(exact);
+  exact->severity = NOTIF_FAILURE;
+  set_pattern(exact, WDR_MATCH_HOST, "");
+  in.field[WDR_MATCH_HOST] = NULL;
+  assert_true(wdr_match_eval(exact, &in));
+  in.field[WDR_MATCH_HOST] = "";
+  assert_true(wdr_match_eval(exact, &in));
+  in.field[WDR_MATCH_HOST] = "h";
+  assert_false(wdr_match_eval(exact, &in));
+}
+
+static void test_match_clear_reuse(void **state) {
+  (void)state;
+  wdr_match_t *m = &g_matches[0];
+  m->severity = NOTIF_FAILURE;
+  set_pattern(m, WDR_MATCH_HOST, "/^a/");
+  set_pattern(m, WDR_MATCH_PLUGIN, "b");
+  wdr_match_clear(m);
+  for (int f = 0; f < WDR_MATCH_FIELDS; f++) {
+    assert_false(m->field[f].set);
+    assert_false(m->field[f].is_regex);
+    assert_null(m->field[f].text);
+  }
+  wdr_match_clear(m); /* twice is fine */
+  set_pattern(m, WDR_MATCH_HOST, "/^z/");
+  wdr_match_input_t in = input(NOTIF_FAILURE, "zeta", "anything", "", "", "");
+  assert_true(wdr_match_eval(m, &in));
+}
+
+/* --- wdr_signal --------------------------------------------------------- */
+
+#define WORKFLOW_ID "wf-8d1c"
+
+/* The Workflow under test: g_matches[0 .. matches_num). */
+static wdr_workflow_cfg_t workflow(size_t matches_num) {
+  return (wdr_workflow_cfg_t){.name = "etl",
+                              .project_id = "1001",
+                              .workflow_id = WORKFLOW_ID,
+                              .execute_type = 1,
+                              .matches = g_matches,
+                              .matches_num = matches_num};
+}
+
+/* g_matches[0]: failures of plugin "exec", type instance /^etl/. */
+static wdr_workflow_cfg_t exec_workflow(void) {
+  g_matches[0].severity = NOTIF_FAILURE;
+  set_pattern(&g_matches[0], WDR_MATCH_PLUGIN, "exec");
+  set_pattern(&g_matches[0], WDR_MATCH_TYPE_INSTANCE, "/^etl/");
+  return workflow(1);
+}
+
+static notification_t notification(int severity, const char *plugin,
+                                   const char *type_instance) {
+  notification_t n = {.severity = severity};
+  snprintf(n.message, sizeof(n.message), "workflow failed");
+  snprintf(n.host, sizeof(n.host), "node1");
+  snprintf(n.plugin, sizeof(n.plugin), "%s", plugin);
+  snprintf(n.type, sizeof(n.type), "gauge");
+  snprintf(n.type_instance, sizeof(n.type_instance), "%s", type_instance);
+  return n;
+}
+
+static notification_meta_t meta_string(const char *name, const char *value,
+                                       notification_meta_t *next) {
+  notification_meta_t m = {.type = NM_TYPE_STRING, .next = next};
+  snprintf(m.name, sizeof(m.name), "%s", name);
+  m.nm_value.nm_string = value;
+  return m;
+}
+
+static notification_meta_t meta_int(const char *name, int64_t value,
+                                    notification_meta_t *next) {
+  notification_meta_t m = {.type = NM_TYPE_SIGNED_INT, .next = next};
+  snprintf(m.name, sizeof(m.name), "%s", name);
+  m.nm_value.nm_signed_int = value;
+  return m;
+}
+
+/* Classifies n, which carries the single string meta WorkflowExecutionId
+ * id; on anything but RUN the output buffer must be left alone. */
+static wdr_signal_kind_t classify_id(const wdr_workflow_cfg_t *w,
+                                     const char *id, char run[WDR_ID_MAX]) {
+  notification_t n = notification(NOTIF_FAILURE, "exec", "etl_daily");
+  notification_meta_t m = meta_string("WorkflowExecutionId", id, NULL);
+  n.meta = &m;
+  memset(run, '#', WDR_ID_MAX);
+  wdr_signal_kind_t kind = wdr_signal_classify(w, &n, run);
+  if (kind != WDR_SIGNAL_RUN)
+    for (int i = 0; i < WDR_ID_MAX; i++)
+      assert_int_equal(run[i], '#');
+  return kind;
+}
+
+static void test_signal_run(void **state) {
+  (void)state;
+  wdr_workflow_cfg_t w = exec_workflow();
+  char run[WDR_ID_MAX];
+  assert_int_equal(classify_id(&w, "20240101-abc_1.2:3", run), WDR_SIGNAL_RUN);
+  assert_string_equal(run, "20240101-abc_1.2:3");
+
+  const char *uuid = "7b5c1f3e-0a9d-4c2b-9e61-3f0d2a8b4c71";
+  assert_int_equal(classify_id(&w, uuid, run), WDR_SIGNAL_RUN);
+  assert_string_equal(run, uuid);
+
+  /* Among other meta, anywhere in the list. */
+  notification_t n = notification(NOTIF_FAILURE, "exec", "etl");
+  notification_meta_t last = meta_string("WorkflowExecutionId", "run-9", NULL);
+  notification_meta_t mid = meta_int("Attempt", 3, &last);
+  notification_meta_t first = meta_string("Owner", "data team", &mid);
+  n.meta = &first;
+  assert_int_equal(wdr_signal_classify(&w, &n, run), WDR_SIGNAL_RUN);
+  assert_string_equal(run, "run-9");
+}
+
+static void test_signal_no_execution_id(void **state) {
+  (void)state;
+  wdr_workflow_cfg_t w = exec_workflow();
+  char run[WDR_ID_MAX] = "untouched";
+  notification_t n = notification(NOTIF_FAILURE, "exec", "etl");
+  assert_int_equal(wdr_signal_classify(&w, &n, run),
+                   WDR_SIGNAL_NO_EXECUTION_ID);
+  assert_string_equal(run, "untouched");
+
+  /* Other meta, or the name in another case, is no execution id. */
+  notification_meta_t b = meta_string("workflowexecutionid", "run-1", NULL);
+  notification_meta_t a = meta_string("ExecutionId", "run-1", &b);
+  n.meta = &a;
+  assert_int_equal(wdr_signal_classify(&w, &n, run),
+                   WDR_SIGNAL_NO_EXECUTION_ID);
+}
+
+/* WorkflowExecutionId that is not a string meta: meta_string() takes the
+ * first meta of that name and gives NULL for any other type, so it counts
+ * as no execution id at all (not as a bad one), and a string of the same
+ * name later in the list is not looked at. */
+static void test_signal_execution_id_not_a_string(void **state) {
+  (void)state;
+  wdr_workflow_cfg_t w = exec_workflow();
+  char run[WDR_ID_MAX] = "untouched";
+  notification_t n = notification(NOTIF_FAILURE, "exec", "etl");
+
+  notification_meta_t num = meta_int("WorkflowExecutionId", 12345, NULL);
+  n.meta = &num;
+  assert_int_equal(wdr_signal_classify(&w, &n, run),
+                   WDR_SIGNAL_NO_EXECUTION_ID);
+
+  notification_meta_t dbl = {.type = NM_TYPE_DOUBLE,
+                             .name = "WorkflowExecutionId",
+                             .nm_value.nm_double = 1.5};
+  n.meta = &dbl;
+  assert_int_equal(wdr_signal_classify(&w, &n, run),
+                   WDR_SIGNAL_NO_EXECUTION_ID);
+
+  notification_meta_t boolean = {.type = NM_TYPE_BOOLEAN,
+                                 .name = "WorkflowExecutionId",
+                                 .nm_value.nm_boolean = true};
+  n.meta = &boolean;
+  assert_int_equal(wdr_signal_classify(&w, &n, run),
+                   WDR_SIGNAL_NO_EXECUTION_ID);
+
+  notification_meta_t later = meta_string("WorkflowExecutionId", "run-1", NULL);
+  notification_meta_t first = meta_int("WorkflowExecutionId", 1, &later);
+  n.meta = &first;
+  assert_int_equal(wdr_signal_classify(&w, &n, run),
+                   WDR_SIGNAL_NO_EXECUTION_ID);
+  assert_string_equal(run, "untouched");
+
+  /* The other way round, the first (string) one is used. */
+  notification_meta_t second = meta_int("WorkflowExecutionId", 1, NULL);
+  notification_meta_t str =
+      meta_string("WorkflowExecutionId", "run-2", &second);
+  n.meta = &str;
+  assert_int_equal(wdr_signal_classify(&w, &n, run), WDR_SIGNAL_RUN);
+  assert_string_equal(run, "run-2");
+}
+
+static void test_signal_bad_execution_id(void **state) {
+  (void)state;
+  wdr_workflow_cfg_t w = exec_workflow();
+  char run[WDR_ID_MAX];
+  const char *bad[] = {"",
+                       "run 1",
+                       "run\"1",
+                       "run'1",
+                       "run\t1",
+                       "run\n",
+                       "run/1",
+                       "run\\1",
+                       "run;rm",
+                       "r\xc3\xa9",
+                       "run\x7f"
+                       "1",
+                       "<run>",
+                       "{\"a\":1}",
+                       "run%201",
+                       " run1",
+                       "run1 "};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+    if (classify_id(&w, bad[i], run) != WDR_SIGNAL_BAD_EXECUTION_ID)
+      fail_msg("execution id \"%s\" was not refused", bad[i]);
+
+  /* Length: WDR_ID_MAX bytes with the NUL, so 127 characters fit and 128
+   * do not. */
+  char id[WDR_ID_MAX + 8];
+  memset(id, 'a', sizeof(id));
+  id[WDR_ID_MAX - 1] = '\0';
+  assert_int_equal(strlen(id), 127);
+  assert_int_equal(classify_id(&w, id, run), WDR_SIGNAL_RUN);
+  assert_string_equal(run, id);
+  id[WDR_ID_MAX - 1] = 'a';
+  id[WDR_ID_MAX] = '\0';
+  assert_int_equal(classify_id(&w, id, run), WDR_SIGNAL_BAD_EXECUTION_ID);
+  id[WDR_ID_MAX + 7] = '\0';
+  assert_int_equal(classify_id(&w, id, run), WDR_SIGNAL_BAD_EXECUTION_ID);
+}
+
+static void test_signal_workflow_id(void **state) {
+  (void)state;
+  wdr_workflow_cfg_t w = exec_workflow();
+  char run[WDR_ID_MAX];
+  notification_t n = notification(NOTIF_FAILURE, "exec", "etl");
+
+  notification_meta_t id = meta_string("WorkflowExecutionId", "run-1", NULL);
+  notification_meta_t same = meta_string("WorkflowId", WORKFLOW_ID, &id);
+  n.meta = &same;
+  assert_int_equal(wdr_signal_classify(&w, &n, run), WDR_SIGNAL_RUN);
+  assert_string_equal(run, "run-1");
+
+  const char *others[] = {"wf-other", "WF-8D1C", "wf-8d1c ", "wf-8d1", ""};
+  for (int i = 0; i < 5; i++) {
+    notification_meta_t other = meta_string("WorkflowId", others[i], &id);
+    n.meta = &other;
+    assert_int_equal(wdr_signal_classify(&w, &n, run), WDR_SIGNAL_NONE);
+  }
+
+  /* Before the execution id is looked at: another workflow's failure with a
+   * bad or missing id is NONE too. */
+  notification_meta_t bad_id = meta_string("WorkflowExecutionId", "a b", NULL);
+  notification_meta_t other = meta_string("WorkflowId", "wf-other", &bad_id);
+  n.meta = &other;
+  assert_int_equal(wdr_signal_classify(&w, &n, run), WDR_SIGNAL_NONE);
+  other.next = NULL;
+  assert_int_equal(wdr_signal_classify(&w, &n, run), WDR_SIGNAL_NONE);
+  same.next = NULL;
+  n.meta = &same;
+  assert_int_equal(wdr_signal_classify(&w, &n, run),
+                   WDR_SIGNAL_NO_EXECUTION_ID);
+
+  /* A WorkflowId that is not a string is ignored, as if it were absent. */
+  notification_meta_t number = meta_int("WorkflowId", 42, &id);
+  n.meta = &number;
+  assert_int_equal(wdr_signal_classify(&w, &n, run), WDR_SIGNAL_RUN);
+}
+
+static void test_signal_not_matching(void **state) {
+  (void)state;
+  wdr_workflow_cfg_t w = exec_workflow();
+  char run[WDR_ID_MAX] = "untouched";
+  notification_meta_t id = meta_string("WorkflowExecutionId", "run-1", NULL);
+  notification_meta_t wid = meta_string("WorkflowId", WORKFLOW_ID, &id);
+
+  notification_t n = notification(NOTIF_WARNING, "exec", "etl");
+  n.meta = &wid;
+  assert_int_equal(wdr_signal_classify(&w, &n, run), WDR_SIGNAL_NONE);
+  n = notification(NOTIF_FAILURE, "python", "etl");
+  n.meta = &wid;
+  assert_int_equal(wdr_signal_classify(&w, &n, run), WDR_SIGNAL_NONE);
+  n = notification(NOTIF_FAILURE, "exec", "load_etl");
+  n.meta = &wid;
+  assert_int_equal(wdr_signal_classify(&w, &n, run), WDR_SIGNAL_NONE);
+  assert_string_equal(run, "untouched");
+
+  /* A Workflow without Match blocks (the config refuses it) matches
+   * nothing. */
+  wdr_workflow_cfg_t none = workflow(0);
+  n = notification(NOTIF_FAILURE, "exec", "etl");
+  n.meta = &id;
+  assert_int_equal(wdr_signal_classify(&none, &n, run), WDR_SIGNAL_NONE);
+}
+
+/* Several Match blocks: any one of them is enough. */
+static void test_signal_matches_or(void **state) {
+  (void)state;
+  g_matches[0].severity = NOTIF_FAILURE;
+  set_pattern(&g_matches[0], WDR_MATCH_PLUGIN, "exec");
+  g_matches[1].severity = NOTIF_WARNING;
+  set_pattern(&g_matches[1], WDR_MATCH_PLUGIN, "/^py/");
+  g_matches[2].severity = NOTIF_FAILURE;
+  set_pattern(&g_matches[2], WDR_MATCH_HOST, "etl-master");
+  wdr_workflow_cfg_t w = workflow(3);
+  char run[WDR_ID_MAX];
+  notification_meta_t id = meta_string("WorkflowExecutionId", "run-7", NULL);
+
+  struct {
+    int severity;
+    const char *host, *plugin;
+    wdr_signal_kind_t want;
+  } cases[] = {
+      {NOTIF_FAILURE, "node1", "exec", WDR_SIGNAL_RUN},       /* first */
+      {NOTIF_WARNING, "node1", "python", WDR_SIGNAL_RUN},     /* second */
+      {NOTIF_FAILURE, "etl-master", "tail", WDR_SIGNAL_RUN},  /* third */
+      {NOTIF_FAILURE, "node1", "python", WDR_SIGNAL_NONE},    /* severity */
+      {NOTIF_WARNING, "node1", "exec", WDR_SIGNAL_NONE},      /* severity */
+      {NOTIF_WARNING, "etl-master", "tail", WDR_SIGNAL_NONE}, /* severity */
+      {NOTIF_FAILURE, "node1", "tail", WDR_SIGNAL_NONE},      /* none */
+      {NOTIF_OKAY, "etl-master", "exec", WDR_SIGNAL_NONE},    /* okay */
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    notification_t n = notification(cases[i].severity, cases[i].plugin, "x");
+    snprintf(n.host, sizeof(n.host), "%s", cases[i].host);
+    n.meta = &id;
+    if (wdr_signal_classify(&w, &n, run) != cases[i].want)
+      fail_msg("case %zu (%s/%s, severity %d) gave the wrong kind", i,
+               cases[i].host, cases[i].plugin, cases[i].severity);
+  }
+}
+
+static void test_signal_is_own(void **state) {
+  (void)state;
+  notification_t n = notification(NOTIF_WARNING, "wedata_rerun", "");
+  assert_true(wdr_signal_is_own(&n));
+  /* Whatever the rest of it says. */
+  snprintf(n.plugin_instance, sizeof(n.plugin_instance), "etl");
+  snprintf(n.type, sizeof(n.type), "rerun");
+  n.severity = NOTIF_OKAY;
+  assert_true(wdr_signal_is_own(&n));
+
+  const char *others[] = {"exec", "wedata_rerun2", "wedata", "WEDATA_RERUN",
+                          ""};
+  for (int i = 0; i < 5; i++) {
+    notification_t o = notification(NOTIF_FAILURE, others[i], "");
+    assert_false(wdr_signal_is_own(&o));
+  }
+  /* The name of the plugin in any other field does not count. */
+  notification_t o = notification(NOTIF_FAILURE, "exec", "wedata_rerun");
+  snprintf(o.host, sizeof(o.host), "wedata_rerun");
+  assert_false(wdr_signal_is_own(&o));
+}
+
+#define T(f) cmocka_unit_test_teardown(f, teardown)
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      T(test_pattern_set),
+      T(test_match_exact),
+      T(test_match_regex),
+      T(test_match_unset_fields),
+      T(test_match_severity),
+      T(test_match_null_fields),
+      T(test_match_clear_reuse),
+      T(test_signal_run),
+      T(test_signal_no_execution_id),
+      T(test_signal_execution_id_not_a_string),
+      T(test_signal_bad_execution_id),
+      T(test_signal_workflow_id),
+      T(test_signal_not_matching),
+      T(test_signal_matches_or),
+      T(test_signal_is_own),
+  };
+  return cmocka_run_group_tests_name("wdr_signal", tests, NULL, NULL);
+}
