@@ -42,7 +42,7 @@ all: $(PLUGIN_SO)
 
 $(PLUGIN_SO): plugin/wedata_rerun.c $(MODULES) $(HEADERS) | $(BUILD)
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -shared -o $@ \
-	    plugin/wedata_rerun.c $(MODULES) $(PKG_LIBS) -lpthread
+	    plugin/wedata_rerun.c $(MODULES) $(PKG_LIBS) -lpthread -lm
 
 $(BUILD) $(BUILD)/san:
 	mkdir -p $@
@@ -62,11 +62,11 @@ deps:
 	fi
 
 # Unit tests link the pure modules, never the collectd glue.
-$(BUILD)/%: tests/unit/%.c tests/unit/testutil.h $(MODULES) $(HEADERS) | $(BUILD)
+$(BUILD)/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(MODULES) $(HEADERS) | $(BUILD)
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -o $@ $< $(MODULES) \
 	    $(PKG_LIBS) -lcmocka -lpthread
 
-$(BUILD)/san/%: tests/unit/%.c tests/unit/testutil.h $(MODULES) $(HEADERS) | $(BUILD)/san
+$(BUILD)/san/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(MODULES) $(HEADERS) | $(BUILD)/san
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -O1 $(SAN_FLAGS) -o $@ $< \
 	    $(MODULES) $(PKG_LIBS) -lcmocka -lpthread
 

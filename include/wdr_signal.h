@@ -24,7 +24,9 @@ bool wdr_signal_is_own(const notification_t *n);
 
 /* wdr_signal_classify: when a <Match> block of w matches n and n's string
  * meta WorkflowId (if any) equals w's WorkflowId, says whether n names a run
- * (string meta WorkflowExecutionId) and copies it into execution_id. */
+ * (string meta WorkflowExecutionId) and copies it into execution_id. Meta of
+ * another type is never trusted: a non-string WorkflowId means NONE, a
+ * non-string WorkflowExecutionId BAD_EXECUTION_ID. */
 wdr_signal_kind_t wdr_signal_classify(const wdr_workflow_cfg_t *w,
                                       const notification_t *n,
                                       char execution_id[WDR_ID_MAX]);

@@ -21,7 +21,7 @@ enum opt_kind {
   OPT_STRING, /* char *, shown in errors */
   OPT_SECRET, /* char *, never shown */
   OPT_BOOL,   /* bool */
-  OPT_NUMBER, /* double, min < value <= max */
+  OPT_NUMBER, /* double, min <= value <= max */
   OPT_INT,    /* int, min <= value <= max */
 };
 
@@ -42,7 +42,8 @@ static const opt_t plugin_opts[] = {
     {"SessionToken", OPT_SECRET, offsetof(wdr_config_t, session_token), 0, 0},
     {"CACert", OPT_STRING, offsetof(wdr_config_t, ca_cert), 0, 0},
     {"VerifyPeer", OPT_BOOL, offsetof(wdr_config_t, verify_peer), 0, 0},
-    {"Timeout", OPT_NUMBER, offsetof(wdr_config_t, timeout), 0, 3600},
+    /* libcurl takes milliseconds, and 0 would mean "no timeout". */
+    {"Timeout", OPT_NUMBER, offsetof(wdr_config_t, timeout), 0.001, 3600},
     {"Language", OPT_STRING, offsetof(wdr_config_t, language), 0, 0},
     {"QueueLimit", OPT_INT, offsetof(wdr_config_t, queue_limit), 1, 100000},
     {"Workers", OPT_INT, offsetof(wdr_config_t, workers), 1, 16},
@@ -89,6 +90,13 @@ __attribute__((format(printf, 2, 3))) static int fail(ctx_t *c, const char *fmt,
   return -1;
 }
 
+static bool has_control(const char *s) {
+  for (; *s != '\0'; s++)
+    if ((unsigned char)*s < 0x20 || *s == 0x7f)
+      return true;
+  return false;
+}
+
 static bool one_string(const oconfig_item_t *ci) {
   return ci->values_num == 1 && ci->values[0].type == OCONFIG_TYPE_STRING;
 }
@@ -96,8 +104,7 @@ static bool one_string(const oconfig_item_t *ci) {
 /* Stores a fresh copy of the option's string; strings longer than TEXT_MAX
  * or empty are refused, since every one of them ends up in a request or a
  * metric name. */
-static int get_string(ctx_t *c, const oconfig_item_t *ci, bool secret,
-                      char **ret) {
+static int get_string(ctx_t *c, const oconfig_item_t *ci, char **ret) {
   if (!one_string(ci))
     return fail(c, "option \"%s\" needs one string value", ci->key);
   const char *s = ci->values[0].value.string;
@@ -106,13 +113,10 @@ static int get_string(ctx_t *c, const oconfig_item_t *ci, bool secret,
     return fail(c, "option \"%s\" must not be empty", ci->key);
   if (len > TEXT_MAX)
     return fail(c, "option \"%s\" is longer than %d bytes", ci->key, TEXT_MAX);
-  for (size_t i = 0; i < len; i++)
-    if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f) {
-      if (secret)
-        return fail(c, "option \"%s\" contains a control character", ci->key);
-      return fail(c, "option \"%s\": \"%s\" contains a control character",
-                  ci->key, s);
-    }
+  /* The value is not echoed: it could be a secret, and a control
+   * character would break the log line. */
+  if (has_control(s))
+    return fail(c, "option \"%s\" contains a control character", ci->key);
   char *copy = strdup(s);
   if (copy == NULL)
     return fail(c, "out of memory");
@@ -134,7 +138,7 @@ static int set_opt(ctx_t *c, const opt_t *o, const oconfig_item_t *ci,
   switch (o->kind) {
   case OPT_STRING:
   case OPT_SECRET:
-    return get_string(c, ci, o->kind == OPT_SECRET, (char **)field);
+    return get_string(c, ci, (char **)field);
   case OPT_BOOL:
     if (ci->values_num != 1 || ci->values[0].type != OCONFIG_TYPE_BOOLEAN)
       return fail(c, "option \"%s\" needs true or false", ci->key);
@@ -143,11 +147,9 @@ static int set_opt(ctx_t *c, const opt_t *o, const oconfig_item_t *ci,
   case OPT_NUMBER:
     if (get_number(c, ci, &d) != 0)
       return -1;
-    if (!(d > o->min && d <= o->max))
-      return fail(c,
-                  "option \"%s\": %g is out of range (greater than %g, at "
-                  "most %g)",
-                  ci->key, d, o->min, o->max);
+    if (!(d >= o->min && d <= o->max))
+      return fail(c, "option \"%s\": %g is out of range (%g to %g)", ci->key, d,
+                  o->min, o->max);
     *(double *)field = d;
     return 0;
   case OPT_INT:
@@ -234,10 +236,14 @@ static int add_task_ids(ctx_t *c, const oconfig_item_t *ci,
   w->task_ids = ids;
   for (int i = 0; i < ci->values_num; i++) {
     const oconfig_value_t *v = &ci->values[i];
-    if (v->type != OCONFIG_TYPE_STRING || v->value.string[0] == '\0' ||
-        strlen(v->value.string) > TEXT_MAX)
+    if (v->type != OCONFIG_TYPE_STRING || v->value.string[0] == '\0')
       return fail(c, "option \"TaskId\": value %d is not a non-empty string",
                   i + 1);
+    if (strlen(v->value.string) > TEXT_MAX || has_control(v->value.string))
+      return fail(c,
+                  "option \"TaskId\": value %d is longer than %d bytes or "
+                  "contains a control character",
+                  i + 1, TEXT_MAX);
     if ((ids[w->task_ids_num] = strdup(v->value.string)) == NULL)
       return fail(c, "out of memory");
     w->task_ids_num++;
@@ -252,6 +258,13 @@ static int add_param(ctx_t *c, const oconfig_item_t *ci,
       ci->values[0].value.string[0] == '\0')
     return fail(c, "option \"AdvancedParam\" needs two strings: a non-empty "
                    "key and a value");
+  for (int i = 0; i < 2; i++)
+    if (strlen(ci->values[i].value.string) > TEXT_MAX ||
+        has_control(ci->values[i].value.string))
+      return fail(c,
+                  "option \"AdvancedParam\": the %s is longer than %d bytes "
+                  "or contains a control character",
+                  i == 0 ? "key" : "value", TEXT_MAX);
   wdr_param_t *p =
       realloc(w->params, (w->params_num + 1) * sizeof(wdr_param_t));
   if (p == NULL)
@@ -466,7 +479,12 @@ static int validate_plugin(ctx_t *c, wdr_config_t *cfg, wdr_getenv_fn get_env) {
   if (cfg->secret_key == NULL && cfg->secret_key_file != NULL &&
       read_key_file(c, cfg->secret_key_file, &cfg->secret_key) != 0)
     return -1;
-  if (from_env(c, get_env, "TENCENTCLOUD_SECRET_KEY", &cfg->secret_key) != 0 ||
+  /* A temporary key and its token belong together: the environment's token
+   * is taken only with the environment's key. */
+  bool key_from_env = cfg->secret_key == NULL;
+  if (from_env(c, get_env, "TENCENTCLOUD_SECRET_KEY", &cfg->secret_key) != 0)
+    return -1;
+  if (key_from_env && cfg->secret_key != NULL &&
       from_env(c, get_env, "TENCENTCLOUD_SESSION_TOKEN", &cfg->session_token) !=
           0)
     return -1;

@@ -6,11 +6,12 @@ bool wdr_signal_is_own(const notification_t *n) {
   return strcmp(n->plugin, WDR_PLUGIN_NAME) == 0;
 }
 
-/* Returns the value of string meta name, NULL when absent or not a string. */
-static const char *meta_string(const notification_t *n, const char *name) {
+/* Returns the first meta called name, or NULL. */
+static const notification_meta_t *meta_find(const notification_t *n,
+                                            const char *name) {
   for (const notification_meta_t *m = n->meta; m != NULL; m = m->next)
     if (strcmp(m->name, name) == 0)
-      return m->type == NM_TYPE_STRING ? m->nm_value.nm_string : NULL;
+      return m;
   return NULL;
 }
 
@@ -47,15 +48,20 @@ wdr_signal_kind_t wdr_signal_classify(const wdr_workflow_cfg_t *w,
   if (!matched)
     return WDR_SIGNAL_NONE;
 
-  const char *workflow_id = meta_string(n, "WorkflowId");
-  if (workflow_id != NULL && strcmp(workflow_id, w->workflow_id) != 0)
+  /* A WorkflowId meta that is not a string cannot be compared: it may name
+   * another workflow, so it is not taken as ours. */
+  const notification_meta_t *wid = meta_find(n, "WorkflowId");
+  if (wid != NULL && (wid->type != NM_TYPE_STRING ||
+                      strcmp(wid->nm_value.nm_string, w->workflow_id) != 0))
     return WDR_SIGNAL_NONE;
 
-  const char *run = meta_string(n, "WorkflowExecutionId");
-  if (run == NULL)
+  const notification_meta_t *meta = meta_find(n, "WorkflowExecutionId");
+  if (meta == NULL)
     return WDR_SIGNAL_NO_EXECUTION_ID;
-  if (!execution_id_ok(run))
+  if (meta->type != NM_TYPE_STRING ||
+      !execution_id_ok(meta->nm_value.nm_string))
     return WDR_SIGNAL_BAD_EXECUTION_ID;
+  const char *run = meta->nm_value.nm_string;
   memcpy(execution_id, run, strlen(run) + 1);
   return WDR_SIGNAL_RUN;
 }

@@ -22,6 +22,7 @@
 #include "wdr_queue.h"
 #include "wdr_signal.h"
 
+#include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -161,7 +162,7 @@ static void *worker_main(void *arg) {
   wdr_http_t *http = wdr_http_create(&(wdr_http_options_t){
       .ca_cert = cfg->ca_cert,
       .verify_peer = cfg->verify_peer,
-      .timeout_ms = (long)(cfg->timeout * 1000.0),
+      .timeout_ms = (long)ceil(cfg->timeout * 1000.0),
       .user_agent = "wedata_rerun/" WDR_VERSION " collectd"});
   if (http == NULL) {
     ERROR(LOG_PREFIX "a worker cannot create its HTTP handle; it stops");

@@ -329,10 +329,9 @@ static void test_signal_no_execution_id(void **state) {
                    WDR_SIGNAL_NO_EXECUTION_ID);
 }
 
-/* WorkflowExecutionId that is not a string meta: meta_string() takes the
- * first meta of that name and gives NULL for any other type, so it counts
- * as no execution id at all (not as a bad one), and a string of the same
- * name later in the list is not looked at. */
+/* A WorkflowExecutionId that is not a string meta names something, but no
+ * run id we could send: it is a bad id (not a missing one), and only the
+ * first meta of that name counts. */
 static void test_signal_execution_id_not_a_string(void **state) {
   (void)state;
   wdr_workflow_cfg_t w = exec_workflow();
@@ -342,27 +341,27 @@ static void test_signal_execution_id_not_a_string(void **state) {
   notification_meta_t num = meta_int("WorkflowExecutionId", 12345, NULL);
   n.meta = &num;
   assert_int_equal(wdr_signal_classify(&w, &n, run),
-                   WDR_SIGNAL_NO_EXECUTION_ID);
+                   WDR_SIGNAL_BAD_EXECUTION_ID);
 
   notification_meta_t dbl = {.type = NM_TYPE_DOUBLE,
                              .name = "WorkflowExecutionId",
                              .nm_value.nm_double = 1.5};
   n.meta = &dbl;
   assert_int_equal(wdr_signal_classify(&w, &n, run),
-                   WDR_SIGNAL_NO_EXECUTION_ID);
+                   WDR_SIGNAL_BAD_EXECUTION_ID);
 
   notification_meta_t boolean = {.type = NM_TYPE_BOOLEAN,
                                  .name = "WorkflowExecutionId",
                                  .nm_value.nm_boolean = true};
   n.meta = &boolean;
   assert_int_equal(wdr_signal_classify(&w, &n, run),
-                   WDR_SIGNAL_NO_EXECUTION_ID);
+                   WDR_SIGNAL_BAD_EXECUTION_ID);
 
   notification_meta_t later = meta_string("WorkflowExecutionId", "run-1", NULL);
   notification_meta_t first = meta_int("WorkflowExecutionId", 1, &later);
   n.meta = &first;
   assert_int_equal(wdr_signal_classify(&w, &n, run),
-                   WDR_SIGNAL_NO_EXECUTION_ID);
+                   WDR_SIGNAL_BAD_EXECUTION_ID);
   assert_string_equal(run, "untouched");
 
   /* The other way round, the first (string) one is used. */
@@ -446,10 +445,11 @@ static void test_signal_workflow_id(void **state) {
   assert_int_equal(wdr_signal_classify(&w, &n, run),
                    WDR_SIGNAL_NO_EXECUTION_ID);
 
-  /* A WorkflowId that is not a string is ignored, as if it were absent. */
+  /* A WorkflowId that is not a string cannot be compared: it may name
+   * another workflow, so the notification is not taken as ours. */
   notification_meta_t number = meta_int("WorkflowId", 42, &id);
   n.meta = &number;
-  assert_int_equal(wdr_signal_classify(&w, &n, run), WDR_SIGNAL_RUN);
+  assert_int_equal(wdr_signal_classify(&w, &n, run), WDR_SIGNAL_NONE);
 }
 
 static void test_signal_not_matching(void **state) {
