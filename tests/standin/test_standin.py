@@ -1,0 +1,611 @@
+#!/usr/bin/env python3
+"""Self-tests of the WeData stand-in (python3 tests/standin/test_standin.py).
+
+1. Its TC3-HMAC-SHA256 code reproduces every vector of
+   tests/vectors/tc3-signatures.json, and its verifier accepts them.
+2. The verifier rejects what the real API rejects.
+3. The HTTPS server end to end: a request signed by that code, the
+   actions, the scripted answers, the recording, the notification sink
+   and the standalone mode.
+"""
+
+import http.client
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import uuid
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+import wedata_standin as ws  # noqa: E402
+
+VECTORS = os.path.join(HERE, "..", "vectors", "tc3-signatures.json")
+SID = "AKIDstandinSelfTest000000000000000001"
+SKEY = "standin/Self+Test=Key-_.01"
+PROJECT = "1460947878944567296"
+WORKFLOW = "0fae8078-a7a7-4b67-afd1-8bf18e068dda"
+
+
+def load_vectors():
+    with open(VECTORS, encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def vector_header_values(vec):
+    """Lower-case header name -> value, as a server would receive them."""
+    inp = vec["inputs"]
+    sent = vec["outputs"].get("request_headers")
+    if sent is None:
+        sent = {"Host": inp["host"], "Content-Type": inp["content_type"],
+                "X-TC-Action": inp["action"], "X-TC-Version": inp["version"],
+                "X-TC-Timestamp": str(inp["timestamp"]), "X-TC-Region": inp["region"],
+                "Authorization": vec["outputs"]["authorization"]}
+    return dict((k.lower(), v) for k, v in sent.items())
+
+
+class FixedKeyCredential(ws.Credential):
+    """A credential whose SecretKey is unknown but whose derived signing key
+    is published (the doc vector with the masked key)."""
+
+    def __init__(self, secret_id, signing_key, token=None):
+        super().__init__(secret_id, None, token)
+        self._signing_key = signing_key
+
+    def signing_key(self, date, service):
+        return self._signing_key
+
+
+class VectorTest(unittest.TestCase):
+    """The stand-in's signer reproduces every published/SDK vector."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.vectors = load_vectors()
+
+    def test_vector_file_shape(self):
+        self.assertGreaterEqual(len(self.vectors), 14)
+        ids = [v["id"] for v in self.vectors]
+        self.assertIn("doc-cvm-describeinstances-current", ids)
+        self.assertEqual(len(ids), len(set(ids)))
+
+    def test_payload_fields_agree(self):
+        for vec in self.vectors:
+            with self.subTest(vec["id"]):
+                inp = vec["inputs"]
+                payload = bytes.fromhex(inp["payload_hex"])
+                self.assertEqual(payload, inp["payload"].encode("utf-8"))
+                self.assertEqual(len(payload), inp["payload_length_bytes"])
+
+    def test_every_intermediate_value(self):
+        for vec in self.vectors:
+            with self.subTest(vec["id"]):
+                inp, out = vec["inputs"], vec["outputs"]
+                values = vector_header_values(vec)
+                kwargs = {}
+                if inp["secret_key"] is None:
+                    kwargs["signing_key"] = bytes.fromhex(out["secret_signing_hex"])
+                else:
+                    kwargs["secret_key"] = inp["secret_key"]
+                got = ws.tc3_compute(values, bytes.fromhex(inp["payload_hex"]),
+                                     inp["timestamp"], inp["secret_id"],
+                                     signed_headers=inp["signed_headers"],
+                                     service=inp["service"], method=inp["method"],
+                                     canonical_uri=inp["canonical_uri"],
+                                     canonical_query=inp["canonical_query_string"],
+                                     **kwargs)
+                self.assertEqual(ws.utc_date(inp["timestamp"]), inp["utc_date"])
+                compared = 0
+                for key, want in out.items():
+                    if key == "request_headers":
+                        continue
+                    if key in ("secret_date_hex", "secret_service_hex") and \
+                            inp["secret_key"] is None:
+                        continue  # not derivable without the masked key
+                    self.assertEqual(got[key], want, "%s of %s" % (key, vec["id"]))
+                    compared += 1
+                self.assertGreaterEqual(compared, 8)
+                for key, want in vec.get("published", {}).items():
+                    self.assertEqual(got[key], want, "published %s" % key)
+
+    def test_doc_current_vector_from_published_signing_key(self):
+        vec = [v for v in self.vectors if v["id"] == "doc-cvm-describeinstances-current"][0]
+        self.assertIsNone(vec["inputs"]["secret_key"])
+        inp, out = vec["inputs"], vec["outputs"]
+        canon = ws.canonical_headers(vector_header_values(vec),
+                                     inp["signed_headers"].split(";"))
+        self.assertIn("x-tc-action:describeinstances\n", canon)
+        creq = ws.canonical_request("POST", "/", "", canon, inp["signed_headers"],
+                                    ws.sha256_hex(bytes.fromhex(inp["payload_hex"])))
+        sts = ws.string_to_sign(inp["timestamp"], "2019-02-25/cvm/tc3_request",
+                                ws.sha256_hex(creq))
+        sig = ws.signature_from_key(bytes.fromhex(out["secret_signing_hex"]), sts)
+        self.assertEqual(sig, vec["published"]["signature"])
+
+    def test_sign_request_matches_vector(self):
+        vec = [v for v in self.vectors if v["id"] == "wd-07-sdk-default-content-type"][0]
+        inp = vec["inputs"]
+        headers = ws.sign_request(inp["secret_id"], inp["secret_key"], inp["host"],
+                                  bytes.fromhex(inp["payload_hex"]), inp["action"],
+                                  timestamp=inp["timestamp"], region=inp["region"],
+                                  content_type=inp["content_type"])
+        self.assertEqual(headers, vec["outputs"]["request_headers"])
+
+    def test_utc_not_local_date(self):
+        self.assertEqual(ws.utc_date(1767225599), "2025-12-31")
+        self.assertEqual(ws.utc_date(1767225600), "2026-01-01")
+        self.assertEqual(ws.utc_date(1551113065), "2019-02-25")
+
+
+class VerifierTest(unittest.TestCase):
+    """verify_tc3 accepts the vectors and rejects what the API rejects."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.vectors = load_vectors()
+
+    def creds_for(self, vec):
+        inp, out = vec["inputs"], vec["outputs"]
+        if inp["secret_key"] is None:
+            cred = FixedKeyCredential(inp["secret_id"],
+                                      bytes.fromhex(out["secret_signing_hex"]),
+                                      inp["session_token"])
+        else:
+            cred = ws.Credential(inp["secret_id"], inp["secret_key"], inp["session_token"])
+        return {inp["secret_id"]: cred}
+
+    def verify(self, vec, values=None, body=None, now=None, creds=None):
+        inp = vec["inputs"]
+        return ws.verify_tc3(values if values is not None else vector_header_values(vec),
+                             body if body is not None else bytes.fromhex(inp["payload_hex"]),
+                             creds if creds is not None else self.creds_for(vec),
+                             now=inp["timestamp"] if now is None else now,
+                             service=inp["service"])
+
+    def test_accepts_every_vector(self):
+        for vec in self.vectors:
+            with self.subTest(vec["id"]):
+                verdict = self.verify(vec)
+                self.assertTrue(verdict.ok, verdict)
+                self.assertEqual(verdict.expected_signature, vec["outputs"]["signature"])
+
+    def wd01(self):
+        return [v for v in self.vectors if v["id"] == "wd-01-minimal-cn"][0]
+
+    def test_tampered_body(self):
+        vec = self.wd01()
+        body = bytes.fromhex(vec["inputs"]["payload_hex"]).replace(b'"1"', b'"2"')
+        verdict = self.verify(vec, body=body)
+        self.assertEqual(verdict.code, "AuthFailure.SignatureFailure")
+
+    def test_body_with_extra_whitespace(self):
+        vec = self.wd01()
+        verdict = self.verify(vec, body=bytes.fromhex(vec["inputs"]["payload_hex"]) + b"\n")
+        self.assertEqual(verdict.code, "AuthFailure.SignatureFailure")
+
+    def test_content_type_differs_from_signed(self):
+        vec = self.wd01()
+        values = vector_header_values(vec)
+        values["content-type"] = "application/json"
+        self.assertEqual(self.verify(vec, values=values).code, "AuthFailure.SignatureFailure")
+
+    def test_host_differs_from_signed(self):
+        vec = self.wd01()
+        values = vector_header_values(vec)
+        values["host"] = "wedata.tencentcloudapi.com:443"
+        self.assertEqual(self.verify(vec, values=values).code, "AuthFailure.SignatureFailure")
+
+    def test_wrong_secret_key(self):
+        vec = self.wd01()
+        creds = {vec["inputs"]["secret_id"]: ws.Credential(vec["inputs"]["secret_id"], "nope")}
+        self.assertEqual(self.verify(vec, creds=creds).code, "AuthFailure.SignatureFailure")
+
+    def test_unknown_secret_id(self):
+        vec = self.wd01()
+        creds = {"AKIDother": ws.Credential("AKIDother", vec["inputs"]["secret_key"])}
+        self.assertEqual(self.verify(vec, creds=creds).code, "AuthFailure.SecretIdNotFound")
+
+    def test_skew_boundaries(self):
+        vec = self.wd01()
+        ts = vec["inputs"]["timestamp"]
+        self.assertTrue(self.verify(vec, now=ts + 300).ok)
+        self.assertTrue(self.verify(vec, now=ts - 300).ok)
+        self.assertEqual(self.verify(vec, now=ts + 301).code, "AuthFailure.SignatureExpire")
+        self.assertEqual(self.verify(vec, now=ts - 301).code, "AuthFailure.SignatureExpire")
+
+    def test_local_date_in_scope_is_rejected(self):
+        vec = [v for v in self.vectors if v["id"] == "wd-03-advanced-before-utc-midnight"][0]
+        inp = vec["inputs"]
+        self.assertNotEqual(inp["utc_date"], inp["utc_plus_8_local_date"])
+        # Sign correctly except for using the UTC+8 date in the scope.
+        values = vector_header_values(vec)
+        signing = ws.derive_key_chain(inp["secret_key"], inp["utc_plus_8_local_date"])[2]
+        creq = ws.tc3_compute(values, bytes.fromhex(inp["payload_hex"]), inp["timestamp"],
+                              inp["secret_id"], inp["secret_key"])["canonical_request"]
+        scope = ws.credential_scope(inp["utc_plus_8_local_date"])
+        sig = ws.signature_from_key(signing, ws.string_to_sign(inp["timestamp"], scope,
+                                                               ws.sha256_hex(creq)))
+        values["authorization"] = ws.authorization_value(inp["secret_id"], scope,
+                                                         "content-type;host", sig)
+        self.assertEqual(self.verify(vec, values=values).code, "AuthFailure.SignatureFailure")
+
+    def test_wrong_service_in_scope(self):
+        vec = self.wd01()
+        values = vector_header_values(vec)
+        values["authorization"] = values["authorization"].replace("/wedata/", "/cvm/")
+        self.assertEqual(self.verify(vec, values=values).code, "AuthFailure.SignatureFailure")
+
+    def test_malformed_authorization(self):
+        vec = self.wd01()
+        for bad in ("TC3-HMAC-SHA256 Credential=x, Signature=00",
+                    vector_header_values(vec)["authorization"].replace(", ", ","),
+                    vector_header_values(vec)["authorization"].replace(
+                        "content-type;host", "host;content-type"),
+                    "HMAC-SHA1 foo"):
+            with self.subTest(bad):
+                values = vector_header_values(vec)
+                values["authorization"] = bad
+                self.assertEqual(self.verify(vec, values=values).code,
+                                 "AuthFailure.InvalidAuthorization")
+
+    def test_missing_headers(self):
+        vec = self.wd01()
+        for name in ("authorization", "x-tc-timestamp"):
+            values = vector_header_values(vec)
+            del values[name]
+            self.assertEqual(self.verify(vec, values=values).code, "MissingParameter")
+
+    def test_token_rules(self):
+        vec = [v for v in self.vectors if v["id"] == "wd-02-minimal-cn-token"][0]
+        inp = vec["inputs"]
+        # Token is not signed: the same signature with or without it.
+        self.assertTrue(self.verify(vec).ok)
+        values = vector_header_values(vec)
+        values["x-tc-token"] = "other"
+        self.assertEqual(self.verify(vec, values=values).code, "AuthFailure.TokenFailure")
+        permanent = {inp["secret_id"]: ws.Credential(inp["secret_id"], inp["secret_key"])}
+        self.assertEqual(self.verify(vec, creds=permanent).code, "AuthFailure.TokenFailure")
+
+
+class ServerTest(unittest.TestCase):
+    """The HTTPS server end to end, with requests signed by the module."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="standin-test-")
+        cls.standin = ws.WeDataStandin(cert_dir=cls.tmp, credentials={SID: SKEY}).start()
+        cls.standin.add_credential(ws.Credential("AKIDtemporary", "tmpkey", token="tok-1"))
+        cls.ctx = ssl.create_default_context(cafile=cls.standin.ca_file)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.standin.stop()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def setUp(self):
+        self.standin.clear_requests()
+        self.standin.clear_scripts()
+
+    def call(self, action, params, secret_key=SKEY, secret_id=SID, timestamp=None,
+             raw_body=None, extra_headers=None, drop=(), host=None, token=None,
+             timeout=10, send_host=None):
+        body = raw_body if raw_body is not None else json.dumps(
+            params, separators=(",", ":")).encode()
+        host = host or "127.0.0.1:%d" % self.standin.port
+        headers = ws.sign_request(secret_id, secret_key, host, body, action,
+                                  timestamp=timestamp, token=token)
+        headers.update(extra_headers or {})
+        if send_host is not None:
+            headers["Host"] = send_host
+        for name in drop:
+            headers.pop(name, None)
+        conn = http.client.HTTPSConnection("127.0.0.1", self.standin.port,
+                                           context=self.ctx, timeout=timeout)
+        try:
+            conn.putrequest("POST", "/", skip_host=True, skip_accept_encoding=True)
+            for key, value in headers.items():
+                conn.putheader(key, value)
+            conn.putheader("Content-Length", str(len(body)))
+            conn.endheaders(body)
+            resp = conn.getresponse()
+            data = resp.read()
+            return resp.status, resp.getheader("Content-Type"), data
+        finally:
+            conn.close()
+
+    def rerun(self, exec_id=None, **overrides):
+        params = {"ProjectId": PROJECT, "WorkflowId": WORKFLOW,
+                  "WorkflowExecutionId": exec_id or str(uuid.uuid4()), "ExecuteType": "1"}
+        params.update(overrides)
+        return self.call("RerunTriggerWorkflowRunAsync",
+                         dict((k, v) for k, v in params.items() if v is not None))
+
+    def error_code(self, result):
+        status, _, data = result
+        self.assertEqual(status, 200)
+        return json.loads(data)["Response"].get("Error", {}).get("Code")
+
+    def test_certificate_names(self):
+        for name in ("127.0.0.1", "localhost"):
+            with self.subTest(name):
+                with socket.create_connection(("127.0.0.1", self.standin.port), 5) as raw:
+                    with self.ctx.wrap_socket(raw, server_hostname=name) as tls:
+                        self.assertIsNotNone(tls.getpeercert())
+
+    def test_untrusted_client_is_recorded(self):
+        with socket.create_connection(("127.0.0.1", self.standin.port), 5) as raw:
+            with self.assertRaises(ssl.SSLError):
+                ssl.create_default_context().wrap_socket(raw, server_hostname="127.0.0.1")
+        deadline = time.time() + 5
+        while not self.standin.tls_errors() and time.time() < deadline:
+            time.sleep(0.02)
+        self.assertTrue(self.standin.tls_errors())
+        self.assertEqual(self.standin.count(), 0)
+
+    def test_rerun_end_to_end(self):
+        exec_id = "run-" + uuid.uuid4().hex
+        status, ctype, data = self.rerun(exec_id, ExecuteType="2", TaskIds=["t1", "t2"],
+                                         AdvancedParams=[{"ParamKey": "bizdate",
+                                                          "ParamValue": "20261127"}],
+                                         SchedulingResourceGroup="rg-s",
+                                         IntegrationResourceGroup="rg-i")
+        self.assertEqual(status, 200)
+        self.assertEqual(ctype, "application/json")
+        resp = json.loads(data)["Response"]
+        self.assertNotIn("Error", resp)
+        async_id = resp["Data"]["AsyncId"]
+        self.assertEqual(str(uuid.UUID(async_id)), async_id)
+        uuid.UUID(resp["RequestId"])
+        (rec,) = self.standin.requests()
+        self.assertTrue(rec.signature_ok)
+        self.assertEqual(rec.action, "RerunTriggerWorkflowRunAsync")
+        self.assertEqual(rec.method, "POST")
+        self.assertEqual(rec.path, "/")
+        self.assertEqual(rec.execution_id, exec_id)
+        self.assertEqual(rec.async_id, async_id)
+        self.assertEqual(rec.request_id, resp["RequestId"])
+        self.assertEqual(rec.status, 200)
+        self.assertEqual(rec.body["TaskIds"], ["t1", "t2"])
+        self.assertEqual(rec.header("host"), "127.0.0.1:%d" % self.standin.port)
+        self.assertIn("x-tc-timestamp", rec.header_names())
+        self.assertEqual(rec.raw_body, json.dumps(rec.body, separators=(",", ":")).encode())
+        run = self.standin.get_run(exec_id)
+        self.assertEqual((run.state, run.rerun_times), ("RUNNING", 1))
+        self.assertEqual(run.reruns[0]["AsyncId"], async_id)
+        self.assertEqual(self.standin.count_by_action(), {"RerunTriggerWorkflowRunAsync": 1})
+
+        # The async job and the run can be read back.
+        status, _, data = self.call("GetOpsAsyncJob", {"ProjectId": PROJECT,
+                                                       "AsyncId": async_id})
+        job = json.loads(data)["Response"]["Data"]
+        self.assertEqual((job["AsyncId"], job["Status"]), (async_id, "SUCCESS"))
+        status, _, data = self.call("GetTriggerWorkflowRun",
+                                    {"ProjectId": PROJECT, "WorkflowExecutionId": exec_id})
+        brief = json.loads(data)["Response"]["Data"]["TriggerWorkflowRun"]
+        self.assertEqual((brief["ExecutionState"], brief["RerunTimes"]), ("RUNNING", 1))
+        status, _, data = self.call("ListTriggerWorkflowRuns", {
+            "ProjectId": PROJECT, "Filters": [{"Name": "ExecutionId", "Values": [exec_id]}]})
+        listing = json.loads(data)["Response"]["Data"]
+        self.assertEqual(listing["TotalCount"], 1)
+        self.assertEqual(listing["Items"][0]["ExecutionId"], exec_id)
+        self.assertEqual(self.standin.count(), 4)
+        self.assertEqual(self.standin.count("GetOpsAsyncJob"), 1)
+
+    def test_rerun_twice_increments(self):
+        exec_id = "run-" + uuid.uuid4().hex
+        self.standin.add_run(PROJECT, WORKFLOW, exec_id, rerun_times=2)
+        self.rerun(exec_id)
+        self.rerun(exec_id)
+        self.assertEqual(self.standin.get_run(exec_id).rerun_times, 4)
+
+    def test_auth_errors(self):
+        self.assertEqual(self.error_code(self.call("RerunTriggerWorkflowRunAsync", {},
+                                                   secret_key="wrong")),
+                         "AuthFailure.SignatureFailure")
+        self.assertEqual(self.error_code(self.call("RerunTriggerWorkflowRunAsync", {},
+                                                   timestamp=int(time.time()) - 400)),
+                         "AuthFailure.SignatureExpire")
+        self.assertEqual(self.error_code(self.call("RerunTriggerWorkflowRunAsync", {},
+                                                   secret_id="AKIDunknown")),
+                         "AuthFailure.SecretIdNotFound")
+        # Signed for "127.0.0.1" (no port) but sent with Host 127.0.0.1:PORT.
+        self.assertEqual(self.error_code(self.call("RerunTriggerWorkflowRunAsync", {},
+                                                   host="127.0.0.1",
+                                                   send_host="127.0.0.1:%d"
+                                                   % self.standin.port)),
+                         "AuthFailure.SignatureFailure")
+        recs = self.standin.requests()
+        self.assertEqual([r.signature_ok for r in recs], [False] * 4)
+        self.assertEqual(recs[0].auth_code, "AuthFailure.SignatureFailure")
+
+    def test_temporary_credentials(self):
+        body = {"ProjectId": PROJECT, "WorkflowId": WORKFLOW,
+                "WorkflowExecutionId": "tmp-1", "ExecuteType": "1"}
+        ok = self.call("RerunTriggerWorkflowRunAsync", body, secret_id="AKIDtemporary",
+                       secret_key="tmpkey", token="tok-1")
+        self.assertIsNone(self.error_code(ok))
+        self.assertEqual(self.error_code(self.call(
+            "RerunTriggerWorkflowRunAsync", body, secret_id="AKIDtemporary",
+            secret_key="tmpkey")), "AuthFailure.TokenFailure")
+
+    def test_api_errors(self):
+        self.assertEqual(self.error_code(self.call("RerunTriggerWorkflowRun", {})),
+                         "InvalidAction")
+        self.assertEqual(self.error_code(self.call(
+            "RerunTriggerWorkflowRunAsync", {}, extra_headers={"X-TC-Version": "2018-01-01"})),
+            "NoSuchVersion")
+        self.assertEqual(self.error_code(self.call(
+            "RerunTriggerWorkflowRunAsync", {}, drop=("X-TC-Region",))), "MissingParameter")
+        self.assertEqual(self.error_code(self.rerun(ProjectId=None)), "MissingParameter")
+        self.assertEqual(self.error_code(self.rerun(ExecuteType="3")), "InvalidParameter")
+        self.assertEqual(self.error_code(self.rerun(ExecuteType=2)), "InvalidParameter")
+        self.assertEqual(self.error_code(self.rerun(TaskIds="t1")), "InvalidParameter")
+        self.assertEqual(self.error_code(self.rerun(AdvancedParams=[{"ParamKey": "a"}])),
+                         "InvalidParameter")
+        self.assertEqual(self.error_code(self.rerun(Bogus="x")), "UnknownParameter")
+        self.assertEqual(self.error_code(self.call(
+            "RerunTriggerWorkflowRunAsync", None, raw_body=b"{not json")), "InvalidParameter")
+        exec_id = "run-" + uuid.uuid4().hex
+        self.standin.add_run(PROJECT, WORKFLOW, exec_id, support_rerun=False)
+        self.assertEqual(self.error_code(self.rerun(exec_id)), "FailedOperation")
+        self.assertEqual(self.error_code(self.rerun(exec_id, WorkflowId="other")),
+                         "ResourceNotFound")
+        self.assertEqual(self.error_code(self.call(
+            "GetOpsAsyncJob", {"ProjectId": PROJECT, "AsyncId": "nope"})), "ResourceNotFound")
+
+    def test_auto_create_switch(self):
+        self.standin.auto_create_runs = False
+        try:
+            self.assertEqual(self.error_code(self.rerun("unknown-run")), "ResourceNotFound")
+            self.assertIsNone(self.standin.get_run("unknown-run"))
+        finally:
+            self.standin.auto_create_runs = True
+        self.assertIsNone(self.error_code(self.rerun("unknown-run")))
+        self.assertEqual(self.standin.get_run("unknown-run").state, "RUNNING")
+
+    def test_scripted_answers(self):
+        self.standin.script(ws.error("InvalidParameter", "scripted message"),
+                            ws.http_status(500), ws.garbage(), ws.huge(),
+                            execution_id="s-1")
+        self.standin.script(ws.http_status(503))        # default queue
+        data = json.loads(self.rerun("s-1")[2])["Response"]
+        self.assertEqual(data["Error"], {"Code": "InvalidParameter",
+                                         "Message": "scripted message"})
+        self.assertEqual(self.rerun("s-1")[0], 500)
+        status, ctype, body = self.rerun("s-1")
+        self.assertEqual((status, ctype), (200, "text/html"))
+        with self.assertRaises(ValueError):
+            json.loads(body)
+        status, _, body = self.rerun("s-1")
+        self.assertEqual(status, 200)
+        self.assertGreater(len(body), 1024 * 1024)
+        self.assertIn("AsyncId", json.loads(body)["Response"]["Data"])
+        self.assertEqual(self.rerun("s-1")[0], 503)      # s-1 queue empty: default
+        self.assertIsNone(self.error_code(self.rerun("s-1")))   # both empty: normal
+        recs = self.standin.requests()
+        self.assertEqual([r.answer for r in recs],
+                         ["error(InvalidParameter)", "http_status(500)", "garbage", "huge",
+                          "http_status(503)", "default"])
+        self.assertTrue(all(r.signature_ok for r in recs))
+
+    def test_scripted_error_does_not_hide_auth_failure(self):
+        self.standin.script(ws.error("InvalidParameter"))
+        result = self.call("RerunTriggerWorkflowRunAsync", {}, secret_key="wrong")
+        self.assertEqual(self.error_code(result), "AuthFailure.SignatureFailure")
+
+    def test_scripted_delay_and_close(self):
+        self.standin.script(ws.delay(0.6), ws.close(), execution_id="d-1")
+        start = time.monotonic()
+        self.assertIsNone(self.error_code(self.rerun("d-1")))
+        self.assertGreaterEqual(time.monotonic() - start, 0.6)
+        with self.assertRaises((http.client.RemoteDisconnected, ConnectionError,
+                                ssl.SSLError)):
+            self.rerun("d-1")
+        recs = self.standin.wait_for_requests(2, answered=True)
+        self.assertIsNone(recs[1].status)
+        self.assertEqual(recs[1].answer, "close")
+        self.assertEqual(self.standin.get_run("d-1").rerun_times, 1)
+
+    def test_action_filter_in_script(self):
+        self.standin.script(ws.error("InternalError"), action="GetOpsAsyncJob")
+        self.assertIsNone(self.error_code(self.rerun("a-1")))
+        self.assertEqual(self.error_code(self.call(
+            "GetOpsAsyncJob", {"ProjectId": PROJECT, "AsyncId": "x"})), "InternalError")
+
+    def test_answer_spec_parser(self):
+        self.assertEqual(ws.parse_answer_spec("error:FailedOperation:no way").message, "no way")
+        self.assertEqual(ws.parse_answer_spec("delay:2.5").delay, 2.5)
+        inner = ws.parse_answer_spec("delay:1:http:502")
+        self.assertEqual((inner.kind, inner.status, inner.delay), ("http_status", 502, 1.0))
+        self.assertEqual(ws.parse_answer_spec("close").kind, "close")
+        with self.assertRaises(ValueError):
+            ws.parse_answer_spec("bogus")
+
+    def test_wait_for_requests_timeout(self):
+        with self.assertRaises(TimeoutError):
+            self.standin.wait_for_requests(1, timeout=0.2)
+
+
+class SinkTest(unittest.TestCase):
+    """The write_http sink parses collectd 5.12's notification JSON."""
+
+    SAMPLE = (b'[{"labels":{"alertname":"collectd_wedata_rerun_rerun","instance":"itest",'
+              b'"wedata_rerun":"nightly_etl","severity":"OKAY","service":"collectd"},'
+              b'"annotations":{"summary":"rerun of r-1 accepted: AsyncId a-1","AsyncId":"a-1",'
+              b'"WorkflowExecutionId":"r-1"},"startsAt":"2026-11-28T13:22:55.865000010Z"}]')
+
+    def test_parse_and_wait(self):
+        with ws.NotificationSink() as sink:
+            conn = http.client.HTTPConnection("127.0.0.1", sink.port, timeout=5)
+            conn.request("POST", "/collectd", body=self.SAMPLE,
+                         headers={"Content-Type": "application/json"})
+            self.assertEqual(conn.getresponse().status, 200)
+            conn.close()
+            (n,) = sink.wait_for(1, plugin="wedata_rerun", timeout=5)
+        self.assertEqual((n.severity, n.host, n.plugin, n.plugin_instance, n.type,
+                          n.type_instance), ("OKAY", "itest", "wedata_rerun", "nightly_etl",
+                                             "rerun", ""))
+        self.assertEqual(n.meta, {"AsyncId": "a-1", "WorkflowExecutionId": "r-1"})
+        self.assertEqual(n.message, "rerun of r-1 accepted: AsyncId a-1")
+
+
+class StandaloneTest(unittest.TestCase):
+    """python3 wedata_standin.py ... prints its port and serves requests."""
+
+    def test_standalone(self):
+        tmp = tempfile.mkdtemp(prefix="standin-cli-")
+        runs = os.path.join(tmp, "runs.json")
+        record = os.path.join(tmp, "record.jsonl")
+        with open(runs, "w") as fh:
+            json.dump([{"ProjectId": PROJECT, "WorkflowId": WORKFLOW, "ExecutionId": "cli-1",
+                        "ExecutionState": "FAILED"}], fh)
+        proc = subprocess.Popen(
+            [sys.executable, os.path.join(HERE, "wedata_standin.py"), "--port", "0",
+             "--cert-dir", tmp, "--secret-id", SID, "--secret-key", SKEY, "--runs", runs,
+             "--no-auto-create", "--script", "cli-1=error:FailedOperation:busy,ok",
+             "--record", record, "--sink"],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            info = {}
+            while len(info) < 3:
+                line = proc.stdout.readline()
+                self.assertTrue(line, "stand-in exited early")
+                key, _, value = line.strip().partition("=")
+                info[key] = value
+            port = int(info["PORT"])
+            ctx = ssl.create_default_context(cafile=info["CA_CERT"])
+            codes = []
+            for exec_id in ("cli-1", "cli-1", "cli-2"):
+                body = json.dumps({"ProjectId": PROJECT, "WorkflowId": WORKFLOW,
+                                   "WorkflowExecutionId": exec_id, "ExecuteType": "1"}).encode()
+                headers = ws.sign_request(SID, SKEY, "127.0.0.1:%d" % port, body,
+                                          "RerunTriggerWorkflowRunAsync")
+                conn = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=5)
+                conn.request("POST", "/", body=body, headers=headers)
+                resp = json.loads(conn.getresponse().read())["Response"]
+                conn.close()
+                codes.append(resp.get("Error", {}).get("Code", resp.get("Data", {})
+                                                       .get("AsyncId") and "ok"))
+            self.assertEqual(codes, ["FailedOperation", "ok", "ResourceNotFound"])
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            out, _ = proc.communicate(timeout=10)
+        self.assertEqual(proc.returncode, 0)
+        self.assertIn("requests by action", out)
+        with open(record) as fh:
+            lines = [json.loads(line) for line in fh]
+        shutil.rmtree(tmp, ignore_errors=True)
+        self.assertEqual(len(lines), 3)
+        self.assertTrue(all(line["signature_ok"] for line in lines))
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)

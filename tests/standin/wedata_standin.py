@@ -1,0 +1,1453 @@
+#!/usr/bin/env python3
+"""Local stand-in for the Tencent Cloud WeData API (version 2025-08-06).
+
+Python 3 standard library only.  It is used two ways:
+
+* as a library, from the integration tests::
+
+      standin = WeDataStandin(cert_dir=tmp, credentials={"AKID..": "key"})
+      standin.start()
+      standin.script(error("InvalidParameter", "bad"), execution_id="run-1")
+      ...
+      standin.requests()            # everything that was received
+      standin.stop()
+
+* standalone, for the demo::
+
+      python3 wedata_standin.py --port 0 --cert-dir D --secret-id X \
+          --secret-key Y --runs runs.json [--sink] [--record FILE]
+
+  It prints ``PORT=<n>`` (and ``SINK_PORT=<n>``, ``CA_CERT=<path>``) first,
+  then one line per request, and runs until SIGTERM or SIGINT.
+
+What it does:
+
+* HTTPS (http.server + ssl) on 127.0.0.1 only, with a throw-away
+  self-signed certificate made with the openssl CLI.
+* Checks every request's TC3-HMAC-SHA256 signature with its own code
+  (the functions below), the timestamp skew (+-300 s), the credential
+  scope (UTC date of X-TC-Timestamp, service "wedata") and the SecretId.
+* Records every request (thread-safe) for the tests to inspect.
+* Implements RerunTriggerWorkflowRunAsync, GetTriggerWorkflowRun,
+  ListTriggerWorkflowRuns and GetOpsAsyncJob against an in-memory table
+  of workflow runs.
+* Scripted misbehaviour per WorkflowExecutionId (or by default): ok,
+  error(code, msg), delay(s) then answer, http_status(n), garbage, close,
+  huge.
+* NotificationSink: a plain-HTTP receiver for collectd's write_http
+  plugin (Format JSON, Notifications true).
+"""
+
+import argparse
+import datetime
+import hashlib
+import hmac
+import json
+import os
+import re
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+API_VERSION = "2025-08-06"
+SERVICE = "wedata"
+ALGORITHM = "TC3-HMAC-SHA256"
+MAX_SKEW = 300
+MAX_REQUEST_BODY = 10 * 1024 * 1024
+ONE_MIB = 1024 * 1024
+
+# ---------------------------------------------------------------------------
+# TC3-HMAC-SHA256, written from the published algorithm (wedata-api.md §1)
+# ---------------------------------------------------------------------------
+
+
+def sha256_hex(data):
+    """Lower-case hex SHA-256 of bytes (str is encoded as UTF-8)."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return hashlib.sha256(data).hexdigest()
+
+
+def hmac_sha256(key, msg):
+    """Raw HMAC-SHA256 digest; key and msg are bytes or str (UTF-8)."""
+    if isinstance(key, str):
+        key = key.encode("utf-8")
+    if isinstance(msg, str):
+        msg = msg.encode("utf-8")
+    return hmac.new(key, msg, hashlib.sha256).digest()
+
+
+def utc_date(timestamp):
+    """YYYY-MM-DD of a Unix timestamp, in UTC (never local time)."""
+    moment = datetime.datetime.fromtimestamp(int(timestamp), datetime.timezone.utc)
+    return moment.strftime("%Y-%m-%d")
+
+
+def credential_scope(date, service=SERVICE):
+    return "%s/%s/tc3_request" % (date, service)
+
+
+def canonical_headers(header_values, signed_names):
+    """CanonicalHeaders: 'name:value\\n' for each signed header, in the order
+    of signed_names (which must already be sorted), both lower-cased and
+    trimmed.  header_values maps lower-case names to received values."""
+    lines = []
+    for name in signed_names:
+        value = header_values[name]
+        lines.append("%s:%s\n" % (name.strip().lower(), value.strip().lower()))
+    return "".join(lines)
+
+
+def canonical_request(method, canonical_uri, canonical_query, canon_headers,
+                      signed_headers, payload_hash):
+    return "\n".join([method, canonical_uri, canonical_query, canon_headers,
+                      signed_headers, payload_hash])
+
+
+def string_to_sign(timestamp, scope, hashed_canonical_request):
+    return "\n".join([ALGORITHM, str(timestamp), scope, hashed_canonical_request])
+
+
+def derive_key_chain(secret_key, date, service=SERVICE):
+    """Returns (SecretDate, SecretService, SecretSigning) as raw bytes."""
+    secret_date = hmac_sha256("TC3" + secret_key, date)
+    secret_service = hmac_sha256(secret_date, service)
+    secret_signing = hmac_sha256(secret_service, "tc3_request")
+    return secret_date, secret_service, secret_signing
+
+
+def signature_from_key(signing_key, sts):
+    return hmac.new(signing_key, sts.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def authorization_value(secret_id, scope, signed_headers, signature):
+    return "%s Credential=%s/%s, SignedHeaders=%s, Signature=%s" % (
+        ALGORITHM, secret_id, scope, signed_headers, signature)
+
+
+def tc3_compute(header_values, body, timestamp, secret_id, secret_key=None,
+                signed_headers="content-type;host", service=SERVICE,
+                method="POST", canonical_uri="/", canonical_query="",
+                signing_key=None):
+    """Computes every intermediate value of a TC3 signature.
+
+    header_values maps lower-case header names to values; body is bytes.
+    Give either secret_key or a ready signing_key (bytes).  Returns a dict
+    whose keys follow the 'outputs' object of tests/vectors/tc3-signatures.json.
+    """
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    names = signed_headers.split(";")
+    payload_hash = sha256_hex(body)
+    canon = canonical_headers(header_values, names)
+    creq = canonical_request(method, canonical_uri, canonical_query, canon,
+                             signed_headers, payload_hash)
+    hashed_creq = sha256_hex(creq)
+    date = utc_date(timestamp)
+    scope = credential_scope(date, service)
+    sts = string_to_sign(timestamp, scope, hashed_creq)
+    out = {
+        "hashed_request_payload": payload_hash,
+        "canonical_request": creq,
+        "hashed_canonical_request": hashed_creq,
+        "credential_scope": scope,
+        "string_to_sign": sts,
+    }
+    if signing_key is None:
+        if secret_key is None:
+            raise ValueError("need secret_key or signing_key")
+        k_date, k_service, signing_key = derive_key_chain(secret_key, date, service)
+        out["secret_date_hex"] = k_date.hex()
+        out["secret_service_hex"] = k_service.hex()
+    out["secret_signing_hex"] = signing_key.hex()
+    out["signature"] = signature_from_key(signing_key, sts)
+    out["authorization"] = authorization_value(secret_id, scope, signed_headers,
+                                               out["signature"])
+    return out
+
+
+def sign_request(secret_id, secret_key, host, body, action,
+                 timestamp=None, region="ap-guangzhou", version=API_VERSION,
+                 content_type="application/json", token=None, language=None,
+                 service=SERVICE):
+    """Headers for a signed API 3.0 POST (a client; used by self-tests)."""
+    if timestamp is None:
+        timestamp = int(time.time())
+    values = {"content-type": content_type, "host": host}
+    auth = tc3_compute(values, body, timestamp, secret_id, secret_key,
+                       service=service)["authorization"]
+    headers = {
+        "Host": host,
+        "Content-Type": content_type,
+        "X-TC-Action": action,
+        "X-TC-Version": version,
+        "X-TC-Timestamp": str(timestamp),
+        "X-TC-Region": region,
+        "Authorization": auth,
+    }
+    if token is not None:
+        headers["X-TC-Token"] = token
+    if language is not None:
+        headers["X-TC-Language"] = language
+    return headers
+
+
+_AUTH_RE = re.compile(
+    r"^TC3-HMAC-SHA256 Credential=(?P<cred>[^,\s]+), "
+    r"SignedHeaders=(?P<signed>[^,\s]+), Signature=(?P<sig>[0-9a-f]{64})$")
+
+
+class Credential:
+    """A SecretId / SecretKey pair (token set for temporary credentials)."""
+
+    def __init__(self, secret_id, secret_key, token=None):
+        self.secret_id = secret_id
+        self.secret_key = secret_key
+        self.token = token
+
+    def signing_key(self, date, service):
+        return derive_key_chain(self.secret_key, date, service)[2]
+
+
+class Verdict:
+    """Result of checking a request's authentication."""
+
+    def __init__(self, ok, code=None, message=None, secret_id=None,
+                 expected_signature=None, details=None):
+        self.ok = ok
+        self.code = code
+        self.message = message
+        self.secret_id = secret_id
+        self.expected_signature = expected_signature
+        self.details = details or {}
+
+    def __repr__(self):
+        return "Verdict(ok=%r, code=%r, message=%r)" % (self.ok, self.code, self.message)
+
+
+def verify_tc3(header_values, body, credentials, now=None, service=SERVICE,
+               max_skew=MAX_SKEW, method="POST", canonical_uri="/",
+               canonical_query="", require_token=True):
+    """Checks the TC3-HMAC-SHA256 authentication of one request.
+
+    header_values: lower-case header name -> received value (first occurrence).
+    body: the exact received bytes.  credentials: secret_id -> Credential.
+    Returns a Verdict; on failure code/message are what the real API answers.
+    """
+    if now is None:
+        now = time.time()
+    auth = header_values.get("authorization")
+    if auth is None:
+        return Verdict(False, "MissingParameter",
+                       "The request is missing a required parameter `Authorization`.")
+    ts_text = header_values.get("x-tc-timestamp")
+    if ts_text is None:
+        return Verdict(False, "MissingParameter",
+                       "The request is missing a required parameter `Timestamp`.")
+    if not re.fullmatch(r"[0-9]{1,12}", ts_text.strip()):
+        return Verdict(False, "InvalidParameter",
+                       "The value of `X-TC-Timestamp` is not a valid Unix timestamp.")
+    timestamp = int(ts_text.strip())
+    match = _AUTH_RE.match(auth)
+    if match is None:
+        return Verdict(False, "AuthFailure.InvalidAuthorization",
+                       "The `Authorization` header is malformed: %r." % auth[:200])
+    cred_parts = match.group("cred").split("/")
+    if len(cred_parts) != 4 or cred_parts[3] != "tc3_request":
+        return Verdict(False, "AuthFailure.InvalidAuthorization",
+                       "The Credential of the `Authorization` header is malformed.")
+    secret_id, scope_date, scope_service, _ = cred_parts
+    signed = match.group("signed")
+    names = signed.split(";")
+    details = {"timestamp": timestamp, "scope_date": scope_date,
+               "scope_service": scope_service, "signed_headers": signed}
+    if (names != sorted(names) or len(set(names)) != len(names)
+            or "content-type" not in names or "host" not in names
+            or any(n != n.lower() or not n for n in names)):
+        return Verdict(False, "AuthFailure.InvalidAuthorization",
+                       "SignedHeaders must be sorted, lower-case and include content-type and host.",
+                       secret_id, details=details)
+    for name in names:
+        if name not in header_values:
+            return Verdict(False, "AuthFailure.InvalidAuthorization",
+                           "Signed header `%s` is missing from the request." % name,
+                           secret_id, details=details)
+    cred = credentials.get(secret_id)
+    if cred is None:
+        return Verdict(False, "AuthFailure.SecretIdNotFound",
+                       "The SecretId is not found, please ensure that your SecretId is correct.",
+                       secret_id, details=details)
+    if abs(now - timestamp) > max_skew:
+        return Verdict(False, "AuthFailure.SignatureExpire",
+                       "Signature expired. Timestamp comparison failed: the request "
+                       "timestamp %d differs from server time %d by more than %d s."
+                       % (timestamp, int(now), max_skew), secret_id, details=details)
+    if scope_service != service:
+        return Verdict(False, "AuthFailure.SignatureFailure",
+                       "The provided credentials could not be validated: credential "
+                       "scope service is `%s`, expected `%s`." % (scope_service, service),
+                       secret_id, details=details)
+    if scope_date != utc_date(timestamp):
+        return Verdict(False, "AuthFailure.SignatureFailure",
+                       "The provided credentials could not be validated: credential "
+                       "scope date `%s` is not the UTC date of X-TC-Timestamp (`%s`)."
+                       % (scope_date, utc_date(timestamp)), secret_id, details=details)
+    computed = tc3_compute(header_values, body, timestamp, secret_id, signed_headers=signed,
+                           service=service, method=method, canonical_uri=canonical_uri,
+                           canonical_query=canonical_query,
+                           signing_key=cred.signing_key(scope_date, service))
+    details["canonical_request"] = computed["canonical_request"]
+    if not hmac.compare_digest(computed["signature"], match.group("sig")):
+        return Verdict(False, "AuthFailure.SignatureFailure",
+                       "The provided credentials could not be validated. "
+                       "Please check your signature is correct.",
+                       secret_id, computed["signature"], details)
+    if require_token:
+        token = header_values.get("x-tc-token")
+        if cred.token is not None and token != cred.token:
+            return Verdict(False, "AuthFailure.TokenFailure",
+                           "The token is missing or invalid.", secret_id,
+                           computed["signature"], details)
+        if cred.token is None and token is not None:
+            return Verdict(False, "AuthFailure.TokenFailure",
+                           "A token was sent with permanent credentials.", secret_id,
+                           computed["signature"], details)
+    return Verdict(True, secret_id=secret_id, expected_signature=computed["signature"],
+                   details=details)
+
+
+# ---------------------------------------------------------------------------
+# Certificates
+# ---------------------------------------------------------------------------
+
+
+def make_self_signed_cert(cert_dir, name="standin"):
+    """Creates <cert_dir>/<name>-cert.pem and <name>-key.pem (a throw-away
+    self-signed EC certificate for 127.0.0.1 / localhost) with the openssl
+    CLI; returns (cert_path, key_path).  The certificate is its own CA, so
+    the cert file is also the CA bundle to give to clients."""
+    os.makedirs(cert_dir, exist_ok=True)
+    cert = os.path.join(cert_dir, name + "-cert.pem")
+    key = os.path.join(cert_dir, name + "-key.pem")
+    cmd = ["openssl", "req", "-x509", "-newkey", "ec",
+           "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+           "-keyout", key, "-out", cert, "-days", "2",
+           "-subj", "/CN=wedata-standin (%s)" % name,
+           "-addext", "subjectAltName=IP:127.0.0.1,DNS:localhost",
+           "-addext", "basicConstraints=critical,CA:TRUE",
+           "-addext", "keyUsage=critical,digitalSignature,keyCertSign"]
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                          stdin=subprocess.DEVNULL, timeout=60)
+    if proc.returncode != 0:
+        raise RuntimeError("openssl failed (%d): %s" % (proc.returncode,
+                                                        proc.stderr.decode(errors="replace")))
+    os.chmod(key, 0o600)
+    return cert, key
+
+
+# ---------------------------------------------------------------------------
+# Scripted answers
+# ---------------------------------------------------------------------------
+
+
+class Answer:
+    """One scripted answer.  kind is one of ok, error, http_status, garbage,
+    close, huge; delay seconds are waited before answering."""
+
+    def __init__(self, kind, code=None, message=None, status=None, body=None,
+                 size=None, delay=0.0):
+        self.kind = kind
+        self.code = code
+        self.message = message
+        self.status = status
+        self.body = body
+        self.size = size
+        self.delay = delay
+
+    def describe(self):
+        text = self.kind
+        if self.kind == "error":
+            text = "error(%s)" % self.code
+        elif self.kind == "http_status":
+            text = "http_status(%d)" % self.status
+        if self.delay:
+            text = "delay(%g)+%s" % (self.delay, text)
+        return text
+
+    def __repr__(self):
+        return "Answer(%s)" % self.describe()
+
+
+def ok():
+    """Process the request normally."""
+    return Answer("ok")
+
+
+def error(code, message=None):
+    """Answer HTTP 200 with Response.Error {Code, Message} (after the
+    signature check: an auth failure still wins)."""
+    return Answer("error", code=code,
+                  message=message if message is not None else "scripted error %s" % code)
+
+
+def delay(seconds, then=None):
+    """Wait `seconds`, then give `then` (default: ok())."""
+    inner = then if then is not None else ok()
+    return Answer(inner.kind, inner.code, inner.message, inner.status, inner.body,
+                  inner.size, inner.delay + float(seconds))
+
+
+def http_status(status, body=None):
+    """Answer with HTTP status `status`; body defaults to a short text."""
+    return Answer("http_status", status=int(status), body=body)
+
+
+def garbage():
+    """HTTP 200 with a non-JSON body."""
+    return Answer("garbage")
+
+
+def close():
+    """Read the request, then drop the connection without any answer."""
+    return Answer("close")
+
+
+def huge(size=ONE_MIB + 64 * 1024):
+    """HTTP 200 with a syntactically valid success body larger than 1 MiB."""
+    return Answer("huge", size=int(size))
+
+
+def parse_answer_spec(spec):
+    """Parses the standalone --script syntax: ok | error:CODE[:MESSAGE] |
+    delay:SECONDS[:<answer spec>] | http:N | garbage | close | huge."""
+    spec = spec.strip()
+    head, _, rest = spec.partition(":")
+    if head == "ok":
+        return ok()
+    if head == "error":
+        code, _, message = rest.partition(":")
+        if not code:
+            raise ValueError("error needs a code: %r" % spec)
+        return error(code, message or None)
+    if head == "delay":
+        seconds, _, inner = rest.partition(":")
+        return delay(float(seconds), parse_answer_spec(inner) if inner else None)
+    if head in ("http", "http_status"):
+        return http_status(int(rest))
+    if head == "garbage":
+        return garbage()
+    if head == "close":
+        return close()
+    if head == "huge":
+        return huge()
+    raise ValueError("unknown answer spec %r" % spec)
+
+
+# ---------------------------------------------------------------------------
+# State: runs, async jobs, recorded requests
+# ---------------------------------------------------------------------------
+
+
+class ApiError(Exception):
+    """Raised by action handlers; becomes Response.Error."""
+
+    def __init__(self, code, message):
+        super().__init__("%s: %s" % (code, message))
+        self.code = code
+        self.message = message
+
+
+class WorkflowRun:
+    """A row of the in-memory workflow-run table."""
+
+    def __init__(self, project_id, workflow_id, execution_id, state="FAILED",
+                 rerun_times=0, support_rerun=True, workflow_name=None,
+                 error_code_str=None, task_ids=None):
+        self.project_id = project_id
+        self.workflow_id = workflow_id
+        self.execution_id = execution_id
+        self.state = state
+        self.rerun_times = rerun_times
+        self.support_rerun = support_rerun
+        self.workflow_name = workflow_name or ("workflow-" + workflow_id[:8])
+        self.error_code_str = error_code_str
+        self.task_ids = list(task_ids or [])
+        self.create_time_ms = int(time.time() * 1000)
+        self.reruns = []          # one dict per accepted rerun request
+
+    def brief(self):
+        """TriggerWorkflowRunBrief (a subset of its fields)."""
+        return {
+            "ProjectId": self.project_id,
+            "WorkflowId": self.workflow_id,
+            "WorkflowName": self.workflow_name,
+            "ExecutionId": self.execution_id,
+            "TriggerType": "Scheduler",
+            "CreateTime": str(self.create_time_ms),
+            "ExecutionState": self.state,
+            "ErrorCodeStr": self.error_code_str,
+            "SupportRerun": self.support_rerun,
+            "RerunTimes": self.rerun_times,
+            "SelectedTaskIds": list(self.task_ids),
+        }
+
+    def as_dict(self):
+        d = self.brief()
+        d["Reruns"] = [dict(r) for r in self.reruns]
+        return d
+
+
+class RequestRecord:
+    """Everything about one received request and what was answered."""
+
+    def __init__(self, seq, received_at, client, method, path, http_version,
+                 headers, raw_body):
+        self.seq = seq
+        self.received_at = received_at
+        self.client = client
+        self.method = method
+        self.path = path
+        self.http_version = http_version
+        self.headers = headers            # list of (name, value), as received
+        self.raw_body = raw_body          # bytes
+        self.body = None                  # parsed JSON, or None
+        self.action = None
+        self.execution_id = None
+        self.signature_ok = None
+        self.auth_code = None             # error code of a failed auth check
+        self.auth_message = None
+        self.answer = None                # description of the scripted answer
+        self.status = None                # HTTP status sent (None: dropped)
+        self.response_body = None         # bytes sent (truncated if huge)
+        self.error_code = None            # Response.Error.Code sent, if any
+        self.async_id = None
+        self.request_id = None
+        self.answered_at = None
+        self.done = threading.Event()
+
+    def header(self, name):
+        """First value of a header (case-insensitive), or None."""
+        lname = name.lower()
+        for key, value in self.headers:
+            if key.lower() == lname:
+                return value
+        return None
+
+    def header_names(self):
+        return [k.lower() for k, _ in self.headers]
+
+    def header_values(self):
+        values = {}
+        for key, value in self.headers:
+            values.setdefault(key.lower(), value)
+        return values
+
+    def as_dict(self):
+        return {
+            "seq": self.seq, "received_at": self.received_at,
+            "answered_at": self.answered_at, "method": self.method,
+            "path": self.path, "http_version": self.http_version,
+            "headers": [[k, v] for k, v in self.headers],
+            "body": self.raw_body.decode("utf-8", errors="replace"),
+            "action": self.action, "execution_id": self.execution_id,
+            "signature_ok": self.signature_ok, "auth_code": self.auth_code,
+            "answer": self.answer, "status": self.status,
+            "error_code": self.error_code, "async_id": self.async_id,
+            "request_id": self.request_id,
+        }
+
+    def __repr__(self):
+        return "<RequestRecord #%d %s %s exec=%s sig=%s answer=%s status=%s code=%s>" % (
+            self.seq, self.method, self.action, self.execution_id, self.signature_ok,
+            self.answer, self.status, self.error_code)
+
+
+# ---------------------------------------------------------------------------
+# HTTP plumbing
+# ---------------------------------------------------------------------------
+
+
+class _Server(ThreadingHTTPServer):
+    """Threading HTTP server whose TLS handshake happens in the per-connection
+    thread, so a stalled client never blocks the accept loop."""
+
+    daemon_threads = True
+    block_on_close = False
+    allow_reuse_address = True
+
+    def __init__(self, address, handler, owner, ssl_context=None):
+        self.owner = owner
+        self.ssl_context = ssl_context
+        super().__init__(address, handler)
+
+    def finish_request(self, request, client_address):
+        request.settimeout(30)
+        conn = request
+        if self.ssl_context is not None:
+            try:
+                conn = self.ssl_context.wrap_socket(request, server_side=True)
+            except (ssl.SSLError, OSError) as exc:
+                self.owner._note_tls_error(client_address, exc)
+                try:
+                    request.close()
+                except OSError:
+                    pass
+                return
+        try:
+            self.RequestHandlerClass(conn, client_address, self)
+        finally:
+            if conn is not request:
+                try:
+                    conn.close()
+                except OSError:
+                    pass
+
+    def handle_error(self, request, client_address):
+        # A client that disconnects mid-answer is not worth a traceback.
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, ssl.SSLError, socket.timeout, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "WeDataStandin/1.0"
+    sys_version = ""
+    timeout = 30
+
+    def log_message(self, fmt, *args):  # silence the default stderr log
+        pass
+
+    def _dispatch(self):
+        self.server.owner._handle(self)
+
+    do_POST = _dispatch
+    do_GET = _dispatch
+    do_PUT = _dispatch
+    do_DELETE = _dispatch
+    do_HEAD = _dispatch
+
+    def read_body(self, limit):
+        """Reads the request body (Content-Length or chunked), or None if it
+        exceeds limit (the connection is then closed)."""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks = []
+            total = 0
+            while True:
+                line = self.rfile.readline(1024)
+                size = int(line.split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline(1024) not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                total += size
+                if total > limit:
+                    return None
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline(16)
+            return b"".join(chunks)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > limit:
+            return None
+        return self.rfile.read(length) if length else b""
+
+    def send_bytes(self, status, body, content_type="application/json", close=False):
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        if close:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+        self.wfile.flush()
+
+
+def _json_bytes(obj):
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _now_iso():
+    return datetime.datetime.now().strftime("%Y-%m-%dT%H:%M:%S")
+
+
+# ---------------------------------------------------------------------------
+# The stand-in
+# ---------------------------------------------------------------------------
+
+
+class WeDataStandin:
+    """HTTPS stand-in for the WeData API.  See the module docstring."""
+
+    RERUN_FIELDS = ("ProjectId", "WorkflowId", "WorkflowExecutionId", "ExecuteType",
+                    "TaskIds", "AdvancedParams", "SchedulingResourceGroup",
+                    "IntegrationResourceGroup")
+
+    def __init__(self, cert_dir=None, credentials=None, host="127.0.0.1", port=0,
+                 tls=True, auto_create_runs=True, max_skew=MAX_SKEW,
+                 async_job_status="SUCCESS", on_request=None):
+        """credentials: {secret_id: secret_key} or {secret_id: Credential}
+        or a list of Credential.  cert_dir is needed when tls is true.
+        on_request(record) is called after each answer (for logging)."""
+        self.host = host
+        self.requested_port = port
+        self.tls = tls
+        self.cert_dir = cert_dir
+        self.auto_create_runs = auto_create_runs
+        self.max_skew = max_skew
+        self.async_job_status = async_job_status
+        self.on_request = on_request
+        self.cert_file = None
+        self.key_file = None
+        self._lock = threading.RLock()
+        self._cond = threading.Condition(self._lock)
+        self._credentials = {}
+        self._records = []
+        self._tls_errors = []
+        self._scripts = {}
+        self._runs = {}
+        self._jobs = {}
+        self._seq = 0
+        self._stopping = threading.Event()
+        self._httpd = None
+        self._thread = None
+        self.actions = {
+            "RerunTriggerWorkflowRunAsync": self._action_rerun,
+            "GetTriggerWorkflowRun": self._action_get_run,
+            "ListTriggerWorkflowRuns": self._action_list_runs,
+            "GetOpsAsyncJob": self._action_get_async_job,
+        }
+        if isinstance(credentials, dict):
+            for sid, value in credentials.items():
+                if isinstance(value, Credential):
+                    self.add_credential(value)
+                else:
+                    self.add_credential(Credential(sid, value))
+        elif credentials:
+            for cred in credentials:
+                self.add_credential(cred)
+
+    # -- lifecycle ---------------------------------------------------------
+
+    def start(self):
+        context = None
+        if self.tls:
+            if self.cert_dir is None:
+                raise ValueError("cert_dir is required for TLS")
+            self.cert_file, self.key_file = make_self_signed_cert(self.cert_dir)
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(self.cert_file, self.key_file)
+            context.set_alpn_protocols(["http/1.1"])
+        self._httpd = _Server((self.host, self.requested_port), _Handler, self, context)
+        self._thread = threading.Thread(target=self._httpd.serve_forever,
+                                        kwargs={"poll_interval": 0.1},
+                                        name="wedata-standin", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._stopping.set()
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._thread.join(5)
+            self._httpd = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    @property
+    def port(self):
+        return self._httpd.server_address[1]
+
+    @property
+    def url(self):
+        return "%s://%s:%d" % ("https" if self.tls else "http", self.host, self.port)
+
+    @property
+    def ca_file(self):
+        return self.cert_file
+
+    # -- configuration from the tests --------------------------------------
+
+    def add_credential(self, cred, secret_key=None, token=None):
+        if not isinstance(cred, Credential):
+            cred = Credential(cred, secret_key, token)
+        with self._lock:
+            self._credentials[cred.secret_id] = cred
+        return cred
+
+    def add_run(self, project_id, workflow_id, execution_id, state="FAILED",
+                rerun_times=0, support_rerun=True, **extra):
+        run = WorkflowRun(project_id, workflow_id, execution_id, state,
+                          rerun_times, support_rerun, **extra)
+        with self._lock:
+            self._runs[execution_id] = run
+        return run
+
+    def load_runs(self, items):
+        """items: list of dicts with TriggerWorkflowRunBrief-style keys."""
+        for item in items:
+            self.add_run(item["ProjectId"], item["WorkflowId"], item["ExecutionId"],
+                         item.get("ExecutionState", "FAILED"), item.get("RerunTimes", 0),
+                         item.get("SupportRerun", True),
+                         workflow_name=item.get("WorkflowName"),
+                         error_code_str=item.get("ErrorCodeStr"))
+
+    def get_run(self, execution_id):
+        with self._lock:
+            return self._runs.get(execution_id)
+
+    def runs(self):
+        with self._lock:
+            return list(self._runs.values())
+
+    def set_run_state(self, execution_id, state):
+        with self._lock:
+            self._runs[execution_id].state = state
+
+    def async_jobs(self):
+        with self._lock:
+            return {k: dict(v) for k, v in self._jobs.items()}
+
+    def set_async_job_status(self, async_id, status):
+        with self._lock:
+            self._jobs[async_id]["Status"] = status
+            self._jobs[async_id]["UpdateTime"] = _now_iso()
+
+    def script(self, *answers, execution_id=None, action=None):
+        """Queues answers.  They are taken, in order, by requests whose
+        body's WorkflowExecutionId equals execution_id (None: any request
+        without a more specific queue) and, if action is given, whose
+        X-TC-Action equals it.  When a queue is empty, requests are
+        processed normally."""
+        key = (action, execution_id)
+        with self._lock:
+            self._scripts.setdefault(key, []).extend(answers)
+
+    def clear_scripts(self):
+        with self._lock:
+            self._scripts.clear()
+
+    def pending_script(self):
+        with self._lock:
+            return {k: list(v) for k, v in self._scripts.items() if v}
+
+    def register_action(self, name, handler):
+        """handler(standin, record, params) -> Data object; raise ApiError."""
+        self.actions[name] = lambda record, params: handler(self, record, params)
+
+    # -- inspection --------------------------------------------------------
+
+    def requests(self, action=None):
+        with self._lock:
+            return [r for r in self._records if action is None or r.action == action]
+
+    def clear_requests(self):
+        with self._lock:
+            self._records = []
+            self._tls_errors = []
+
+    def count(self, action=None):
+        return len(self.requests(action))
+
+    def count_by_action(self):
+        counts = {}
+        with self._lock:
+            for rec in self._records:
+                counts[rec.action] = counts.get(rec.action, 0) + 1
+        return counts
+
+    def tls_errors(self):
+        with self._lock:
+            return list(self._tls_errors)
+
+    def wait_for_requests(self, n, action=None, timeout=10.0, answered=False):
+        """Waits until at least n requests (of action) were received (and,
+        if answered, answered); returns them, or raises TimeoutError."""
+        deadline = time.monotonic() + timeout
+        with self._cond:
+            while True:
+                recs = [r for r in self._records if action is None or r.action == action]
+                if answered:
+                    recs = [r for r in recs if r.done.is_set()]
+                if len(recs) >= n:
+                    return recs
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise TimeoutError("expected %d %s request(s), got %d: %r" % (
+                        n, action or "", len(recs), self._records))
+                self._cond.wait(min(left, 0.1))
+
+    # -- request handling --------------------------------------------------
+
+    def _note_tls_error(self, client, exc):
+        with self._lock:
+            self._tls_errors.append((time.time(), client, repr(exc)))
+
+    def _take_answer(self, action, execution_id):
+        keys = []
+        for key in ((action, execution_id), (None, execution_id),
+                    (action, None), (None, None)):
+            if key not in keys:
+                keys.append(key)
+        with self._lock:
+            for key in keys:
+                queue = self._scripts.get(key)
+                if queue:
+                    return queue.pop(0)
+        return None
+
+    def _handle(self, handler):
+        received = time.time()
+        body = handler.read_body(MAX_REQUEST_BODY)
+        with self._cond:
+            self._seq += 1
+            record = RequestRecord(self._seq, received, handler.client_address,
+                                   handler.command, handler.path, handler.request_version,
+                                   list(handler.headers.items()), body or b"")
+            self._records.append(record)
+            self._cond.notify_all()
+        try:
+            self._process(handler, record, body)
+        except (ConnectionError, ssl.SSLError, socket.timeout, TimeoutError):
+            handler.close_connection = True
+        finally:
+            record.answered_at = time.time()
+            record.done.set()
+            with self._cond:
+                self._cond.notify_all()
+            if self.on_request is not None:
+                try:
+                    self.on_request(record)
+                except Exception:  # a logging hook must not break the server
+                    pass
+
+    def _process(self, handler, record, body):
+        values = record.header_values()
+        record.action = values.get("x-tc-action")
+        request_id = str(uuid.uuid4())
+        record.request_id = request_id
+        if body is None:
+            self._answer_error(handler, record, "RequestSizeLimitExceeded",
+                               "The request body exceeds %d bytes." % MAX_REQUEST_BODY,
+                               close=True)
+            return
+        if body:
+            try:
+                record.body = json.loads(body.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError):
+                record.body = None
+        if isinstance(record.body, dict):
+            exec_id = record.body.get("WorkflowExecutionId")
+            record.execution_id = exec_id if isinstance(exec_id, str) else None
+
+        # The authentication and header checks always run first, so every
+        # record says whether its signature was valid, whatever is answered.
+        problem = self._check_request(handler, record, body, values)
+        answer = self._take_answer(record.action, record.execution_id)
+        record.answer = answer.describe() if answer is not None else "default"
+        if answer is not None and answer.delay:
+            self._stopping.wait(answer.delay)
+        if answer is not None and answer.kind == "close":
+            record.status = None
+            handler.close_connection = True
+            try:
+                handler.connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            return
+        if answer is not None and answer.kind == "http_status":
+            text = answer.body if answer.body is not None else (
+                "<html><body><h1>%d</h1>stand-in scripted status</body></html>\n"
+                % answer.status).encode()
+            self._send(handler, record, answer.status, text, "text/html")
+            return
+        if answer is not None and answer.kind == "garbage":
+            self._send(handler, record, 200,
+                       b"<html><body>502 Bad Gateway (not JSON)</body></html>\n",
+                       "text/html")
+            return
+        if problem is not None:
+            self._answer_error(handler, record, problem[0], problem[1])
+            return
+        if answer is not None and answer.kind == "error":
+            self._answer_error(handler, record, answer.code, answer.message)
+            return
+        try:
+            data = self.actions[record.action](record, record.body)
+        except ApiError as exc:
+            self._answer_error(handler, record, exc.code, exc.message)
+            return
+        response = {"Response": {"Data": data, "RequestId": request_id}}
+        if answer is not None and answer.kind == "huge":
+            pad = max(0, answer.size - len(_json_bytes(response)) - 16)
+            response["Response"]["Padding"] = "x" * pad
+        self._send(handler, record, 200, _json_bytes(response))
+
+    def _check_request(self, handler, record, body, values):
+        """Returns (code, message) of the first problem, or None."""
+        if record.method != "POST":
+            return ("UnsupportedProtocol",
+                    "The stand-in only supports POST, got %s." % record.method)
+        for name in ("host", "content-type", "x-tc-action", "x-tc-version",
+                     "x-tc-timestamp", "authorization"):
+            if name not in values:
+                pretty = {"x-tc-action": "Action", "x-tc-version": "Version",
+                          "x-tc-timestamp": "Timestamp"}.get(name, name)
+                return ("MissingParameter",
+                        "The request is missing a required parameter `%s`." % pretty)
+        with self._lock:
+            creds = dict(self._credentials)
+        verdict = verify_tc3(values, body, creds, now=record.received_at,
+                             max_skew=self.max_skew)
+        record.signature_ok = verdict.ok
+        if not verdict.ok:
+            record.auth_code = verdict.code
+            record.auth_message = verdict.message
+            return (verdict.code, verdict.message)
+        if values["x-tc-version"] != API_VERSION:
+            return ("NoSuchVersion",
+                    "The API version `%s` does not exist." % values["x-tc-version"])
+        if record.action not in self.actions:
+            return ("InvalidAction",
+                    "The action `%s` requested was invalid or not found." % record.action)
+        if "x-tc-region" not in values:
+            return ("MissingParameter",
+                    "The request is missing a required parameter `Region`.")
+        ctype = values["content-type"].split(";")[0].strip().lower()
+        if ctype != "application/json":
+            return ("InvalidParameter",
+                    "Unsupported Content-Type `%s`." % values["content-type"])
+        if not isinstance(record.body, dict):
+            return ("InvalidParameter", "The request body is not a JSON object.")
+        return None
+
+    def _answer_error(self, handler, record, code, message, close=False):
+        record.error_code = code
+        payload = {"Response": {"Error": {"Code": code, "Message": message},
+                                "RequestId": record.request_id}}
+        self._send(handler, record, 200, _json_bytes(payload), close=close)
+
+    def _send(self, handler, record, status, body, content_type="application/json",
+              close=False):
+        record.status = status
+        record.response_body = body if len(body) <= 65536 else body[:65536]
+        handler.send_bytes(status, body, content_type, close)
+
+    # -- actions -----------------------------------------------------------
+
+    @staticmethod
+    def _require_string(params, name):
+        if name not in params or params[name] is None:
+            raise ApiError("MissingParameter",
+                           "The request is missing a required parameter `%s`." % name)
+        if not isinstance(params[name], str) or params[name] == "":
+            raise ApiError("InvalidParameter",
+                           "The parameter `%s` must be a non-empty string." % name)
+        return params[name]
+
+    def _find_run(self, project_id, execution_id, workflow_id=None, create=False):
+        run = self._runs.get(execution_id)
+        if run is None and create:
+            run = self.add_run(project_id, workflow_id, execution_id, "FAILED")
+        if run is None or run.project_id != project_id or (
+                workflow_id is not None and run.workflow_id != workflow_id):
+            raise ApiError("ResourceNotFound",
+                           "The workflow run `%s` does not exist." % execution_id)
+        return run
+
+    def _action_rerun(self, record, params):
+        for key in params:
+            if key not in self.RERUN_FIELDS:
+                raise ApiError("UnknownParameter",
+                               "The parameter `%s` is not recognized." % key)
+        project_id = self._require_string(params, "ProjectId")
+        workflow_id = self._require_string(params, "WorkflowId")
+        execution_id = self._require_string(params, "WorkflowExecutionId")
+        execute_type = self._require_string(params, "ExecuteType")
+        if execute_type not in ("1", "2"):
+            raise ApiError("InvalidParameter",
+                           "The parameter `ExecuteType` must be \"1\" or \"2\".")
+        task_ids = params.get("TaskIds")
+        if task_ids is not None and (not isinstance(task_ids, list) or
+                                     not all(isinstance(t, str) for t in task_ids)):
+            raise ApiError("InvalidParameter", "`TaskIds` must be an array of strings.")
+        adv = params.get("AdvancedParams")
+        if adv is not None:
+            if not isinstance(adv, list):
+                raise ApiError("InvalidParameter", "`AdvancedParams` must be an array.")
+            for item in adv:
+                if (not isinstance(item, dict) or
+                        not isinstance(item.get("ParamKey"), str) or
+                        not isinstance(item.get("ParamValue"), str) or
+                        set(item) - {"ParamKey", "ParamValue", "ExtProperties"}):
+                    raise ApiError("InvalidParameter",
+                                   "`AdvancedParams` items must be {ParamKey, ParamValue}.")
+        for key in ("SchedulingResourceGroup", "IntegrationResourceGroup"):
+            if key in params and not isinstance(params[key], str):
+                raise ApiError("InvalidParameter", "`%s` must be a string." % key)
+        with self._lock:
+            run = self._find_run(project_id, execution_id, workflow_id,
+                                 create=self.auto_create_runs)
+            if not run.support_rerun:
+                raise ApiError("FailedOperation",
+                               "The workflow run `%s` does not support rerun." % execution_id)
+            async_id = str(uuid.uuid4())
+            run.rerun_times += 1
+            run.state = "RUNNING"
+            if task_ids:
+                run.task_ids = list(task_ids)
+            run.reruns.append({"AsyncId": async_id, "ExecuteType": execute_type,
+                               "TaskIds": task_ids, "AdvancedParams": adv,
+                               "SchedulingResourceGroup": params.get("SchedulingResourceGroup"),
+                               "IntegrationResourceGroup": params.get("IntegrationResourceGroup"),
+                               "RequestId": record.request_id})
+            self._jobs[async_id] = {
+                "ProjectId": project_id, "AsyncId": async_id,
+                "AsyncType": "WORKFLOW_RERUN", "Status": self.async_job_status,
+                "ErrorDesc": None, "TotalSubProcessCount": 1,
+                "FinishedSubProcessCount": 1 if self.async_job_status == "SUCCESS" else 0,
+                "SuccessSubProcessCount": 1 if self.async_job_status == "SUCCESS" else 0,
+                "CreateUserUin": "100000000001",
+                "CreateTime": _now_iso(), "UpdateTime": _now_iso(),
+                "WorkflowExecutionId": execution_id,
+            }
+        record.async_id = async_id
+        return {"AsyncId": async_id}
+
+    def _action_get_run(self, record, params):
+        project_id = self._require_string(params, "ProjectId")
+        execution_id = self._require_string(params, "WorkflowExecutionId")
+        with self._lock:
+            run = self._find_run(project_id, execution_id)
+            return {"TriggerWorkflowRun": run.brief(), "TriggerTaskRuns": [],
+                    "BizStateEnumInfos": [{"LabelKey": run.state, "LabelValue": run.state,
+                                           "Count": 1}]}
+
+    def _action_list_runs(self, record, params):
+        project_id = self._require_string(params, "ProjectId")
+        filters = params.get("Filters") or []
+        page = int(params.get("PageNumber") or 1)
+        size = int(params.get("PageSize") or 10)
+        if page < 1 or size < 1 or size > 100:
+            raise ApiError("InvalidParameterValue", "Bad PageNumber/PageSize.")
+        with self._lock:
+            items = [r for r in self._runs.values() if r.project_id == project_id]
+        for flt in filters:
+            name, wanted = flt.get("Name"), flt.get("Values") or []
+            if name == "WorkflowId":
+                items = [r for r in items if r.workflow_id in wanted]
+            elif name == "ExecutionId":
+                items = [r for r in items if r.execution_id in wanted]
+            elif name == "Keyword":
+                items = [r for r in items if any(w in r.workflow_name or w in r.workflow_id
+                                                 for w in wanted)]
+            else:
+                raise ApiError("InvalidParameterValue", "Unknown filter `%s`." % name)
+        total = len(items)
+        chunk = items[(page - 1) * size: page * size]
+        return {"TotalCount": total, "TotalPageNumber": (total + size - 1) // size,
+                "PageNumber": page, "PageSize": size,
+                "Items": [r.brief() for r in chunk]}
+
+    def _action_get_async_job(self, record, params):
+        project_id = self._require_string(params, "ProjectId")
+        async_id = self._require_string(params, "AsyncId")
+        with self._lock:
+            job = self._jobs.get(async_id)
+            if job is None or job["ProjectId"] != project_id:
+                raise ApiError("ResourceNotFound",
+                               "The async job `%s` does not exist." % async_id)
+            data = dict(job)
+        data.pop("WorkflowExecutionId", None)
+        return data
+
+
+# ---------------------------------------------------------------------------
+# Notification sink for collectd's write_http (Format JSON)
+# ---------------------------------------------------------------------------
+
+
+class _SinkHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "NotificationSink/1.0"
+    sys_version = ""
+    timeout = 30
+
+    def log_message(self, fmt, *args):
+        pass
+
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        self.server.owner._received(self.path, list(self.headers.items()), body)
+        reply = b"ok\n"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+
+class Notification:
+    """A collectd notification as posted by write_http (Format JSON).
+
+    collectd 5.12's format_json_notification() writes Alertmanager-style
+    objects: labels {alertname: "collectd_<plugin>[_<type>]", instance:
+    <host>, <plugin>: <plugin_instance> (only if set), type: <type_instance>
+    (only if set), severity, service: "collectd"} and annotations {summary:
+    <message>, <meta key>: <meta value as a string>...}.  The type itself is
+    only in alertname, after "collectd_<plugin>_"."""
+
+    FIXED_LABELS = ("alertname", "instance", "severity", "service", "type")
+
+    def __init__(self, raw, received_at):
+        self.raw = raw
+        self.received_at = received_at
+        labels = dict(raw.get("labels") or {})
+        annotations = dict(raw.get("annotations") or {})
+        self.severity = (labels.get("severity") or "").upper()
+        self.host = labels.get("instance", "")
+        self.type_instance = labels.get("type", "")
+        alert = labels.get("alertname", "")
+        if alert.startswith("collectd_"):
+            alert = alert[len("collectd_"):]
+        others = [k for k in labels if k not in self.FIXED_LABELS]
+        if len(others) == 1:
+            self.plugin = others[0]
+            self.plugin_instance = labels[others[0]]
+            rest = alert[len(self.plugin):] if alert.startswith(self.plugin) else alert
+            self.type = rest[1:] if rest.startswith("_") else rest
+        else:
+            # No plugin_instance: plugin and type cannot be told apart for
+            # sure; assume the type is the part after the last underscore.
+            self.plugin_instance = ""
+            self.plugin, _, self.type = alert.rpartition("_")
+            if not self.plugin:
+                self.plugin, self.type = self.type, ""
+        self.message = annotations.pop("summary", "")
+        self.meta = annotations
+        self.starts_at = raw.get("startsAt")
+
+    def __repr__(self):
+        return "<Notification %s %s/%s-%s/%s-%s %r meta=%r>" % (
+            self.severity, self.host, self.plugin, self.plugin_instance, self.type,
+            self.type_instance, self.message, self.meta)
+
+
+class NotificationSink:
+    """Plain-HTTP receiver for write_http (POST to any path)."""
+
+    def __init__(self, host="127.0.0.1", port=0, on_notification=None):
+        self.host = host
+        self.requested_port = port
+        self.on_notification = on_notification
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._posts = []
+        self._notifications = []
+        self._httpd = None
+        self._thread = None
+
+    def start(self):
+        self._httpd = _Server((self.host, self.requested_port), _SinkHandler, self)
+        self._thread = threading.Thread(target=self._httpd.serve_forever,
+                                        kwargs={"poll_interval": 0.1},
+                                        name="notification-sink", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self):
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._thread.join(5)
+            self._httpd = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    @property
+    def port(self):
+        return self._httpd.server_address[1]
+
+    @property
+    def url(self):
+        return "http://%s:%d/collectd" % (self.host, self.port)
+
+    def _received(self, path, headers, body):
+        now = time.time()
+        try:
+            parsed = json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            parsed = None
+        items = parsed if isinstance(parsed, list) else [parsed]
+        new = [Notification(item, now) for item in items
+               if isinstance(item, dict) and "labels" in item]
+        with self._cond:
+            self._posts.append({"received_at": now, "path": path, "headers": headers,
+                                "body": body, "parsed": parsed})
+            self._notifications.extend(new)
+            self._cond.notify_all()
+        if self.on_notification is not None:
+            for item in new:
+                try:
+                    self.on_notification(item)
+                except Exception:
+                    pass
+
+    def posts(self):
+        with self._lock:
+            return list(self._posts)
+
+    def notifications(self, **match):
+        """Notifications whose attributes equal the given keyword values,
+        e.g. notifications(plugin="wedata_rerun", severity="OKAY")."""
+        with self._lock:
+            items = list(self._notifications)
+        return [n for n in items
+                if all(getattr(n, k) == v for k, v in match.items())]
+
+    def clear(self):
+        with self._lock:
+            self._posts = []
+            self._notifications = []
+
+    def wait_for(self, count=1, timeout=10.0, **match):
+        deadline = time.monotonic() + timeout
+        while True:
+            found = self.notifications(**match)
+            if len(found) >= count:
+                return found
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("expected %d notification(s) matching %r, got %r"
+                                   % (count, match, self.notifications()))
+            with self._cond:
+                self._cond.wait(min(left, 0.1))
+
+
+# ---------------------------------------------------------------------------
+# Standalone mode
+# ---------------------------------------------------------------------------
+
+
+def _print(line):
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def _describe_request(rec):
+    return ("request #%d action=%s exec=%s signature=%s answer=%s status=%s%s%s" % (
+        rec.seq, rec.action, rec.execution_id,
+        "ok" if rec.signature_ok else ("FAILED(%s)" % rec.auth_code
+                                       if rec.signature_ok is False else "n/a"),
+        rec.answer, rec.status if rec.status is not None else "dropped",
+        " AsyncId=%s" % rec.async_id if rec.async_id else "",
+        " Error=%s" % rec.error_code if rec.error_code else ""))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Local WeData API stand-in (HTTPS).")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="listen address (loopback only; default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help="port (0 = ephemeral)")
+    parser.add_argument("--cert-dir", required=True, help="where to write the cert/key")
+    parser.add_argument("--secret-id", action="append", default=[],
+                        help="accepted SecretId (repeatable, paired with --secret-key)")
+    parser.add_argument("--secret-key", action="append", default=[],
+                        help="SecretKey of the matching --secret-id")
+    parser.add_argument("--token", default=None, help="session token required for the "
+                        "first credential")
+    parser.add_argument("--runs", help="JSON file: list of runs (ProjectId, WorkflowId, "
+                        "ExecutionId, ExecutionState, RerunTimes, SupportRerun, ...)")
+    parser.add_argument("--no-auto-create", action="store_true",
+                        help="unknown runs answer ResourceNotFound instead of being "
+                        "created as FAILED")
+    parser.add_argument("--script", action="append", default=[], metavar="EXECID=SPEC",
+                        help="scripted answers for a WorkflowExecutionId ('*' = default); "
+                        "SPEC: comma-separated ok | error:CODE[:MSG] | delay:S[:SPEC] | "
+                        "http:N | garbage | close | huge")
+    parser.add_argument("--sink", action="store_true",
+                        help="also run a write_http notification sink (plain HTTP)")
+    parser.add_argument("--sink-port", type=int, default=0)
+    parser.add_argument("--record", help="append one JSON line per request to this file")
+    parser.add_argument("--notifications-record",
+                        help="append one JSON line per sink notification to this file")
+    args = parser.parse_args(argv)
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        parser.error("the stand-in only listens on loopback")
+    if len(args.secret_id) != len(args.secret_key):
+        parser.error("--secret-id and --secret-key must be given in pairs")
+
+    lock = threading.Lock()
+
+    def on_request(rec):
+        _print("[standin] " + _describe_request(rec))
+        if args.record:
+            with lock, open(args.record, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(rec.as_dict()) + "\n")
+
+    def on_notification(n):
+        _print("[sink] notification %s %s/%s-%s/%s-%s message=%r meta=%s" % (
+            n.severity, n.host, n.plugin, n.plugin_instance, n.type, n.type_instance,
+            n.message, json.dumps(n.meta, sort_keys=True)))
+        if args.notifications_record:
+            with lock, open(args.notifications_record, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps(n.raw) + "\n")
+
+    creds = []
+    for i, (sid, key) in enumerate(zip(args.secret_id, args.secret_key)):
+        creds.append(Credential(sid, key, args.token if i == 0 else None))
+    standin = WeDataStandin(cert_dir=args.cert_dir, credentials=creds, host=args.host,
+                            port=args.port, auto_create_runs=not args.no_auto_create,
+                            on_request=on_request)
+    if args.runs:
+        with open(args.runs, encoding="utf-8") as fh:
+            standin.load_runs(json.load(fh))
+    for item in args.script:
+        exec_id, _, spec = item.partition("=")
+        answers = [parse_answer_spec(s) for s in spec.split(",") if s.strip()]
+        standin.script(*answers, execution_id=None if exec_id == "*" else exec_id)
+
+    standin.start()
+    sink = None
+    if args.sink:
+        sink = NotificationSink(args.host, args.sink_port, on_notification).start()
+    _print("PORT=%d" % standin.port)
+    if sink is not None:
+        _print("SINK_PORT=%d" % sink.port)
+    _print("CA_CERT=%s" % standin.ca_file)
+    _print("[standin] listening on %s (%d run(s), %d credential(s))" % (
+        standin.url, len(standin.runs()), len(creds)))
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    while not stop.wait(0.2):
+        pass
+    standin.stop()
+    if sink is not None:
+        sink.stop()
+    counts = standin.count_by_action()
+    _print("[standin] stopped; requests by action: %s" % json.dumps(counts, sort_keys=True))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
