@@ -138,16 +138,24 @@ static void test_header_values_trimmed_and_lowered(void **state) {
   wdr_sign_clear(&s);
 }
 
+/* A valid input for the tests that change one field. */
+static wdr_sign_input_t small_input(void) {
+  return (wdr_sign_input_t){.host = "h",
+                            .content_type = "application/json",
+                            .action = "A",
+                            .service = "wedata",
+                            .payload = "{}",
+                            .payload_len = 2,
+                            .timestamp = 1,
+                            .secret_id = "id",
+                            .secret_key = "key"};
+}
+
 static void test_empty_payload_hashes_empty_string(void **state) {
   (void)state;
-  wdr_sign_input_t in = {.host = "h",
-                         .content_type = "application/json",
-                         .service = "wedata",
-                         .payload = NULL,
-                         .payload_len = 0,
-                         .timestamp = 1,
-                         .secret_id = "id",
-                         .secret_key = "key"};
+  wdr_sign_input_t in = small_input();
+  in.payload = NULL;
+  in.payload_len = 0;
   wdr_sign_t s;
   assert_int_equal(wdr_sign_compute(&in, &s), 0);
   assert_string_equal(
@@ -158,15 +166,7 @@ static void test_empty_payload_hashes_empty_string(void **state) {
 
 static void test_missing_inputs_fail(void **state) {
   (void)state;
-  wdr_sign_input_t good = {.host = "h",
-                           .content_type = "application/json",
-                           .action = "A",
-                           .service = "wedata",
-                           .payload = "{}",
-                           .payload_len = 2,
-                           .timestamp = 1,
-                           .secret_id = "id",
-                           .secret_key = "key"};
+  wdr_sign_input_t good = small_input();
   wdr_sign_t s;
   wdr_sign_input_t in = good;
   in.secret_key = NULL;
@@ -203,14 +203,7 @@ static void test_missing_inputs_fail(void **state) {
 
 static void test_clear_wipes_keys(void **state) {
   (void)state;
-  wdr_sign_input_t in = {.host = "h",
-                         .content_type = "application/json",
-                         .service = "wedata",
-                         .payload = "{}",
-                         .payload_len = 2,
-                         .timestamp = 1,
-                         .secret_id = "id",
-                         .secret_key = "key"};
+  wdr_sign_input_t in = small_input();
   wdr_sign_t s;
   static const uint8_t zero[WDR_SHA256_LEN] = {0};
   assert_int_equal(wdr_sign_compute(&in, &s), 0);
