@@ -185,8 +185,8 @@ static void enqueue(size_t wf, const char *execution_id) {
   uint64_t held = 0;
   if (log_allowed(&limit_dropped, &held))
     WARNING(LOG_PREFIX "queue full (QueueLimit %d): dropped the signal for "
-                       "%s of workflow %s (%" PRIu64 " more dropped or "
-                       "skipped messages held back)",
+                       "%s of workflow %s (%" PRIu64 " more such "
+                       "messages held back)",
             cfg->queue_limit, execution_id, cfg->workflows[wf].name, held);
 }
 
