@@ -14,6 +14,7 @@
 #define WDR_API_SERVICE "wedata"
 #define WDR_API_CONTENT_TYPE "application/json"
 #define WDR_ACTION_RERUN "RerunTriggerWorkflowRunAsync"
+#define WDR_ACTION_GET_RUN "GetTriggerWorkflowRun"
 
 /* Where and as whom to call; all borrowed. */
 typedef struct {
@@ -41,5 +42,28 @@ typedef struct {
 int wdr_api_rerun(const wdr_api_endpoint_t *ep, const wdr_transport_t *t,
                   const wdr_rerun_req_t *req, int64_t now,
                   wdr_api_result_t *out) __attribute__((warn_unused_result));
+
+/* wdr_api_get_run reads a workflow run (GetTriggerWorkflowRun) into view,
+ * filling out as wdr_api_rerun does. */
+int wdr_api_get_run(const wdr_api_endpoint_t *ep, const wdr_transport_t *t,
+                    const char *project_id, const char *execution_id,
+                    int64_t now, wdr_api_result_t *out, wdr_run_view_t *view)
+    __attribute__((warn_unused_result));
+
+/* What a result means for the caller's next step. */
+typedef enum {
+  WDR_CLASS_OK,        /* the action did what was asked */
+  WDR_CLASS_RETRYABLE, /* refused, or provably never sent: may retry */
+  WDR_CLASS_RESIGN,    /* AuthFailure.SignatureExpire: sign afresh, once */
+  WDR_CLASS_PERMANENT, /* retrying will not help */
+  WDR_CLASS_AMBIGUOUS, /* sent, no usable answer: the server may have acted */
+} wdr_api_class_t;
+
+/* wdr_api_classify: retryable codes are RequestLimitExceeded*,
+ * InternalError*, ServiceUnavailable, ResourceUnavailable*, ResourceInUse*,
+ * InvalidParameter.ServiceIsBusy and HTTP statuses below 500; ambiguous are
+ * a transport failure after sending, HTTP 5xx and an unreadable answer;
+ * unknown codes are permanent. */
+wdr_api_class_t wdr_api_classify(const wdr_api_result_t *res);
 
 #endif

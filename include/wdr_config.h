@@ -18,6 +18,7 @@
 
 #define WDR_DEFAULT_ENDPOINT "https://wedata.tencentcloudapi.com"
 #define WDR_NAME_MAX 64 /* Workflow names: they become plugin_instance */
+#define WDR_DEFAULT_STATE_FILE "wedata_rerun.state"
 
 typedef struct {
   char *name;
@@ -32,6 +33,11 @@ typedef struct {
   char *integration_rg;
   wdr_match_t *matches;
   size_t matches_num;
+  int max_attempts;          /* accepted reruns per run */
+  double retry_interval;     /* seconds: backoff base */
+  double max_retry_interval; /* seconds: backoff cap */
+  int max_reruns_per_hour;   /* 0: unlimited */
+  int dry_run;               /* -1: as the plugin-wide DryRun, else 0/1 */
 } wdr_workflow_cfg_t;
 
 typedef struct {
@@ -49,6 +55,13 @@ typedef struct {
   double timeout; /* seconds */
   int queue_limit;
   int workers;
+  int max_request_retries;
+  double rate_limit; /* requests per second, all actions */
+  int breaker_threshold;
+  double breaker_cooldown; /* seconds */
+  bool dry_run;
+  char *state_file;       /* relative paths are below collectd's BaseDir */
+  double state_retention; /* seconds */
   wdr_workflow_cfg_t *workflows;
   size_t workflows_num;
 } wdr_config_t;

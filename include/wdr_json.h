@@ -62,6 +62,24 @@ int wdr_json_rerun_body(const wdr_rerun_req_t *req, wdr_buf_t *out)
  * with a message saying what was wrong. */
 void wdr_json_parse_rerun(const char *body, size_t len, wdr_response_t *out);
 
+/* The parts of a workflow run (GetTriggerWorkflowRun) the policy reads. */
+typedef struct {
+  char state[WDR_ID_MAX]; /* ExecutionState, e.g. "FAILED", "RUNNING" */
+  long long rerun_times;  /* RerunTimes; -1 when absent */
+  bool support_rerun;     /* SupportRerun; false when absent */
+} wdr_run_view_t;
+
+/* wdr_json_get_run_body appends the GetTriggerWorkflowRun body
+ * {"ProjectId":..,"WorkflowExecutionId":..} to out. Returns 0 or -1. */
+int wdr_json_get_run_body(const char *project_id, const char *execution_id,
+                          wdr_buf_t *out) __attribute__((warn_unused_result));
+
+/* wdr_json_parse_get_run decodes a GetTriggerWorkflowRun answer like
+ * wdr_json_parse_rerun; on success out->ok is true and view is filled from
+ * Response.Data.TriggerWorkflowRun (ExecutionState is required). */
+void wdr_json_parse_get_run(const char *body, size_t len, wdr_response_t *out,
+                            wdr_run_view_t *view);
+
 /* wdr_json_copy_text copies src into dst (size bytes), replacing control
  * characters by spaces and cutting, if it must, on a UTF-8 character
  * boundary. Exposed for the other modules that show server text. */

@@ -13,18 +13,27 @@
 
 /* Per-workflow counters, dispatched as derive-<name> from the start. */
 enum wdr_counter {
-  WDR_CNT_SIGNALS,  /* matching failure signals received */
-  WDR_CNT_ATTEMPTS, /* rerun requests sent */
-  WDR_CNT_ACCEPTED, /* answered with an AsyncId */
-  WDR_CNT_FAILED,   /* ended in an error of any kind */
-  WDR_CNT_DROPPED,  /* queue full */
+  WDR_CNT_SIGNALS,     /* matching failure signals received */
+  WDR_CNT_ATTEMPTS,    /* rerun requests sent */
+  WDR_CNT_ACCEPTED,    /* answered with an AsyncId */
+  WDR_CNT_FAILED,      /* ended in an error of any kind */
+  WDR_CNT_DROPPED,     /* queue full */
+  WDR_CNT_RETRIES,     /* request retries */
+  WDR_CNT_GAVE_UP,     /* runs given up after MaxAttempts */
+  WDR_CNT_WOULD_RERUN, /* dry run: reruns not sent */
   WDR_CNT_NUM
 };
 
 /* Reasons a signal is not acted on: derive-skipped-<name>. */
 enum wdr_skip {
-  WDR_SKIP_NO_EXECUTION_ID,  /* no WorkflowExecutionId meta */
-  WDR_SKIP_BAD_EXECUTION_ID, /* one that cannot be a run id */
+  WDR_SKIP_NO_EXECUTION_ID,   /* no WorkflowExecutionId meta */
+  WDR_SKIP_BAD_EXECUTION_ID,  /* one that cannot be a run id */
+  WDR_SKIP_DUPLICATE,         /* the run is already scheduled or in flight */
+  WDR_SKIP_EXHAUSTED,         /* MaxAttempts used */
+  WDR_SKIP_BUDGET,            /* MaxRerunsPerHour used */
+  WDR_SKIP_PERMANENT_ERROR,   /* ended by a permanent API error */
+  WDR_SKIP_RETRIES_EXHAUSTED, /* MaxRequestRetries used */
+  WDR_SKIP_TABLE_FULL,        /* too many runs tracked */
   WDR_SKIP_NUM
 };
 
@@ -52,6 +61,9 @@ void wdr_metrics_error(wdr_metrics_t *m, size_t wf, const char *code);
 void wdr_metrics_latency(wdr_metrics_t *m, size_t wf, const char *action,
                          double seconds);
 
+/* wdr_metrics_set_breaker: the plugin-wide gauge-breaker_open (0 or 1). */
+void wdr_metrics_set_breaker(wdr_metrics_t *m, bool open);
+
 /* One value to dispatch. plugin_instance "" means plugin-wide. */
 typedef struct {
   const char *plugin_instance;
@@ -66,7 +78,7 @@ typedef void (*wdr_emit_fn)(void *ctx, const wdr_metric_t *v);
 
 /* wdr_metrics_emit emits, per workflow (names[i] is workflow i's name):
  * every counter and skip reason, each error code seen, each action's last
- * latency; then the plugin-wide queue_length. */
+ * latency; then the plugin-wide queue_length and gauge-breaker_open. */
 void wdr_metrics_emit(wdr_metrics_t *m, char *const *names, size_t queue_length,
                       wdr_emit_fn emit, void *ctx);
 

@@ -113,29 +113,102 @@ cleanup:
   return status;
 }
 
-int wdr_api_rerun(const wdr_api_endpoint_t *ep, const wdr_transport_t *t,
-                  const wdr_rerun_req_t *req, int64_t now,
-                  wdr_api_result_t *out) {
-  wdr_buf_t body;
+typedef void (*decode_fn)(const char *body, size_t len, wdr_response_t *out,
+                          void *extra);
+
+/* Sends one action whose body build() appends, and decodes an HTTP 200
+ * answer with decode(). */
+static int api_action(const wdr_api_endpoint_t *ep, const wdr_transport_t *t,
+                      const char *action, wdr_buf_t *body, bool body_ok,
+                      int64_t now, decode_fn decode, void *extra,
+                      wdr_api_result_t *out) {
   wdr_http_response_t resp;
   int status = -1;
   memset(out, 0, sizeof(*out));
-  wdr_buf_init(&body, API_BODY_MAX);
   wdr_http_response_init(&resp);
-  if (wdr_json_rerun_body(req, &body) != 0) {
+  if (!body_ok) {
     set_client_error(out, WDR_ERR_PARSE_JSON,
                      "cannot build the request body (invalid UTF-8?)");
     goto cleanup;
   }
-  int rc = api_call(ep, t, WDR_ACTION_RERUN, &body, now, &resp, out);
+  int rc = api_call(ep, t, action, body, now, &resp, out);
   if (rc < 0)
     goto cleanup;
   if (rc == 1)
-    wdr_json_parse_rerun(wdr_buf_str(&resp.body), resp.body.len,
-                         &out->response);
+    decode(wdr_buf_str(&resp.body), resp.body.len, &out->response, extra);
   status = 0;
 cleanup:
-  wdr_buf_free(&body, false);
   wdr_http_response_free(&resp);
   return status;
+}
+
+static void decode_rerun(const char *body, size_t len, wdr_response_t *out,
+                         void *extra) {
+  (void)extra;
+  wdr_json_parse_rerun(body, len, out);
+}
+
+static void decode_get_run(const char *body, size_t len, wdr_response_t *out,
+                           void *extra) {
+  wdr_json_parse_get_run(body, len, out, extra);
+}
+
+int wdr_api_rerun(const wdr_api_endpoint_t *ep, const wdr_transport_t *t,
+                  const wdr_rerun_req_t *req, int64_t now,
+                  wdr_api_result_t *out) {
+  wdr_buf_t body;
+  wdr_buf_init(&body, API_BODY_MAX);
+  bool body_ok = wdr_json_rerun_body(req, &body) == 0;
+  int status = api_action(ep, t, WDR_ACTION_RERUN, &body, body_ok, now,
+                          decode_rerun, NULL, out);
+  wdr_buf_free(&body, false);
+  return status;
+}
+
+int wdr_api_get_run(const wdr_api_endpoint_t *ep, const wdr_transport_t *t,
+                    const char *project_id, const char *execution_id,
+                    int64_t now, wdr_api_result_t *out, wdr_run_view_t *view) {
+  wdr_buf_t body;
+  wdr_buf_init(&body, API_BODY_MAX);
+  memset(view, 0, sizeof(*view));
+  view->rerun_times = -1;
+  bool body_ok = wdr_json_get_run_body(project_id, execution_id, &body) == 0;
+  int status = api_action(ep, t, WDR_ACTION_GET_RUN, &body, body_ok, now,
+                          decode_get_run, view, out);
+  wdr_buf_free(&body, false);
+  return status;
+}
+
+/* Codes worth another try, from wedata-api.md section 4: the rate limits,
+ * transient server trouble, and the WeData "service busy" code. A code is
+ * retryable when it equals an entry or starts with an entry and a dot. */
+static const char *const retryable_codes[] = {
+    "RequestLimitExceeded", "InternalError", "ServiceUnavailable",
+    "ResourceUnavailable",  "ResourceInUse", "InvalidParameter.ServiceIsBusy",
+};
+
+static bool code_is(const char *code, const char *family) {
+  size_t n = strlen(family);
+  return strncmp(code, family, n) == 0 && (code[n] == '\0' || code[n] == '.');
+}
+
+wdr_api_class_t wdr_api_classify(const wdr_api_result_t *res) {
+  const char *code = res->response.error_code;
+  if (res->response.ok)
+    return WDR_CLASS_OK;
+  if (strcmp(code, WDR_ERR_NETWORK) == 0)
+    return res->request_sent ? WDR_CLASS_AMBIGUOUS : WDR_CLASS_RETRYABLE;
+  if (strcmp(code, WDR_ERR_HTTP_STATUS) == 0)
+    return res->http_status >= 500 ? WDR_CLASS_AMBIGUOUS : WDR_CLASS_RETRYABLE;
+  if (strcmp(code, WDR_ERR_PARSE_JSON) == 0)
+    /* An answer came but cannot be read: the server may have acted. A body
+     * we could not even build was never sent: that will not get better. */
+    return res->request_sent ? WDR_CLASS_AMBIGUOUS : WDR_CLASS_PERMANENT;
+  if (strcmp(code, "AuthFailure.SignatureExpire") == 0)
+    return WDR_CLASS_RESIGN;
+  for (size_t i = 0; i < sizeof(retryable_codes) / sizeof(retryable_codes[0]);
+       i++)
+    if (code_is(code, retryable_codes[i]))
+      return WDR_CLASS_RETRYABLE;
+  return WDR_CLASS_PERMANENT;
 }

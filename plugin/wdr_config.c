@@ -23,6 +23,7 @@ enum opt_kind {
   OPT_BOOL,   /* bool */
   OPT_NUMBER, /* double, min <= value <= max */
   OPT_INT,    /* int, min <= value <= max */
+  OPT_TRI,    /* int: -1 until given, then 0 or 1 (a boolean override) */
 };
 
 typedef struct {
@@ -47,6 +48,17 @@ static const opt_t plugin_opts[] = {
     {"Language", OPT_STRING, offsetof(wdr_config_t, language), 0, 0},
     {"QueueLimit", OPT_INT, offsetof(wdr_config_t, queue_limit), 1, 100000},
     {"Workers", OPT_INT, offsetof(wdr_config_t, workers), 1, 16},
+    {"MaxRequestRetries", OPT_INT, offsetof(wdr_config_t, max_request_retries),
+     0, 20},
+    {"RateLimit", OPT_NUMBER, offsetof(wdr_config_t, rate_limit), 0.1, 1000},
+    {"BreakerThreshold", OPT_INT, offsetof(wdr_config_t, breaker_threshold), 1,
+     1000},
+    {"BreakerCooldown", OPT_NUMBER, offsetof(wdr_config_t, breaker_cooldown),
+     0.001, 86400},
+    {"DryRun", OPT_BOOL, offsetof(wdr_config_t, dry_run), 0, 0},
+    {"StateFile", OPT_STRING, offsetof(wdr_config_t, state_file), 0, 0},
+    {"StateRetention", OPT_NUMBER, offsetof(wdr_config_t, state_retention), 60,
+     315360000},
 };
 
 static const opt_t workflow_opts[] = {
@@ -57,12 +69,24 @@ static const opt_t workflow_opts[] = {
      offsetof(wdr_workflow_cfg_t, scheduling_rg), 0, 0},
     {"IntegrationResourceGroup", OPT_STRING,
      offsetof(wdr_workflow_cfg_t, integration_rg), 0, 0},
+    {"MaxAttempts", OPT_INT, offsetof(wdr_workflow_cfg_t, max_attempts), 1,
+     100},
+    {"RetryInterval", OPT_NUMBER, offsetof(wdr_workflow_cfg_t, retry_interval),
+     0.001, 604800},
+    {"MaxRetryInterval", OPT_NUMBER,
+     offsetof(wdr_workflow_cfg_t, max_retry_interval), 0.001, 604800},
+    {"MaxRerunsPerHour", OPT_INT,
+     offsetof(wdr_workflow_cfg_t, max_reruns_per_hour), 0, 100000},
+    {"DryRun", OPT_TRI, offsetof(wdr_workflow_cfg_t, dry_run), 0, 0},
 };
 
-#define OPTS_MAX 16
+#define OPTS_MAX 32
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 /* The first WORKFLOW_REQUIRED entries of workflow_opts must be given. */
 #define WORKFLOW_REQUIRED 3
+
+_Static_assert(ARRAY_LEN(plugin_opts) <= OPTS_MAX, "plugin_opts too long");
+_Static_assert(ARRAY_LEN(workflow_opts) <= OPTS_MAX, "workflow_opts too long");
 
 static const char *const match_keys[WDR_MATCH_FIELDS] = {
     [WDR_MATCH_HOST] = "Host",
@@ -140,9 +164,13 @@ static int set_opt(ctx_t *c, const opt_t *o, const oconfig_item_t *ci,
   case OPT_SECRET:
     return get_string(c, ci, (char **)field);
   case OPT_BOOL:
+  case OPT_TRI:
     if (ci->values_num != 1 || ci->values[0].type != OCONFIG_TYPE_BOOLEAN)
       return fail(c, "option \"%s\" needs true or false", ci->key);
-    *(bool *)field = ci->values[0].value.boolean != 0;
+    if (o->kind == OPT_BOOL)
+      *(bool *)field = ci->values[0].value.boolean != 0;
+    else
+      *(int *)field = ci->values[0].value.boolean != 0;
     return 0;
   case OPT_NUMBER:
     if (get_number(c, ci, &d) != 0)
@@ -334,6 +362,11 @@ static int parse_workflow(ctx_t *c, const oconfig_item_t *ci,
                    "run); ExecuteType is 1");
   if (w->matches_num == 0)
     return fail(c, "no <Match> block: nothing would ever trigger a rerun");
+  if (w->max_retry_interval < w->retry_interval)
+    return fail(c,
+                "option \"MaxRetryInterval\": %g is less than RetryInterval "
+                "%g",
+                w->max_retry_interval, w->retry_interval);
   return 0;
 }
 
@@ -503,6 +536,9 @@ static int validate_plugin(ctx_t *c, wdr_config_t *cfg, wdr_getenv_fn get_env) {
                    "characters");
   if (cfg->workflows_num == 0)
     return fail(c, "no <Workflow> block: there is nothing to watch");
+  if (cfg->state_file == NULL &&
+      (cfg->state_file = strdup(WDR_DEFAULT_STATE_FILE)) == NULL)
+    return fail(c, "out of memory");
   return 0;
 }
 
@@ -523,7 +559,11 @@ static int parse_workflow_block(ctx_t *c, const oconfig_item_t *child,
     return fail(c, "out of memory");
   cfg->workflows = w;
   w = &w[cfg->workflows_num++];
-  *w = (wdr_workflow_cfg_t){.name = strdup(name)};
+  *w = (wdr_workflow_cfg_t){.name = strdup(name),
+                            .max_attempts = 3,
+                            .retry_interval = 60,
+                            .max_retry_interval = 3600,
+                            .dry_run = -1};
   if (w->name == NULL)
     return fail(c, "out of memory");
   ctx_t wc = {.err = c->err, .err_size = c->err_size};
@@ -545,6 +585,11 @@ int wdr_config_parse(const oconfig_item_t *ci, wdr_getenv_fn get_env,
   cfg->timeout = 10.0;
   cfg->queue_limit = 1024;
   cfg->workers = 2;
+  cfg->max_request_retries = 5;
+  cfg->rate_limit = 20;
+  cfg->breaker_threshold = 10;
+  cfg->breaker_cooldown = 60;
+  cfg->state_retention = 604800;
 
   for (int i = 0; i < ci->children_num; i++) {
     const oconfig_item_t *child = &ci->children[i];
@@ -608,5 +653,6 @@ void wdr_config_free(wdr_config_t *cfg) {
   free_secret(cfg->session_token);
   free(cfg->ca_cert);
   free(cfg->language);
+  free(cfg->state_file);
   free(cfg);
 }

@@ -128,23 +128,28 @@ static bool copy_id(char *dst, size_t size, const char *src) {
   return true;
 }
 
-void wdr_json_parse_rerun(const char *body, size_t len, wdr_response_t *out) {
+/* Parses the API 3.0 envelope into out (RequestId; Error code and message).
+ * Returns the tree when the caller should read Response.Data (no Error):
+ * the caller frees it. Returns NULL when out is complete (an API error or a
+ * parse error). */
+static yajl_val parse_envelope(const char *body, size_t len,
+                               wdr_response_t *out) {
   memset(out, 0, sizeof(*out));
   char errbuf[128] = "";
   if (body == NULL || len == 0) {
     set_parse_error(out, "empty response body");
-    return;
+    return NULL;
   }
   if (strlen(body) != len) {
     set_parse_error(out, "response body contains a NUL byte");
-    return;
+    return NULL;
   }
   yajl_val root = yajl_tree_parse(body, errbuf, sizeof(errbuf));
   if (root == NULL) {
     char what[256];
     snprintf(what, sizeof(what), "response is not JSON: %s", errbuf);
     set_parse_error(out, what);
-    return;
+    return NULL;
   }
 
   static const char *p_response[] = {"Response", NULL};
@@ -152,11 +157,10 @@ void wdr_json_parse_rerun(const char *body, size_t len, wdr_response_t *out) {
   static const char *p_error[] = {"Response", "Error", NULL};
   static const char *p_code[] = {"Response", "Error", "Code", NULL};
   static const char *p_message[] = {"Response", "Error", "Message", NULL};
-  static const char *p_async_id[] = {"Response", "Data", "AsyncId", NULL};
 
   if (yajl_tree_get(root, p_response, yajl_t_object) == NULL) {
     set_parse_error(out, "response has no Response object");
-    goto cleanup;
+    goto done;
   }
   const char *request_id = get_string(root, p_request_id);
   if (request_id != NULL && strlen(request_id) < sizeof(out->request_id))
@@ -166,18 +170,78 @@ void wdr_json_parse_rerun(const char *body, size_t len, wdr_response_t *out) {
     if (!copy_id(out->error_code, sizeof(out->error_code),
                  get_string(root, p_code))) {
       set_parse_error(out, "Response.Error has no usable Code");
-      goto cleanup;
+      goto done;
     }
     const char *message = get_string(root, p_message);
     wdr_json_copy_text(out->error_message, sizeof(out->error_message),
                        message != NULL ? message : "");
-    goto cleanup;
+    goto done;
   }
+  return root;
+done:
+  yajl_tree_free(root);
+  return NULL;
+}
+
+void wdr_json_parse_rerun(const char *body, size_t len, wdr_response_t *out) {
+  static const char *p_async_id[] = {"Response", "Data", "AsyncId", NULL};
+  yajl_val root = parse_envelope(body, len, out);
+  if (root == NULL)
+    return;
   if (!copy_id(out->async_id, sizeof(out->async_id),
-               get_string(root, p_async_id))) {
+               get_string(root, p_async_id)))
     set_parse_error(out, "Response.Data.AsyncId is missing or not a string");
+  else
+    out->ok = true;
+  yajl_tree_free(root);
+}
+
+int wdr_json_get_run_body(const char *project_id, const char *execution_id,
+                          wdr_buf_t *out) {
+  if (!is_set(project_id) || !is_set(execution_id))
+    return -1;
+  yajl_gen g = yajl_gen_alloc(NULL);
+  if (g == NULL)
+    return -1;
+  int status = -1;
+  const unsigned char *text = NULL;
+  size_t text_len = 0;
+  yajl_gen_config(g, yajl_gen_validate_utf8, 1);
+  if (yajl_gen_map_open(g) != yajl_gen_status_ok ||
+      gen_pair(g, "ProjectId", project_id) != 0 ||
+      gen_pair(g, "WorkflowExecutionId", execution_id) != 0 ||
+      yajl_gen_map_close(g) != yajl_gen_status_ok ||
+      yajl_gen_get_buf(g, &text, &text_len) != yajl_gen_status_ok)
+    goto cleanup;
+  status = wdr_buf_append(out, text, text_len);
+cleanup:
+  yajl_gen_free(g);
+  return status;
+}
+
+void wdr_json_parse_get_run(const char *body, size_t len, wdr_response_t *out,
+                            wdr_run_view_t *view) {
+  static const char *p_run[] = {"Response", "Data", "TriggerWorkflowRun", NULL};
+  static const char *p_state[] = {"ExecutionState", NULL};
+  static const char *p_rerun_times[] = {"RerunTimes", NULL};
+  static const char *p_support[] = {"SupportRerun", NULL};
+  memset(view, 0, sizeof(*view));
+  view->rerun_times = -1;
+  yajl_val root = parse_envelope(body, len, out);
+  if (root == NULL)
+    return;
+  yajl_val run = yajl_tree_get(root, p_run, yajl_t_object);
+  const char *state = run != NULL ? get_string(run, p_state) : NULL;
+  if (!copy_id(view->state, sizeof(view->state), state)) {
+    set_parse_error(out, "Response.Data.TriggerWorkflowRun.ExecutionState is "
+                         "missing or not a string");
     goto cleanup;
   }
+  yajl_val n = yajl_tree_get(run, p_rerun_times, yajl_t_number);
+  if (n != NULL && YAJL_IS_INTEGER(n) && YAJL_GET_INTEGER(n) >= 0)
+    view->rerun_times = YAJL_GET_INTEGER(n);
+  yajl_val b = yajl_tree_get(run, p_support, yajl_t_any);
+  view->support_rerun = b != NULL && YAJL_IS_TRUE(b);
   out->ok = true;
 cleanup:
   yajl_tree_free(root);

@@ -28,20 +28,28 @@ typedef struct {
 } wf_metrics_t;
 
 struct wdr_metrics_s {
-  pthread_mutex_t lock; /* guards every wf_metrics_t */
+  pthread_mutex_t lock; /* guards every wf_metrics_t and breaker_open */
   wf_metrics_t *wf;
   size_t wf_num;
+  bool breaker_open;
 };
 
 static const char *const counter_names[WDR_CNT_NUM] = {
     [WDR_CNT_SIGNALS] = "signals",   [WDR_CNT_ATTEMPTS] = "attempts",
     [WDR_CNT_ACCEPTED] = "accepted", [WDR_CNT_FAILED] = "failed",
-    [WDR_CNT_DROPPED] = "dropped",
+    [WDR_CNT_DROPPED] = "dropped",   [WDR_CNT_RETRIES] = "retries",
+    [WDR_CNT_GAVE_UP] = "gave_up",   [WDR_CNT_WOULD_RERUN] = "would_rerun",
 };
 
 static const char *const skip_names[WDR_SKIP_NUM] = {
     [WDR_SKIP_NO_EXECUTION_ID] = "no_execution_id",
     [WDR_SKIP_BAD_EXECUTION_ID] = "bad_execution_id",
+    [WDR_SKIP_DUPLICATE] = "duplicate",
+    [WDR_SKIP_EXHAUSTED] = "exhausted",
+    [WDR_SKIP_BUDGET] = "budget",
+    [WDR_SKIP_PERMANENT_ERROR] = "permanent_error",
+    [WDR_SKIP_RETRIES_EXHAUSTED] = "retries_exhausted",
+    [WDR_SKIP_TABLE_FULL] = "table_full",
 };
 
 const char *wdr_counter_name(enum wdr_counter c) { return counter_names[c]; }
@@ -131,6 +139,12 @@ void wdr_metrics_latency(wdr_metrics_t *m, size_t wf, const char *action,
   pthread_mutex_unlock(&m->lock);
 }
 
+void wdr_metrics_set_breaker(wdr_metrics_t *m, bool open) {
+  pthread_mutex_lock(&m->lock);
+  m->breaker_open = open;
+  pthread_mutex_unlock(&m->lock);
+}
+
 static void emit_derive(wdr_emit_fn emit, void *ctx, const char *inst,
                         const char *type_instance, uint64_t value) {
   emit(ctx, &(wdr_metric_t){.plugin_instance = inst,
@@ -172,8 +186,15 @@ void wdr_metrics_emit(wdr_metrics_t *m, char *const *names, size_t queue_length,
     pthread_mutex_unlock(&m->lock);
     emit_workflow(&snap, names[i], emit, ctx);
   }
+  pthread_mutex_lock(&m->lock);
+  bool breaker_open = m->breaker_open;
+  pthread_mutex_unlock(&m->lock);
   emit(ctx, &(wdr_metric_t){.plugin_instance = "",
                             .type = "queue_length",
                             .type_instance = "",
                             .gauge = (double)queue_length});
+  emit(ctx, &(wdr_metric_t){.plugin_instance = "",
+                            .type = "gauge",
+                            .type_instance = "breaker_open",
+                            .gauge = breaker_open ? 1.0 : 0.0});
 }

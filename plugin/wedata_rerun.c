@@ -1,14 +1,20 @@
 /* wedata_rerun: collectd registration and the plugin's threads.
  *
  * The only file that registers with the daemon. Data flows one way:
- * notification callback (any collectd thread: match, copy, enqueue, return)
- * -> bounded queue -> worker threads (sign, POST, parse) -> counters and
- * notifications. The read callback only reads counters.
  *
- * Lifetime: the config is built in the config callback; everything else in
- * init. plugin_state_lock guards the pointers below against the one writer
- * that frees them (shutdown): every callback holds it for reading while it
- * uses them, and sees stopping == true after shutdown. */
+ *   notification callback (any collectd thread: match, copy, push, return)
+ *     -> inbox signals -> policy thread (the only owner of the policy table,
+ *        the rate limiter, the breaker and the state file) -> inbox jobs
+ *     -> worker threads (sign, POST, parse) -> inbox results -> policy thread
+ *     -> counters, notifications, state file.
+ *
+ * The read callback only reads counters.
+ *
+ * Lifetime: the config is built in the config callback, everything else in
+ * init. plugin_state_lock guards the shared pointers against the one writer
+ * that frees them (shutdown): collectd's callbacks hold it for reading while
+ * they use them and see stopping == true afterwards. Our own threads are
+ * joined before anything is freed, so they use the pointers without it. */
 
 #include "collectd/core/daemon/collectd.h"
 
@@ -16,31 +22,67 @@
 #include "collectd/core/utils/common/common.h"
 
 #include "wdr_api.h"
+#include "wdr_breaker.h"
 #include "wdr_config.h"
 #include "wdr_http.h"
+#include "wdr_inbox.h"
 #include "wdr_metrics.h"
-#include "wdr_queue.h"
+#include "wdr_policy.h"
+#include "wdr_ratelimit.h"
 #include "wdr_signal.h"
+#include "wdr_state.h"
 
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <time.h>
+#include <unistd.h>
 
 #define LOG_PREFIX WDR_PLUGIN_NAME " plugin: "
 #define WORKERS_MAX 16
-#define LOG_EVERY_SECONDS 10 /* for per-signal messages during a storm */
+#define LOG_EVERY_SECONDS 10 /* per-signal messages during a storm */
+#define MAX_RUNS 100000      /* runs the policy tracks at once */
+#define PRUNE_EVERY_MS 60000 /* forget old runs this often */
+#define IDLE_WAKE_MS 1000    /* longest sleep of the policy thread */
 
+/* What travels through the inbox. */
+typedef struct {
+  size_t wf;
+  char execution_id[WDR_ID_MAX];
+} signal_msg_t;
+
+typedef struct {
+  wdr_policy_job_t job;
+  int rc; /* wdr_api_* return: -1 when no request left */
+  wdr_api_result_t res;
+  wdr_run_view_t view; /* VERIFY jobs */
+} result_msg_t;
+
+/* Shared with collectd's threads (see the lock rule above). */
 static pthread_rwlock_t plugin_state_lock = PTHREAD_RWLOCK_INITIALIZER;
 static wdr_config_t *cfg;
-static wdr_queue_t *queue;
+static wdr_inbox_t *inbox;
 static wdr_metrics_t *metrics;
-static char **workflow_names; /* cfg's names, as wdr_metrics_emit wants */
-static pthread_t workers[WORKERS_MAX];
-static int workers_num;
+static char **workflow_names; /* cfg's names, borrowed */
+static _Atomic size_t pending_runs;
 static bool stopping;
 static bool http_ready;
+
+/* Threads. */
+static pthread_t workers[WORKERS_MAX];
+static int workers_num;
+static pthread_t policy_thread;
+static bool policy_running;
+
+/* Owned by the policy thread once it runs (by init before). */
+static wdr_policy_t *policy;
+static wdr_policy_wf_t *policy_wf;
+static bool *persist_wf; /* false for dry-run workflows */
+static wdr_ratelimit_t ratelimit;
+static wdr_breaker_t breaker;
+static bool state_dirty;
+static uint32_t rng_state;
 
 /* Per-signal log lines are limited to one each LOG_EVERY_SECONDS, with a
  * count of what was held back, so a storm does not flood the log. */
@@ -49,7 +91,7 @@ typedef struct {
   _Atomic uint64_t held;
 } log_limit_t;
 
-static log_limit_t limit_dropped, limit_skipped;
+static log_limit_t limit_dropped, limit_skipped, limit_budget, limit_state;
 
 static bool log_allowed(log_limit_t *l, uint64_t *ret_held) {
   int64_t now = (int64_t)time(NULL);
@@ -61,6 +103,22 @@ static bool log_allowed(log_limit_t *l, uint64_t *ret_held) {
   }
   *ret_held = atomic_exchange(&l->held, 0);
   return true;
+}
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* xorshift32: jitter only needs to spread retries, not to be secret. */
+static uint32_t next_rand(void) {
+  uint32_t x = rng_state;
+  x ^= x << 13;
+  x ^= x >> 17;
+  x ^= x << 5;
+  rng_state = x;
+  return x;
 }
 
 static const char *env_get(const char *name) { return getenv(name); }
@@ -79,51 +137,398 @@ static int wdr_config_cb(oconfig_item_t *ci) {
   return 0;
 }
 
-static void add_meta(notification_t *n, const char *name, const char *value) {
-  if (value != NULL && value[0] != '\0')
-    plugin_notification_meta_add_string(n, name, value);
-}
+/* --- notifications -------------------------------------------------------
+ */
 
-/* Dispatches the plugin's own notification about one rerun result. */
-static void notify_result(const wdr_workflow_cfg_t *w, const wdr_job_t *job,
-                          const wdr_response_t *r) {
-  notification_t n = {
-      .severity = r->ok ? NOTIF_OKAY : NOTIF_WARNING,
-      .time = cdtime(),
-  };
+/* Dispatches one of the plugin's own notifications: the message is also
+ * logged at info level in full (the notification keeps what fits in its
+ * NOTIF_MAX_MSG_LEN bytes); meta is given as name, value pairs ending in
+ * NULL, and empty values are left out. */
+__attribute__((sentinel)) static void notify(int severity,
+                                             const char *plugin_instance,
+                                             const char *type, const char *text,
+                                             ...) {
+  notification_t n = {.severity = severity, .time = cdtime()};
   sstrncpy(n.host, hostname_g, sizeof(n.host));
   sstrncpy(n.plugin, WDR_PLUGIN_NAME, sizeof(n.plugin));
-  sstrncpy(n.plugin_instance, w->name, sizeof(n.plugin_instance));
-  sstrncpy(n.type, "rerun", sizeof(n.type));
-  /* The full text goes to the log; the notification keeps what fits in its
-   * NOTIF_MAX_MSG_LEN bytes, the meta keeps every field whole. */
-  char text[1024];
-  if (r->ok)
-    snprintf(text, sizeof(text),
-             "rerun of %s (workflow %s) accepted: AsyncId %s",
-             job->execution_id, w->name, r->async_id);
-  else
-    snprintf(text, sizeof(text), "rerun of %s (workflow %s) failed: %s: %s",
-             job->execution_id, w->name, r->error_code, r->error_message);
+  sstrncpy(n.plugin_instance, plugin_instance, sizeof(n.plugin_instance));
+  sstrncpy(n.type, type, sizeof(n.type));
   sstrncpy(n.message, text, sizeof(n.message));
-  if (r->ok)
-    add_meta(&n, "AsyncId", r->async_id);
-  else {
-    add_meta(&n, "ErrorCode", r->error_code);
-    add_meta(&n, "ErrorMessage", r->error_message);
+  va_list ap;
+  va_start(ap, text);
+  for (const char *name = va_arg(ap, const char *); name != NULL;
+       name = va_arg(ap, const char *)) {
+    const char *value = va_arg(ap, const char *);
+    if (value != NULL && value[0] != '\0')
+      plugin_notification_meta_add_string(&n, name, value);
   }
-  add_meta(&n, "RequestId", r->request_id);
-  add_meta(&n, "WorkflowId", w->workflow_id);
-  add_meta(&n, "WorkflowExecutionId", job->execution_id);
-  INFO(LOG_PREFIX "%s%s%s", text, r->request_id[0] ? ", RequestId " : "",
-       r->request_id);
+  va_end(ap);
+  INFO(LOG_PREFIX "%s", text);
   plugin_dispatch_notification(&n);
   if (n.meta != NULL)
     plugin_notification_meta_free(n.meta);
 }
 
-static void run_job(const wdr_job_t *job, const wdr_transport_t *t) {
-  const wdr_workflow_cfg_t *w = &cfg->workflows[job->workflow];
+/* --- state file ----------------------------------------------------------
+ */
+
+static void save_state(void) {
+  if (!state_dirty)
+    return;
+  char err[256] = "";
+  wdr_buf_t buf;
+  wdr_buf_init(&buf, WDR_STATE_MAX);
+  int status = wdr_state_serialize(policy, workflow_names, persist_wf,
+                                   cfg->workflows_num, now_ms(), &buf);
+  if (status != 0)
+    snprintf(err, sizeof(err), "cannot serialise the state");
+  else
+    status = wdr_state_write_file(cfg->state_file, &buf, err, sizeof(err));
+  wdr_buf_free(&buf, false);
+  uint64_t held = 0;
+  if (status != 0 && log_allowed(&limit_state, &held))
+    ERROR(LOG_PREFIX "cannot write the state file \"%s\": %s (%" PRIu64
+                     " more such messages held back); reruns go on, but a "
+                     "restart would forget them",
+          cfg->state_file, err, held);
+  state_dirty = status != 0;
+}
+
+/* Reads the state file into the (empty) policy. A corrupt file is moved
+ * aside and the plugin starts empty: a bad file must not keep collectd
+ * down. Runs only in init. */
+static int load_state(int64_t now) {
+  wdr_buf_t buf;
+  char err[256] = "";
+  wdr_buf_init(&buf, WDR_STATE_MAX);
+  wdr_state_stats_t stats = {0};
+  int rc = wdr_state_read_file(cfg->state_file, &buf, err, sizeof(err));
+  if (rc == 1) {
+    INFO(LOG_PREFIX "no state file \"%s\" yet: starting empty",
+         cfg->state_file);
+    wdr_buf_free(&buf, false);
+    return 0;
+  }
+  if (rc == 0 &&
+      wdr_state_parse(wdr_buf_str(&buf), buf.len, policy, workflow_names,
+                      cfg->workflows_num, now, &stats, err, sizeof(err)) == 0) {
+    INFO(LOG_PREFIX "state file \"%s\": restored %zu run(s); dropped %zu of "
+                    "workflows no longer configured and %zu others",
+         cfg->state_file, stats.runs, stats.unknown_workflow, stats.rejected);
+    wdr_buf_free(&buf, false);
+    return 0;
+  }
+  wdr_buf_free(&buf, false);
+  /* Part of the file may be in the policy: start again from nothing. */
+  wdr_policy_destroy(policy);
+  policy = wdr_policy_create(&(wdr_policy_cfg_t){
+      .wf = policy_wf,
+      .wf_num = cfg->workflows_num,
+      .max_request_retries = cfg->max_request_retries,
+      .retention_ms = (int64_t)(cfg->state_retention * 1000.0),
+      .max_runs = MAX_RUNS});
+  if (policy == NULL)
+    return -1;
+  char aside[4096];
+  if (wdr_state_move_aside(cfg->state_file, now / 1000, aside, sizeof(aside)) ==
+      0)
+    WARNING(LOG_PREFIX "state file \"%s\" is corrupt or unreadable (%s); "
+                       "moved it to \"%s\" and started empty",
+            cfg->state_file, err, aside);
+  else
+    WARNING(LOG_PREFIX "state file \"%s\" is corrupt or unreadable (%s) and "
+                       "cannot be moved aside (%s); started empty, and it "
+                       "will be overwritten",
+            cfg->state_file, err, STRERRNO);
+  state_dirty = true;
+  return 0;
+}
+
+/* --- policy thread -------------------------------------------------------
+ */
+
+static void handle_signal(const signal_msg_t *m, int64_t now) {
+  const wdr_workflow_cfg_t *w = &cfg->workflows[m->wf];
+  wdr_signal_decision_t d =
+      wdr_policy_on_signal(policy, m->wf, m->execution_id, now, next_rand());
+  uint64_t held = 0;
+  char text[512];
+  switch (d.verdict) {
+  case WDR_SIGNAL_SCHEDULED:
+    state_dirty = true;
+    if (d.at_ms > now)
+      INFO(LOG_PREFIX "workflow %s: rerun of %s scheduled in %.1f s (backoff "
+                      "after %d accepted rerun(s))",
+           w->name, m->execution_id, (double)(d.at_ms - now) / 1000.0,
+           d.attempts);
+    break;
+  case WDR_SIGNAL_DUPLICATE:
+    wdr_metrics_skip(metrics, m->wf, WDR_SKIP_DUPLICATE);
+    break;
+  case WDR_SIGNAL_EXHAUSTED:
+    wdr_metrics_skip(metrics, m->wf, WDR_SKIP_EXHAUSTED);
+    if (d.gave_up) {
+      state_dirty = true;
+      wdr_metrics_count(metrics, m->wf, WDR_CNT_GAVE_UP);
+      snprintf(text, sizeof(text),
+               "gave up on %s (workflow %s) after %d attempts: it failed "
+               "again, and MaxAttempts is %d",
+               m->execution_id, w->name, d.attempts, w->max_attempts);
+      char attempts[16];
+      snprintf(attempts, sizeof(attempts), "%d", d.attempts);
+      notify(NOTIF_FAILURE, w->name, "rerun", text, "WorkflowId",
+             w->workflow_id, "WorkflowExecutionId", m->execution_id, "Attempts",
+             attempts, NULL);
+    }
+    break;
+  case WDR_SIGNAL_BUDGET:
+    wdr_metrics_skip(metrics, m->wf, WDR_SKIP_BUDGET);
+    if (log_allowed(&limit_budget, &held))
+      WARNING(LOG_PREFIX "workflow %s: MaxRerunsPerHour %d reached: no rerun "
+                         "of %s (%" PRIu64 " more such messages held back)",
+              w->name, w->max_reruns_per_hour, m->execution_id, held);
+    break;
+  case WDR_SIGNAL_PERMANENT:
+    wdr_metrics_skip(metrics, m->wf, WDR_SKIP_PERMANENT_ERROR);
+    break;
+  case WDR_SIGNAL_FULL:
+    wdr_metrics_skip(metrics, m->wf, WDR_SKIP_TABLE_FULL);
+    if (log_allowed(&limit_budget, &held))
+      WARNING(LOG_PREFIX "tracking %d runs already: no rerun of %s (%" PRIu64
+                         " more such messages held back)",
+              MAX_RUNS, m->execution_id, held);
+    break;
+  }
+}
+
+static wdr_outcome_t outcome_of(const result_msg_t *m, wdr_api_class_t cls) {
+  if (m->job.kind == WDR_JOB_VERIFY) {
+    if (cls == WDR_CLASS_OK)
+      /* Any state but FAILED (RUNNING, PENDING, SUCCESS, and undocumented
+       * ones such as QUEUED) means the rerun started; so does a RerunTimes
+       * above the reruns we know of (manual ones make this err on the side
+       * of not resending). */
+      return (strcmp(m->view.state, "FAILED") != 0 ||
+              m->view.rerun_times > m->job.known_attempts)
+                 ? WDR_OUTCOME_RERUN_SEEN
+                 : WDR_OUTCOME_RERUN_NOT_SEEN;
+    return cls == WDR_CLASS_PERMANENT ? WDR_OUTCOME_PERMANENT
+                                      : WDR_OUTCOME_RETRYABLE;
+  }
+  switch (cls) {
+  case WDR_CLASS_OK:
+    return WDR_OUTCOME_ACCEPTED;
+  case WDR_CLASS_RETRYABLE:
+    return WDR_OUTCOME_RETRYABLE;
+  case WDR_CLASS_RESIGN:
+    return WDR_OUTCOME_RESIGN;
+  case WDR_CLASS_AMBIGUOUS:
+    return WDR_OUTCOME_AMBIGUOUS;
+  default:
+    return WDR_OUTCOME_PERMANENT;
+  }
+}
+
+static void record_breaker(bool success, int64_t now) {
+  int change = wdr_breaker_record(&breaker, success, now);
+  if (change == 0)
+    return;
+  wdr_metrics_set_breaker(metrics, change > 0);
+  char text[256];
+  if (change > 0)
+    snprintf(text, sizeof(text),
+             "%d requests in a row failed: no request for %.0f s, then one "
+             "probe",
+             breaker.failures, cfg->breaker_cooldown);
+  else
+    snprintf(text, sizeof(text), "a request succeeded: sending again");
+  notify(change > 0 ? NOTIF_WARNING : NOTIF_OKAY, "", "breaker", text, NULL);
+}
+
+static void handle_result(const result_msg_t *m, int64_t now) {
+  const wdr_policy_job_t *job = &m->job;
+  const wdr_workflow_cfg_t *w = &cfg->workflows[job->wf];
+  const wdr_response_t *r = &m->res.response;
+  bool rerun = job->kind == WDR_JOB_RERUN;
+  wdr_api_class_t cls = wdr_api_classify(&m->res);
+  char text[1024];
+
+  if (m->res.http_status != 0)
+    wdr_metrics_latency(metrics, job->wf,
+                        rerun ? WDR_ACTION_RERUN : WDR_ACTION_GET_RUN,
+                        m->res.seconds);
+  if (m->rc == 0)
+    record_breaker(cls == WDR_CLASS_OK || cls == WDR_CLASS_PERMANENT ||
+                       cls == WDR_CLASS_RESIGN,
+                   now);
+  if (!r->ok) {
+    wdr_metrics_error(metrics, job->wf, r->error_code);
+    if (rerun) {
+      wdr_metrics_count(metrics, job->wf, WDR_CNT_FAILED);
+      snprintf(text, sizeof(text), "rerun of %s (workflow %s) failed: %s: %s",
+               job->execution_id, w->name, r->error_code, r->error_message);
+      notify(NOTIF_WARNING, w->name, "rerun", text, "ErrorCode", r->error_code,
+             "ErrorMessage", r->error_message, "RequestId", r->request_id,
+             "WorkflowId", w->workflow_id, "WorkflowExecutionId",
+             job->execution_id, NULL);
+    } else
+      NOTICE(LOG_PREFIX "reading run %s (workflow %s) failed: %s: %s",
+             job->execution_id, w->name, r->error_code, r->error_message);
+  }
+
+  wdr_result_decision_t d =
+      wdr_policy_on_result(policy, job, outcome_of(m, cls), r->async_id,
+                           r->error_code, now, next_rand());
+  state_dirty = true;
+  switch (d.verdict) {
+  case WDR_RESULT_ACCEPTED:
+    wdr_metrics_count(metrics, job->wf, WDR_CNT_ACCEPTED);
+    if (rerun)
+      snprintf(text, sizeof(text),
+               "rerun of %s (workflow %s) accepted: AsyncId %s",
+               job->execution_id, w->name, r->async_id);
+    else
+      snprintf(text, sizeof(text),
+               "rerun of %s (workflow %s) accepted: its answer was lost, but "
+               "the run shows it (state %s, RerunTimes %lld); AsyncId unknown",
+               job->execution_id, w->name, m->view.state, m->view.rerun_times);
+    notify(NOTIF_OKAY, w->name, "rerun", text, "AsyncId",
+           rerun ? r->async_id : "", "RequestId", r->request_id, "WorkflowId",
+           w->workflow_id, "WorkflowExecutionId", job->execution_id, NULL);
+    break;
+  case WDR_RESULT_RETRY:
+    wdr_metrics_count(metrics, job->wf, WDR_CNT_RETRIES);
+    INFO(LOG_PREFIX "workflow %s: rerun of %s: retrying in %.1f s (%s)",
+         w->name, job->execution_id, (double)(d.at_ms - now) / 1000.0,
+         rerun ? r->error_code : "the run shows no rerun: resending");
+    break;
+  case WDR_RESULT_VERIFY:
+    NOTICE(LOG_PREFIX "workflow %s: the rerun request for %s may have reached "
+                      "WeData (%s): reading the run in %.1f s before anything "
+                      "is sent again",
+           w->name, job->execution_id, r->error_code,
+           (double)(d.at_ms - now) / 1000.0);
+    break;
+  case WDR_RESULT_PERMANENT:
+    wdr_metrics_skip(metrics, job->wf, WDR_SKIP_PERMANENT_ERROR);
+    snprintf(text, sizeof(text),
+             "rerun of %s (workflow %s) stopped: %s: %s; not retried",
+             job->execution_id, w->name, r->error_code, r->error_message);
+    notify(NOTIF_FAILURE, w->name, "rerun", text, "ErrorCode", r->error_code,
+           "ErrorMessage", r->error_message, "RequestId", r->request_id,
+           "WorkflowId", w->workflow_id, "WorkflowExecutionId",
+           job->execution_id, NULL);
+    break;
+  case WDR_RESULT_RETRIES_EXHAUSTED:
+    wdr_metrics_skip(metrics, job->wf, WDR_SKIP_RETRIES_EXHAUSTED);
+    snprintf(
+        text, sizeof(text),
+        "rerun of %s (workflow %s): %s after %d retries (MaxRequestRetries)"
+        "; this attempt ends%s",
+        job->execution_id, w->name,
+        r->error_code[0] ? r->error_code : "no answer",
+        cfg->max_request_retries,
+        rerun ? ""
+              : " and counts as made, since it may have reached "
+                "WeData");
+    notify(NOTIF_FAILURE, w->name, "rerun", text, "ErrorCode", r->error_code,
+           "ErrorMessage", r->error_message, "WorkflowId", w->workflow_id,
+           "WorkflowExecutionId", job->execution_id, NULL);
+    break;
+  case WDR_RESULT_WOULD_RERUN:
+  case WDR_RESULT_STALE:
+    break;
+  }
+}
+
+/* Hands due jobs to the workers while the rate limit, the breaker and free
+ * workers allow. Returns when the next attempt could succeed. */
+static int64_t dispatch(int64_t now) {
+  int64_t wake = now + IDLE_WAKE_MS;
+  while (wdr_inbox_job_room(inbox) > 0) {
+    wdr_policy_job_t job;
+    int64_t next = INT64_MAX;
+    if (!wdr_policy_take_due(policy, now, &job, &next)) {
+      if (next < wake)
+        wake = next;
+      break;
+    }
+    const wdr_workflow_cfg_t *w = &cfg->workflows[job.wf];
+    if (job.dry_run) {
+      wdr_metrics_count(metrics, job.wf, WDR_CNT_WOULD_RERUN);
+      (void)wdr_policy_on_result(policy, &job, WDR_OUTCOME_DRY_RUN, NULL, NULL,
+                                 now, next_rand());
+      INFO(LOG_PREFIX "dry run: would rerun %s of workflow %s (ExecuteType "
+                      "%d)",
+           job.execution_id, w->name, w->execute_type);
+      continue;
+    }
+    int64_t wait = 0;
+    /* The rate limit first: a refused token costs nothing, while a
+     * half-open breaker hands out its one probe when it says yes. */
+    if (!wdr_ratelimit_take(&ratelimit, now, &wait) ||
+        !wdr_breaker_allow(&breaker, now, &wait)) {
+      wdr_policy_requeue(policy, &job);
+      int64_t at = now + (wait > 0 ? wait : IDLE_WAKE_MS);
+      if (at < wake)
+        wake = at;
+      break;
+    }
+    if (job.kind == WDR_JOB_RERUN)
+      wdr_metrics_count(metrics, job.wf, WDR_CNT_ATTEMPTS);
+    /* The state says "in flight" before the request can leave. */
+    state_dirty = true;
+    save_state();
+    if (wdr_inbox_push_job(inbox, &job) != 0) {
+      wdr_policy_requeue(policy, &job);
+      break;
+    }
+  }
+  return wake;
+}
+
+static void drain(int64_t now) {
+  result_msg_t res;
+  while (wdr_inbox_pop_result(inbox, &res) == 0)
+    handle_result(&res, now);
+  signal_msg_t sig;
+  while (wdr_inbox_pop_signal(inbox, &sig) == 0)
+    handle_signal(&sig, now);
+}
+
+static void *policy_main(void *arg) {
+  (void)arg;
+  int64_t next_prune = now_ms() + PRUNE_EVERY_MS;
+  while (!wdr_inbox_stopped(inbox)) {
+    int64_t now = now_ms();
+    drain(now);
+    if (now >= next_prune) {
+      if (wdr_policy_prune(policy, now) > 0)
+        state_dirty = true;
+      next_prune = now + PRUNE_EVERY_MS;
+    }
+    int64_t wake = dispatch(now);
+    save_state();
+    atomic_store(&pending_runs, wdr_policy_pending(policy));
+    wdr_inbox_wait(inbox, wake < next_prune ? wake : next_prune);
+  }
+  /* Workers are joined: take their last results, take back the jobs none
+   * of them started, and leave an exact state file behind. */
+  drain(now_ms());
+  wdr_policy_job_t job;
+  while (wdr_inbox_unpush_job(inbox, &job) == 0)
+    wdr_policy_requeue(policy, &job);
+  state_dirty = true;
+  save_state();
+  return NULL;
+}
+
+/* --- workers -------------------------------------------------------------
+ */
+
+static void run_job(const wdr_policy_job_t *job, const wdr_transport_t *t,
+                    result_msg_t *out) {
+  const wdr_workflow_cfg_t *w = &cfg->workflows[job->wf];
   wdr_api_endpoint_t ep = {.url = cfg->url,
                            .host = cfg->host_header,
                            .region = cfg->region,
@@ -131,6 +536,14 @@ static void run_job(const wdr_job_t *job, const wdr_transport_t *t) {
                            .secret_key = cfg->secret_key,
                            .session_token = cfg->session_token,
                            .language = cfg->language};
+  out->job = *job;
+  /* Signed with the time it is sent at, not the time it was queued. */
+  int64_t now = (int64_t)time(NULL);
+  if (job->kind == WDR_JOB_VERIFY) {
+    out->rc = wdr_api_get_run(&ep, t, w->project_id, job->execution_id, now,
+                              &out->res, &out->view);
+    return;
+  }
   wdr_rerun_req_t req = {.project_id = w->project_id,
                          .workflow_id = w->workflow_id,
                          .execution_id = job->execution_id,
@@ -141,22 +554,10 @@ static void run_job(const wdr_job_t *job, const wdr_transport_t *t) {
                          .params_num = w->params_num,
                          .scheduling_rg = w->scheduling_rg,
                          .integration_rg = w->integration_rg};
-  wdr_api_result_t res;
-  wdr_metrics_count(metrics, job->workflow, WDR_CNT_ATTEMPTS);
-  /* Signed with the time it is sent at, not the time it was queued. */
-  if (wdr_api_rerun(&ep, t, &req, (int64_t)time(NULL), &res) == 0 &&
-      res.http_status != 0)
-    wdr_metrics_latency(metrics, job->workflow, WDR_ACTION_RERUN, res.seconds);
-  wdr_metrics_count(metrics, job->workflow,
-                    res.response.ok ? WDR_CNT_ACCEPTED : WDR_CNT_FAILED);
-  if (!res.response.ok)
-    wdr_metrics_error(metrics, job->workflow, res.response.error_code);
-  notify_result(w, job, &res.response);
+  out->rc = wdr_api_rerun(&ep, t, &req, now, &out->res);
 }
 
-/* Worker thread: owns one HTTP handle (kept alive between requests). Reads
- * cfg, queue and metrics without plugin_state_lock: shutdown frees them only
- * after joining every worker. */
+/* Worker thread: owns one HTTP handle, kept alive between requests. */
 static void *worker_main(void *arg) {
   (void)arg;
   wdr_http_t *http = wdr_http_create(&(wdr_http_options_t){
@@ -169,17 +570,25 @@ static void *worker_main(void *arg) {
     return NULL;
   }
   wdr_transport_t t = {.post = wdr_http_post, .ctx = http};
-  wdr_job_t job;
-  while (wdr_queue_pop(queue, &job) == 0)
-    run_job(&job, &t);
+  wdr_policy_job_t job;
+  result_msg_t *res = malloc(sizeof(*res));
+  while (res != NULL && wdr_inbox_pop_job(inbox, &job) == 0) {
+    memset(res, 0, sizeof(*res));
+    run_job(&job, &t, res);
+    wdr_inbox_push_result(inbox, res);
+  }
+  free(res);
   wdr_http_destroy(http);
   return NULL;
 }
 
+/* --- collectd callbacks --------------------------------------------------
+ */
+
 static void enqueue(size_t wf, const char *execution_id) {
-  wdr_job_t job = {.workflow = wf, .received = (int64_t)time(NULL)};
-  sstrncpy(job.execution_id, execution_id, sizeof(job.execution_id));
-  if (wdr_queue_push(queue, &job) == 0)
+  signal_msg_t m = {.wf = wf};
+  sstrncpy(m.execution_id, execution_id, sizeof(m.execution_id));
+  if (wdr_inbox_push_signal(inbox, &m) == 0)
     return;
   wdr_metrics_count(metrics, wf, WDR_CNT_DROPPED);
   uint64_t held = 0;
@@ -242,19 +651,45 @@ static void dispatch_metric(void *ctx, const wdr_metric_t *m) {
 static int wdr_read_cb(void) {
   pthread_rwlock_rdlock(&plugin_state_lock);
   if (!stopping && metrics != NULL)
-    wdr_metrics_emit(metrics, workflow_names, wdr_queue_length(queue),
+    wdr_metrics_emit(metrics, workflow_names,
+                     wdr_inbox_signals(inbox) + atomic_load(&pending_runs),
                      dispatch_metric, NULL);
   pthread_rwlock_unlock(&plugin_state_lock);
   return 0;
 }
 
-/* Frees everything init built; the caller holds the write lock or is the
- * only thread. Workers must have been joined. */
+/* --- init and shutdown ---------------------------------------------------
+ */
+
+/* Stops and joins every thread init started, in the order wdr_inbox.h
+ * gives. */
+static void stop_threads(void) {
+  if (inbox == NULL)
+    return;
+  wdr_inbox_stop_jobs(inbox);
+  for (int i = 0; i < workers_num; i++)
+    pthread_join(workers[i], NULL);
+  workers_num = 0;
+  wdr_inbox_stop(inbox);
+  if (policy_running)
+    pthread_join(policy_thread, NULL);
+  policy_running = false;
+}
+
+/* Frees everything init built; no thread of ours may be running, and no
+ * collectd callback may be using it (the caller holds the write lock, or
+ * the callbacks were never registered). */
 static void free_state(void) {
-  wdr_queue_destroy(queue);
-  queue = NULL;
+  wdr_inbox_destroy(inbox);
+  inbox = NULL;
   wdr_metrics_destroy(metrics);
   metrics = NULL;
+  wdr_policy_destroy(policy);
+  policy = NULL;
+  free(policy_wf);
+  policy_wf = NULL;
+  free(persist_wf);
+  persist_wf = NULL;
   free(workflow_names);
   workflow_names = NULL;
   wdr_config_free(cfg);
@@ -264,12 +699,34 @@ static void free_state(void) {
   http_ready = false;
 }
 
-static void stop_workers(void) {
-  if (queue != NULL)
-    wdr_queue_stop(queue);
-  for (int i = 0; i < workers_num; i++)
-    pthread_join(workers[i], NULL);
-  workers_num = 0;
+static int build_policy(void) {
+  size_t n = cfg->workflows_num;
+  policy_wf = calloc(n, sizeof(*policy_wf));
+  persist_wf = calloc(n, sizeof(*persist_wf));
+  workflow_names = calloc(n, sizeof(*workflow_names));
+  if (policy_wf == NULL || persist_wf == NULL || workflow_names == NULL)
+    return -1;
+  for (size_t i = 0; i < n; i++) {
+    const wdr_workflow_cfg_t *w = &cfg->workflows[i];
+    bool dry = w->dry_run < 0 ? cfg->dry_run : w->dry_run != 0;
+    policy_wf[i] = (wdr_policy_wf_t){
+        .max_attempts = w->max_attempts,
+        .retry_interval_ms = (int64_t)ceil(w->retry_interval * 1000.0),
+        .max_retry_interval_ms = (int64_t)ceil(w->max_retry_interval * 1000.0),
+        .max_reruns_per_hour = w->max_reruns_per_hour,
+        .dry_run = dry};
+    /* Dry-run decisions stay in memory: they must not use up the attempts
+     * of real reruns once DryRun is switched off. */
+    persist_wf[i] = !dry;
+    workflow_names[i] = w->name;
+  }
+  policy = wdr_policy_create(&(wdr_policy_cfg_t){
+      .wf = policy_wf,
+      .wf_num = n,
+      .max_request_retries = cfg->max_request_retries,
+      .retention_ms = (int64_t)(cfg->state_retention * 1000.0),
+      .max_runs = MAX_RUNS});
+  return policy != NULL ? 0 : -1;
 }
 
 static int wdr_init(void) {
@@ -285,15 +742,26 @@ static int wdr_init(void) {
     goto fail;
   }
   http_ready = true;
-  queue = wdr_queue_create((size_t)cfg->queue_limit);
-  metrics = wdr_metrics_create(cfg->workflows_num);
-  workflow_names = calloc(cfg->workflows_num, sizeof(char *));
-  if (queue == NULL || metrics == NULL || workflow_names == NULL) {
+  int64_t now = now_ms();
+  rng_state = (uint32_t)now ^ ((uint32_t)getpid() << 16) ^ 0x9e3779b9u;
+  if (rng_state == 0)
+    rng_state = 1;
+  if (build_policy() != 0 || load_state(now) != 0) {
     ERROR(LOG_PREFIX "out of memory");
     goto fail;
   }
-  for (size_t i = 0; i < cfg->workflows_num; i++)
-    workflow_names[i] = cfg->workflows[i].name;
+  wdr_ratelimit_init(&ratelimit, cfg->rate_limit, 1.0, now);
+  wdr_breaker_init(&breaker, cfg->breaker_threshold,
+                   (int64_t)(cfg->breaker_cooldown * 1000.0));
+  inbox = wdr_inbox_create(sizeof(signal_msg_t), (size_t)cfg->queue_limit,
+                           sizeof(wdr_policy_job_t), sizeof(result_msg_t),
+                           (size_t)cfg->workers);
+  metrics = wdr_metrics_create(cfg->workflows_num);
+  if (inbox == NULL || metrics == NULL) {
+    ERROR(LOG_PREFIX "out of memory");
+    goto fail;
+  }
+  atomic_store(&pending_runs, wdr_policy_pending(policy));
   for (int i = 0; i < cfg->workers; i++) {
     char name[32]; /* at most 15 characters: the kernel's limit */
     snprintf(name, sizeof(name), "wedata_rerun#%d", i);
@@ -304,6 +772,13 @@ static int wdr_init(void) {
     }
     workers_num++;
   }
+  int status =
+      plugin_thread_create(&policy_thread, policy_main, NULL, "wedata_policy");
+  if (status != 0) {
+    ERROR(LOG_PREFIX "cannot start the policy thread: %s", STRERROR(status));
+    goto fail;
+  }
+  policy_running = true;
   if (plugin_register_notification(WDR_PLUGIN_NAME, wdr_notification_cb,
                                    NULL) != 0) {
     ERROR(LOG_PREFIX "cannot register the notification callback");
@@ -315,26 +790,28 @@ static int wdr_init(void) {
     goto fail;
   }
   INFO(LOG_PREFIX "watching %zu workflow(s), sending reruns to %s (region "
-                  "%s) with %d worker(s)",
-       cfg->workflows_num, cfg->url, cfg->region, cfg->workers);
+                  "%s) with %d worker(s), at most %g requests/s; state file "
+                  "\"%s\"%s",
+       cfg->workflows_num, cfg->url, cfg->region, cfg->workers, cfg->rate_limit,
+       cfg->state_file, cfg->dry_run ? "; DRY RUN: no rerun is sent" : "");
   return 0;
 fail:
-  stop_workers();
+  stop_threads();
   free_state();
   return -1;
 }
 
 static int wdr_shutdown(void) {
-  /* Wake the workers first, without the lock: a worker in the middle of a
-   * request finishes it (at most Timeout) so that its outcome is counted. */
-  if (queue != NULL) {
-    size_t pending = wdr_queue_length(queue);
-    if (pending > 0)
-      WARNING(LOG_PREFIX "shutting down with %zu rerun(s) still queued; they "
-                         "are not sent",
-              pending);
+  if (inbox != NULL) {
+    size_t queued = wdr_inbox_signals(inbox);
+    if (queued > 0)
+      WARNING(LOG_PREFIX "shutting down with %zu signal(s) not yet looked "
+                         "at; they are dropped",
+              queued);
   }
-  stop_workers();
+  /* Without the lock: a worker in the middle of a request finishes it (at
+   * most Timeout), and the policy thread records its outcome. */
+  stop_threads();
   pthread_rwlock_wrlock(&plugin_state_lock);
   stopping = true;
   free_state();

@@ -48,16 +48,26 @@ static void test_zero_counters_emitted(void **state) {
   wdr_metrics_t *m = wdr_metrics_create(2);
   capture_t c = {.n = 0};
   wdr_metrics_emit(m, names, 0, capture, &c);
-  /* 5 counters + 2 skip reasons per workflow, then queue_length. */
-  assert_int_equal(c.n, 2 * 7 + 1);
+  /* 8 counters + 8 skip reasons per workflow, then queue_length and
+   * breaker_open. */
+  assert_int_equal(c.n, 2 * 16 + 2);
   const char *want[] = {"signals",
                         "attempts",
                         "accepted",
                         "failed",
                         "dropped",
+                        "retries",
+                        "gave_up",
+                        "would_rerun",
                         "skipped-no_execution_id",
-                        "skipped-bad_execution_id"};
-  for (size_t i = 0; i < 7; i++) {
+                        "skipped-bad_execution_id",
+                        "skipped-duplicate",
+                        "skipped-exhausted",
+                        "skipped-budget",
+                        "skipped-permanent_error",
+                        "skipped-retries_exhausted",
+                        "skipped-table_full"};
+  for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
     char id[128];
     snprintf(id, sizeof(id), "hourly/derive-%s", want[i]);
     assert_int_equal(derive_of(&c, id), 0);
@@ -104,6 +114,10 @@ static void test_counts_per_workflow(void **state) {
   assert_false(rt->is_derive);
   assert_true(rt->gauge == 0.125); /* the last call's, not a sum */
   assert_true(find(&c, "/queue_length")->gauge == 7.0);
+  wdr_metrics_set_breaker(m, true);
+  c.n = 0;
+  wdr_metrics_emit(m, names, 0, capture, &c);
+  assert_true(find(&c, "/gauge-breaker_open")->gauge == 1.0);
   wdr_metrics_destroy(m);
 }
 

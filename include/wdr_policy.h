@@ -1,0 +1,202 @@
+/* wdr_policy: should this run be rerun now, later, or never? Pure.
+ *
+ * A table of the workflow runs the plugin has acted on, and the rules a
+ * careful operator would follow: at most MaxAttempts accepted reruns per
+ * run, exponential backoff with jitter between them, one rerun at a time
+ * per run (duplicate signals are skipped), a per-workflow hourly budget,
+ * request retries only for errors that can succeed on retry, and never a
+ * blind resend after a request whose fate is unknown: the run is read
+ * first (a "verify" job).
+ *
+ * Time (milliseconds since the epoch, wall clock, so that it survives a
+ * restart) and randomness come in as arguments; nothing here reads a clock,
+ * sleeps, locks or does I/O. One owner thread. */
+#ifndef WDR_POLICY_H
+#define WDR_POLICY_H
+
+#include "wdr_json.h" /* WDR_ID_MAX */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* After an ambiguous request, the run is read this long afterwards: a rerun
+ * is asynchronous and needs a moment to show in the run's state. */
+#define WDR_VERIFY_DELAY_MS 5000
+/* Request retries (retryable errors) back off from 1 s, doubling, to 60 s. */
+#define WDR_REQUEST_RETRY_BASE_MS 1000
+#define WDR_REQUEST_RETRY_MAX_MS 60000
+
+typedef struct {
+  int max_attempts;              /* accepted reruns per run */
+  int64_t retry_interval_ms;     /* backoff base */
+  int64_t max_retry_interval_ms; /* backoff cap */
+  int max_reruns_per_hour;       /* 0: unlimited */
+  bool dry_run;                  /* decide everything, send nothing */
+} wdr_policy_wf_t;
+
+typedef struct {
+  const wdr_policy_wf_t *wf; /* one per workflow, borrowed */
+  size_t wf_num;
+  int max_request_retries; /* per attempt */
+  int64_t retention_ms;    /* forget finished runs this old */
+  size_t max_runs;         /* table bound */
+} wdr_policy_cfg_t;
+
+typedef enum {
+  WDR_RUN_IDLE,      /* nothing pending; waits for a failure signal */
+  WDR_RUN_SCHEDULED, /* a rerun request is due at next_at_ms */
+  WDR_RUN_VERIFY,    /* read the run at next_at_ms before anything else */
+  WDR_RUN_IN_FLIGHT, /* a request is out (after a crash: ambiguous) */
+  WDR_RUN_PERMANENT, /* a permanent error ended it */
+  WDR_RUN_STATE_NUM
+} wdr_run_state_t;
+
+typedef enum { WDR_JOB_RERUN, WDR_JOB_VERIFY } wdr_job_kind_t;
+
+/* One run the plugin has acted on. Everything in it is persisted. */
+typedef struct {
+  size_t wf;
+  char execution_id[WDR_ID_MAX];
+  wdr_run_state_t state;
+  wdr_job_kind_t in_flight; /* what is out, when IN_FLIGHT */
+  int attempts;             /* accepted reruns (verified ones included) */
+  int tries;                /* attempts started, accepted or not */
+  int request_retries;      /* of the current attempt */
+  int verify_tries;         /* of the current ambiguity */
+  bool resigned;            /* SignatureExpire re-signed in this attempt */
+  bool gave_up;             /* the gave_up notification went out */
+  int64_t first_signal_ms;
+  int64_t last_signal_ms;
+  int64_t last_try_ms; /* start of the last attempt: backoff counts from it */
+  int64_t next_at_ms;  /* SCHEDULED and VERIFY */
+  int64_t updated_ms;
+  char last_async_id[WDR_ID_MAX];
+  char last_error[WDR_ID_MAX];
+} wdr_run_t;
+
+typedef enum {
+  WDR_SIGNAL_SCHEDULED, /* a rerun is due at at_ms (now, or after backoff) */
+  WDR_SIGNAL_DUPLICATE, /* already scheduled, being verified or in flight */
+  WDR_SIGNAL_EXHAUSTED, /* MaxAttempts accepted reruns used */
+  WDR_SIGNAL_BUDGET,    /* MaxRerunsPerHour used */
+  WDR_SIGNAL_PERMANENT, /* a permanent error ended this run before */
+  WDR_SIGNAL_FULL,      /* the table holds max_runs runs */
+} wdr_signal_verdict_t;
+
+typedef struct {
+  wdr_signal_verdict_t verdict;
+  int64_t at_ms; /* SCHEDULED: when */
+  bool gave_up;  /* EXHAUSTED: first time: say "gave up" once */
+  int attempts;  /* the run's accepted reruns so far */
+} wdr_signal_decision_t;
+
+/* A request the policy wants sent. */
+typedef struct {
+  size_t wf;
+  char execution_id[WDR_ID_MAX];
+  wdr_job_kind_t kind;
+  int attempt;  /* 1-based number of the attempt this request belongs to */
+  int retry;    /* 0 for the first request of the attempt */
+  bool dry_run; /* RERUN in a dry-run workflow: count, do not send */
+  int known_attempts; /* VERIFY: accepted reruns known before this one */
+} wdr_policy_job_t;
+
+/* How a request ended, as the API client classifies it. */
+typedef enum {
+  WDR_OUTCOME_ACCEPTED,       /* RERUN: an AsyncId came back */
+  WDR_OUTCOME_RETRYABLE,      /* rejected, or provably never sent: may retry */
+  WDR_OUTCOME_RESIGN,         /* AuthFailure.SignatureExpire: re-sign once */
+  WDR_OUTCOME_PERMANENT,      /* rejected for good */
+  WDR_OUTCOME_AMBIGUOUS,      /* the server may have acted */
+  WDR_OUTCOME_RERUN_SEEN,     /* VERIFY: the rerun did happen */
+  WDR_OUTCOME_RERUN_NOT_SEEN, /* VERIFY: still FAILED, no new rerun */
+  WDR_OUTCOME_DRY_RUN,        /* RERUN in dry-run: would have been sent */
+} wdr_outcome_t;
+
+typedef enum {
+  WDR_RESULT_ACCEPTED,          /* count accepted; async_id may be "" */
+  WDR_RESULT_RETRY,             /* rescheduled at at_ms; count a retry */
+  WDR_RESULT_VERIFY,            /* read the run at at_ms */
+  WDR_RESULT_PERMANENT,         /* ended by a permanent error */
+  WDR_RESULT_RETRIES_EXHAUSTED, /* MaxRequestRetries used up */
+  WDR_RESULT_WOULD_RERUN,       /* dry run */
+  WDR_RESULT_STALE,             /* the run is no longer in flight: ignore */
+} wdr_result_verdict_t;
+
+typedef struct {
+  wdr_result_verdict_t verdict;
+  int64_t at_ms;
+  int attempts; /* accepted reruns after this result */
+} wdr_result_decision_t;
+
+typedef struct wdr_policy_s wdr_policy_t;
+
+/* wdr_policy_create copies cfg (not the wf array: it must outlive the
+ * policy). Returns NULL on bad input or no memory. */
+wdr_policy_t *wdr_policy_create(const wdr_policy_cfg_t *cfg);
+void wdr_policy_destroy(wdr_policy_t *p);
+
+/* wdr_policy_on_signal: a failure signal for run execution_id of workflow
+ * wf at now_ms. rnd is a uniform random 32-bit value (for the jitter). */
+wdr_signal_decision_t wdr_policy_on_signal(wdr_policy_t *p, size_t wf,
+                                           const char *execution_id,
+                                           int64_t now_ms, uint32_t rnd);
+
+/* wdr_policy_take_due: if a run is due at now_ms, marks it IN_FLIGHT,
+ * fills job and returns true (the earliest due first). Otherwise returns
+ * false and sets *ret_next_ms to the earliest future due time (INT64_MAX if
+ * none). */
+bool wdr_policy_take_due(wdr_policy_t *p, int64_t now_ms, wdr_policy_job_t *job,
+                         int64_t *ret_next_ms);
+
+/* wdr_policy_on_result: the request for job ended with outcome at now_ms.
+ * async_id: the AsyncId on ACCEPTED (may be NULL); error_code: the code on
+ * failures (may be NULL), remembered as the run's last error. */
+wdr_result_decision_t
+wdr_policy_on_result(wdr_policy_t *p, const wdr_policy_job_t *job,
+                     wdr_outcome_t outcome, const char *async_id,
+                     const char *error_code, int64_t now_ms, uint32_t rnd);
+
+/* wdr_policy_requeue puts a job taken by wdr_policy_take_due back, due at
+ * once, as if it had not been taken (the rate limit or the breaker said
+ * not now, or the plugin is stopping before a worker took it). */
+void wdr_policy_requeue(wdr_policy_t *p, const wdr_policy_job_t *job);
+
+/* wdr_policy_pending: runs SCHEDULED, VERIFY or IN_FLIGHT. */
+size_t wdr_policy_pending(const wdr_policy_t *p);
+
+/* wdr_policy_prune forgets IDLE and PERMANENT runs not updated within the
+ * retention, and budget entries older than an hour. Returns how many runs
+ * it removed. */
+size_t wdr_policy_prune(wdr_policy_t *p, int64_t now_ms);
+
+/* --- for the state file ------------------------------------------------- */
+
+/* wdr_policy_runs: the table, borrowed, valid until the next call that
+ * changes the policy. */
+const wdr_run_t *wdr_policy_runs(const wdr_policy_t *p, size_t *ret_num);
+
+/* The budget window of workflow wf: send times (ms) of the reruns counted
+ * in the last hour, oldest first; borrowed like wdr_policy_runs. */
+const int64_t *wdr_policy_budget(const wdr_policy_t *p, size_t wf,
+                                 size_t *ret_num);
+
+/* wdr_policy_restore adds a run read back from the state file. A run that
+ * was IN_FLIGHT becomes VERIFY (a rerun request) or VERIFY again (a verify
+ * request), due after WDR_VERIFY_DELAY_MS from now_ms: after a crash
+ * nobody knows whether it reached the server. Returns 0, or -1 when the
+ * table is full, wf is out of range or the run is already there. */
+int wdr_policy_restore(wdr_policy_t *p, const wdr_run_t *run, int64_t now_ms);
+
+/* wdr_policy_restore_budget appends a send time to workflow wf's window. */
+void wdr_policy_restore_budget(wdr_policy_t *p, size_t wf, int64_t sent_ms);
+
+/* wdr_policy_backoff_ms: the wait before attempt n+1 after n tries (n >= 1):
+ * at least retry_interval * 2^(n-1), plus up to as much again of jitter,
+ * never above max_retry_interval. Exposed for the tests. */
+int64_t wdr_policy_backoff_ms(const wdr_policy_wf_t *wf, int n, uint32_t rnd);
+
+const char *wdr_run_state_name(wdr_run_state_t s);
+
+#endif

@@ -1,0 +1,436 @@
+#include "wdr_policy.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define HOUR_MS (3600 * 1000LL)
+
+/* A workflow's budget window: send times within the last hour, oldest
+ * first, at most max_reruns_per_hour of them. */
+typedef struct {
+  int64_t *t;
+  size_t num;
+  size_t cap;
+} window_t;
+
+struct wdr_policy_s {
+  wdr_policy_cfg_t cfg;
+  wdr_run_t *runs; /* unordered; removal moves the last one in */
+  size_t runs_num;
+  size_t runs_cap;
+  window_t *budget; /* one per workflow */
+};
+
+static const char *const state_names[WDR_RUN_STATE_NUM] = {
+    [WDR_RUN_IDLE] = "idle",           [WDR_RUN_SCHEDULED] = "scheduled",
+    [WDR_RUN_VERIFY] = "verify",       [WDR_RUN_IN_FLIGHT] = "in_flight",
+    [WDR_RUN_PERMANENT] = "permanent",
+};
+
+const char *wdr_run_state_name(wdr_run_state_t s) {
+  return s < WDR_RUN_STATE_NUM ? state_names[s] : "unknown";
+}
+
+wdr_policy_t *wdr_policy_create(const wdr_policy_cfg_t *cfg) {
+  if (cfg == NULL || cfg->wf == NULL || cfg->wf_num == 0 || cfg->max_runs == 0)
+    return NULL;
+  wdr_policy_t *p = calloc(1, sizeof(*p));
+  if (p == NULL)
+    return NULL;
+  p->cfg = *cfg;
+  if ((p->budget = calloc(cfg->wf_num, sizeof(window_t))) == NULL)
+    goto fail;
+  for (size_t i = 0; i < cfg->wf_num; i++) {
+    int max = cfg->wf[i].max_reruns_per_hour;
+    if (max <= 0)
+      continue;
+    if ((p->budget[i].t = calloc((size_t)max, sizeof(int64_t))) == NULL)
+      goto fail;
+    p->budget[i].cap = (size_t)max;
+  }
+  return p;
+fail:
+  wdr_policy_destroy(p);
+  return NULL;
+}
+
+void wdr_policy_destroy(wdr_policy_t *p) {
+  if (p == NULL)
+    return;
+  if (p->budget != NULL)
+    for (size_t i = 0; i < p->cfg.wf_num; i++)
+      free(p->budget[i].t);
+  free(p->budget);
+  free(p->runs);
+  free(p);
+}
+
+static wdr_run_t *find_run(wdr_policy_t *p, size_t wf, const char *id) {
+  for (size_t i = 0; i < p->runs_num; i++)
+    if (p->runs[i].wf == wf && strcmp(p->runs[i].execution_id, id) == 0)
+      return &p->runs[i];
+  return NULL;
+}
+
+static wdr_run_t *add_run(wdr_policy_t *p) {
+  if (p->runs_num >= p->cfg.max_runs)
+    return NULL;
+  if (p->runs_num == p->runs_cap) {
+    size_t cap = p->runs_cap ? 2 * p->runs_cap : 64;
+    if (cap > p->cfg.max_runs)
+      cap = p->cfg.max_runs;
+    wdr_run_t *r = realloc(p->runs, cap * sizeof(*r));
+    if (r == NULL)
+      return NULL;
+    p->runs = r;
+    p->runs_cap = cap;
+  }
+  wdr_run_t *run = &p->runs[p->runs_num++];
+  memset(run, 0, sizeof(*run));
+  return run;
+}
+
+static void window_expire(window_t *w, int64_t now_ms) {
+  size_t keep = 0;
+  while (keep < w->num && w->t[keep] <= now_ms - HOUR_MS)
+    keep++;
+  if (keep > 0) {
+    memmove(w->t, w->t + keep, (w->num - keep) * sizeof(int64_t));
+    w->num -= keep;
+  }
+}
+
+/* Random value in [lo, hi], from rnd. */
+static int64_t pick(int64_t lo, int64_t hi, uint32_t rnd) {
+  if (hi <= lo)
+    return lo;
+  return lo + (int64_t)((uint64_t)rnd % (uint64_t)(hi - lo + 1));
+}
+
+int64_t wdr_policy_backoff_ms(const wdr_policy_wf_t *wf, int n, uint32_t rnd) {
+  int64_t cap = wf->max_retry_interval_ms;
+  int64_t d = wf->retry_interval_ms;
+  for (int i = 1; i < n && d < cap; i++)
+    d *= 2;
+  if (d > cap)
+    d = cap;
+  int64_t hi = 2 * d < cap ? 2 * d : cap;
+  return pick(d, hi, rnd);
+}
+
+/* Request retries: from 1 s doubling to 60 s, jittered over the upper half
+ * so that retries of many runs do not line up. */
+static int64_t request_backoff_ms(int k, uint32_t rnd) {
+  int64_t d = WDR_REQUEST_RETRY_BASE_MS;
+  for (int i = 1; i < k && d < WDR_REQUEST_RETRY_MAX_MS; i++)
+    d *= 2;
+  if (d > WDR_REQUEST_RETRY_MAX_MS)
+    d = WDR_REQUEST_RETRY_MAX_MS;
+  return pick(d / 2, d, rnd);
+}
+
+wdr_signal_decision_t wdr_policy_on_signal(wdr_policy_t *p, size_t wf,
+                                           const char *execution_id,
+                                           int64_t now_ms, uint32_t rnd) {
+  wdr_signal_decision_t d = {.verdict = WDR_SIGNAL_FULL};
+  if (wf >= p->cfg.wf_num || execution_id == NULL ||
+      strlen(execution_id) >= WDR_ID_MAX)
+    return d;
+  const wdr_policy_wf_t *w = &p->cfg.wf[wf];
+  wdr_run_t *run = find_run(p, wf, execution_id);
+  if (run != NULL) {
+    run->last_signal_ms = now_ms;
+    run->updated_ms = now_ms;
+    d.attempts = run->attempts;
+    switch (run->state) {
+    case WDR_RUN_SCHEDULED:
+    case WDR_RUN_VERIFY:
+    case WDR_RUN_IN_FLIGHT:
+      d.verdict = WDR_SIGNAL_DUPLICATE;
+      return d;
+    case WDR_RUN_PERMANENT:
+      d.verdict = WDR_SIGNAL_PERMANENT;
+      return d;
+    default:
+      break;
+    }
+    if (run->attempts >= w->max_attempts) {
+      d.verdict = WDR_SIGNAL_EXHAUSTED;
+      d.gave_up = !run->gave_up;
+      run->gave_up = true;
+      return d;
+    }
+  }
+
+  window_t *win = &p->budget[wf];
+  if (w->max_reruns_per_hour > 0) {
+    window_expire(win, now_ms);
+    if (win->num >= win->cap) {
+      d.verdict = WDR_SIGNAL_BUDGET;
+      return d;
+    }
+  }
+  /* Only runs that get a rerun enter the table: a storm of signals over
+   * budget must not fill it. */
+  if (run == NULL) {
+    if ((run = add_run(p)) == NULL) {
+      d.verdict = WDR_SIGNAL_FULL;
+      return d;
+    }
+    run->wf = wf;
+    memcpy(run->execution_id, execution_id, strlen(execution_id) + 1);
+    run->first_signal_ms = now_ms;
+    run->last_signal_ms = now_ms;
+  }
+  int64_t at = now_ms;
+  if (run->tries > 0) {
+    int64_t earliest =
+        run->last_try_ms + wdr_policy_backoff_ms(w, run->tries, rnd);
+    if (earliest > at)
+      at = earliest;
+  }
+  if (w->max_reruns_per_hour > 0)
+    win->t[win->num++] = now_ms;
+  run->state = WDR_RUN_SCHEDULED;
+  run->next_at_ms = at;
+  run->tries++;
+  run->last_try_ms = at;
+  run->request_retries = 0;
+  run->verify_tries = 0;
+  run->resigned = false;
+  run->updated_ms = now_ms;
+  d.verdict = WDR_SIGNAL_SCHEDULED;
+  d.at_ms = at;
+  d.attempts = run->attempts;
+  return d;
+}
+
+bool wdr_policy_take_due(wdr_policy_t *p, int64_t now_ms, wdr_policy_job_t *job,
+                         int64_t *ret_next_ms) {
+  wdr_run_t *best = NULL;
+  for (size_t i = 0; i < p->runs_num; i++) {
+    wdr_run_t *r = &p->runs[i];
+    if (r->state != WDR_RUN_SCHEDULED && r->state != WDR_RUN_VERIFY)
+      continue;
+    if (best == NULL || r->next_at_ms < best->next_at_ms)
+      best = r;
+  }
+  if (best == NULL || best->next_at_ms > now_ms) {
+    if (ret_next_ms != NULL)
+      *ret_next_ms = best != NULL ? best->next_at_ms : INT64_MAX;
+    return false;
+  }
+  wdr_job_kind_t kind =
+      best->state == WDR_RUN_VERIFY ? WDR_JOB_VERIFY : WDR_JOB_RERUN;
+  best->state = WDR_RUN_IN_FLIGHT;
+  best->in_flight = kind;
+  best->updated_ms = now_ms;
+  *job = (wdr_policy_job_t){
+      .wf = best->wf,
+      .kind = kind,
+      .attempt = best->tries,
+      .retry = best->request_retries,
+      .dry_run = kind == WDR_JOB_RERUN && p->cfg.wf[best->wf].dry_run,
+      .known_attempts = best->attempts,
+  };
+  memcpy(job->execution_id, best->execution_id, strlen(best->execution_id) + 1);
+  return true;
+}
+
+static void set_text(char *dst, const char *src) {
+  size_t n = src != NULL ? strlen(src) : 0;
+  if (n >= WDR_ID_MAX)
+    n = WDR_ID_MAX - 1;
+  if (n > 0)
+    memcpy(dst, src, n);
+  dst[n] = '\0';
+}
+
+/* The current attempt cannot go on. A rerun request may still have reached
+ * the server when maybe_sent: then it counts against MaxAttempts, since
+ * counting one too many is safe and one too few is not. */
+static wdr_result_verdict_t end_attempt(wdr_run_t *run, bool maybe_sent) {
+  run->state = WDR_RUN_IDLE;
+  if (maybe_sent)
+    run->attempts++;
+  return WDR_RESULT_RETRIES_EXHAUSTED;
+}
+
+static wdr_result_verdict_t retry_rerun(const wdr_policy_t *p, wdr_run_t *run,
+                                        int64_t now_ms, uint32_t rnd,
+                                        int64_t *ret_at) {
+  if (run->request_retries >= p->cfg.max_request_retries)
+    return end_attempt(run, false);
+  run->request_retries++;
+  run->state = WDR_RUN_SCHEDULED;
+  run->next_at_ms = now_ms + request_backoff_ms(run->request_retries, rnd);
+  *ret_at = run->next_at_ms;
+  return WDR_RESULT_RETRY;
+}
+
+static wdr_result_verdict_t
+on_rerun_result(const wdr_policy_t *p, wdr_run_t *run, wdr_outcome_t outcome,
+                const char *async_id, int64_t now_ms, uint32_t rnd,
+                int64_t *ret_at) {
+  switch (outcome) {
+  case WDR_OUTCOME_ACCEPTED:
+    run->attempts++;
+    run->state = WDR_RUN_IDLE;
+    set_text(run->last_async_id, async_id);
+    run->last_error[0] = '\0';
+    return WDR_RESULT_ACCEPTED;
+  case WDR_OUTCOME_DRY_RUN:
+    run->attempts++;
+    run->state = WDR_RUN_IDLE;
+    return WDR_RESULT_WOULD_RERUN;
+  case WDR_OUTCOME_RESIGN:
+    /* A stale timestamp: one immediate re-signed retry, then it is the
+     * clock's fault and retrying will not help. */
+    if (!run->resigned) {
+      run->resigned = true;
+      run->state = WDR_RUN_SCHEDULED;
+      run->next_at_ms = now_ms;
+      *ret_at = now_ms;
+      return WDR_RESULT_RETRY;
+    }
+    run->state = WDR_RUN_PERMANENT;
+    return WDR_RESULT_PERMANENT;
+  case WDR_OUTCOME_RETRYABLE:
+    return retry_rerun(p, run, now_ms, rnd, ret_at);
+  case WDR_OUTCOME_AMBIGUOUS:
+    run->state = WDR_RUN_VERIFY;
+    run->verify_tries = 0;
+    run->next_at_ms = now_ms + WDR_VERIFY_DELAY_MS;
+    *ret_at = run->next_at_ms;
+    return WDR_RESULT_VERIFY;
+  case WDR_OUTCOME_PERMANENT:
+  default:
+    run->state = WDR_RUN_PERMANENT;
+    return WDR_RESULT_PERMANENT;
+  }
+}
+
+static wdr_result_verdict_t
+on_verify_result(const wdr_policy_t *p, wdr_run_t *run, wdr_outcome_t outcome,
+                 int64_t now_ms, uint32_t rnd, int64_t *ret_at) {
+  switch (outcome) {
+  case WDR_OUTCOME_RERUN_SEEN:
+    run->attempts++;
+    run->state = WDR_RUN_IDLE;
+    run->last_async_id[0] = '\0'; /* accepted, AsyncId unknown */
+    run->last_error[0] = '\0';
+    return WDR_RESULT_ACCEPTED;
+  case WDR_OUTCOME_RERUN_NOT_SEEN:
+    /* Provably not acted on: now a resend is safe. */
+    return retry_rerun(p, run, now_ms, rnd, ret_at);
+  case WDR_OUTCOME_RETRYABLE:
+  case WDR_OUTCOME_AMBIGUOUS:
+  case WDR_OUTCOME_RESIGN:
+    if (run->verify_tries < p->cfg.max_request_retries) {
+      run->verify_tries++;
+      run->state = WDR_RUN_VERIFY;
+      run->next_at_ms = now_ms + request_backoff_ms(run->verify_tries, rnd);
+      *ret_at = run->next_at_ms;
+      return WDR_RESULT_VERIFY;
+    }
+    return end_attempt(run, true);
+  default:
+    /* The run cannot be read (permanent error): never resend blindly. */
+    return end_attempt(run, true);
+  }
+}
+
+wdr_result_decision_t
+wdr_policy_on_result(wdr_policy_t *p, const wdr_policy_job_t *job,
+                     wdr_outcome_t outcome, const char *async_id,
+                     const char *error_code, int64_t now_ms, uint32_t rnd) {
+  wdr_result_decision_t d = {.verdict = WDR_RESULT_STALE};
+  wdr_run_t *run = find_run(p, job->wf, job->execution_id);
+  if (run == NULL || run->state != WDR_RUN_IN_FLIGHT ||
+      run->in_flight != job->kind)
+    return d;
+  run->updated_ms = now_ms;
+  if (error_code != NULL && error_code[0] != '\0')
+    set_text(run->last_error, error_code);
+  d.verdict =
+      job->kind == WDR_JOB_RERUN
+          ? on_rerun_result(p, run, outcome, async_id, now_ms, rnd, &d.at_ms)
+          : on_verify_result(p, run, outcome, now_ms, rnd, &d.at_ms);
+  d.attempts = run->attempts;
+  return d;
+}
+
+void wdr_policy_requeue(wdr_policy_t *p, const wdr_policy_job_t *job) {
+  wdr_run_t *run = find_run(p, job->wf, job->execution_id);
+  if (run == NULL || run->state != WDR_RUN_IN_FLIGHT ||
+      run->in_flight != job->kind)
+    return;
+  run->state = job->kind == WDR_JOB_VERIFY ? WDR_RUN_VERIFY : WDR_RUN_SCHEDULED;
+}
+
+size_t wdr_policy_pending(const wdr_policy_t *p) {
+  size_t n = 0;
+  for (size_t i = 0; i < p->runs_num; i++)
+    if (p->runs[i].state == WDR_RUN_SCHEDULED ||
+        p->runs[i].state == WDR_RUN_VERIFY ||
+        p->runs[i].state == WDR_RUN_IN_FLIGHT)
+      n++;
+  return n;
+}
+
+size_t wdr_policy_prune(wdr_policy_t *p, int64_t now_ms) {
+  size_t removed = 0;
+  for (size_t i = 0; i < p->runs_num;) {
+    wdr_run_t *r = &p->runs[i];
+    bool finished = r->state == WDR_RUN_IDLE || r->state == WDR_RUN_PERMANENT;
+    if (finished && r->updated_ms < now_ms - p->cfg.retention_ms) {
+      *r = p->runs[--p->runs_num];
+      removed++;
+    } else
+      i++;
+  }
+  for (size_t i = 0; i < p->cfg.wf_num; i++)
+    window_expire(&p->budget[i], now_ms);
+  return removed;
+}
+
+const wdr_run_t *wdr_policy_runs(const wdr_policy_t *p, size_t *ret_num) {
+  *ret_num = p->runs_num;
+  return p->runs;
+}
+
+const int64_t *wdr_policy_budget(const wdr_policy_t *p, size_t wf,
+                                 size_t *ret_num) {
+  *ret_num = wf < p->cfg.wf_num ? p->budget[wf].num : 0;
+  return wf < p->cfg.wf_num ? p->budget[wf].t : NULL;
+}
+
+int wdr_policy_restore(wdr_policy_t *p, const wdr_run_t *run, int64_t now_ms) {
+  if (run->wf >= p->cfg.wf_num || run->state >= WDR_RUN_STATE_NUM ||
+      find_run(p, run->wf, run->execution_id) != NULL)
+    return -1;
+  wdr_run_t *r = add_run(p);
+  if (r == NULL)
+    return -1;
+  *r = *run;
+  r->execution_id[WDR_ID_MAX - 1] = '\0';
+  if (r->state == WDR_RUN_IN_FLIGHT) {
+    r->state = WDR_RUN_VERIFY;
+    r->verify_tries = 0;
+    r->next_at_ms = now_ms + WDR_VERIFY_DELAY_MS;
+  }
+  return 0;
+}
+
+void wdr_policy_restore_budget(wdr_policy_t *p, size_t wf, int64_t sent_ms) {
+  if (wf >= p->cfg.wf_num)
+    return;
+  window_t *w = &p->budget[wf];
+  if (w->cap == 0)
+    return;
+  if (w->num == w->cap) { /* keep the newest */
+    memmove(w->t, w->t + 1, (w->num - 1) * sizeof(int64_t));
+    w->num--;
+  }
+  w->t[w->num++] = sent_ms;
+}

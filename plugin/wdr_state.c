@@ -1,0 +1,397 @@
+#include "wdr_state.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
+
+/* --- serialisation ------------------------------------------------------ */
+
+static int gen_str(yajl_gen g, const char *s) {
+  return yajl_gen_string(g, (const unsigned char *)s, strlen(s)) ==
+                 yajl_gen_status_ok
+             ? 0
+             : -1;
+}
+
+static int gen_int(yajl_gen g, const char *key, long long v) {
+  return (gen_str(g, key) == 0 && yajl_gen_integer(g, v) == yajl_gen_status_ok)
+             ? 0
+             : -1;
+}
+
+static int gen_bool(yajl_gen g, const char *key, bool v) {
+  return (gen_str(g, key) == 0 && yajl_gen_bool(g, v) == yajl_gen_status_ok)
+             ? 0
+             : -1;
+}
+
+static int gen_text(yajl_gen g, const char *key, const char *v) {
+  return (gen_str(g, key) == 0 && gen_str(g, v) == 0) ? 0 : -1;
+}
+
+static int gen_run(yajl_gen g, const wdr_run_t *r, const char *workflow) {
+  if (yajl_gen_map_open(g) != yajl_gen_status_ok ||
+      gen_text(g, "workflow", workflow) != 0 ||
+      gen_text(g, "execution_id", r->execution_id) != 0 ||
+      gen_text(g, "state", wdr_run_state_name(r->state)) != 0 ||
+      gen_text(g, "in_flight",
+               r->in_flight == WDR_JOB_VERIFY ? "verify" : "rerun") != 0 ||
+      gen_int(g, "attempts", r->attempts) != 0 ||
+      gen_int(g, "tries", r->tries) != 0 ||
+      gen_int(g, "request_retries", r->request_retries) != 0 ||
+      gen_int(g, "verify_tries", r->verify_tries) != 0 ||
+      gen_bool(g, "resigned", r->resigned) != 0 ||
+      gen_bool(g, "gave_up", r->gave_up) != 0 ||
+      gen_int(g, "first_signal_ms", r->first_signal_ms) != 0 ||
+      gen_int(g, "last_signal_ms", r->last_signal_ms) != 0 ||
+      gen_int(g, "last_try_ms", r->last_try_ms) != 0 ||
+      gen_int(g, "next_at_ms", r->next_at_ms) != 0 ||
+      gen_int(g, "updated_ms", r->updated_ms) != 0 ||
+      gen_text(g, "last_async_id", r->last_async_id) != 0 ||
+      gen_text(g, "last_error", r->last_error) != 0)
+    return -1;
+  return yajl_gen_map_close(g) == yajl_gen_status_ok ? 0 : -1;
+}
+
+static int gen_state(yajl_gen g, const wdr_policy_t *p, char *const *names,
+                     const bool *persist, size_t wf_num, int64_t now_ms) {
+  size_t runs_num = 0;
+  const wdr_run_t *runs = wdr_policy_runs(p, &runs_num);
+  if (yajl_gen_map_open(g) != yajl_gen_status_ok ||
+      gen_int(g, "version", WDR_STATE_VERSION) != 0 ||
+      gen_int(g, "saved_ms", now_ms) != 0 || gen_str(g, "runs") != 0 ||
+      yajl_gen_array_open(g) != yajl_gen_status_ok)
+    return -1;
+  for (size_t i = 0; i < runs_num; i++)
+    if (runs[i].wf < wf_num && persist[runs[i].wf] &&
+        gen_run(g, &runs[i], names[runs[i].wf]) != 0)
+      return -1;
+  if (yajl_gen_array_close(g) != yajl_gen_status_ok ||
+      gen_str(g, "budget") != 0 || yajl_gen_map_open(g) != yajl_gen_status_ok)
+    return -1;
+  for (size_t wf = 0; wf < wf_num; wf++) {
+    size_t n = 0;
+    const int64_t *t = wdr_policy_budget(p, wf, &n);
+    if (!persist[wf] || n == 0)
+      continue;
+    if (gen_str(g, names[wf]) != 0 ||
+        yajl_gen_array_open(g) != yajl_gen_status_ok)
+      return -1;
+    for (size_t i = 0; i < n; i++)
+      if (yajl_gen_integer(g, t[i]) != yajl_gen_status_ok)
+        return -1;
+    if (yajl_gen_array_close(g) != yajl_gen_status_ok)
+      return -1;
+  }
+  if (yajl_gen_map_close(g) != yajl_gen_status_ok)
+    return -1;
+  return yajl_gen_map_close(g) == yajl_gen_status_ok ? 0 : -1;
+}
+
+int wdr_state_serialize(const wdr_policy_t *p, char *const *names,
+                        const bool *persist, size_t wf_num, int64_t now_ms,
+                        wdr_buf_t *out) {
+  yajl_gen g = yajl_gen_alloc(NULL);
+  if (g == NULL)
+    return -1;
+  const unsigned char *text = NULL;
+  size_t len = 0;
+  int status = -1;
+  yajl_gen_config(g, yajl_gen_validate_utf8, 1);
+  if (gen_state(g, p, names, persist, wf_num, now_ms) == 0 &&
+      yajl_gen_get_buf(g, &text, &len) == yajl_gen_status_ok)
+    status = wdr_buf_append(out, text, len);
+  yajl_gen_free(g);
+  return status;
+}
+
+/* --- parsing ------------------------------------------------------------ */
+
+static const char *field_text(yajl_val obj, const char *key) {
+  const char *path[] = {key, NULL};
+  yajl_val v = yajl_tree_get(obj, path, yajl_t_string);
+  return v != NULL ? YAJL_GET_STRING(v) : NULL;
+}
+
+static bool field_int(yajl_val obj, const char *key, long long min,
+                      long long max, long long *ret) {
+  const char *path[] = {key, NULL};
+  yajl_val v = yajl_tree_get(obj, path, yajl_t_number);
+  if (v == NULL || !YAJL_IS_INTEGER(v))
+    return false;
+  long long n = YAJL_GET_INTEGER(v);
+  if (n < min || n > max)
+    return false;
+  *ret = n;
+  return true;
+}
+
+static bool field_bool(yajl_val obj, const char *key, bool *ret) {
+  const char *path[] = {key, NULL};
+  yajl_val v = yajl_tree_get(obj, path, yajl_t_any);
+  if (v == NULL || !(YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v)))
+    return false;
+  *ret = YAJL_IS_TRUE(v);
+  return true;
+}
+
+static bool copy_field(char *dst, size_t size, yajl_val obj, const char *key,
+                       bool allow_empty) {
+  const char *s = field_text(obj, key);
+  if (s == NULL || strlen(s) >= size || (!allow_empty && s[0] == '\0'))
+    return false;
+  memcpy(dst, s, strlen(s) + 1);
+  return true;
+}
+
+static long find_workflow(char *const *names, size_t wf_num, const char *name) {
+  for (size_t i = 0; i < wf_num; i++)
+    if (strcmp(names[i], name) == 0)
+      return (long)i;
+  return -1;
+}
+
+/* Reads one run; returns false when a field is missing or malformed. */
+static bool parse_run(yajl_val obj, wdr_run_t *r) {
+  long long n[9];
+  static const char *const ints[] = {
+      "attempts",     "tries",           "request_retries",
+      "verify_tries", "first_signal_ms", "last_signal_ms",
+      "last_try_ms",  "next_at_ms",      "updated_ms"};
+  const char *state = field_text(obj, "state");
+  const char *in_flight = field_text(obj, "in_flight");
+  if (state == NULL || in_flight == NULL ||
+      !copy_field(r->execution_id, sizeof(r->execution_id), obj, "execution_id",
+                  false) ||
+      !copy_field(r->last_async_id, sizeof(r->last_async_id), obj,
+                  "last_async_id", true) ||
+      !copy_field(r->last_error, sizeof(r->last_error), obj, "last_error",
+                  true) ||
+      !field_bool(obj, "resigned", &r->resigned) ||
+      !field_bool(obj, "gave_up", &r->gave_up))
+    return false;
+  for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+    long long max = i < 4 ? 1000000 : INT64_MAX;
+    if (!field_int(obj, ints[i], 0, max, &n[i]))
+      return false;
+  }
+  r->attempts = (int)n[0];
+  r->tries = (int)n[1];
+  r->request_retries = (int)n[2];
+  r->verify_tries = (int)n[3];
+  r->first_signal_ms = n[4];
+  r->last_signal_ms = n[5];
+  r->last_try_ms = n[6];
+  r->next_at_ms = n[7];
+  r->updated_ms = n[8];
+  r->state = WDR_RUN_STATE_NUM;
+  for (int s = 0; s < WDR_RUN_STATE_NUM; s++)
+    if (strcmp(state, wdr_run_state_name((wdr_run_state_t)s)) == 0)
+      r->state = (wdr_run_state_t)s;
+  if (r->state == WDR_RUN_STATE_NUM)
+    return false;
+  if (strcmp(in_flight, "rerun") == 0)
+    r->in_flight = WDR_JOB_RERUN;
+  else if (strcmp(in_flight, "verify") == 0)
+    r->in_flight = WDR_JOB_VERIFY;
+  else
+    return false;
+  return true;
+}
+
+#define PARSE_FAIL(...)                                                        \
+  do {                                                                         \
+    snprintf(err, err_size, __VA_ARGS__);                                      \
+    goto cleanup;                                                              \
+  } while (0)
+
+int wdr_state_parse(const char *text, size_t len, wdr_policy_t *p,
+                    char *const *names, size_t wf_num, int64_t now_ms,
+                    wdr_state_stats_t *stats, char *err, size_t err_size) {
+  static const char *p_runs[] = {"runs", NULL};
+  static const char *p_budget[] = {"budget", NULL};
+  char why[128] = "";
+  int status = -1;
+  long long version = 0;
+  memset(stats, 0, sizeof(*stats));
+  if (text == NULL || len == 0 || strlen(text) != len) {
+    snprintf(err, err_size, "empty, or contains a NUL byte");
+    return -1;
+  }
+  yajl_val root = yajl_tree_parse(text, why, sizeof(why));
+  if (root == NULL) {
+    snprintf(err, err_size, "not JSON: %s", why);
+    return -1;
+  }
+  yajl_val runs = yajl_tree_get(root, p_runs, yajl_t_array);
+  yajl_val budget = yajl_tree_get(root, p_budget, yajl_t_object);
+  if (!YAJL_IS_OBJECT(root) ||
+      !field_int(root, "version", 0, INT32_MAX, &version))
+    PARSE_FAIL("no version");
+  if (version != WDR_STATE_VERSION)
+    PARSE_FAIL("version %lld, expected %d", version, WDR_STATE_VERSION);
+  if (runs == NULL || budget == NULL)
+    PARSE_FAIL("no runs array or budget object");
+
+  for (size_t i = 0; i < YAJL_GET_ARRAY(runs)->len; i++) {
+    yajl_val obj = YAJL_GET_ARRAY(runs)->values[i];
+    wdr_run_t r = {0};
+    const char *workflow =
+        YAJL_IS_OBJECT(obj) ? field_text(obj, "workflow") : NULL;
+    if (workflow == NULL || !parse_run(obj, &r))
+      PARSE_FAIL("run %zu is malformed", i + 1);
+    long wf = find_workflow(names, wf_num, workflow);
+    if (wf < 0) {
+      stats->unknown_workflow++;
+      continue;
+    }
+    r.wf = (size_t)wf;
+    if (wdr_policy_restore(p, &r, now_ms) == 0)
+      stats->runs++;
+    else
+      stats->rejected++;
+  }
+  for (size_t i = 0; i < YAJL_GET_OBJECT(budget)->len; i++) {
+    yajl_val times = YAJL_GET_OBJECT(budget)->values[i];
+    long wf = find_workflow(names, wf_num, YAJL_GET_OBJECT(budget)->keys[i]);
+    if (!YAJL_IS_ARRAY(times))
+      PARSE_FAIL("budget of \"%s\" is not an array",
+                 YAJL_GET_OBJECT(budget)->keys[i]);
+    for (size_t j = 0; j < YAJL_GET_ARRAY(times)->len; j++) {
+      yajl_val t = YAJL_GET_ARRAY(times)->values[j];
+      if (!YAJL_IS_INTEGER(t))
+        PARSE_FAIL("budget of \"%s\" holds a non-integer",
+                   YAJL_GET_OBJECT(budget)->keys[i]);
+      if (wf >= 0)
+        wdr_policy_restore_budget(p, (size_t)wf, YAJL_GET_INTEGER(t));
+    }
+  }
+  status = 0;
+cleanup:
+  yajl_tree_free(root);
+  return status;
+}
+
+/* --- files -------------------------------------------------------------- */
+
+int wdr_state_read_file(const char *path, wdr_buf_t *out, char *err,
+                        size_t err_size) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT)
+      return 1;
+    snprintf(err, err_size, "open: %s", strerror(errno));
+    return -1;
+  }
+  int status = -1;
+  char chunk[65536];
+  for (;;) {
+    ssize_t n = read(fd, chunk, sizeof(chunk));
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      snprintf(err, err_size, "read: %s", strerror(errno));
+      goto cleanup;
+    }
+    if (n == 0)
+      break;
+    if (wdr_buf_append(out, chunk, (size_t)n) != 0) {
+      snprintf(err, err_size, "larger than %d bytes", WDR_STATE_MAX);
+      goto cleanup;
+    }
+  }
+  status = 0;
+cleanup:
+  close(fd);
+  return status;
+}
+
+static int write_all(int fd, const char *p, size_t len) {
+  while (len > 0) {
+    ssize_t n = write(fd, p, len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0)
+      return -1;
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+/* fsync of the folder holding path, so the rename itself is durable. */
+static int sync_dir(const char *path) {
+  char *copy = strdup(path);
+  if (copy == NULL)
+    return -1;
+  int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  free(copy);
+  if (fd < 0)
+    return -1;
+  int status = fsync(fd);
+  close(fd);
+  return status;
+}
+
+int wdr_state_write_file(const char *path, const wdr_buf_t *data, char *err,
+                         size_t err_size) {
+  char tmp[4096];
+  const char *err_op = NULL;
+  int fd = -1;
+  int saved = 0;
+  if (snprintf(tmp, sizeof(tmp), "%s.tmp-%ld", path, (long)getpid()) >=
+      (int)sizeof(tmp)) {
+    snprintf(err, err_size, "path too long");
+    return -1;
+  }
+  if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0) {
+    err_op = "open";
+    goto fail;
+  }
+  if (write_all(fd, wdr_buf_str(data), data->len) != 0) {
+    err_op = "write";
+    goto fail;
+  }
+  if (fsync(fd) != 0) {
+    err_op = "fsync";
+    goto fail;
+  }
+  if (close(fd) != 0) {
+    fd = -1;
+    err_op = "close";
+    goto fail;
+  }
+  fd = -1;
+  if (rename(tmp, path) != 0) {
+    err_op = "rename";
+    goto fail;
+  }
+  if (sync_dir(path) != 0) {
+    /* The new file is in place; only its durability is in doubt. */
+    snprintf(err, err_size, "fsync of the folder: %s", strerror(errno));
+    return -1;
+  }
+  return 0;
+fail:
+  saved = errno;
+  if (fd >= 0)
+    close(fd);
+  unlink(tmp);
+  snprintf(err, err_size, "%s %s: %s", err_op, tmp, strerror(saved));
+  return -1;
+}
+
+int wdr_state_move_aside(const char *path, int64_t now_s, char *new_path,
+                         size_t new_path_size) {
+  if (snprintf(new_path, new_path_size, "%s.corrupt-%lld", path,
+               (long long)now_s) >= (int)new_path_size)
+    return -1;
+  return rename(path, new_path);
+}
