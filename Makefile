@@ -4,6 +4,7 @@
 #   make test       every test: unit, unit under ASan+UBSan, integration
 #   make demo       the plugin's main job end to end, against a local stand-in
 #   make install    plugin + conf.d snippet (honours DESTDIR)
+#   make bench      benchmarks: print figures, assert nothing
 
 VERSION     := 0.1.0
 PLUGIN_DIR  ?= /usr/lib/collectd
@@ -64,11 +65,11 @@ deps:
 # Unit tests link the pure modules, never the collectd glue.
 $(BUILD)/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(MODULES) $(HEADERS) | $(BUILD)
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -o $@ $< $(MODULES) \
-	    $(PKG_LIBS) -lcmocka -lpthread
+	    $(PKG_LIBS) -lcmocka -lpthread -lm
 
 $(BUILD)/san/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(MODULES) $(HEADERS) | $(BUILD)/san
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -O1 $(SAN_FLAGS) -o $@ $< \
-	    $(MODULES) $(PKG_LIBS) -lcmocka -lpthread
+	    $(MODULES) $(PKG_LIBS) -lcmocka -lpthread -lm
 
 unit: $(addprefix $(BUILD)/,$(UNIT_TESTS))
 	@set -e; for t in $(UNIT_TESTS); do \
@@ -91,6 +92,15 @@ test: deps
 demo: deps
 	$(MAKE) all
 	$(PYTHON) tests/integration/demo.py --plugin $(PLUGIN_SO)
+
+$(BUILD)/bench_callback: tests/bench/bench_callback.c $(MODULES) $(HEADERS) | $(BUILD)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -o $@ $< $(MODULES) \
+	    $(PKG_LIBS) -lpthread -lm
+
+bench: deps
+	$(MAKE) all $(BUILD)/bench_callback
+	$(BUILD)/bench_callback
+	$(PYTHON) tests/bench/drain.py --plugin $(PLUGIN_SO)
 
 install: $(PLUGIN_SO)
 	install -D -m 0644 $(PLUGIN_SO) $(DESTDIR)$(PLUGIN_DIR)/wedata_rerun.so
