@@ -445,22 +445,25 @@ static void handle_result(const result_msg_t *m, int64_t now) {
  * workers allow. Returns when the next attempt could succeed. */
 static int64_t dispatch(int64_t now) {
   int64_t wake = now + IDLE_WAKE_MS;
-  while (wdr_inbox_job_room(inbox) > 0) {
-    wdr_policy_job_t job;
+  wdr_policy_job_t jobs[WORKERS_MAX];
+  size_t jobs_num = 0;
+  size_t room = wdr_inbox_job_room(inbox);
+  while (jobs_num < room && jobs_num < WORKERS_MAX) {
+    wdr_policy_job_t *job = &jobs[jobs_num];
     int64_t next = INT64_MAX;
-    if (!wdr_policy_take_due(policy, now, &job, &next)) {
+    if (!wdr_policy_take_due(policy, now, job, &next)) {
       if (next < wake)
         wake = next;
       break;
     }
-    const wdr_workflow_cfg_t *w = &cfg->workflows[job.wf];
-    if (job.dry_run) {
-      wdr_metrics_count(metrics, job.wf, WDR_CNT_WOULD_RERUN);
-      (void)wdr_policy_on_result(policy, &job, WDR_OUTCOME_DRY_RUN, NULL, NULL,
+    const wdr_workflow_cfg_t *w = &cfg->workflows[job->wf];
+    if (job->dry_run) {
+      wdr_metrics_count(metrics, job->wf, WDR_CNT_WOULD_RERUN);
+      (void)wdr_policy_on_result(policy, job, WDR_OUTCOME_DRY_RUN, NULL, NULL,
                                  now, next_rand());
       INFO(LOG_PREFIX "dry run: would rerun %s of workflow %s (ExecuteType "
                       "%d)",
-           job.execution_id, w->name, w->execute_type);
+           job->execution_id, w->name, w->execute_type);
       continue;
     }
     int64_t wait = 0;
@@ -468,22 +471,25 @@ static int64_t dispatch(int64_t now) {
      * half-open breaker hands out its one probe when it says yes. */
     if (!wdr_ratelimit_take(&ratelimit, now, &wait) ||
         !wdr_breaker_allow(&breaker, now, &wait)) {
-      wdr_policy_requeue(policy, &job);
+      wdr_policy_requeue(policy, job);
       int64_t at = now + (wait > 0 ? wait : IDLE_WAKE_MS);
       if (at < wake)
         wake = at;
       break;
     }
-    if (job.kind == WDR_JOB_RERUN)
-      wdr_metrics_count(metrics, job.wf, WDR_CNT_ATTEMPTS);
-    /* The state says "in flight" before the request can leave. */
-    state_dirty = true;
-    save_state();
-    if (wdr_inbox_push_job(inbox, &job) != 0) {
-      wdr_policy_requeue(policy, &job);
-      break;
-    }
+    if (job->kind == WDR_JOB_RERUN)
+      wdr_metrics_count(metrics, job->wf, WDR_CNT_ATTEMPTS);
+    jobs_num++;
   }
+  if (jobs_num == 0)
+    return wake;
+  /* The state file says "in flight" before any of them can leave: after a
+   * crash they are verified, never resent blindly. */
+  state_dirty = true;
+  save_state();
+  for (size_t i = 0; i < jobs_num; i++)
+    if (wdr_inbox_push_job(inbox, &jobs[i]) != 0)
+      wdr_policy_requeue(policy, &jobs[i]);
   return wake;
 }
 

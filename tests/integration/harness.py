@@ -3,7 +3,9 @@
 Python 3 standard library only.  One Collectd object = one temp dir with
 collectd.conf, the log file, the unixsock socket, the csv tree and a copy
 of the plugin; start() launches `/usr/sbin/collectd -f -C conf`, stop()
-sends SIGTERM, cleanup() kills what is left and removes the temp dir.
+sends SIGTERM, kill() SIGKILL, restart() starts it again in the same dir
+(same BaseDir, log, csv tree), cleanup() kills what is left and removes the
+temp dir.
 """
 
 import glob
@@ -14,12 +16,14 @@ import signal
 import socket
 import subprocess
 import tempfile
+import threading
 import time
 
 COLLECTD_BIN = os.environ.get("COLLECTD_BIN", "/usr/sbin/collectd")
 TYPES_DB = "/usr/share/collectd/types.db"
 HOSTNAME = "itest"
 PLUGIN = "wedata_rerun"
+DEFAULT_STATE_FILE = "wedata_rerun.state"     # in BaseDir, when StateFile is not set
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DEFAULT_PLUGIN_PATH = os.path.join(REPO_ROOT, "build", "wedata_rerun.so")
 # Environment variables the plugin reads; never inherited from the caller.
@@ -261,7 +265,7 @@ class Collectd:
 
     def _spawn(self):
         self._prepare()
-        self._stdout_fh = open(self.stdout_path, "wb")
+        self._stdout_fh = open(self.stdout_path, "ab")   # a restart keeps the earlier output
         self.started_at = time.time()
         self.proc = subprocess.Popen([COLLECTD_BIN, "-f", "-C", self.conf_path],
                                      stdin=subprocess.DEVNULL, stdout=self._stdout_fh,
@@ -337,6 +341,39 @@ class Collectd:
         self.returncode = self.proc.returncode
         self._close_stdout()
         return self.returncode
+
+    def kill(self, timeout=10.0):
+        """SIGKILL (the whole process group), as a crash would; waits for
+        the exit.  Returns the exit code (-9)."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc is not None else None
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.proc.wait(timeout)
+        self.returncode = self.proc.returncode
+        self._close_stdout()
+        return self.returncode
+
+    def restart(self, kill=False, timeout=15.0):
+        """Stops collectd (SIGTERM, or SIGKILL when kill) if it runs, then
+        starts it again in the same dir with the same config.  Returns the
+        epoch at which the new process was started."""
+        if kill:
+            self.kill()
+        else:
+            rc = self.stop()
+            if rc not in (None, 0):
+                raise HarnessError("collectd exited with %r on SIGTERM before the restart\n%s"
+                                   % (rc, self.output_tail()))
+        self.start(timeout)
+        return self.started_at
+
+    @property
+    def default_state_file(self):
+        """Where the plugin keeps its state when StateFile is not set."""
+        return os.path.join(self.dir, DEFAULT_STATE_FILE)
 
     def _close_stdout(self):
         if self._stdout_fh is not None:
@@ -457,6 +494,49 @@ class Collectd:
                  meta=None, time_=None):
         """PUTNOTIF over unixsock; meta is a dict of string meta data
         (s:key=value).  Returns (reply_line, seconds)."""
+        lines, elapsed = self.command(self.putnotif_line(
+            message, severity, host, plugin, plugin_instance, type, type_instance, meta,
+            time_))
+        return lines[0], elapsed
+
+    def putnotif_many(self, items, connections=4, timeout=30.0):
+        """Sends many PUTNOTIF commands fast: items is a list of dicts of
+        putnotif() keyword arguments, spread over `connections` unixsock
+        connections used in parallel, one command after the other on each.
+        Returns (replies in the order of items, seconds)."""
+        replies = [None] * len(items)
+        errors = []
+
+        def worker(indexes):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(timeout)
+            try:
+                sock.connect(self.socket_path)
+                fh = sock.makefile("rb")
+                for i in indexes:
+                    sock.sendall(self.putnotif_line(**items[i]).encode("utf-8") + b"\n")
+                    replies[i] = fh.readline().decode("utf-8", errors="replace").rstrip("\n")
+                fh.close()
+            except OSError as exc:
+                errors.append(exc)
+            finally:
+                sock.close()
+
+        start = time.monotonic()
+        threads = [threading.Thread(target=worker, args=(range(k, len(items), connections),),
+                                    daemon=True) for k in range(connections)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout + 5)
+        if errors:
+            raise HarnessError("putnotif_many: %r" % errors[:3])
+        return replies, time.monotonic() - start
+
+    def putnotif_line(self, message="workflow run failed", severity="failure", host=HOSTNAME,
+                      plugin="wedata", plugin_instance=None, type=None, type_instance=None,
+                      meta=None, time_=None):
+        """The PUTNOTIF command text (see putnotif)."""
         parts = ["PUTNOTIF", "severity=%s" % severity,
                  "time=%.3f" % (time.time() if time_ is None else time_)]
         for key, value in (("host", host), ("plugin", plugin),
@@ -467,8 +547,7 @@ class Collectd:
         for key, value in (meta or {}).items():
             parts.append("s:%s=%s" % (key, self._putnotif_value(value)))
         parts.append("message=%s" % self._putnotif_value(message))
-        lines, elapsed = self.command(" ".join(parts))
-        return lines[0], elapsed
+        return " ".join(parts)
 
     # -- csv metrics ---------------------------------------------------------
 
@@ -506,6 +585,10 @@ class Collectd:
     def counter(self, workflow, name):
         """Latest value of <host>/wedata_rerun-<workflow>/derive-<name>."""
         return self.metric(workflow, "derive", name)
+
+    def gauge(self, name, plugin_instance=None):
+        """Latest value of <host>/wedata_rerun[-<instance>]/gauge-<name>."""
+        return self.metric(plugin_instance, "gauge", name)
 
     def counters(self, workflow, names):
         return dict((n, self.counter(workflow, n)) for n in names)

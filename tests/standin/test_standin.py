@@ -19,6 +19,7 @@ import ssl
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 import uuid
@@ -293,6 +294,7 @@ class ServerTest(unittest.TestCase):
     def setUp(self):
         self.standin.clear_requests()
         self.standin.clear_scripts()
+        self.standin.set_rate_limit(None)
 
     def call(self, action, params, secret_key=SKEY, secret_id=SID, timestamp=None,
              raw_body=None, extra_headers=None, drop=(), host=None, token=None,
@@ -533,6 +535,174 @@ class ServerTest(unittest.TestCase):
         with self.assertRaises(TimeoutError):
             self.standin.wait_for_requests(1, timeout=0.2)
 
+    def rerun_in_background(self, exec_id, timeout=10):
+        """Starts a rerun call in a thread; returns (thread, outcome dict)."""
+        outcome = {}
+
+        def run():
+            try:
+                outcome["result"] = self.rerun(exec_id) if timeout == 10 else \
+                    self.call("RerunTriggerWorkflowRunAsync",
+                              {"ProjectId": PROJECT, "WorkflowId": WORKFLOW,
+                               "WorkflowExecutionId": exec_id, "ExecuteType": "1"},
+                              timeout=timeout)
+            except Exception as exc:  # reported by the test
+                outcome["error"] = exc
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        return thread, outcome
+
+    def test_rerun_applied_on_receipt_before_delay(self):
+        exec_id = "recv-" + uuid.uuid4().hex
+        self.standin.script(ws.delay(1.5), execution_id=exec_id)
+        thread, outcome = self.rerun_in_background(exec_id)
+        (rec,) = self.standin.wait_for_requests(1, timeout=5)
+        # Received, not answered, and already counted.
+        run = self.standin.get_run(exec_id)
+        self.assertFalse(rec.done.is_set())
+        self.assertEqual((run.state, run.rerun_times), ("RUNNING", 1))
+        self.assertTrue(rec.applied)
+        thread.join(10)
+        self.assertIsNone(self.error_code(outcome["result"]))
+        self.assertGreaterEqual(rec.answered_at - rec.received_at, 1.5)
+        self.assertEqual(rec.status, 200)
+        self.assertFalse(rec.client_gone)
+
+    def test_delayed_answer_not_sent_when_client_left(self):
+        exec_id = "gone-" + uuid.uuid4().hex
+        self.standin.script(ws.delay(8), execution_id=exec_id)
+        thread, outcome = self.rerun_in_background(exec_id, timeout=0.5)
+        thread.join(5)
+        self.assertIsInstance(outcome.get("error"), (socket.timeout, TimeoutError, OSError))
+        (rec,) = self.standin.wait_for_requests(1, answered=True, timeout=5)
+        self.assertTrue(rec.client_gone)
+        self.assertIsNone(rec.status)
+        self.assertLess(rec.answered_at - rec.received_at, 4.0)
+        self.assertEqual(self.standin.get_run(exec_id).rerun_times, 1)
+
+    def test_scripted_failures_and_applied_switch(self):
+        cases = [(ws.http_status(500), 500, False), (ws.http_status(502, applied=True), 502, True),
+                 (ws.garbage(), 200, False), (ws.garbage(applied=True), 200, True),
+                 (ws.error("InternalError"), 200, False),
+                 (ws.error("InternalError", applied=True), 200, True)]
+        for answer, status, applied in cases:
+            with self.subTest(answer.describe()):
+                exec_id = "amb-" + uuid.uuid4().hex
+                self.standin.script(answer, execution_id=exec_id)
+                self.assertEqual(self.rerun(exec_id)[0], status)
+                run = self.standin.get_run(exec_id)
+                self.assertIsNotNone(run, "the run exists even if not rerun")
+                self.assertEqual((run.state, run.rerun_times),
+                                 ("RUNNING", 1) if applied else ("FAILED", 0))
+                self.assertEqual(self.standin.requests()[-1].applied, applied)
+        for applied in (False, True):
+            exec_id = "cls-" + uuid.uuid4().hex
+            self.standin.script(ws.close(applied=applied), execution_id=exec_id)
+            with self.assertRaises((http.client.RemoteDisconnected, ConnectionError,
+                                    ssl.SSLError)):
+                self.rerun(exec_id)
+            self.standin.wait_for_requests(1, answered=True, timeout=5)
+            self.assertEqual(self.standin.get_run(exec_id).rerun_times, 1 if applied else 0)
+
+    def test_get_trigger_workflow_run_shape_and_script(self):
+        exec_id = "get-" + uuid.uuid4().hex
+        self.standin.add_run(PROJECT, WORKFLOW, exec_id, state="FAILED", rerun_times=2)
+        self.standin.script(ws.error("InternalError"), execution_id=exec_id,
+                            action="GetTriggerWorkflowRun")
+        params = {"ProjectId": PROJECT, "WorkflowExecutionId": exec_id}
+        self.assertEqual(self.error_code(self.call("GetTriggerWorkflowRun", params)),
+                         "InternalError")
+        self.assertIsNone(self.error_code(self.rerun(exec_id)))   # not taken by the rerun
+        status, _, data = self.call("GetTriggerWorkflowRun", params)
+        resp = json.loads(data)["Response"]
+        uuid.UUID(resp["RequestId"])
+        self.assertEqual(resp["Data"]["TriggerTaskRuns"], [])
+        brief = resp["Data"]["TriggerWorkflowRun"]
+        self.assertEqual((brief["ExecutionId"], brief["ExecutionState"], brief["RerunTimes"],
+                          brief["SupportRerun"], brief["WorkflowId"]),
+                         (exec_id, "RUNNING", 3, True, WORKFLOW))
+        self.standin.update_run(exec_id, state="FAILED")
+        brief = json.loads(self.call("GetTriggerWorkflowRun", params)[2])[
+            "Response"]["Data"]["TriggerWorkflowRun"]
+        self.assertEqual((brief["ExecutionState"], brief["RerunTimes"]), ("FAILED", 3))
+        self.standin.update_run(exec_id, rerun_times=0, support_rerun=False)
+        run = self.standin.get_run(exec_id)
+        self.assertEqual((run.state, run.rerun_times, run.support_rerun), ("FAILED", 0, False))
+        self.assertEqual(self.error_code(self.call(
+            "GetTriggerWorkflowRun", {"ProjectId": PROJECT, "WorkflowExecutionId": "nope"})),
+            "ResourceNotFound")
+
+    def test_default_answer(self):
+        self.standin.set_default_answer(ws.error("InternalError"))
+        self.standin.set_default_answer(ws.error("ResourceInUse"),
+                                        action="GetTriggerWorkflowRun")
+        self.standin.script(ws.ok(), execution_id="def-1")
+        self.assertIsNone(self.error_code(self.rerun("def-1")))        # queue first
+        for _ in range(2):
+            self.assertEqual(self.error_code(self.rerun("def-1")), "InternalError")
+        self.assertEqual(self.error_code(self.call(
+            "GetTriggerWorkflowRun", {"ProjectId": PROJECT, "WorkflowExecutionId": "def-1"})),
+            "ResourceInUse")
+        self.standin.set_default_answer(None)
+        self.assertIsNone(self.error_code(self.rerun("def-1")))
+        self.standin.clear_scripts()
+        self.assertIsNone(self.error_code(self.call(
+            "GetTriggerWorkflowRun", {"ProjectId": PROJECT, "WorkflowExecutionId": "def-1"})))
+        self.assertEqual(self.standin.get_run("def-1").rerun_times, 2)
+
+    def test_rate_limit(self):
+        self.standin.set_rate_limit(3)
+        self.standin.script(ws.error("FailedOperation"), execution_id="rl-1")
+        codes = [self.error_code(self.rerun("rl-1")) for _ in range(5)]
+        # The first three take the bucket's tokens (and the script), the next
+        # ones find it (nearly) empty: refill is 3/s, the calls take a few ms.
+        self.assertEqual(codes[:3], ["FailedOperation", None, None])
+        self.assertIn("RequestLimitExceeded", codes[3:])
+        limited = [r for r in self.standin.requests() if r.rate_limited]
+        self.assertEqual(len(limited), codes.count("RequestLimitExceeded"))
+        self.assertEqual(self.standin.rate_limited_count(), len(limited))
+        self.assertTrue(all(r.error_code == "RequestLimitExceeded" and r.signature_ok
+                            and not r.applied for r in limited))
+        self.assertEqual(self.standin.get_run("rl-1").rerun_times, 2)
+        # Any action draws from the same bucket.
+        self.standin.set_rate_limit(1)
+        self.assertIsNone(self.error_code(self.call(
+            "GetTriggerWorkflowRun", {"ProjectId": PROJECT, "WorkflowExecutionId": "rl-1"})))
+        self.assertEqual(self.error_code(self.rerun("rl-1")), "RequestLimitExceeded")
+        self.standin.set_rate_limit(None)
+        self.assertIsNone(self.error_code(self.rerun("rl-1")))
+
+    def test_new_answer_specs(self):
+        spec = ws.parse_answer_spec("http:500:applied")
+        self.assertEqual((spec.kind, spec.status, spec.applies()), ("http_status", 500, True))
+        self.assertFalse(ws.parse_answer_spec("http:500").applies())
+        self.assertTrue(ws.parse_answer_spec("close:applied").applies())
+        self.assertTrue(ws.parse_answer_spec("delay:3:garbage:applied").applies())
+        self.assertEqual(ws.parse_answer_spec("delay:3:garbage:applied").delay, 3.0)
+        self.assertTrue(ws.parse_answer_spec("delay:1").applies())
+        for bad in ("http:500:bogus", "http", "close:x", "huge:1"):
+            with self.assertRaises(ValueError, msg=bad):
+                ws.parse_answer_spec(bad)
+
+
+class TokenBucketTest(unittest.TestCase):
+
+    def test_bucket(self):
+        now = [100.0]
+        bucket = ws.TokenBucket(20, clock=lambda: now[0])
+        self.assertEqual(sum(bucket.take() for _ in range(25)), 20)
+        now[0] += 0.05
+        self.assertTrue(bucket.take())
+        self.assertFalse(bucket.take())
+        now[0] += 10
+        self.assertEqual(sum(bucket.take() for _ in range(25)), 20)   # capped
+        # Evenly spaced at the rate: never refused.
+        for _ in range(100):
+            now[0] += 0.05
+            self.assertTrue(bucket.take())
+        with self.assertRaises(ValueError):
+            ws.TokenBucket(0)
+
 
 class SinkTest(unittest.TestCase):
     """The write_http sink parses collectd 5.12's notification JSON."""
@@ -571,7 +741,7 @@ class StandaloneTest(unittest.TestCase):
             [sys.executable, os.path.join(HERE, "wedata_standin.py"), "--port", "0",
              "--cert-dir", tmp, "--secret-id", SID, "--secret-key", SKEY, "--runs", runs,
              "--no-auto-create", "--script", "cli-1=error:FailedOperation:busy,ok",
-             "--record", record, "--sink"],
+             "--record", record, "--sink", "--rate-limit", "50"],
             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         try:
             info = {}
@@ -600,6 +770,7 @@ class StandaloneTest(unittest.TestCase):
             out, _ = proc.communicate(timeout=10)
         self.assertEqual(proc.returncode, 0)
         self.assertIn("requests by action", out)
+        self.assertIn("rate-limited answers: 0", out)
         with open(record) as fh:
             lines = [json.loads(line) for line in fh]
         shutil.rmtree(tmp, ignore_errors=True)

@@ -31,9 +31,16 @@ What it does:
 * Implements RerunTriggerWorkflowRunAsync, GetTriggerWorkflowRun,
   ListTriggerWorkflowRuns and GetOpsAsyncJob against an in-memory table
   of workflow runs.
-* Scripted misbehaviour per WorkflowExecutionId (or by default): ok,
-  error(code, msg), delay(s) then answer, http_status(n), garbage, close,
-  huge.
+* Scripted misbehaviour per WorkflowExecutionId and/or action (or by
+  default): ok, error(code, msg), delay(s) then answer, http_status(n),
+  garbage, close, huge; and a standing default answer (set_default_answer).
+* The action runs when the request is received, before any scripted delay:
+  a rerun's side effect (RerunTimes + 1, state RUNNING) is visible at once,
+  so "received but not answered" can be tested.  Scripted failures
+  (error, http_status, garbage, close) do not apply it unless made with
+  applied=True.  A delayed answer is not sent if the client has gone.
+* Optional rate limit (rate_limit=N): a token bucket over all actions,
+  N tokens, N per second; an empty bucket answers RequestLimitExceeded.
 * NotificationSink: a plain-HTTP receiver for collectd's write_http
   plugin (Format JSON, Notifications true).
 """
@@ -45,6 +52,7 @@ import hmac
 import json
 import os
 import re
+import select
 import signal
 import socket
 import ssl
@@ -358,10 +366,14 @@ def make_self_signed_cert(cert_dir, name="standin"):
 
 class Answer:
     """One scripted answer.  kind is one of ok, error, http_status, garbage,
-    close, huge; delay seconds are waited before answering."""
+    close, huge; delay seconds are waited before answering.  applied says
+    whether the action's side effect happens (a rerun is counted); None
+    means the kind's default: yes for ok and huge, no for the others."""
+
+    APPLIED_BY_DEFAULT = ("ok", "huge")
 
     def __init__(self, kind, code=None, message=None, status=None, body=None,
-                 size=None, delay=0.0):
+                 size=None, delay=0.0, applied=None):
         self.kind = kind
         self.code = code
         self.message = message
@@ -369,6 +381,12 @@ class Answer:
         self.body = body
         self.size = size
         self.delay = delay
+        self.applied = applied
+
+    def applies(self):
+        if self.applied is None:
+            return self.kind in self.APPLIED_BY_DEFAULT
+        return bool(self.applied)
 
     def describe(self):
         text = self.kind
@@ -376,6 +394,9 @@ class Answer:
             text = "error(%s)" % self.code
         elif self.kind == "http_status":
             text = "http_status(%d)" % self.status
+        if self.applied is not None and self.applies() != (
+                self.kind in self.APPLIED_BY_DEFAULT):
+            text += "+applied" if self.applies() else "+not_applied"
         if self.delay:
             text = "delay(%g)+%s" % (self.delay, text)
         return text
@@ -389,33 +410,36 @@ def ok():
     return Answer("ok")
 
 
-def error(code, message=None):
+def error(code, message=None, applied=False):
     """Answer HTTP 200 with Response.Error {Code, Message} (after the
     signature check: an auth failure still wins)."""
     return Answer("error", code=code,
-                  message=message if message is not None else "scripted error %s" % code)
+                  message=message if message is not None else "scripted error %s" % code,
+                  applied=applied)
 
 
 def delay(seconds, then=None):
-    """Wait `seconds`, then give `then` (default: ok())."""
+    """Wait `seconds`, then give `then` (default: ok()).  The action (and a
+    rerun's side effect) happens before the wait, on receipt."""
     inner = then if then is not None else ok()
     return Answer(inner.kind, inner.code, inner.message, inner.status, inner.body,
-                  inner.size, inner.delay + float(seconds))
+                  inner.size, inner.delay + float(seconds), inner.applied)
 
 
-def http_status(status, body=None):
-    """Answer with HTTP status `status`; body defaults to a short text."""
-    return Answer("http_status", status=int(status), body=body)
+def http_status(status, body=None, applied=False):
+    """Answer with HTTP status `status`; body defaults to a short text.
+    applied=True: the rerun happened anyway (an ambiguous failure)."""
+    return Answer("http_status", status=int(status), body=body, applied=applied)
 
 
-def garbage():
+def garbage(applied=False):
     """HTTP 200 with a non-JSON body."""
-    return Answer("garbage")
+    return Answer("garbage", applied=applied)
 
 
-def close():
+def close(applied=False):
     """Read the request, then drop the connection without any answer."""
-    return Answer("close")
+    return Answer("close", applied=applied)
 
 
 def huge(size=ONE_MIB + 64 * 1024):
@@ -425,7 +449,8 @@ def huge(size=ONE_MIB + 64 * 1024):
 
 def parse_answer_spec(spec):
     """Parses the standalone --script syntax: ok | error:CODE[:MESSAGE] |
-    delay:SECONDS[:<answer spec>] | http:N | garbage | close | huge."""
+    delay:SECONDS[:<answer spec>] | http:N[:applied] | garbage[:applied] |
+    close[:applied] | huge."""
     spec = spec.strip()
     head, _, rest = spec.partition(":")
     if head == "ok":
@@ -438,15 +463,39 @@ def parse_answer_spec(spec):
     if head == "delay":
         seconds, _, inner = rest.partition(":")
         return delay(float(seconds), parse_answer_spec(inner) if inner else None)
+    parts = rest.split(":") if rest else []
     if head in ("http", "http_status"):
-        return http_status(int(rest))
-    if head == "garbage":
-        return garbage()
-    if head == "close":
-        return close()
-    if head == "huge":
+        if not parts or len(parts) > 2 or parts[1:] not in ([], ["applied"]):
+            raise ValueError("bad http answer spec %r" % spec)
+        return http_status(int(parts[0]), applied=len(parts) == 2)
+    if head in ("garbage", "close") and parts in ([], ["applied"]):
+        return (garbage if head == "garbage" else close)(applied=bool(parts))
+    if head == "huge" and not parts:
         return huge()
     raise ValueError("unknown answer spec %r" % spec)
+
+
+class TokenBucket:
+    """capacity tokens at most, rate tokens a second, full at the start.
+    Not locked: the stand-in calls it under its own lock."""
+
+    def __init__(self, rate, capacity=None, clock=time.monotonic):
+        if rate <= 0:
+            raise ValueError("rate must be > 0")
+        self.rate = float(rate)
+        self.capacity = float(capacity if capacity is not None else rate)
+        self.clock = clock
+        self.tokens = self.capacity
+        self.last = clock()
+
+    def take(self):
+        now = self.clock()
+        self.tokens = min(self.capacity, self.tokens + (now - self.last) * self.rate)
+        self.last = now
+        if self.tokens >= 1.0 - 1e-9:    # float dust must not refuse an exact pace
+            self.tokens = max(0.0, self.tokens - 1.0)
+            return True
+        return False
 
 
 # ---------------------------------------------------------------------------
@@ -529,6 +578,9 @@ class RequestRecord:
         self.async_id = None
         self.request_id = None
         self.answered_at = None
+        self.applied = False              # a rerun's side effect was applied
+        self.rate_limited = False         # answered RequestLimitExceeded by the bucket
+        self.client_gone = False          # the client left before a delayed answer
         self.done = threading.Event()
 
     def header(self, name):
@@ -559,7 +611,8 @@ class RequestRecord:
             "signature_ok": self.signature_ok, "auth_code": self.auth_code,
             "answer": self.answer, "status": self.status,
             "error_code": self.error_code, "async_id": self.async_id,
-            "request_id": self.request_id,
+            "request_id": self.request_id, "applied": self.applied,
+            "rate_limited": self.rate_limited, "client_gone": self.client_gone,
         }
 
     def __repr__(self):
@@ -693,10 +746,11 @@ class WeDataStandin:
 
     def __init__(self, cert_dir=None, credentials=None, host="127.0.0.1", port=0,
                  tls=True, auto_create_runs=True, max_skew=MAX_SKEW,
-                 async_job_status="SUCCESS", on_request=None):
+                 async_job_status="SUCCESS", on_request=None, rate_limit=None):
         """credentials: {secret_id: secret_key} or {secret_id: Credential}
         or a list of Credential.  cert_dir is needed when tls is true.
-        on_request(record) is called after each answer (for logging)."""
+        on_request(record) is called after each answer (for logging).
+        rate_limit: requests a second over all actions (None: no limit)."""
         self.host = host
         self.requested_port = port
         self.tls = tls
@@ -713,6 +767,9 @@ class WeDataStandin:
         self._records = []
         self._tls_errors = []
         self._scripts = {}
+        self._defaults = {}
+        self._bucket = None
+        self._rate_limited = 0
         self._runs = {}
         self._jobs = {}
         self._seq = 0
@@ -725,6 +782,7 @@ class WeDataStandin:
             "ListTriggerWorkflowRuns": self._action_list_runs,
             "GetOpsAsyncJob": self._action_get_async_job,
         }
+        self.set_rate_limit(rate_limit)
         if isinstance(credentials, dict):
             for sid, value in credentials.items():
                 if isinstance(value, Credential):
@@ -817,6 +875,32 @@ class WeDataStandin:
         with self._lock:
             self._runs[execution_id].state = state
 
+    def update_run(self, execution_id, state=None, rerun_times=None,
+                   support_rerun=None):
+        """Changes a run as WeData would (e.g. a rerun failed again:
+        state="FAILED"); fields left None stay.  Returns the run."""
+        with self._lock:
+            run = self._runs[execution_id]
+            if state is not None:
+                run.state = state
+            if rerun_times is not None:
+                run.rerun_times = int(rerun_times)
+            if support_rerun is not None:
+                run.support_rerun = bool(support_rerun)
+            return run
+
+    def set_rate_limit(self, rate):
+        """A token bucket over all actions: `rate` tokens, `rate` more each
+        second; a request finding it empty is answered RequestLimitExceeded.
+        None switches it off."""
+        with self._lock:
+            self._bucket = TokenBucket(rate) if rate else None
+
+    def rate_limited_count(self):
+        """How many RequestLimitExceeded answers the bucket has given."""
+        with self._lock:
+            return self._rate_limited
+
     def async_jobs(self):
         with self._lock:
             return {k: dict(v) for k, v in self._jobs.items()}
@@ -836,9 +920,20 @@ class WeDataStandin:
         with self._lock:
             self._scripts.setdefault(key, []).extend(answers)
 
+    def set_default_answer(self, answer, action=None):
+        """A standing answer for every request (of action, if given) that no
+        script queue answers; None removes it."""
+        with self._lock:
+            if answer is None:
+                self._defaults.pop(action, None)
+            else:
+                self._defaults[action] = answer
+
     def clear_scripts(self):
+        """Empties every script queue and removes the standing answers."""
         with self._lock:
             self._scripts.clear()
+            self._defaults.clear()
 
     def pending_script(self):
         with self._lock:
@@ -907,7 +1002,17 @@ class WeDataStandin:
                 queue = self._scripts.get(key)
                 if queue:
                     return queue.pop(0)
+            for key in (action, None):
+                if key in self._defaults:
+                    return self._defaults[key]
         return None
+
+    def _take_token(self):
+        with self._lock:
+            if self._bucket is None or self._bucket.take():
+                return True
+            self._rate_limited += 1
+            return False
 
     def _handle(self, handler):
         received = time.time()
@@ -956,10 +1061,32 @@ class WeDataStandin:
         # The authentication and header checks always run first, so every
         # record says whether its signature was valid, whatever is answered.
         problem = self._check_request(handler, record, body, values)
+        if not self._take_token():
+            record.rate_limited = True
+            record.answer = "rate_limited"
+            self._answer_error(handler, record, "RequestLimitExceeded",
+                               "Your current request times exceeds the frequency "
+                               "limit of %g per second. Please reduce the frequency "
+                               "of calls." % self._bucket.rate)
+            return
         answer = self._take_answer(record.action, record.execution_id)
         record.answer = answer.describe() if answer is not None else "default"
+        # The action runs on receipt, before any delay: a rerun is counted
+        # even if its answer never leaves (or is a scripted failure made
+        # with applied=True).
+        data = failure = None
+        if problem is None and (answer is None or answer.applies()):
+            try:
+                data = self.actions[record.action](record, record.body)
+            except ApiError as exc:
+                failure = exc
+        elif problem is None and record.action == "RerunTriggerWorkflowRunAsync":
+            self._ensure_run(record.body)
         if answer is not None and answer.delay:
-            self._stopping.wait(answer.delay)
+            if not self._wait_unless_client_leaves(handler, answer.delay):
+                record.client_gone = True
+                handler.close_connection = True
+                return
         if answer is not None and answer.kind == "close":
             record.status = None
             handler.close_connection = True
@@ -985,16 +1112,68 @@ class WeDataStandin:
         if answer is not None and answer.kind == "error":
             self._answer_error(handler, record, answer.code, answer.message)
             return
-        try:
-            data = self.actions[record.action](record, record.body)
-        except ApiError as exc:
-            self._answer_error(handler, record, exc.code, exc.message)
+        if failure is not None:
+            self._answer_error(handler, record, failure.code, failure.message)
             return
         response = {"Response": {"Data": data, "RequestId": request_id}}
         if answer is not None and answer.kind == "huge":
             pad = max(0, answer.size - len(_json_bytes(response)) - 16)
             response["Response"]["Padding"] = "x" * pad
         self._send(handler, record, 200, _json_bytes(response))
+
+    def _wait_unless_client_leaves(self, handler, seconds):
+        """Waits `seconds` (less if the stand-in stops).  Returns False as
+        soon as the client closes its end of the connection."""
+        conn = handler.connection
+        deadline = time.monotonic() + seconds
+        while not self._stopping.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return True
+            try:
+                readable = select.select([conn], [], [], min(left, 0.1))[0]
+            except (OSError, ValueError):
+                return False
+            if readable and self._peer_closed(handler):
+                return False
+        return True
+
+    @staticmethod
+    def _peer_closed(handler):
+        """Called when the socket is readable while no request is expected:
+        true if that is the end of the stream (or an error)."""
+        conn = handler.connection
+        old_timeout = conn.gettimeout()
+        try:
+            conn.settimeout(0.05)
+            if isinstance(conn, ssl.SSLSocket):
+                data = conn.recv(1)
+            else:
+                data = conn.recv(1, socket.MSG_PEEK)
+        except (socket.timeout, ssl.SSLWantReadError):
+            return False    # TLS housekeeping, not application data
+        except (OSError, ssl.SSLError):
+            return True
+        finally:
+            try:
+                conn.settimeout(old_timeout)
+            except OSError:
+                pass
+        if data and isinstance(conn, ssl.SSLSocket):
+            handler.close_connection = True   # a byte was consumed: end after this
+        return data == b""
+
+    def _ensure_run(self, params):
+        """A rerun request that was not carried out still names a run that
+        exists (FAILED), so that reading it back works."""
+        if not self.auto_create_runs or not isinstance(params, dict):
+            return
+        ids = [params.get(k) for k in ("ProjectId", "WorkflowId", "WorkflowExecutionId")]
+        if not all(isinstance(v, str) and v for v in ids):
+            return
+        with self._lock:
+            if ids[2] not in self._runs:
+                self.add_run(ids[0], ids[1], ids[2], "FAILED")
 
     def _check_request(self, handler, record, body, values):
         """Returns (code, message) of the first problem, or None."""
@@ -1107,6 +1286,7 @@ class WeDataStandin:
             async_id = str(uuid.uuid4())
             run.rerun_times += 1
             run.state = "RUNNING"
+            record.applied = True
             if task_ids:
                 run.task_ids = list(task_ids)
             run.reruns.append({"AsyncId": async_id, "ExecuteType": execute_type,
@@ -1359,7 +1539,9 @@ def _describe_request(rec):
                                        if rec.signature_ok is False else "n/a"),
         rec.answer, rec.status if rec.status is not None else "dropped",
         " AsyncId=%s" % rec.async_id if rec.async_id else "",
-        " Error=%s" % rec.error_code if rec.error_code else ""))
+        " Error=%s" % rec.error_code if rec.error_code else "")
+        + (" (rerun applied)" if rec.applied else "")
+        + (" (client gone)" if rec.client_gone else ""))
 
 
 def main(argv=None):
@@ -1382,7 +1564,10 @@ def main(argv=None):
     parser.add_argument("--script", action="append", default=[], metavar="EXECID=SPEC",
                         help="scripted answers for a WorkflowExecutionId ('*' = default); "
                         "SPEC: comma-separated ok | error:CODE[:MSG] | delay:S[:SPEC] | "
-                        "http:N | garbage | close | huge")
+                        "http:N[:applied] | garbage[:applied] | close[:applied] | huge")
+    parser.add_argument("--rate-limit", type=float, default=None, metavar="N",
+                        help="answer RequestLimitExceeded beyond N requests a second "
+                        "(token bucket of N over all actions)")
     parser.add_argument("--sink", action="store_true",
                         help="also run a write_http notification sink (plain HTTP)")
     parser.add_argument("--sink-port", type=int, default=0)
@@ -1416,7 +1601,7 @@ def main(argv=None):
         creds.append(Credential(sid, key, args.token if i == 0 else None))
     standin = WeDataStandin(cert_dir=args.cert_dir, credentials=creds, host=args.host,
                             port=args.port, auto_create_runs=not args.no_auto_create,
-                            on_request=on_request)
+                            on_request=on_request, rate_limit=args.rate_limit)
     if args.runs:
         with open(args.runs, encoding="utf-8") as fh:
             standin.load_runs(json.load(fh))
@@ -1445,7 +1630,8 @@ def main(argv=None):
     if sink is not None:
         sink.stop()
     counts = standin.count_by_action()
-    _print("[standin] stopped; requests by action: %s" % json.dumps(counts, sort_keys=True))
+    _print("[standin] stopped; requests by action: %s; rate-limited answers: %d"
+           % (json.dumps(counts, sort_keys=True), standin.rate_limited_count()))
     return 0
 
 
