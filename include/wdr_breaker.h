@@ -37,6 +37,11 @@ bool wdr_breaker_allow(wdr_breaker_t *b, int64_t now_ms, int64_t *ret_wait_ms);
  * caused: +1 it opened, -1 it closed, 0 no change of open/closed. */
 int wdr_breaker_record(wdr_breaker_t *b, bool success, int64_t now_ms);
 
+/* wdr_breaker_cancel: a request that wdr_breaker_allow let through was not
+ * sent after all (it could not be built, or the plugin is stopping): a
+ * half-open breaker may hand out its probe again. */
+void wdr_breaker_cancel(wdr_breaker_t *b);
+
 /* wdr_breaker_is_open: true while open or half-open (for the gauge). */
 bool wdr_breaker_is_open(const wdr_breaker_t *b);
 

@@ -79,9 +79,9 @@ typedef enum {
   WDR_SIGNAL_SCHEDULED, /* a rerun is due at at_ms (now, or after backoff) */
   WDR_SIGNAL_DUPLICATE, /* already scheduled, being verified or in flight */
   WDR_SIGNAL_EXHAUSTED, /* MaxAttempts accepted reruns used */
-  WDR_SIGNAL_BUDGET,    /* MaxRerunsPerHour used */
+  WDR_SIGNAL_BUDGET,    /* MaxRerunsPerHour reruns sent in the last hour */
   WDR_SIGNAL_PERMANENT, /* a permanent error ended this run before */
-  WDR_SIGNAL_FULL,      /* the table holds max_runs runs */
+  WDR_SIGNAL_FULL,      /* the table holds max_runs runs (also: bad input) */
 } wdr_signal_verdict_t;
 
 typedef struct {
@@ -146,7 +146,9 @@ wdr_signal_decision_t wdr_policy_on_signal(wdr_policy_t *p, size_t wf,
 /* wdr_policy_take_due: if a run is due at now_ms, marks it IN_FLIGHT,
  * fills job and returns true (the earliest due first). Otherwise returns
  * false and sets *ret_next_ms to the earliest future due time (INT64_MAX if
- * none). */
+ * none). The first request of an attempt is charged to its workflow's
+ * hourly budget here; when that is used up the run waits until a slot
+ * frees (it is not dropped). */
 bool wdr_policy_take_due(wdr_policy_t *p, int64_t now_ms, wdr_policy_job_t *job,
                          int64_t *ret_next_ms);
 

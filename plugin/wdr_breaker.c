@@ -50,6 +50,11 @@ int wdr_breaker_record(wdr_breaker_t *b, bool success, int64_t now_ms) {
   return 0;
 }
 
+void wdr_breaker_cancel(wdr_breaker_t *b) {
+  if (b->state == WDR_BREAKER_HALF_OPEN)
+    b->probe_out = false;
+}
+
 bool wdr_breaker_is_open(const wdr_breaker_t *b) {
   return b->state != WDR_BREAKER_CLOSED;
 }

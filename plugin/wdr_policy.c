@@ -189,8 +189,6 @@ wdr_signal_decision_t wdr_policy_on_signal(wdr_policy_t *p, size_t wf,
     if (earliest > at)
       at = earliest;
   }
-  if (w->max_reruns_per_hour > 0)
-    win->t[win->num++] = now_ms;
   run->state = WDR_RUN_SCHEDULED;
   run->next_at_ms = at;
   run->tries++;
@@ -205,20 +203,44 @@ wdr_signal_decision_t wdr_policy_on_signal(wdr_policy_t *p, size_t wf,
   return d;
 }
 
+/* The budget is charged when a rerun is sent, not when it is scheduled: a
+ * rerun scheduled after a long backoff must count in the hour it leaves
+ * in. One that finds the hour's budget used waits until a slot frees. */
+static bool budget_charge(wdr_policy_t *p, wdr_run_t *r, int64_t now_ms) {
+  window_t *win = &p->budget[r->wf];
+  bool first_request =
+      r->state == WDR_RUN_SCHEDULED && r->request_retries == 0 && !r->resigned;
+  if (win->cap == 0 || !first_request)
+    return true;
+  window_expire(win, now_ms);
+  if (win->num >= win->cap) {
+    r->next_at_ms = win->t[0] + HOUR_MS;
+    return false;
+  }
+  win->t[win->num++] = now_ms;
+  return true;
+}
+
 bool wdr_policy_take_due(wdr_policy_t *p, int64_t now_ms, wdr_policy_job_t *job,
                          int64_t *ret_next_ms) {
   wdr_run_t *best = NULL;
-  for (size_t i = 0; i < p->runs_num; i++) {
-    wdr_run_t *r = &p->runs[i];
-    if (r->state != WDR_RUN_SCHEDULED && r->state != WDR_RUN_VERIFY)
-      continue;
-    if (best == NULL || r->next_at_ms < best->next_at_ms)
-      best = r;
-  }
-  if (best == NULL || best->next_at_ms > now_ms) {
-    if (ret_next_ms != NULL)
-      *ret_next_ms = best != NULL ? best->next_at_ms : INT64_MAX;
-    return false;
+  for (;;) {
+    best = NULL;
+    for (size_t i = 0; i < p->runs_num; i++) {
+      wdr_run_t *r = &p->runs[i];
+      if (r->state != WDR_RUN_SCHEDULED && r->state != WDR_RUN_VERIFY)
+        continue;
+      if (best == NULL || r->next_at_ms < best->next_at_ms)
+        best = r;
+    }
+    if (best == NULL || best->next_at_ms > now_ms) {
+      if (ret_next_ms != NULL)
+        *ret_next_ms = best != NULL ? best->next_at_ms : INT64_MAX;
+      return false;
+    }
+    /* A deferred run is due later now, so this loop ends. */
+    if (budget_charge(p, best, now_ms))
+      break;
   }
   wdr_job_kind_t kind =
       best->state == WDR_RUN_VERIFY ? WDR_JOB_VERIFY : WDR_JOB_RERUN;

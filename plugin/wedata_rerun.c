@@ -361,6 +361,8 @@ static void handle_result(const result_msg_t *m, int64_t now) {
     record_breaker(cls == WDR_CLASS_OK || cls == WDR_CLASS_PERMANENT ||
                        cls == WDR_CLASS_RESIGN,
                    now);
+  else
+    wdr_breaker_cancel(&breaker); /* nothing was sent: no verdict */
   if (!r->ok) {
     wdr_metrics_error(metrics, job->wf, r->error_code);
     if (rerun) {
@@ -488,8 +490,10 @@ static int64_t dispatch(int64_t now) {
   state_dirty = true;
   save_state();
   for (size_t i = 0; i < jobs_num; i++)
-    if (wdr_inbox_push_job(inbox, &jobs[i]) != 0)
+    if (wdr_inbox_push_job(inbox, &jobs[i]) != 0) {
       wdr_policy_requeue(policy, &jobs[i]);
+      wdr_breaker_cancel(&breaker);
+    }
   return wake;
 }
 
@@ -522,8 +526,10 @@ static void *policy_main(void *arg) {
    * of them started, and leave an exact state file behind. */
   drain(now_ms());
   wdr_policy_job_t job;
-  while (wdr_inbox_unpush_job(inbox, &job) == 0)
+  while (wdr_inbox_unpush_job(inbox, &job) == 0) {
     wdr_policy_requeue(policy, &job);
+    wdr_breaker_cancel(&breaker);
+  }
   state_dirty = true;
   save_state();
   return NULL;

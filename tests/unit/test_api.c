@@ -1,5 +1,6 @@
 /* The API client with a recording transport: the exact request it builds
- * (URL, headers, body, signature) and how it classifies every answer. */
+ * (URL, headers, body, signature) and how it classifies every answer, for
+ * RerunTriggerWorkflowRunAsync and GetTriggerWorkflowRun. */
 #include "testutil.h"
 #include "vectors.h"
 
@@ -255,6 +256,421 @@ static void test_unbuildable_request_never_sent(void **state) {
   free(f);
 }
 
+/* --- classification ---------------------------------------------------- */
+
+static wdr_api_class_t classify(const char *code, long http_status,
+                                bool request_sent) {
+  wdr_api_result_t res;
+  memset(&res, 0, sizeof(res));
+  snprintf(res.response.error_code, sizeof(res.response.error_code), "%s",
+           code);
+  res.http_status = http_status;
+  res.request_sent = request_sent;
+  return wdr_api_classify(&res);
+}
+
+static void test_classify_codes(void **state) {
+  (void)state;
+  wdr_api_result_t ok;
+  memset(&ok, 0, sizeof(ok));
+  ok.response.ok = true;
+  ok.http_status = 200;
+  ok.request_sent = true;
+  assert_int_equal(wdr_api_classify(&ok), WDR_CLASS_OK);
+
+  /* Rate limits, server trouble and "busy": worth another try. */
+  const char *retryable[] = {
+      "RequestLimitExceeded",
+      "RequestLimitExceeded.UinLimitExceeded",
+      "RequestLimitExceeded.IPLimitExceeded",
+      "InternalError",
+      "InternalError.DbError",
+      "ServiceUnavailable",
+      "ResourceUnavailable",
+      "ResourceUnavailable.x",
+      "ResourceInUse",
+      "ResourceInUse.Task",
+      "InvalidParameter.ServiceIsBusy",
+  };
+  for (size_t i = 0; i < sizeof(retryable) / sizeof(retryable[0]); i++) {
+    if (classify(retryable[i], 200, true) != WDR_CLASS_RETRYABLE)
+      fail_msg("%s is not retryable", retryable[i]);
+    /* The transport details do not matter for a server's code. */
+    assert_int_equal(classify(retryable[i], 200, false), WDR_CLASS_RETRYABLE);
+  }
+
+  /* Everything else the server says is final. */
+  const char *permanent[] = {
+      "InvalidParameter",
+      "InvalidParameter.Other",
+      "InvalidParameterValue",
+      "ResourceNotFound",
+      "ResourceNotFound.Workflow",
+      "AuthFailure.SignatureFailure",
+      "AuthFailure.SecretIdNotFound",
+      "UnauthorizedOperation",
+      "FailedOperation",
+      "UnknownCode",
+      "RequestLimitExceededX",
+      "InternalErrorX",
+      "ResourceInUseX.y",
+      "InvalidParameter.ServiceIsBusyNow",
+      "ServiceUnavailable2",
+      "xRequestLimitExceeded",
+      "requestlimitexceeded",
+      "",
+  };
+  for (size_t i = 0; i < sizeof(permanent) / sizeof(permanent[0]); i++)
+    if (classify(permanent[i], 200, true) != WDR_CLASS_PERMANENT)
+      fail_msg("\"%s\" is not permanent", permanent[i]);
+
+  /* A stale timestamp: sign again. */
+  assert_int_equal(classify("AuthFailure.SignatureExpire", 200, true),
+                   WDR_CLASS_RESIGN);
+  assert_int_equal(classify("AuthFailure.SignatureExpired", 200, true),
+                   WDR_CLASS_PERMANENT);
+}
+
+static void test_classify_client_errors(void **state) {
+  (void)state;
+  /* No answer: retryable only when provably never sent. */
+  assert_int_equal(classify(WDR_ERR_NETWORK, 0, false), WDR_CLASS_RETRYABLE);
+  assert_int_equal(classify(WDR_ERR_NETWORK, 0, true), WDR_CLASS_AMBIGUOUS);
+
+  /* A refusal below 500 did nothing; a 5xx may have. */
+  assert_int_equal(classify(WDR_ERR_HTTP_STATUS, 429, true),
+                   WDR_CLASS_RETRYABLE);
+  assert_int_equal(classify(WDR_ERR_HTTP_STATUS, 404, true),
+                   WDR_CLASS_RETRYABLE);
+  assert_int_equal(classify(WDR_ERR_HTTP_STATUS, 499, true),
+                   WDR_CLASS_RETRYABLE);
+  assert_int_equal(classify(WDR_ERR_HTTP_STATUS, 500, true),
+                   WDR_CLASS_AMBIGUOUS);
+  assert_int_equal(classify(WDR_ERR_HTTP_STATUS, 502, true),
+                   WDR_CLASS_AMBIGUOUS);
+  assert_int_equal(classify(WDR_ERR_HTTP_STATUS, 503, true),
+                   WDR_CLASS_AMBIGUOUS);
+  assert_int_equal(classify(WDR_ERR_HTTP_STATUS, 504, true),
+                   WDR_CLASS_AMBIGUOUS);
+
+  /* An answer that cannot be read: the server may have acted. A body that
+   * could not be built was never sent. */
+  assert_int_equal(classify(WDR_ERR_PARSE_JSON, 200, true),
+                   WDR_CLASS_AMBIGUOUS);
+  assert_int_equal(classify(WDR_ERR_PARSE_JSON, 0, false), WDR_CLASS_PERMANENT);
+}
+
+/* The classes of what the client itself produces for each answer. */
+static void test_classify_from_transport(void **state) {
+  (void)state;
+  wdr_api_result_t res;
+  fake_t *f = new_fake();
+  run_with(f, &res);
+  assert_int_equal(wdr_api_classify(&res), WDR_CLASS_OK);
+
+  f->answer = "{\"Response\":{\"Error\":{\"Code\":\"RequestLimitExceeded\","
+              "\"Message\":\"slow down\"},\"RequestId\":\"r\"}}";
+  run_with(f, &res);
+  assert_int_equal(wdr_api_classify(&res), WDR_CLASS_RETRYABLE);
+
+  f->answer = "{\"Response\":{\"Error\":{\"Code\":\"AuthFailure."
+              "SignatureExpire\",\"Message\":\"old\"},\"RequestId\":\"r\"}}";
+  run_with(f, &res);
+  assert_int_equal(wdr_api_classify(&res), WDR_CLASS_RESIGN);
+
+  f->answer = "{\"Response\":{\"Error\":{\"Code\":\"ResourceNotFound\","
+              "\"Message\":\"no run\"},\"RequestId\":\"r\"}}";
+  run_with(f, &res);
+  assert_int_equal(wdr_api_classify(&res), WDR_CLASS_PERMANENT);
+
+  f->answer = "{\"Response\":{\"Data\":{}}}"; /* no AsyncId */
+  run_with(f, &res);
+  assert_int_equal(wdr_api_classify(&res), WDR_CLASS_AMBIGUOUS);
+
+  f->status = 429;
+  run_with(f, &res);
+  assert_int_equal(wdr_api_classify(&res), WDR_CLASS_RETRYABLE);
+  f->status = 502;
+  run_with(f, &res);
+  assert_int_equal(wdr_api_classify(&res), WDR_CLASS_AMBIGUOUS);
+
+  f->outcome = WDR_HTTP_NETWORK;
+  f->status = 0;
+  f->answer = NULL;
+  f->request_sent = false;
+  run_with(f, &res);
+  assert_int_equal(wdr_api_classify(&res), WDR_CLASS_RETRYABLE);
+  f->request_sent = true;
+  run_with(f, &res);
+  assert_int_equal(wdr_api_classify(&res), WDR_CLASS_AMBIGUOUS);
+
+  f->outcome = WDR_HTTP_TOO_LARGE;
+  f->status = 200;
+  run_with(f, &res);
+  assert_int_equal(wdr_api_classify(&res), WDR_CLASS_AMBIGUOUS);
+  free(f);
+
+  /* A body that cannot be built is never sent, and never will be. */
+  f = new_fake();
+  wdr_transport_t t = {.post = fake_post, .ctx = f};
+  wdr_api_endpoint_t ep = {.url = "https://h/",
+                           .host = "h",
+                           .region = "ap-guangzhou",
+                           .secret_id = "AKIDx",
+                           .secret_key = "key"};
+  wdr_rerun_req_t req = minimal_req;
+  req.execution_id = "bad-\xc3";
+  assert_int_equal(wdr_api_rerun(&ep, &t, &req, 1000, &res), -1);
+  assert_int_equal(wdr_api_classify(&res), WDR_CLASS_PERMANENT);
+  free(f);
+}
+
+/* --- GetTriggerWorkflowRun ---------------------------------------------- */
+
+static const char *run_answer =
+    "{\"Response\":{\"Data\":{\"TriggerWorkflowRun\":{"
+    "\"ExecutionId\":\"001e2f39-a71d-4588-9a9a-9f244d32c96c\","
+    "\"WorkflowId\":\"0fae8078-a7a7-4b67-afd1-8bf18e068dda\","
+    "\"WorkflowName\":\"nightly_etl\",\"ExecutionState\":\"RUNNING\","
+    "\"RerunTimes\":2,\"SupportRerun\":true,\"ExecuteType\":\"1\","
+    "\"StartTime\":\"2026-11-27 01:00:00\",\"EndTime\":null,"
+    "\"CostTime\":null,\"TaskRunSize\":7,\"OwnerUin\":\"100000000001\"}},"
+    "\"RequestId\":\"req-get-1\"}}";
+
+static int get_run_with(fake_t *f, wdr_api_result_t *res,
+                        wdr_run_view_t *view) {
+  wdr_transport_t t = {.post = fake_post, .ctx = f};
+  wdr_api_endpoint_t ep = {.url = "https://wedata.tencentcloudapi.com/",
+                           .host = "wedata.tencentcloudapi.com",
+                           .region = "ap-guangzhou",
+                           .secret_id = "AKIDx",
+                           .secret_key = "key"};
+  return wdr_api_get_run(&ep, &t, "1460947878944567296",
+                         "001e2f39-a71d-4588-9a9a-9f244d32c96c", 1767225600,
+                         res, view);
+}
+
+/* Poisons view, so that a field the client forgets to set shows. */
+static void poison(wdr_run_view_t *view) {
+  memset(view, 0x5a, sizeof(*view));
+  view->state[sizeof(view->state) - 1] = '\0';
+}
+
+static void test_get_run_request(void **state) {
+  (void)state;
+  fake_t *f = new_fake();
+  f->answer = run_answer;
+  wdr_api_result_t res;
+  wdr_run_view_t view;
+  poison(&view);
+  assert_int_equal(get_run_with(f, &res, &view), 0);
+  assert_int_equal(f->calls, 1);
+  assert_string_equal(f->url, "https://wedata.tencentcloudapi.com/");
+  assert_string_equal(f->body,
+                      "{\"ProjectId\":\"1460947878944567296\","
+                      "\"WorkflowExecutionId\":\"001e2f39-a71d-4588-9a9a-"
+                      "9f244d32c96c\"}");
+  assert_int_equal(f->headers_num, 7);
+  assert_string_equal(f->headers[0], "Host: wedata.tencentcloudapi.com");
+  assert_string_equal(f->headers[1], "Content-Type: application/json");
+  assert_string_equal(f->headers[2], "X-TC-Action: GetTriggerWorkflowRun");
+  assert_string_equal(f->headers[3], "X-TC-Version: 2025-08-06");
+  assert_string_equal(f->headers[4], "X-TC-Timestamp: 1767225600");
+  assert_string_equal(f->headers[5], "X-TC-Region: ap-guangzhou");
+  /* Signed for this action and body. */
+  assert_true(strncmp(f->headers[6],
+                      "Authorization: TC3-HMAC-SHA256 Credential=AKIDx/"
+                      "2026-01-01/wedata/tc3_request, SignedHeaders=content-"
+                      "type;host, Signature=",
+                      118) == 0);
+  char rerun_auth[512];
+  snprintf(rerun_auth, sizeof(rerun_auth), "%s", f->headers[6]);
+
+  assert_true(res.response.ok);
+  assert_string_equal(res.response.request_id, "req-get-1");
+  assert_string_equal(res.response.error_code, "");
+  assert_int_equal(res.http_status, 200);
+  assert_true(res.request_sent);
+  assert_int_equal(wdr_api_classify(&res), WDR_CLASS_OK);
+  assert_string_equal(view.state, "RUNNING");
+  assert_int_equal(view.rerun_times, 2);
+  assert_true(view.support_rerun);
+
+  /* A different body gives a different signature. */
+  wdr_transport_t t = {.post = fake_post, .ctx = f};
+  wdr_api_endpoint_t ep = {.url = "https://wedata.tencentcloudapi.com/",
+                           .host = "wedata.tencentcloudapi.com",
+                           .region = "ap-guangzhou",
+                           .secret_id = "AKIDx",
+                           .secret_key = "key"};
+  assert_int_equal(wdr_api_get_run(&ep, &t, "1460947878944567296", "other-run",
+                                   1767225600, &res, &view),
+                   0);
+  assert_string_equal(f->body, "{\"ProjectId\":\"1460947878944567296\","
+                               "\"WorkflowExecutionId\":\"other-run\"}");
+  assert_string_not_equal(f->headers[6], rerun_auth);
+  free(f);
+}
+
+static void get_run_answer(const char *answer, wdr_api_result_t *res,
+                           wdr_run_view_t *view) {
+  fake_t *f = new_fake();
+  f->answer = answer;
+  poison(view);
+  int rc = get_run_with(f, res, view);
+  free(f);
+  assert_int_equal(rc, 0);
+}
+
+static void test_get_run_views(void **state) {
+  (void)state;
+  wdr_api_result_t res;
+  wdr_run_view_t view;
+
+  /* A failed run, no rerun yet. */
+  get_run_answer("{\"Response\":{\"Data\":{\"TriggerWorkflowRun\":{"
+                 "\"ExecutionState\":\"FAILED\",\"RerunTimes\":0,"
+                 "\"SupportRerun\":false}},\"RequestId\":\"r\"}}",
+                 &res, &view);
+  assert_true(res.response.ok);
+  assert_string_equal(view.state, "FAILED");
+  assert_int_equal(view.rerun_times, 0);
+  assert_false(view.support_rerun);
+
+  /* Only the state: the others take their defaults. */
+  get_run_answer("{\"Response\":{\"Data\":{\"TriggerWorkflowRun\":{"
+                 "\"ExecutionState\":\"SUCCESS\"}}}}",
+                 &res, &view);
+  assert_true(res.response.ok);
+  assert_string_equal(view.state, "SUCCESS");
+  assert_int_equal(view.rerun_times, -1);
+  assert_false(view.support_rerun);
+
+  /* RerunTimes that is not a whole number >= 0 is unknown (-1);
+   * SupportRerun must be true itself. */
+  const char *bad_times[] = {"\"2\"", "2.5", "-1", "null", "true", "[2]"};
+  char answer[512];
+  for (size_t i = 0; i < sizeof(bad_times) / sizeof(bad_times[0]); i++) {
+    snprintf(answer, sizeof(answer),
+             "{\"Response\":{\"Data\":{\"TriggerWorkflowRun\":{"
+             "\"ExecutionState\":\"FAILED\",\"RerunTimes\":%s,"
+             "\"SupportRerun\":\"true\"}}}}",
+             bad_times[i]);
+    get_run_answer(answer, &res, &view);
+    assert_true(res.response.ok);
+    assert_string_equal(view.state, "FAILED");
+    if (view.rerun_times != -1)
+      fail_msg("RerunTimes %s gave %lld", bad_times[i], view.rerun_times);
+    assert_false(view.support_rerun);
+  }
+}
+
+static void assert_malformed(const char *answer) {
+  wdr_api_result_t res;
+  wdr_run_view_t view;
+  get_run_answer(answer, &res, &view);
+  assert_false(res.response.ok);
+  assert_string_equal(res.response.error_code, "ClientError.ParseJsonError");
+  /* An answer came (request_sent): the class is ambiguous. */
+  assert_int_equal(wdr_api_classify(&res), WDR_CLASS_AMBIGUOUS);
+  assert_string_equal(view.state, "");
+  assert_int_equal(view.rerun_times, -1);
+  assert_false(view.support_rerun);
+}
+
+static void test_get_run_malformed(void **state) {
+  (void)state;
+  const char *state_error = "Response.Data.TriggerWorkflowRun.ExecutionState "
+                            "is missing or not a string";
+  wdr_api_result_t res;
+  wdr_run_view_t view;
+
+  get_run_answer("{\"Response\":{\"Data\":{},\"RequestId\":\"r-7\"}}", &res,
+                 &view);
+  assert_string_equal(res.response.error_message, state_error);
+  assert_string_equal(res.response.request_id, "r-7");
+  assert_malformed("{\"Response\":{\"Data\":{},\"RequestId\":\"r-7\"}}");
+  assert_malformed("{\"Response\":{\"RequestId\":\"r\"}}");
+  assert_malformed("{\"Response\":{\"Data\":{\"TriggerWorkflowRun\":null}}}");
+  assert_malformed("{\"Response\":{\"Data\":{\"TriggerWorkflowRun\":[]}}}");
+  assert_malformed("{\"Response\":{\"Data\":{\"TriggerWorkflowRun\":{}}}}");
+  assert_malformed("{\"Response\":{\"Data\":{\"TriggerWorkflowRun\":{"
+                   "\"ExecutionState\":5,\"RerunTimes\":1}}}}");
+  assert_malformed("{\"Response\":{\"Data\":{\"TriggerWorkflowRun\":{"
+                   "\"ExecutionState\":null}}}}");
+  assert_malformed("{\"Response\":{\"Data\":{\"TriggerWorkflowRun\":{"
+                   "\"ExecutionState\":\"\"}}}}");
+  assert_malformed("{\"Response\":{\"Data\":{\"ExecutionState\":\"FAILED\"}}}");
+  assert_malformed("[]");
+  assert_malformed("<html>bad gateway</html>");
+  assert_malformed("{\"Response\":{\"Data\":{\"TriggerWorkflowRun\":{"
+                   "\"ExecutionState\":\"RUNNING\"");
+  get_run_answer("{\"Response\":{\"Data\":{\"TriggerWorkflowRun\":{"
+                 "\"ExecutionState\":5}}}}",
+                 &res, &view);
+  assert_string_equal(res.response.error_message, state_error);
+}
+
+/* Errors reach the result as for a rerun; the view keeps its defaults. */
+static void test_get_run_errors(void **state) {
+  (void)state;
+  wdr_api_result_t res;
+  wdr_run_view_t view;
+  get_run_answer("{\"Response\":{\"Error\":{\"Code\":\"ResourceNotFound\","
+                 "\"Message\":\"no such run\"},\"RequestId\":\"r-3\"}}",
+                 &res, &view);
+  assert_false(res.response.ok);
+  assert_string_equal(res.response.error_code, "ResourceNotFound");
+  assert_string_equal(res.response.error_message, "no such run");
+  assert_string_equal(res.response.request_id, "r-3");
+  assert_int_equal(wdr_api_classify(&res), WDR_CLASS_PERMANENT);
+  assert_string_equal(view.state, "");
+  assert_int_equal(view.rerun_times, -1);
+
+  fake_t *f = new_fake();
+  f->status = 503;
+  f->answer = run_answer; /* not read: the status says it all */
+  poison(&view);
+  assert_int_equal(get_run_with(f, &res, &view), 0);
+  assert_string_equal(res.response.error_code,
+                      "ClientError.HttpStatusCodeError");
+  assert_int_equal(wdr_api_classify(&res), WDR_CLASS_AMBIGUOUS);
+  assert_string_equal(view.state, "");
+  assert_int_equal(view.rerun_times, -1);
+  assert_false(view.support_rerun);
+
+  f->outcome = WDR_HTTP_NETWORK;
+  f->status = 0;
+  f->request_sent = false;
+  poison(&view);
+  assert_int_equal(get_run_with(f, &res, &view), 0);
+  assert_string_equal(res.response.error_code, "ClientError.NetworkError");
+  assert_int_equal(wdr_api_classify(&res), WDR_CLASS_RETRYABLE);
+  assert_string_equal(view.state, "");
+
+  /* Nothing to send: no request at all. */
+  f->calls = 0;
+  wdr_transport_t t = {.post = fake_post, .ctx = f};
+  wdr_api_endpoint_t ep = {.url = "https://h/",
+                           .host = "h",
+                           .region = "ap-guangzhou",
+                           .secret_id = "AKIDx",
+                           .secret_key = "key"};
+  poison(&view);
+  assert_int_equal(
+      wdr_api_get_run(&ep, &t, "1460947878944567296", "", 1, &res, &view), -1);
+  assert_int_equal(wdr_api_get_run(&ep, &t, NULL, "run-1", 1, &res, &view), -1);
+  assert_int_equal(wdr_api_get_run(&ep, &t, "1", "bad-\xc3", 1, &res, &view),
+                   -1);
+  assert_int_equal(f->calls, 0);
+  assert_false(res.response.ok);
+  assert_string_equal(res.response.error_code, "ClientError.ParseJsonError");
+  assert_int_equal(wdr_api_classify(&res), WDR_CLASS_PERMANENT);
+  assert_string_equal(view.state, "");
+  assert_int_equal(view.rerun_times, -1);
+  free(f);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_request_matches_sdk_vector),
@@ -262,6 +678,13 @@ int main(void) {
       cmocka_unit_test(test_signed_afresh_each_call),
       cmocka_unit_test(test_classification),
       cmocka_unit_test(test_unbuildable_request_never_sent),
+      cmocka_unit_test(test_classify_codes),
+      cmocka_unit_test(test_classify_client_errors),
+      cmocka_unit_test(test_classify_from_transport),
+      cmocka_unit_test(test_get_run_request),
+      cmocka_unit_test(test_get_run_views),
+      cmocka_unit_test(test_get_run_malformed),
+      cmocka_unit_test(test_get_run_errors),
   };
   return cmocka_run_group_tests_name("api", tests, NULL, NULL);
 }

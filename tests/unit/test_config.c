@@ -1,6 +1,6 @@
 /* wdr_config_parse: every option, the defaults, the Endpoint forms, where
- * the credentials come from, and every refused config with its exact error
- * text (which must never show a secret). */
+ * the credentials come from, the rerun policy options, and every refused
+ * config with its exact error text (which must never show a secret). */
 #include "testutil.h"
 
 #include "oconfig_build.h"
@@ -774,12 +774,25 @@ typedef struct {
 #define B OCONFIG_TYPE_BOOLEAN
 
 static const opt_case_t plugin_cases[] = {
-    {"Endpoint", S, "https://h", 0}, {"Region", S, "ap-guangzhou", 0},
-    {"SecretId", S, "AKID", 0},      {"SecretKey", S, "key", 0},
-    {"SecretKeyFile", S, "/k", 0},   {"SessionToken", S, "token", 0},
-    {"CACert", S, "/ca.pem", 0},     {"VerifyPeer", B, NULL, 1},
-    {"Timeout", N, NULL, 5},         {"Language", S, "en-US", 0},
-    {"QueueLimit", N, NULL, 10},     {"Workers", N, NULL, 3},
+    {"Endpoint", S, "https://h", 0},
+    {"Region", S, "ap-guangzhou", 0},
+    {"SecretId", S, "AKID", 0},
+    {"SecretKey", S, "key", 0},
+    {"SecretKeyFile", S, "/k", 0},
+    {"SessionToken", S, "token", 0},
+    {"CACert", S, "/ca.pem", 0},
+    {"VerifyPeer", B, NULL, 1},
+    {"Timeout", N, NULL, 5},
+    {"Language", S, "en-US", 0},
+    {"QueueLimit", N, NULL, 10},
+    {"Workers", N, NULL, 3},
+    {"MaxRequestRetries", N, NULL, 2},
+    {"RateLimit", N, NULL, 5},
+    {"BreakerThreshold", N, NULL, 4},
+    {"BreakerCooldown", N, NULL, 30},
+    {"DryRun", B, NULL, 1},
+    {"StateFile", S, "/var/lib/w.state", 0},
+    {"StateRetention", N, NULL, 3600},
 };
 
 static const opt_case_t workflow_cases[] = {
@@ -788,6 +801,11 @@ static const opt_case_t workflow_cases[] = {
     {"ExecuteType", N, NULL, 2},
     {"SchedulingResourceGroup", S, "srg", 0},
     {"IntegrationResourceGroup", S, "irg", 0},
+    {"MaxAttempts", N, NULL, 2},
+    {"RetryInterval", N, NULL, 30},
+    {"MaxRetryInterval", N, NULL, 600},
+    {"MaxRerunsPerHour", N, NULL, 5},
+    {"DryRun", B, NULL, 1},
 };
 
 #define CASES_NUM(a) (sizeof(a) / sizeof((a)[0]))
@@ -873,7 +891,9 @@ static void test_wrong_value_types(void **state) {
   for (size_t i = 0; i < CASES_NUM(workflow_cases); i++) {
     const opt_case_t *o = &workflow_cases[i];
     snprintf(want, sizeof(want), W ": option \"%s\" %s", o->key,
-             o->type == S ? "needs one string value" : "needs one number");
+             o->type == S   ? "needs one string value"
+             : o->type == N ? "needs one number"
+                            : "needs true or false");
     oconfig_item_t *wf = ocb_str(start_creds(), "Workflow", "wf");
     if (o->type == S)
       ocb_num(wf, o->key, 1);
@@ -1197,6 +1217,278 @@ static void test_bad_strings(void **state) {
                  "bytes or contains a control character");
 }
 
+/* --- rerun policy options ----------------------------------------------- */
+
+static void test_policy_defaults(void **state) {
+  (void)state;
+  start_valid();
+  const wdr_config_t *c = parse_ok(fake_env);
+  assert_int_equal(c->max_request_retries, 5);
+  assert_true(c->rate_limit == 20);
+  assert_int_equal(c->breaker_threshold, 10);
+  assert_true(c->breaker_cooldown == 60);
+  assert_false(c->dry_run);
+  assert_string_equal(c->state_file, "wedata_rerun.state");
+  assert_string_equal(c->state_file, WDR_DEFAULT_STATE_FILE);
+  assert_true(c->state_retention == 604800);
+  const wdr_workflow_cfg_t *w = &c->workflows[0];
+  assert_int_equal(w->max_attempts, 3);
+  assert_true(w->retry_interval == 60);
+  assert_true(w->max_retry_interval == 3600);
+  assert_int_equal(w->max_reruns_per_hour, 0);
+  assert_int_equal(w->dry_run, -1);
+}
+
+static void test_policy_values(void **state) {
+  (void)state;
+  oconfig_item_t *wf = start_valid();
+  ocb_num(g_root, "MaxRequestRetries", 7);
+  ocb_num(g_root, "RateLimit", 2.5);
+  ocb_num(g_root, "BreakerThreshold", 25);
+  ocb_num(g_root, "BreakerCooldown", 90.5);
+  ocb_bool(g_root, "DryRun", 1);
+  ocb_str(g_root, "StateFile", "/var/lib/collectd/wedata.state");
+  ocb_num(g_root, "StateRetention", 86400);
+  ocb_num(wf, "MaxAttempts", 5);
+  ocb_num(wf, "RetryInterval", 30);
+  ocb_num(wf, "MaxRetryInterval", 900);
+  ocb_num(wf, "MaxRerunsPerHour", 12);
+  ocb_bool(wf, "DryRun", 0);
+  /* A second workflow, left to the defaults. */
+  add_match(add_required(ocb_str(g_root, "Workflow", "other"), 1));
+  const wdr_config_t *c = parse_ok(fake_env);
+  assert_int_equal(c->max_request_retries, 7);
+  assert_true(c->rate_limit == 2.5);
+  assert_int_equal(c->breaker_threshold, 25);
+  assert_true(c->breaker_cooldown == 90.5);
+  assert_true(c->dry_run);
+  assert_string_equal(c->state_file, "/var/lib/collectd/wedata.state");
+  assert_true(c->state_retention == 86400);
+  const wdr_workflow_cfg_t *w = &c->workflows[0];
+  assert_int_equal(w->max_attempts, 5);
+  assert_true(w->retry_interval == 30);
+  assert_true(w->max_retry_interval == 900);
+  assert_int_equal(w->max_reruns_per_hour, 12);
+  assert_int_equal(w->dry_run, 0);
+  w = &c->workflows[1];
+  assert_int_equal(w->max_attempts, 3);
+  assert_true(w->retry_interval == 60);
+  assert_true(w->max_retry_interval == 3600);
+  assert_int_equal(w->max_reruns_per_hour, 0);
+  assert_int_equal(w->dry_run, -1);
+
+  /* Option names are case-insensitive here too. */
+  wf = start_valid();
+  ocb_num(g_root, "maxrequestretries", 0);
+  ocb_bool(g_root, "DRYRUN", 0);
+  ocb_num(wf, "maxattempts", 1);
+  ocb_bool(wf, "dryrun", 1);
+  c = parse_ok(fake_env);
+  assert_int_equal(c->max_request_retries, 0);
+  assert_false(c->dry_run);
+  assert_int_equal(c->workflows[0].max_attempts, 1);
+  assert_int_equal(c->workflows[0].dry_run, 1);
+}
+
+/* A Workflow's DryRun: -1 when not given (the plugin-wide DryRun applies),
+ * else 1 or 0, whatever the plugin-wide value. */
+static void test_workflow_dry_run(void **state) {
+  (void)state;
+  const int plugin_values[] = {-1, 0, 1}; /* -1: not given */
+  for (int p = 0; p < 3; p++) {
+    oconfig_item_t *r = start_creds();
+    if (plugin_values[p] >= 0)
+      ocb_bool(r, "DryRun", plugin_values[p]);
+    add_match(add_required(ocb_str(r, "Workflow", "unset"), 1));
+    ocb_bool(add_match(add_required(ocb_str(r, "Workflow", "on"), 1))->parent,
+             "DryRun", 1);
+    ocb_bool(add_match(add_required(ocb_str(r, "Workflow", "off"), 1))->parent,
+             "DryRun", 0);
+    const wdr_config_t *c = parse_ok(fake_env);
+    assert_int_equal(c->dry_run, plugin_values[p] == 1);
+    assert_int_equal(c->workflows_num, 3);
+    assert_string_equal(c->workflows[0].name, "unset");
+    assert_int_equal(c->workflows[0].dry_run, -1);
+    assert_string_equal(c->workflows[1].name, "on");
+    assert_int_equal(c->workflows[1].dry_run, 1);
+    assert_string_equal(c->workflows[2].name, "off");
+    assert_int_equal(c->workflows[2].dry_run, 0);
+  }
+}
+
+static void test_policy_range_edges(void **state) {
+  (void)state;
+  oconfig_item_t *wf = start_valid();
+  ocb_num(g_root, "MaxRequestRetries", 0);
+  ocb_num(g_root, "RateLimit", 0.1);
+  ocb_num(g_root, "BreakerThreshold", 1);
+  ocb_num(g_root, "BreakerCooldown", 0.001);
+  ocb_num(g_root, "StateRetention", 60);
+  ocb_num(wf, "MaxAttempts", 1);
+  ocb_num(wf, "RetryInterval", 0.001);
+  ocb_num(wf, "MaxRetryInterval", 0.001);
+  ocb_num(wf, "MaxRerunsPerHour", 0);
+  const wdr_config_t *c = parse_ok(fake_env);
+  assert_int_equal(c->max_request_retries, 0);
+  assert_true(c->rate_limit == 0.1);
+  assert_int_equal(c->breaker_threshold, 1);
+  assert_true(c->breaker_cooldown == 0.001);
+  assert_true(c->state_retention == 60);
+  assert_int_equal(c->workflows[0].max_attempts, 1);
+  assert_true(c->workflows[0].retry_interval == 0.001);
+  assert_true(c->workflows[0].max_retry_interval == 0.001);
+  assert_int_equal(c->workflows[0].max_reruns_per_hour, 0);
+
+  wf = start_valid();
+  ocb_num(g_root, "MaxRequestRetries", 20);
+  ocb_num(g_root, "RateLimit", 1000);
+  ocb_num(g_root, "BreakerThreshold", 1000);
+  ocb_num(g_root, "BreakerCooldown", 86400);
+  ocb_num(g_root, "StateRetention", 315360000);
+  ocb_num(wf, "MaxAttempts", 100);
+  ocb_num(wf, "RetryInterval", 604800);
+  ocb_num(wf, "MaxRetryInterval", 604800);
+  ocb_num(wf, "MaxRerunsPerHour", 100000);
+  c = parse_ok(fake_env);
+  assert_int_equal(c->max_request_retries, 20);
+  assert_true(c->rate_limit == 1000);
+  assert_int_equal(c->breaker_threshold, 1000);
+  assert_true(c->breaker_cooldown == 86400);
+  assert_true(c->state_retention == 315360000);
+  assert_int_equal(c->workflows[0].max_attempts, 100);
+  assert_true(c->workflows[0].retry_interval == 604800);
+  assert_true(c->workflows[0].max_retry_interval == 604800);
+  assert_int_equal(c->workflows[0].max_reruns_per_hour, 100000);
+}
+
+typedef struct {
+  const char *key;
+  double value;
+  const char *want; /* after the block's prefix */
+} range_case_t;
+
+static void test_policy_ranges(void **state) {
+  (void)state;
+  const range_case_t plugin[] = {
+      {"MaxRequestRetries", -1,
+       "option \"MaxRequestRetries\": -1 is not a whole number from 0 to 20"},
+      {"MaxRequestRetries", 21,
+       "option \"MaxRequestRetries\": 21 is not a whole number from 0 to 20"},
+      {"MaxRequestRetries", 1.5,
+       "option \"MaxRequestRetries\": 1.5 is not a whole number from 0 to 20"},
+      {"RateLimit", 0, "option \"RateLimit\": 0 is out of range (0.1 to 1000)"},
+      {"RateLimit", 0.05,
+       "option \"RateLimit\": 0.05 is out of range (0.1 to 1000)"},
+      {"RateLimit", -20,
+       "option \"RateLimit\": -20 is out of range (0.1 to 1000)"},
+      {"RateLimit", 1000.5,
+       "option \"RateLimit\": 1000.5 is out of range (0.1 to 1000)"},
+      {"BreakerThreshold", 0,
+       "option \"BreakerThreshold\": 0 is not a whole number from 1 to 1000"},
+      {"BreakerThreshold", 1001,
+       "option \"BreakerThreshold\": 1001 is not a whole number from 1 to "
+       "1000"},
+      {"BreakerThreshold", 2.5,
+       "option \"BreakerThreshold\": 2.5 is not a whole number from 1 to "
+       "1000"},
+      {"BreakerCooldown", 0,
+       "option \"BreakerCooldown\": 0 is out of range (0.001 to 86400)"},
+      {"BreakerCooldown", 86401,
+       "option \"BreakerCooldown\": 86401 is out of range (0.001 to 86400)"},
+      {"BreakerCooldown", -1,
+       "option \"BreakerCooldown\": -1 is out of range (0.001 to 86400)"},
+      {"StateRetention", 59,
+       "option \"StateRetention\": 59 is out of range (60 to 3.1536e+08)"},
+      {"StateRetention", 0,
+       "option \"StateRetention\": 0 is out of range (60 to 3.1536e+08)"},
+      {"StateRetention", 315360001,
+       "option \"StateRetention\": 3.1536e+08 is out of range (60 to "
+       "3.1536e+08)"},
+  };
+  char want[512];
+  for (size_t i = 0; i < sizeof(plugin) / sizeof(plugin[0]); i++) {
+    start_valid();
+    ocb_num(g_root, plugin[i].key, plugin[i].value);
+    snprintf(want, sizeof(want), P ": %s", plugin[i].want);
+    expect_error(want);
+  }
+
+  const range_case_t workflow[] = {
+      {"MaxAttempts", 0,
+       "option \"MaxAttempts\": 0 is not a whole number from 1 to 100"},
+      {"MaxAttempts", 101,
+       "option \"MaxAttempts\": 101 is not a whole number from 1 to 100"},
+      {"MaxAttempts", 2.5,
+       "option \"MaxAttempts\": 2.5 is not a whole number from 1 to 100"},
+      {"RetryInterval", 0,
+       "option \"RetryInterval\": 0 is out of range (0.001 to 604800)"},
+      {"RetryInterval", -60,
+       "option \"RetryInterval\": -60 is out of range (0.001 to 604800)"},
+      {"RetryInterval", 604801,
+       "option \"RetryInterval\": 604801 is out of range (0.001 to 604800)"},
+      {"MaxRetryInterval", 0,
+       "option \"MaxRetryInterval\": 0 is out of range (0.001 to 604800)"},
+      {"MaxRetryInterval", 604801,
+       "option \"MaxRetryInterval\": 604801 is out of range (0.001 to "
+       "604800)"},
+      {"MaxRerunsPerHour", -1,
+       "option \"MaxRerunsPerHour\": -1 is not a whole number from 0 to "
+       "100000"},
+      {"MaxRerunsPerHour", 100001,
+       "option \"MaxRerunsPerHour\": 100001 is not a whole number from 0 to "
+       "100000"},
+      {"MaxRerunsPerHour", 0.5,
+       "option \"MaxRerunsPerHour\": 0.5 is not a whole number from 0 to "
+       "100000"},
+  };
+  for (size_t i = 0; i < sizeof(workflow) / sizeof(workflow[0]); i++) {
+    oconfig_item_t *wf = start_valid();
+    ocb_num(wf, workflow[i].key, workflow[i].value);
+    snprintf(want, sizeof(want), W ": %s", workflow[i].want);
+    expect_error(want);
+  }
+}
+
+/* The backoff cap may not be below its base. */
+static void test_retry_interval_order(void **state) {
+  (void)state;
+  /* Against the defaults (60 s base, 3600 s cap). */
+  oconfig_item_t *wf = start_valid();
+  ocb_num(wf, "RetryInterval", 7200);
+  expect_error(W ": option \"MaxRetryInterval\": 3600 is less than "
+                 "RetryInterval 7200");
+  wf = start_valid();
+  ocb_num(wf, "MaxRetryInterval", 30);
+  expect_error(W ": option \"MaxRetryInterval\": 30 is less than "
+                 "RetryInterval 60");
+  /* Both given, in either order. */
+  wf = start_valid();
+  ocb_num(wf, "RetryInterval", 10);
+  ocb_num(wf, "MaxRetryInterval", 5);
+  expect_error(W ": option \"MaxRetryInterval\": 5 is less than "
+                 "RetryInterval 10");
+  wf = start_valid();
+  ocb_num(wf, "MaxRetryInterval", 0.25);
+  ocb_num(wf, "RetryInterval", 0.5);
+  expect_error(W ": option \"MaxRetryInterval\": 0.25 is less than "
+                 "RetryInterval 0.5");
+
+  /* Equal is fine: a fixed interval. */
+  wf = start_valid();
+  ocb_num(wf, "RetryInterval", 7200);
+  ocb_num(wf, "MaxRetryInterval", 7200);
+  const wdr_config_t *c = parse_ok(fake_env);
+  assert_true(c->workflows[0].retry_interval == 7200);
+  assert_true(c->workflows[0].max_retry_interval == 7200);
+
+  /* The second workflow is checked too, and named. */
+  oconfig_item_t *r = start_valid()->parent;
+  wf = add_match(add_required(ocb_str(r, "Workflow", "b"), 1))->parent;
+  ocb_num(wf, "MaxRetryInterval", 1);
+  expect_error(P " <Workflow \"b\">: option \"MaxRetryInterval\": 1 is less "
+                 "than RetryInterval 60");
+}
+
 /* --- misc --------------------------------------------------------------- */
 
 static void test_error_buffer_truncated(void **state) {
@@ -1243,6 +1535,12 @@ int main(void) {
       T(test_match_values),
       T(test_ranges),
       T(test_bad_strings),
+      T(test_policy_defaults),
+      T(test_policy_values),
+      T(test_workflow_dry_run),
+      T(test_policy_range_edges),
+      T(test_policy_ranges),
+      T(test_retry_interval_order),
       T(test_error_buffer_truncated),
       T(test_free_null),
   };

@@ -1,0 +1,876 @@
+/* wdr_state: the state file. Serialise and parse (round trip, the exact
+ * JSON, every kind of corrupt input), and the file operations in a private
+ * temporary folder. */
+#include "testutil.h"
+
+#include "wdr_state.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define T0 1767225600000LL
+#define MIN 60000LL
+#define HOUR (60 * MIN)
+#define DAY (24 * HOUR)
+
+/* Three workflows: "etl" and "hourly" are persisted, "dry" is a dry run. */
+static wdr_policy_wf_t g_wf[3];
+static char *g_names[] = {"etl", "hourly", "dry"};
+static bool g_persist[] = {true, true, false};
+static wdr_policy_t *g_p;   /* the source */
+static wdr_policy_t *g_q;   /* parsed into */
+static wdr_buf_t g_buf;     /* serialised */
+static char g_dir[64] = ""; /* temporary folder */
+
+static wdr_policy_t *new_policy(size_t max_runs) {
+  wdr_policy_t *p =
+      wdr_policy_create(&(wdr_policy_cfg_t){.wf = g_wf,
+                                            .wf_num = 3,
+                                            .max_request_retries = 3,
+                                            .retention_ms = DAY,
+                                            .max_runs = max_runs});
+  assert_non_null(p);
+  return p;
+}
+
+static int setup(void **state) {
+  (void)state;
+  for (int i = 0; i < 3; i++)
+    g_wf[i] = (wdr_policy_wf_t){.max_attempts = 3,
+                                .retry_interval_ms = MIN,
+                                .max_retry_interval_ms = HOUR,
+                                .max_reruns_per_hour = 10,
+                                .dry_run = i == 2};
+  g_p = new_policy(100);
+  g_q = new_policy(100);
+  wdr_buf_init(&g_buf, WDR_STATE_MAX);
+  return 0;
+}
+
+/* Removes the temporary folder and whatever is in it. */
+static void remove_dir(void) {
+  if (g_dir[0] == '\0')
+    return;
+  DIR *d = opendir(g_dir);
+  if (d != NULL) {
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+      if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+        continue;
+      char path[512];
+      snprintf(path, sizeof(path), "%s/%s", g_dir, e->d_name);
+      if (unlink(path) != 0)
+        rmdir(path);
+    }
+    closedir(d);
+  }
+  rmdir(g_dir);
+  g_dir[0] = '\0';
+}
+
+static int teardown(void **state) {
+  (void)state;
+  wdr_policy_destroy(g_p);
+  wdr_policy_destroy(g_q);
+  g_p = g_q = NULL;
+  wdr_buf_free(&g_buf, false);
+  remove_dir();
+  return 0;
+}
+
+/* --- helpers ------------------------------------------------------------ */
+
+static wdr_run_t make_run(size_t wf, const char *id, wdr_run_state_t state,
+                          int seed) {
+  wdr_run_t r = {.wf = wf,
+                 .state = state,
+                 .in_flight = seed % 2 ? WDR_JOB_VERIFY : WDR_JOB_RERUN,
+                 .attempts = seed % 4,
+                 .tries = seed % 4 + 1,
+                 .request_retries = seed % 3,
+                 .verify_tries = (seed + 1) % 3,
+                 .resigned = seed % 2 == 0,
+                 .gave_up = seed % 3 == 0,
+                 .first_signal_ms = T0 - 100000 + seed,
+                 .last_signal_ms = T0 - 50000 + seed,
+                 .last_try_ms = T0 - 40000 + seed,
+                 .next_at_ms = T0 + 1000 * seed,
+                 .updated_ms = T0 - 30000 + seed};
+  snprintf(r.execution_id, sizeof(r.execution_id), "%s", id);
+  snprintf(r.last_async_id, sizeof(r.last_async_id), "async-%d", seed);
+  snprintf(r.last_error, sizeof(r.last_error), seed % 2 ? "" : "InternalError");
+  return r;
+}
+
+static void restore(wdr_policy_t *p, const wdr_run_t *r, int64_t now) {
+  assert_int_equal(wdr_policy_restore(p, r, now), 0);
+}
+
+static const wdr_run_t *find(wdr_policy_t *p, size_t wf, const char *id) {
+  size_t n = 0;
+  const wdr_run_t *runs = wdr_policy_runs(p, &n);
+  for (size_t i = 0; i < n; i++)
+    if (runs[i].wf == wf && strcmp(runs[i].execution_id, id) == 0)
+      return &runs[i];
+  return NULL;
+}
+
+static void assert_runs_equal(const wdr_run_t *a, const wdr_run_t *b) {
+  assert_int_equal(a->wf, b->wf);
+  assert_string_equal(a->execution_id, b->execution_id);
+  assert_int_equal(a->state, b->state);
+  assert_int_equal(a->in_flight, b->in_flight);
+  assert_int_equal(a->attempts, b->attempts);
+  assert_int_equal(a->tries, b->tries);
+  assert_int_equal(a->request_retries, b->request_retries);
+  assert_int_equal(a->verify_tries, b->verify_tries);
+  assert_int_equal(a->resigned, b->resigned);
+  assert_int_equal(a->gave_up, b->gave_up);
+  assert_int_equal(a->first_signal_ms, b->first_signal_ms);
+  assert_int_equal(a->last_signal_ms, b->last_signal_ms);
+  assert_int_equal(a->last_try_ms, b->last_try_ms);
+  assert_int_equal(a->next_at_ms, b->next_at_ms);
+  assert_int_equal(a->updated_ms, b->updated_ms);
+  assert_string_equal(a->last_async_id, b->last_async_id);
+  assert_string_equal(a->last_error, b->last_error);
+}
+
+static void serialize(wdr_policy_t *p, int64_t now) {
+  wdr_buf_reset(&g_buf);
+  assert_int_equal(wdr_state_serialize(p, g_names, g_persist, 3, now, &g_buf),
+                   0);
+}
+
+/* Parses text into a fresh g_q, which must succeed. */
+static wdr_state_stats_t parse_ok(const char *text, int64_t now) {
+  wdr_policy_destroy(g_q);
+  g_q = new_policy(100);
+  wdr_state_stats_t stats;
+  char err[256] = "";
+  if (wdr_state_parse(text, strlen(text), g_q, g_names, 3, now, &stats, err,
+                      sizeof(err)) != 0)
+    fail_msg("parse failed: %s\n%s", err, text);
+  return stats;
+}
+
+/* Parses text of len bytes, which must fail with exactly want (or, when
+ * want ends in '*', an error that starts with it). */
+static void parse_error_len(const char *text, size_t len, const char *want) {
+  wdr_policy_destroy(g_q);
+  g_q = new_policy(100);
+  wdr_state_stats_t stats;
+  char err[256] = "";
+  if (wdr_state_parse(text, len, g_q, g_names, 3, T0, &stats, err,
+                      sizeof(err)) != -1)
+    fail_msg("parse accepted: %s", text);
+  size_t n = strlen(want);
+  if (n > 0 && want[n - 1] == '*') {
+    if (strncmp(err, want, n - 1) != 0)
+      fail_msg("error \"%s\" does not start with \"%.*s\"", err, (int)n - 1,
+               want);
+  } else
+    assert_string_equal(err, want);
+}
+
+static void parse_error(const char *text, const char *want) {
+  parse_error_len(text, strlen(text), want);
+}
+
+/* --- serialise and parse ------------------------------------------------ */
+
+/* A policy with runs in every state, of two persisted workflows and the
+ * dry-run one, plus budget windows. */
+static void fill_source(void) {
+  const wdr_run_state_t states[] = {WDR_RUN_IDLE, WDR_RUN_SCHEDULED,
+                                    WDR_RUN_VERIFY, WDR_RUN_PERMANENT};
+  for (int i = 0; i < 4; i++) {
+    char id[32];
+    snprintf(id, sizeof(id), "etl-run-%d", i);
+    wdr_run_t r = make_run(0, id, states[i], i + 1);
+    restore(g_p, &r, T0);
+    snprintf(id, sizeof(id), "hourly-run-%d", i);
+    r = make_run(1, id, states[i], i + 7);
+    restore(g_p, &r, T0);
+  }
+  /* The same id in another workflow is another run. */
+  wdr_run_t r = make_run(1, "etl-run-0", WDR_RUN_IDLE, 20);
+  restore(g_p, &r, T0);
+  /* An in-flight run: restored scheduled, then taken. */
+  r = make_run(0, "flying", WDR_RUN_SCHEDULED, 5);
+  r.next_at_ms = T0 - HOUR; /* the earliest due */
+  restore(g_p, &r, T0);
+  wdr_policy_job_t job;
+  assert_true(wdr_policy_take_due(g_p, T0, &job, NULL));
+  assert_string_equal(job.execution_id, "flying");
+  /* Dry-run runs, which stay in memory only. */
+  r = make_run(2, "dry-run-0", WDR_RUN_IDLE, 3);
+  restore(g_p, &r, T0);
+  r = make_run(2, "dry-run-1", WDR_RUN_SCHEDULED, 4);
+  restore(g_p, &r, T0);
+
+  wdr_policy_restore_budget(g_p, 0, T0 - 3000);
+  wdr_policy_restore_budget(g_p, 0, T0 - 2000);
+  wdr_policy_restore_budget(g_p, 0, T0 - 1000);
+  wdr_policy_restore_budget(g_p, 1, T0 - 500);
+  wdr_policy_restore_budget(g_p, 2, T0 - 100);
+}
+
+static void test_round_trip(void **state) {
+  (void)state;
+  fill_source();
+  serialize(g_p, T0 + 1);
+  const int64_t later = T0 + DAY / 2;
+  wdr_state_stats_t st = parse_ok(wdr_buf_str(&g_buf), later);
+  assert_int_equal(st.runs, 10);
+  assert_int_equal(st.unknown_workflow, 0);
+  assert_int_equal(st.rejected, 0);
+
+  size_t n_src = 0, n_dst = 0;
+  const wdr_run_t *src = wdr_policy_runs(g_p, &n_src);
+  (void)wdr_policy_runs(g_q, &n_dst);
+  assert_int_equal(n_src, 12);
+  assert_int_equal(n_dst, 10);
+  size_t compared = 0;
+  for (size_t i = 0; i < n_src; i++) {
+    const wdr_run_t *got = find(g_q, src[i].wf, src[i].execution_id);
+    if (src[i].wf == 2) {
+      assert_null(got);
+      continue;
+    }
+    assert_non_null(got);
+    wdr_run_t want = src[i];
+    if (want.state == WDR_RUN_IN_FLIGHT) {
+      /* Nobody knows whether it reached WeData: read it first. */
+      want.state = WDR_RUN_VERIFY;
+      want.next_at_ms = later + WDR_VERIFY_DELAY_MS;
+      want.verify_tries = 0;
+    }
+    assert_runs_equal(got, &want);
+    compared++;
+  }
+  assert_int_equal(compared, 10);
+  assert_int_equal(find(g_q, 0, "flying")->state, WDR_RUN_VERIFY);
+  assert_int_equal(find(g_q, 0, "flying")->in_flight, WDR_JOB_RERUN);
+
+  for (size_t wf = 0; wf < 3; wf++) {
+    size_t n_a = 0, n_b = 0;
+    const int64_t *a = wdr_policy_budget(g_p, wf, &n_a);
+    const int64_t *b = wdr_policy_budget(g_q, wf, &n_b);
+    if (wf == 2) {
+      assert_int_equal(n_a, 1);
+      assert_int_equal(n_b, 0); /* not persisted */
+      continue;
+    }
+    assert_int_equal(n_a, n_b);
+    for (size_t i = 0; i < n_a; i++)
+      assert_int_equal(a[i], b[i]);
+  }
+
+  /* What was parsed serialises to a fixed point: parsed and serialised
+   * again, it gives the same text. */
+  wdr_buf_t text2, text3;
+  wdr_buf_init(&text2, WDR_STATE_MAX);
+  wdr_buf_init(&text3, WDR_STATE_MAX);
+  wdr_policy_t *r = new_policy(100);
+  wdr_state_stats_t st2;
+  char err[256] = "";
+  int rc2 = wdr_state_serialize(g_q, g_names, g_persist, 3, later, &text2);
+  int rc3 = wdr_state_parse(wdr_buf_str(&text2), text2.len, r, g_names, 3,
+                            later + 1, &st2, err, sizeof(err));
+  int rc4 = wdr_state_serialize(r, g_names, g_persist, 3, later, &text3);
+  bool same = strcmp(wdr_buf_str(&text2), wdr_buf_str(&text3)) == 0;
+  wdr_policy_destroy(r);
+  wdr_buf_free(&text2, false);
+  wdr_buf_free(&text3, false);
+  assert_int_equal(rc2, 0);
+  assert_int_equal(rc3, 0);
+  assert_int_equal(rc4, 0);
+  assert_true(same);
+}
+
+/* A policy as the plugin makes it, through signals and results. */
+static void test_round_trip_live(void **state) {
+  (void)state;
+  wdr_signal_decision_t d = wdr_policy_on_signal(g_p, 0, "live", T0, 0);
+  assert_int_equal(d.verdict, WDR_SIGNAL_SCHEDULED);
+  wdr_policy_job_t job;
+  assert_true(wdr_policy_take_due(g_p, T0, &job, NULL));
+  wdr_policy_on_result(g_p, &job, WDR_OUTCOME_ACCEPTED, "async-9f",
+                       "ignored-on-accept", T0 + 10, 0);
+  serialize(g_p, T0 + 20);
+  parse_ok(wdr_buf_str(&g_buf), T0 + 30);
+  const wdr_run_t *a = find(g_p, 0, "live");
+  const wdr_run_t *b = find(g_q, 0, "live");
+  assert_non_null(a);
+  assert_non_null(b);
+  assert_runs_equal(a, b);
+  assert_string_equal(b->last_async_id, "async-9f");
+  size_t n = 0;
+  const int64_t *t = wdr_policy_budget(g_q, 0, &n);
+  assert_int_equal(n, 1);
+  assert_int_equal(t[0], T0);
+}
+
+static const char *golden =
+    "{\"version\":1,\"saved_ms\":1767225601234,\"runs\":[{\"workflow\":"
+    "\"hourly\",\"execution_id\":\"run-42\",\"state\":\"permanent\","
+    "\"in_flight\":\"verify\",\"attempts\":2,\"tries\":3,\"request_retries\":"
+    "1,\"verify_tries\":2,\"resigned\":true,\"gave_up\":false,"
+    "\"first_signal_ms\":1767225500000,\"last_signal_ms\":1767225550000,"
+    "\"last_try_ms\":1767225560000,\"next_at_ms\":1767225570000,"
+    "\"updated_ms\":1767225580000,\"last_async_id\":\"a-\\\"q\\\"\","
+    "\"last_error\":\"InvalidParameter\"}],\"budget\":{\"hourly\":"
+    "[1767225000000,1767225100000]}}";
+
+static void add_golden_run(wdr_policy_t *p) {
+  wdr_run_t r = {.wf = 1,
+                 .state = WDR_RUN_PERMANENT,
+                 .in_flight = WDR_JOB_VERIFY,
+                 .attempts = 2,
+                 .tries = 3,
+                 .request_retries = 1,
+                 .verify_tries = 2,
+                 .resigned = true,
+                 .gave_up = false,
+                 .first_signal_ms = 1767225500000,
+                 .last_signal_ms = 1767225550000,
+                 .last_try_ms = 1767225560000,
+                 .next_at_ms = 1767225570000,
+                 .updated_ms = 1767225580000};
+  snprintf(r.execution_id, sizeof(r.execution_id), "run-42");
+  snprintf(r.last_async_id, sizeof(r.last_async_id), "a-\"q\"");
+  snprintf(r.last_error, sizeof(r.last_error), "InvalidParameter");
+  restore(p, &r, T0);
+  wdr_policy_restore_budget(p, 1, 1767225000000);
+  wdr_policy_restore_budget(p, 1, 1767225100000);
+}
+
+static void test_golden(void **state) {
+  (void)state;
+  add_golden_run(g_p);
+  serialize(g_p, 1767225601234);
+  assert_string_equal(wdr_buf_str(&g_buf), golden);
+
+  /* And it reads back. */
+  wdr_state_stats_t st = parse_ok(golden, T0);
+  assert_int_equal(st.runs, 1);
+  assert_runs_equal(find(g_q, 1, "run-42"), find(g_p, 1, "run-42"));
+}
+
+/* An empty policy. */
+static void test_empty(void **state) {
+  (void)state;
+  serialize(g_p, 5);
+  assert_string_equal(wdr_buf_str(&g_buf),
+                      "{\"version\":1,\"saved_ms\":5,\"runs\":[],"
+                      "\"budget\":{}}");
+  wdr_state_stats_t st = parse_ok(wdr_buf_str(&g_buf), T0);
+  assert_int_equal(st.runs, 0);
+  size_t n = 9;
+  (void)wdr_policy_runs(g_q, &n);
+  assert_int_equal(n, 0);
+}
+
+/* Runs and budgets of workflows no longer configured are dropped (the runs
+ * counted); other keys are ignored; whitespace is fine. */
+static void test_unknown_workflows(void **state) {
+  (void)state;
+  const char *text =
+      "{ \"version\": 1, \"saved_ms\": 1, \"comment\": \"x\",\n"
+      "  \"runs\": [\n"
+      "    {\"workflow\":\"gone\",\"execution_id\":\"r1\",\"state\":\"idle\","
+      "\"in_flight\":\"rerun\",\"attempts\":1,\"tries\":1,"
+      "\"request_retries\":0,\"verify_tries\":0,\"resigned\":false,"
+      "\"gave_up\":false,\"first_signal_ms\":1,\"last_signal_ms\":1,"
+      "\"last_try_ms\":1,\"next_at_ms\":1,\"updated_ms\":1,"
+      "\"last_async_id\":\"\",\"last_error\":\"\",\"extra\":[1,2]},\n"
+      "    {\"workflow\":\"etl\",\"execution_id\":\"r2\",\"state\":\"idle\","
+      "\"in_flight\":\"rerun\",\"attempts\":1,\"tries\":1,"
+      "\"request_retries\":0,\"verify_tries\":0,\"resigned\":false,"
+      "\"gave_up\":false,\"first_signal_ms\":1,\"last_signal_ms\":1,"
+      "\"last_try_ms\":1,\"next_at_ms\":1,\"updated_ms\":1,"
+      "\"last_async_id\":\"\",\"last_error\":\"\"},\n"
+      "    {\"workflow\":\"ETL\",\"execution_id\":\"r3\",\"state\":\"idle\","
+      "\"in_flight\":\"rerun\",\"attempts\":1,\"tries\":1,"
+      "\"request_retries\":0,\"verify_tries\":0,\"resigned\":false,"
+      "\"gave_up\":false,\"first_signal_ms\":1,\"last_signal_ms\":1,"
+      "\"last_try_ms\":1,\"next_at_ms\":1,\"updated_ms\":1,"
+      "\"last_async_id\":\"\",\"last_error\":\"\"}\n"
+      "  ],\n"
+      "  \"budget\": {\"gone\": [5, 6], \"etl\": [7]}\n"
+      "}\n";
+  wdr_state_stats_t st = parse_ok(text, T0);
+  assert_int_equal(st.runs, 1);
+  assert_int_equal(st.unknown_workflow, 2); /* names are exact */
+  assert_int_equal(st.rejected, 0);
+  assert_non_null(find(g_q, 0, "r2"));
+  size_t n = 0;
+  (void)wdr_policy_runs(g_q, &n);
+  assert_int_equal(n, 1);
+  const int64_t *t = wdr_policy_budget(g_q, 0, &n);
+  assert_int_equal(n, 1);
+  assert_int_equal(t[0], 7);
+}
+
+/* Duplicates, and runs beyond the table's room, are dropped and counted. */
+static void test_rejected_runs(void **state) {
+  (void)state;
+  wdr_run_t r = make_run(0, "dup", WDR_RUN_IDLE, 1);
+  restore(g_p, &r, T0);
+  r = make_run(0, "other", WDR_RUN_IDLE, 2);
+  restore(g_p, &r, T0);
+  r = make_run(1, "third", WDR_RUN_PERMANENT, 3);
+  restore(g_p, &r, T0);
+  serialize(g_p, T0);
+  /* The file twice over: the second copy of each run is a duplicate. */
+  char *text = strdup(wdr_buf_str(&g_buf));
+  assert_non_null(text);
+  char *runs = strstr(text, "\"runs\":[");
+  char *end = strstr(text, "],\"budget\"");
+  assert_non_null(runs);
+  assert_non_null(end);
+  runs += strlen("\"runs\":[");
+  wdr_buf_t doubled;
+  wdr_buf_init(&doubled, WDR_STATE_MAX);
+  assert_int_equal(wdr_buf_append(&doubled, text, (size_t)(end - text)), 0);
+  assert_int_equal(wdr_buf_append_str(&doubled, ","), 0);
+  assert_int_equal(wdr_buf_append_str(&doubled, runs), 0);
+  free(text);
+  wdr_state_stats_t st = parse_ok(wdr_buf_str(&doubled), T0);
+  assert_int_equal(st.runs, 3);
+  assert_int_equal(st.rejected, 3);
+
+  /* A table with room for two. */
+  wdr_policy_destroy(g_q);
+  g_q = new_policy(2);
+  char err[256] = "";
+  assert_int_equal(wdr_state_parse(wdr_buf_str(&doubled), doubled.len, g_q,
+                                   g_names, 3, T0, &st, err, sizeof(err)),
+                   0);
+  assert_int_equal(st.runs, 2);
+  assert_int_equal(st.rejected, 4);
+  wdr_buf_free(&doubled, false);
+}
+
+/* --- corrupt input ------------------------------------------------------ */
+
+/* One run as JSON: every field valid, except key (if not NULL), whose raw
+ * JSON value becomes value, or which is left out when value is NULL. */
+static void run_json(char *out, size_t size, const char *key,
+                     const char *value) {
+  static const char *const fields[][2] = {
+      {"workflow", "\"etl\""},
+      {"execution_id", "\"run-1\""},
+      {"state", "\"scheduled\""},
+      {"in_flight", "\"rerun\""},
+      {"attempts", "0"},
+      {"tries", "1"},
+      {"request_retries", "0"},
+      {"verify_tries", "0"},
+      {"resigned", "false"},
+      {"gave_up", "false"},
+      {"first_signal_ms", "1767225600000"},
+      {"last_signal_ms", "1767225600000"},
+      {"last_try_ms", "1767225600000"},
+      {"next_at_ms", "1767225600000"},
+      {"updated_ms", "1767225600000"},
+      {"last_async_id", "\"\""},
+      {"last_error", "\"\""},
+  };
+  size_t len = 0;
+  len += (size_t)snprintf(out + len, size - len, "{");
+  bool first = true;
+  for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+    const char *v = fields[i][1];
+    if (key != NULL && strcmp(key, fields[i][0]) == 0) {
+      if (value == NULL)
+        continue;
+      v = value;
+    }
+    len += (size_t)snprintf(out + len, size - len, "%s\"%s\":%s",
+                            first ? "" : ",", fields[i][0], v);
+    first = false;
+  }
+  snprintf(out + len, size - len, "}");
+  assert_true(len + 2 < size);
+}
+
+/* A state with one run, whose field key is value (see run_json). */
+static void state_json(char *out, size_t size, const char *key,
+                       const char *value) {
+  char run[2048];
+  run_json(run, sizeof(run), key, value);
+  snprintf(out, size,
+           "{\"version\":1,\"saved_ms\":1,\"runs\":[%s],\"budget\":{}}", run);
+}
+
+static void run_field_error(const char *key, const char *value) {
+  char text[4096];
+  state_json(text, sizeof(text), key, value);
+  parse_error(text, "run 1 is malformed");
+}
+
+static void test_template_is_valid(void **state) {
+  (void)state;
+  char text[4096];
+  state_json(text, sizeof(text), NULL, NULL);
+  wdr_state_stats_t st = parse_ok(text, T0);
+  assert_int_equal(st.runs, 1);
+  const wdr_run_t *r = find(g_q, 0, "run-1");
+  assert_non_null(r);
+  assert_int_equal(r->state, WDR_RUN_SCHEDULED);
+  assert_int_equal(r->next_at_ms, T0);
+}
+
+static void test_corrupt_documents(void **state) {
+  (void)state;
+  parse_error("", "empty, or contains a NUL byte");
+  parse_error_len("{\"version\":1}\0{}", 16, "empty, or contains a NUL byte");
+  parse_error("garbage", "not JSON: *");
+  parse_error("{\"version\":1,", "not JSON: *");
+  /* Truncated: a valid state cut short. */
+  add_golden_run(g_p);
+  serialize(g_p, T0);
+  const size_t cuts[] = {g_buf.len - 1, g_buf.len - 2, g_buf.len / 2, 1};
+  for (size_t i = 0; i < 4; i++) {
+    char *cut = strndup(wdr_buf_str(&g_buf), cuts[i]);
+    assert_non_null(cut);
+    wdr_policy_destroy(g_q);
+    g_q = new_policy(100);
+    wdr_state_stats_t stats;
+    char err[256] = "";
+    int rc = wdr_state_parse(cut, cuts[i], g_q, g_names, 3, T0, &stats, err,
+                             sizeof(err));
+    free(cut);
+    assert_int_equal(rc, -1);
+    if (strncmp(err, "not JSON: ", 10) != 0)
+      fail_msg("cut at %zu: %s", cuts[i], err);
+  }
+
+  parse_error("[]", "no version");
+  parse_error("42", "no version");
+  parse_error("null", "no version");
+  parse_error("{\"runs\":[],\"budget\":{}}", "no version");
+  parse_error("{\"version\":\"1\",\"runs\":[],\"budget\":{}}", "no version");
+  parse_error("{\"version\":1.0,\"runs\":[],\"budget\":{}}", "no version");
+  parse_error("{\"version\":-1,\"runs\":[],\"budget\":{}}", "no version");
+  parse_error("{\"version\":2,\"runs\":[],\"budget\":{}}",
+              "version 2, expected 1");
+  parse_error("{\"version\":0,\"runs\":[],\"budget\":{}}",
+              "version 0, expected 1");
+  parse_error("{\"version\":1,\"budget\":{}}",
+              "no runs array or budget object");
+  parse_error("{\"version\":1,\"runs\":[]}", "no runs array or budget object");
+  parse_error("{\"version\":1,\"runs\":{},\"budget\":{}}",
+              "no runs array or budget object");
+  parse_error("{\"version\":1,\"runs\":[],\"budget\":[]}",
+              "no runs array or budget object");
+  parse_error("{\"version\":1,\"runs\":[],\"budget\":null}",
+              "no runs array or budget object");
+
+  /* A workflow's budget that is not an array of integers. */
+  parse_error("{\"version\":1,\"runs\":[],\"budget\":{\"etl\":5}}",
+              "budget of \"etl\" is not an array");
+  parse_error("{\"version\":1,\"runs\":[],\"budget\":{\"gone\":{}}}",
+              "budget of \"gone\" is not an array");
+  parse_error("{\"version\":1,\"runs\":[],\"budget\":{\"etl\":[1,1.5]}}",
+              "budget of \"etl\" holds a non-integer");
+  parse_error("{\"version\":1,\"runs\":[],\"budget\":{\"etl\":[\"1\"]}}",
+              "budget of \"etl\" holds a non-integer");
+  parse_error("{\"version\":1,\"runs\":[],\"budget\":{\"etl\":[null]}}",
+              "budget of \"etl\" holds a non-integer");
+}
+
+static void test_corrupt_runs(void **state) {
+  (void)state;
+  /* Not an object. */
+  parse_error("{\"version\":1,\"runs\":[5],\"budget\":{}}",
+              "run 1 is malformed");
+  parse_error("{\"version\":1,\"runs\":[[]],\"budget\":{}}",
+              "run 1 is malformed");
+  /* The second run is named. */
+  char run[2048], text[4096];
+  run_json(run, sizeof(run), NULL, NULL);
+  snprintf(text, sizeof(text), "{\"version\":1,\"runs\":[%s,{}],\"budget\":{}}",
+           run);
+  parse_error(text, "run 2 is malformed");
+
+  static const char *const keys[] = {
+      "workflow",    "execution_id", "state",           "in_flight",
+      "attempts",    "tries",        "request_retries", "verify_tries",
+      "resigned",    "gave_up",      "first_signal_ms", "last_signal_ms",
+      "last_try_ms", "next_at_ms",   "updated_ms",      "last_async_id",
+      "last_error"};
+  static const char *const strings[] = {"workflow",      "execution_id",
+                                        "state",         "in_flight",
+                                        "last_async_id", "last_error"};
+  static const char *const bools[] = {"resigned", "gave_up"};
+  static const char *const ints[] = {
+      "attempts",     "tries",           "request_retries",
+      "verify_tries", "first_signal_ms", "last_signal_ms",
+      "last_try_ms",  "next_at_ms",      "updated_ms"};
+
+  /* Every field is required. */
+  for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+    run_field_error(keys[i], NULL);
+  /* Wrong types. */
+  for (size_t i = 0; i < sizeof(strings) / sizeof(strings[0]); i++) {
+    run_field_error(strings[i], "1");
+    run_field_error(strings[i], "null");
+    run_field_error(strings[i], "[\"x\"]");
+  }
+  for (size_t i = 0; i < sizeof(bools) / sizeof(bools[0]); i++) {
+    run_field_error(bools[i], "1");
+    run_field_error(bools[i], "\"true\"");
+    run_field_error(bools[i], "null");
+  }
+  for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+    run_field_error(ints[i], "\"1\"");
+    run_field_error(ints[i], "1.5");
+    run_field_error(ints[i], "true");
+    run_field_error(ints[i], "null");
+    /* Negative numbers. */
+    run_field_error(ints[i], "-1");
+  }
+  run_field_error("next_at_ms", "-1767225600000");
+  /* Counters are bounded. */
+  run_field_error("attempts", "1000001");
+  run_field_error("tries", "99999999999");
+
+  /* Unknown names. */
+  run_field_error("state", "\"done\"");
+  run_field_error("state", "\"IDLE\"");
+  run_field_error("state", "\"unknown\"");
+  run_field_error("state", "\"\"");
+  run_field_error("in_flight", "\"both\"");
+  run_field_error("in_flight", "\"\"");
+
+  /* execution_id: empty or longer than 127 bytes. */
+  run_field_error("execution_id", "\"\"");
+  char id[200];
+  id[0] = '"';
+  memset(id + 1, 'x', 128);
+  snprintf(id + 129, sizeof(id) - 129, "\"");
+  run_field_error("execution_id", id);
+  /* 127 is fine. */
+  id[128] = '"';
+  id[129] = '\0';
+  state_json(text, sizeof(text), "execution_id", id);
+  parse_ok(text, T0);
+  size_t n = 0;
+  const wdr_run_t *runs = wdr_policy_runs(g_q, &n);
+  assert_int_equal(n, 1);
+  assert_int_equal(strlen(runs[0].execution_id), 127);
+
+  /* The other texts are bounded too. */
+  memset(id + 1, 'e', 128);
+  snprintf(id + 129, sizeof(id) - 129, "\"");
+  run_field_error("last_error", id);
+  run_field_error("last_async_id", id);
+
+  /* Limits that are fine. */
+  state_json(text, sizeof(text), "attempts", "1000000");
+  parse_ok(text, T0);
+  state_json(text, sizeof(text), "updated_ms", "9223372036854775807");
+  parse_ok(text, T0);
+}
+
+/* --- files -------------------------------------------------------------- */
+
+static void make_dir(void) {
+  snprintf(g_dir, sizeof(g_dir), "/tmp/wdr_test_stateXXXXXX");
+  assert_non_null(mkdtemp(g_dir));
+}
+
+static size_t dir_entries(void) {
+  DIR *d = opendir(g_dir);
+  assert_non_null(d);
+  size_t n = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL)
+    if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+      n++;
+  closedir(d);
+  return n;
+}
+
+static void test_write_read_file(void **state) {
+  (void)state;
+  make_dir();
+  char path[256];
+  snprintf(path, sizeof(path), "%s/wedata_rerun.state", g_dir);
+  fill_source();
+  serialize(g_p, T0);
+
+  char err[256] = "";
+  mode_t old_mask = umask(022);
+  int rc = wdr_state_write_file(path, &g_buf, err, sizeof(err));
+  umask(old_mask);
+  if (rc != 0)
+    fail_msg("write failed: %s", err);
+  struct stat st;
+  assert_int_equal(stat(path, &st), 0);
+  assert_int_equal(st.st_mode & 07777, 0600);
+  assert_int_equal(dir_entries(), 1); /* no temporary file left */
+
+  wdr_buf_t back;
+  wdr_buf_init(&back, WDR_STATE_MAX);
+  assert_int_equal(wdr_state_read_file(path, &back, err, sizeof(err)), 0);
+  assert_int_equal(back.len, g_buf.len);
+  assert_string_equal(wdr_buf_str(&back), wdr_buf_str(&g_buf));
+  wdr_buf_free(&back, false);
+
+  /* Replacing a file that is readable by all: the new one is 0600. */
+  assert_int_equal(chmod(path, 0644), 0);
+  wdr_buf_t small;
+  wdr_buf_init(&small, 100);
+  assert_int_equal(wdr_buf_append_str(&small, "{\"short\":1}"), 0);
+  assert_int_equal(wdr_state_write_file(path, &small, err, sizeof(err)), 0);
+  assert_int_equal(stat(path, &st), 0);
+  assert_int_equal(st.st_mode & 07777, 0600);
+  assert_int_equal(dir_entries(), 1);
+  wdr_buf_init(&back, WDR_STATE_MAX);
+  assert_int_equal(wdr_state_read_file(path, &back, err, sizeof(err)), 0);
+  assert_string_equal(wdr_buf_str(&back), "{\"short\":1}"); /* not a mix */
+  wdr_buf_free(&back, false);
+
+  /* An empty buffer makes an empty file. */
+  wdr_buf_reset(&small);
+  assert_int_equal(wdr_state_write_file(path, &small, err, sizeof(err)), 0);
+  wdr_buf_free(&small, false);
+  assert_int_equal(stat(path, &st), 0);
+  assert_int_equal(st.st_size, 0);
+  wdr_buf_init(&back, WDR_STATE_MAX);
+  assert_int_equal(wdr_state_read_file(path, &back, err, sizeof(err)), 0);
+  assert_int_equal(back.len, 0);
+  wdr_buf_free(&back, false);
+}
+
+static void test_read_errors(void **state) {
+  (void)state;
+  make_dir();
+  char path[256], err[256] = "";
+  wdr_buf_t buf;
+  wdr_buf_init(&buf, WDR_STATE_MAX);
+
+  /* Missing: 1, nothing read. */
+  snprintf(path, sizeof(path), "%s/missing.state", g_dir);
+  assert_int_equal(wdr_state_read_file(path, &buf, err, sizeof(err)), 1);
+  assert_int_equal(buf.len, 0);
+  snprintf(path, sizeof(path), "%s/no/such/folder/x.state", g_dir);
+  assert_int_equal(wdr_state_read_file(path, &buf, err, sizeof(err)), 1);
+
+  /* A folder cannot be read. */
+  assert_int_equal(wdr_state_read_file(g_dir, &buf, err, sizeof(err)), -1);
+  assert_string_equal(err, "read: Is a directory");
+
+  /* Larger than the buffer allows. */
+  snprintf(path, sizeof(path), "%s/big.state", g_dir);
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, "0123456789abcdef", 16), 16);
+  close(fd);
+  wdr_buf_free(&buf, false);
+  wdr_buf_init(&buf, 8);
+  assert_int_equal(wdr_state_read_file(path, &buf, err, sizeof(err)), -1);
+  assert_true(strncmp(err, "larger than ", 12) == 0);
+  wdr_buf_free(&buf, false);
+
+  /* Not readable (unless we are root, who reads anything). */
+  if (geteuid() != 0) {
+    assert_int_equal(chmod(path, 0), 0);
+    wdr_buf_init(&buf, WDR_STATE_MAX);
+    assert_int_equal(wdr_state_read_file(path, &buf, err, sizeof(err)), -1);
+    assert_string_equal(err, "open: Permission denied");
+    wdr_buf_free(&buf, false);
+  }
+}
+
+static void test_write_errors(void **state) {
+  (void)state;
+  make_dir();
+  char path[256], err[256] = "", want[512];
+  wdr_buf_t data;
+  wdr_buf_init(&data, 100);
+  assert_int_equal(wdr_buf_append_str(&data, "{}"), 0);
+
+  /* Into a folder that does not exist: the open of the temporary file. */
+  snprintf(path, sizeof(path), "%s/missing/wedata_rerun.state", g_dir);
+  assert_int_equal(wdr_state_write_file(path, &data, err, sizeof(err)), -1);
+  snprintf(want, sizeof(want), "open %s.tmp-%ld: No such file or directory",
+           path, (long)getpid());
+  assert_string_equal(err, want);
+
+  /* Over a folder: the rename fails, and the temporary file goes. */
+  snprintf(path, sizeof(path), "%s/taken", g_dir);
+  assert_int_equal(mkdir(path, 0700), 0);
+  assert_int_equal(wdr_state_write_file(path, &data, err, sizeof(err)), -1);
+  snprintf(want, sizeof(want), "rename %s.tmp-%ld: Is a directory", path,
+           (long)getpid());
+  assert_string_equal(err, want);
+  assert_int_equal(dir_entries(), 1); /* only the folder "taken" */
+
+  /* A path too long for the temporary name. */
+  char long_path[5000];
+  memset(long_path, 'p', sizeof(long_path) - 1);
+  long_path[sizeof(long_path) - 1] = '\0';
+  assert_int_equal(wdr_state_write_file(long_path, &data, err, sizeof(err)),
+                   -1);
+  assert_string_equal(err, "path too long");
+  wdr_buf_free(&data, false);
+}
+
+static void test_move_aside(void **state) {
+  (void)state;
+  make_dir();
+  char path[256], aside[512], want[512];
+  snprintf(path, sizeof(path), "%s/wedata_rerun.state", g_dir);
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, "corrupt", 7), 7);
+  close(fd);
+
+  assert_int_equal(wdr_state_move_aside(path, 1767225600, aside, sizeof(aside)),
+                   0);
+  snprintf(want, sizeof(want), "%s.corrupt-1767225600", path);
+  assert_string_equal(aside, want);
+  assert_int_equal(access(path, F_OK), -1);
+  assert_int_equal(errno, ENOENT);
+  char *moved = test_read_file(aside, NULL);
+  assert_string_equal(moved, "corrupt");
+  free(moved);
+
+  /* Nothing to move. */
+  assert_int_equal(wdr_state_move_aside(path, 1767225601, aside, sizeof(aside)),
+                   -1);
+  /* The new name does not fit: nothing is moved. */
+  assert_int_equal(rename(want, path), 0);
+  char tiny[16];
+  assert_int_equal(wdr_state_move_aside(path, 1767225602, tiny, sizeof(tiny)),
+                   -1);
+  assert_int_equal(access(path, F_OK), 0);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      T(test_round_trip),
+      T(test_round_trip_live),
+      T(test_golden),
+      T(test_empty),
+      T(test_unknown_workflows),
+      T(test_rejected_runs),
+      T(test_template_is_valid),
+      T(test_corrupt_documents),
+      T(test_corrupt_runs),
+      T(test_write_read_file),
+      T(test_read_errors),
+      T(test_write_errors),
+      T(test_move_aside),
+  };
+  return cmocka_run_group_tests_name("wdr_state", tests, NULL, NULL);
+}
