@@ -114,10 +114,26 @@ __attribute__((format(printf, 2, 3))) static int fail(ctx_t *c, const char *fmt,
   return -1;
 }
 
+/* True when s holds a control character or is not valid UTF-8: such text
+ * would break a log line, or make the JSON body unsendable at 3 a.m. rather
+ * than at start. */
 static bool has_control(const char *s) {
-  for (; *s != '\0'; s++)
-    if ((unsigned char)*s < 0x20 || *s == 0x7f)
+  const unsigned char *p = (const unsigned char *)s;
+  while (*p != '\0') {
+    if (*p < 0x20 || *p == 0x7f)
       return true;
+    int extra = *p < 0x80             ? 0
+                : (*p & 0xE0) == 0xC0 ? 1
+                : (*p & 0xF0) == 0xE0 ? 2
+                : (*p & 0xF8) == 0xF0 ? 3
+                                      : -1;
+    if (extra < 0 || (extra == 1 && *p < 0xC2))
+      return true;
+    p++;
+    for (int i = 0; i < extra; i++, p++)
+      if ((*p & 0xC0) != 0x80)
+        return true;
+  }
   return false;
 }
 
@@ -140,7 +156,10 @@ static int get_string(ctx_t *c, const oconfig_item_t *ci, char **ret) {
   /* The value is not echoed: it could be a secret, and a control
    * character would break the log line. */
   if (has_control(s))
-    return fail(c, "option \"%s\" contains a control character", ci->key);
+    return fail(c,
+                "option \"%s\" contains a control character or invalid "
+                "UTF-8",
+                ci->key);
   char *copy = strdup(s);
   if (copy == NULL)
     return fail(c, "out of memory");
@@ -270,7 +289,7 @@ static int add_task_ids(ctx_t *c, const oconfig_item_t *ci,
     if (strlen(v->value.string) > TEXT_MAX || has_control(v->value.string))
       return fail(c,
                   "option \"TaskId\": value %d is longer than %d bytes or "
-                  "contains a control character",
+                  "contains a control character or invalid UTF-8",
                   i + 1, TEXT_MAX);
     if ((ids[w->task_ids_num] = strdup(v->value.string)) == NULL)
       return fail(c, "out of memory");
@@ -291,7 +310,7 @@ static int add_param(ctx_t *c, const oconfig_item_t *ci,
         has_control(ci->values[i].value.string))
       return fail(c,
                   "option \"AdvancedParam\": the %s is longer than %d bytes "
-                  "or contains a control character",
+                  "or contains a control character or invalid UTF-8",
                   i == 0 ? "key" : "value", TEXT_MAX);
   wdr_param_t *p =
       realloc(w->params, (w->params_num + 1) * sizeof(wdr_param_t));

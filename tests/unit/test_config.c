@@ -648,14 +648,17 @@ static void test_secrets_never_shown(void **state) {
   for (int i = 0; i < 4; i++) {
     r = start_bare();
     ocb_str(r, "SecretKey", controls[i]);
-    expect_error_hiding(fake_env,
-                        P ": option \"SecretKey\" contains a control character",
-                        secret);
+    expect_error_hiding(
+        fake_env,
+        P
+        ": option \"SecretKey\" contains a control character or invalid UTF-8",
+        secret);
     r = start_bare();
     ocb_str(r, "SessionToken", controls[i]);
-    expect_error_hiding(
-        fake_env, P ": option \"SessionToken\" contains a control character",
-        secret);
+    expect_error_hiding(fake_env,
+                        P ": option \"SessionToken\" contains a control "
+                          "character or invalid UTF-8",
+                        secret);
   }
 
   /* From the environment and from the key file. */
@@ -1195,26 +1198,36 @@ static void test_bad_strings(void **state) {
       add_required(ocb_str(start_creds(), "Workflow", "wf"), 2);
   ocb_str(wf, "TaskId", text);
   expect_error(W ": option \"TaskId\": value 1 is longer than 1024 bytes or "
-                 "contains a control character");
+                 "contains a control character or invalid UTF-8");
 
   /* A control character is named, never echoed: it would break the log
    * line (and the value might be a secret). */
   ocb_str(start_bare(), "CACert", "/ca\t.pem");
-  expect_error(P ": option \"CACert\" contains a control character");
+  expect_error(
+      P ": option \"CACert\" contains a control character or invalid UTF-8");
   ocb_str(ocb_str(start_creds(), "Workflow", "wf"), "ProjectId", "1\x7f");
-  expect_error(W ": option \"ProjectId\" contains a control character");
+  expect_error(
+      W ": option \"ProjectId\" contains a control character or invalid UTF-8");
   wf = add_required(ocb_str(start_creds(), "Workflow", "wf"), 2);
   ocb_add_str(ocb_str(wf, "TaskId", "ok"), "bad\ntask");
   expect_error(W ": option \"TaskId\": value 2 is longer than 1024 bytes or "
-                 "contains a control character");
+                 "contains a control character or invalid UTF-8");
   wf = add_required(ocb_str(start_creds(), "Workflow", "wf"), 2);
   ocb_add_str(ocb_str(wf, "AdvancedParam", "k"), "v\r\nX-Injected: 1");
   expect_error(W ": option \"AdvancedParam\": the value is longer than 1024 "
-                 "bytes or contains a control character");
+                 "bytes or contains a control character or invalid UTF-8");
   wf = add_required(ocb_str(start_creds(), "Workflow", "wf"), 2);
   ocb_add_str(ocb_str(wf, "AdvancedParam", "k\x01"), "v");
   expect_error(W ": option \"AdvancedParam\": the key is longer than 1024 "
-                 "bytes or contains a control character");
+                 "bytes or contains a control character or invalid UTF-8");
+  /* Invalid UTF-8 is refused at start, not when the body is built. */
+  wf = add_required(ocb_str(start_creds(), "Workflow", "wf"), 2);
+  ocb_add_str(ocb_str(wf, "AdvancedParam", "k"), "caf\xe9");
+  expect_error(W ": option \"AdvancedParam\": the value is longer than 1024 "
+                 "bytes or contains a control character or invalid UTF-8");
+  ocb_str(ocb_str(start_creds(), "Workflow", "wf"), "ProjectId", "\xc0\xaf");
+  expect_error(W ": option \"ProjectId\" contains a control character or "
+                 "invalid UTF-8");
 }
 
 /* --- rerun policy options ----------------------------------------------- */
