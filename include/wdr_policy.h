@@ -79,7 +79,7 @@ typedef enum {
   WDR_SIGNAL_SCHEDULED, /* a rerun is due at at_ms (now, or after backoff) */
   WDR_SIGNAL_DUPLICATE, /* already scheduled, being verified or in flight */
   WDR_SIGNAL_EXHAUSTED, /* MaxAttempts accepted reruns used */
-  WDR_SIGNAL_BUDGET,    /* MaxRerunsPerHour reruns sent in the last hour */
+  WDR_SIGNAL_BUDGET,    /* MaxRerunsPerHour sent in the last hour or due */
   WDR_SIGNAL_PERMANENT, /* a permanent error ended this run before */
   WDR_SIGNAL_FULL,      /* the table holds max_runs runs (also: bad input) */
 } wdr_signal_verdict_t;
@@ -100,6 +100,7 @@ typedef struct {
   int retry;    /* 0 for the first request of the attempt */
   bool dry_run; /* RERUN in a dry-run workflow: count, do not send */
   int known_attempts; /* VERIFY: accepted reruns known before this one */
+  int64_t charged_ms; /* the budget slot this job took, 0 if none */
 } wdr_policy_job_t;
 
 /* How a request ended, as the API client classifies it. */
@@ -148,7 +149,12 @@ wdr_signal_decision_t wdr_policy_on_signal(wdr_policy_t *p, size_t wf,
  * false and sets *ret_next_ms to the earliest future due time (INT64_MAX if
  * none). The first request of an attempt is charged to its workflow's
  * hourly budget here; when that is used up the run waits until a slot
- * frees (it is not dropped). */
+ * frees (it is not dropped).
+ *
+ * The budget: a signal is refused (BUDGET) when the reruns sent in the
+ * last hour plus those scheduled and not yet sent reach MaxRerunsPerHour;
+ * a rerun is charged when it is sent. So at most MaxRerunsPerHour reruns
+ * leave in any hour, also when one was scheduled long before (a backoff). */
 bool wdr_policy_take_due(wdr_policy_t *p, int64_t now_ms, wdr_policy_job_t *job,
                          int64_t *ret_next_ms);
 
@@ -162,7 +168,8 @@ wdr_policy_on_result(wdr_policy_t *p, const wdr_policy_job_t *job,
 
 /* wdr_policy_requeue puts a job taken by wdr_policy_take_due back, due at
  * once, as if it had not been taken (the rate limit or the breaker said
- * not now, or the plugin is stopping before a worker took it). */
+ * not now, or the plugin is stopping before a worker took it); its budget
+ * slot is given back. */
 void wdr_policy_requeue(wdr_policy_t *p, const wdr_policy_job_t *job);
 
 /* wdr_policy_pending: runs SCHEDULED, VERIFY or IN_FLIGHT. */

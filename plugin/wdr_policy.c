@@ -129,6 +129,20 @@ static int64_t request_backoff_ms(int k, uint32_t rnd) {
   return pick(d / 2, d, rnd);
 }
 
+static bool awaits_first_send(const wdr_run_t *r) {
+  return r->state == WDR_RUN_SCHEDULED && r->request_retries == 0 &&
+         !r->resigned;
+}
+
+/* Reruns of workflow wf scheduled and not yet charged to its budget. */
+static size_t awaiting_first_send(const wdr_policy_t *p, size_t wf) {
+  size_t n = 0;
+  for (size_t i = 0; i < p->runs_num; i++)
+    if (p->runs[i].wf == wf && awaits_first_send(&p->runs[i]))
+      n++;
+  return n;
+}
+
 wdr_signal_decision_t wdr_policy_on_signal(wdr_policy_t *p, size_t wf,
                                            const char *execution_id,
                                            int64_t now_ms, uint32_t rnd) {
@@ -165,7 +179,7 @@ wdr_signal_decision_t wdr_policy_on_signal(wdr_policy_t *p, size_t wf,
   window_t *win = &p->budget[wf];
   if (w->max_reruns_per_hour > 0) {
     window_expire(win, now_ms);
-    if (win->num >= win->cap) {
+    if (win->num + awaiting_first_send(p, wf) >= win->cap) {
       d.verdict = WDR_SIGNAL_BUDGET;
       return d;
     }
@@ -206,11 +220,11 @@ wdr_signal_decision_t wdr_policy_on_signal(wdr_policy_t *p, size_t wf,
 /* The budget is charged when a rerun is sent, not when it is scheduled: a
  * rerun scheduled after a long backoff must count in the hour it leaves
  * in. One that finds the hour's budget used waits until a slot frees. */
-static bool budget_charge(wdr_policy_t *p, wdr_run_t *r, int64_t now_ms) {
+static bool budget_charge(wdr_policy_t *p, wdr_run_t *r, int64_t now_ms,
+                          int64_t *ret_charged) {
   window_t *win = &p->budget[r->wf];
-  bool first_request =
-      r->state == WDR_RUN_SCHEDULED && r->request_retries == 0 && !r->resigned;
-  if (win->cap == 0 || !first_request)
+  *ret_charged = 0;
+  if (win->cap == 0 || !awaits_first_send(r))
     return true;
   window_expire(win, now_ms);
   if (win->num >= win->cap) {
@@ -218,12 +232,25 @@ static bool budget_charge(wdr_policy_t *p, wdr_run_t *r, int64_t now_ms) {
     return false;
   }
   win->t[win->num++] = now_ms;
+  *ret_charged = now_ms;
   return true;
+}
+
+/* Gives back the newest slot taken at charged_ms. */
+static void budget_refund(wdr_policy_t *p, size_t wf, int64_t charged_ms) {
+  window_t *win = &p->budget[wf];
+  for (size_t i = win->num; i-- > 0;)
+    if (win->t[i] == charged_ms) {
+      memmove(win->t + i, win->t + i + 1, (win->num - i - 1) * sizeof(int64_t));
+      win->num--;
+      return;
+    }
 }
 
 bool wdr_policy_take_due(wdr_policy_t *p, int64_t now_ms, wdr_policy_job_t *job,
                          int64_t *ret_next_ms) {
   wdr_run_t *best = NULL;
+  int64_t charged = 0;
   for (;;) {
     best = NULL;
     for (size_t i = 0; i < p->runs_num; i++) {
@@ -239,7 +266,7 @@ bool wdr_policy_take_due(wdr_policy_t *p, int64_t now_ms, wdr_policy_job_t *job,
       return false;
     }
     /* A deferred run is due later now, so this loop ends. */
-    if (budget_charge(p, best, now_ms))
+    if (budget_charge(p, best, now_ms, &charged))
       break;
   }
   wdr_job_kind_t kind =
@@ -254,6 +281,7 @@ bool wdr_policy_take_due(wdr_policy_t *p, int64_t now_ms, wdr_policy_job_t *job,
       .retry = best->request_retries,
       .dry_run = kind == WDR_JOB_RERUN && p->cfg.wf[best->wf].dry_run,
       .known_attempts = best->attempts,
+      .charged_ms = charged,
   };
   memcpy(job->execution_id, best->execution_id, strlen(best->execution_id) + 1);
   return true;
@@ -388,6 +416,8 @@ void wdr_policy_requeue(wdr_policy_t *p, const wdr_policy_job_t *job) {
       run->in_flight != job->kind)
     return;
   run->state = job->kind == WDR_JOB_VERIFY ? WDR_RUN_VERIFY : WDR_RUN_SCHEDULED;
+  if (job->charged_ms != 0)
+    budget_refund(p, job->wf, job->charged_ms);
 }
 
 size_t wdr_policy_pending(const wdr_policy_t *p) {

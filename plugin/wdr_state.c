@@ -1,4 +1,5 @@
 #include "wdr_state.h"
+#include "wdr_json.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -227,7 +228,10 @@ int wdr_state_parse(const char *text, size_t len, wdr_policy_t *p,
   }
   yajl_val root = yajl_tree_parse(text, why, sizeof(why));
   if (root == NULL) {
-    snprintf(err, err_size, "not JSON: %s", why);
+    /* yajl's message spans lines and quotes the file: keep it one line. */
+    char line[sizeof(why)];
+    wdr_json_copy_text(line, sizeof(line), why);
+    snprintf(err, err_size, "not JSON: %s", line);
     return -1;
   }
   yajl_val runs = yajl_tree_get(root, p_runs, yajl_t_array);

@@ -59,6 +59,21 @@ typedef struct {
   wdr_run_view_t view; /* VERIFY jobs */
 } result_msg_t;
 
+/* One of the plugin's own notifications, queued for the notifier thread. */
+#define NOTE_META_MAX 6
+#define NOTES_MAX 1024
+typedef struct {
+  int severity;
+  char plugin_instance[WDR_NAME_MAX];
+  char type[16];
+  char message[NOTIF_MAX_MSG_LEN];
+  int meta_num;
+  struct {
+    const char *name; /* a string literal */
+    char value[WDR_MSG_MAX];
+  } meta[NOTE_META_MAX];
+} note_msg_t;
+
 /* Shared with collectd's threads (see the lock rule above). */
 static pthread_rwlock_t plugin_state_lock = PTHREAD_RWLOCK_INITIALIZER;
 static wdr_config_t *cfg;
@@ -74,6 +89,12 @@ static pthread_t workers[WORKERS_MAX];
 static int workers_num;
 static pthread_t policy_thread;
 static bool policy_running;
+static pthread_t notifier_thread;
+static bool notifier_running;
+/* Notifications go through their own queue and thread: dispatching runs
+ * every notification callback of the daemon (write_http posts, exec forks)
+ * in the caller's thread, and the policy thread must not wait for those. */
+static wdr_inbox_t *notes;
 
 /* Owned by the policy thread once it runs (by init before). */
 static wdr_policy_t *policy;
@@ -91,7 +112,8 @@ typedef struct {
   _Atomic uint64_t held;
 } log_limit_t;
 
-static log_limit_t limit_dropped, limit_skipped, limit_budget, limit_state;
+static log_limit_t limit_dropped, limit_skipped, limit_budget, limit_state,
+    limit_notes;
 
 static bool log_allowed(log_limit_t *l, uint64_t *ret_held) {
   int64_t now = (int64_t)time(NULL);
@@ -140,33 +162,72 @@ static int wdr_config_cb(oconfig_item_t *ci) {
 /* --- notifications -------------------------------------------------------
  */
 
-/* Dispatches one of the plugin's own notifications: the message is also
- * logged at info level in full (the notification keeps what fits in its
- * NOTIF_MAX_MSG_LEN bytes); meta is given as name, value pairs ending in
- * NULL, and empty values are left out. */
+/* Queues one of the plugin's own notifications for the notifier thread;
+ * the message is also logged at info level in full (the notification keeps
+ * what fits in its NOTIF_MAX_MSG_LEN bytes). Meta is given as name, value
+ * pairs ending in NULL (names are string literals); empty values are left
+ * out. */
 __attribute__((sentinel)) static void notify(int severity,
                                              const char *plugin_instance,
                                              const char *type, const char *text,
                                              ...) {
-  notification_t n = {.severity = severity, .time = cdtime()};
-  sstrncpy(n.host, hostname_g, sizeof(n.host));
-  sstrncpy(n.plugin, WDR_PLUGIN_NAME, sizeof(n.plugin));
-  sstrncpy(n.plugin_instance, plugin_instance, sizeof(n.plugin_instance));
-  sstrncpy(n.type, type, sizeof(n.type));
-  sstrncpy(n.message, text, sizeof(n.message));
+  note_msg_t m = {.severity = severity};
+  sstrncpy(m.plugin_instance, plugin_instance, sizeof(m.plugin_instance));
+  sstrncpy(m.type, type, sizeof(m.type));
+  sstrncpy(m.message, text, sizeof(m.message));
   va_list ap;
   va_start(ap, text);
   for (const char *name = va_arg(ap, const char *); name != NULL;
        name = va_arg(ap, const char *)) {
     const char *value = va_arg(ap, const char *);
-    if (value != NULL && value[0] != '\0')
-      plugin_notification_meta_add_string(&n, name, value);
+    if (value == NULL || value[0] == '\0' || m.meta_num == NOTE_META_MAX)
+      continue;
+    m.meta[m.meta_num].name = name;
+    sstrncpy(m.meta[m.meta_num].value, value, sizeof(m.meta[0].value));
+    m.meta_num++;
   }
   va_end(ap);
   INFO(LOG_PREFIX "%s", text);
+  uint64_t held = 0;
+  if (wdr_inbox_push_signal(notes, &m) != 0 && log_allowed(&limit_notes, &held))
+    WARNING(LOG_PREFIX "%d notifications are waiting for the notification "
+                       "callbacks of other plugins: dropped one (%" PRIu64
+                       " more such messages held back)",
+            NOTES_MAX, held);
+}
+
+static void dispatch_note(const note_msg_t *m) {
+  notification_t n = {.severity = m->severity, .time = cdtime()};
+  sstrncpy(n.host, hostname_g, sizeof(n.host));
+  sstrncpy(n.plugin, WDR_PLUGIN_NAME, sizeof(n.plugin));
+  sstrncpy(n.plugin_instance, m->plugin_instance, sizeof(n.plugin_instance));
+  sstrncpy(n.type, m->type, sizeof(n.type));
+  sstrncpy(n.message, m->message, sizeof(n.message));
+  for (int i = 0; i < m->meta_num; i++)
+    plugin_notification_meta_add_string(&n, m->meta[i].name, m->meta[i].value);
   plugin_dispatch_notification(&n);
   if (n.meta != NULL)
     plugin_notification_meta_free(n.meta);
+}
+
+static void *notifier_main(void *arg) {
+  (void)arg;
+  note_msg_t *m = malloc(sizeof(*m));
+  if (m == NULL) {
+    ERROR(LOG_PREFIX "the notifier thread has no memory; it stops");
+    return NULL;
+  }
+  for (;;) {
+    while (wdr_inbox_pop_signal(notes, m) == 0)
+      dispatch_note(m);
+    if (wdr_inbox_stopped(notes))
+      break;
+    wdr_inbox_wait(notes, now_ms() + 60000);
+  }
+  while (wdr_inbox_pop_signal(notes, m) == 0) /* pushed while stopping */
+    dispatch_note(m);
+  free(m);
+  return NULL;
 }
 
 /* --- state file ----------------------------------------------------------
@@ -686,6 +747,11 @@ static void stop_threads(void) {
   if (policy_running)
     pthread_join(policy_thread, NULL);
   policy_running = false;
+  if (notes != NULL)
+    wdr_inbox_stop(notes);
+  if (notifier_running)
+    pthread_join(notifier_thread, NULL);
+  notifier_running = false;
 }
 
 /* Frees everything init built; no thread of ours may be running, and no
@@ -694,6 +760,8 @@ static void stop_threads(void) {
 static void free_state(void) {
   wdr_inbox_destroy(inbox);
   inbox = NULL;
+  wdr_inbox_destroy(notes);
+  notes = NULL;
   wdr_metrics_destroy(metrics);
   metrics = NULL;
   wdr_policy_destroy(policy);
@@ -768,8 +836,9 @@ static int wdr_init(void) {
   inbox = wdr_inbox_create(sizeof(signal_msg_t), (size_t)cfg->queue_limit,
                            sizeof(wdr_policy_job_t), sizeof(result_msg_t),
                            (size_t)cfg->workers);
+  notes = wdr_inbox_create(sizeof(note_msg_t), NOTES_MAX, 1, 1, 1);
   metrics = wdr_metrics_create(cfg->workflows_num);
-  if (inbox == NULL || metrics == NULL) {
+  if (inbox == NULL || notes == NULL || metrics == NULL) {
     ERROR(LOG_PREFIX "out of memory");
     goto fail;
   }
@@ -784,7 +853,14 @@ static int wdr_init(void) {
     }
     workers_num++;
   }
-  int status =
+  int status = plugin_thread_create(&notifier_thread, notifier_main, NULL,
+                                    "wedata_notify");
+  if (status != 0) {
+    ERROR(LOG_PREFIX "cannot start the notifier thread: %s", STRERROR(status));
+    goto fail;
+  }
+  notifier_running = true;
+  status =
       plugin_thread_create(&policy_thread, policy_main, NULL, "wedata_policy");
   if (status != 0) {
     ERROR(LOG_PREFIX "cannot start the policy thread: %s", STRERROR(status));

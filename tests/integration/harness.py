@@ -360,13 +360,14 @@ class Collectd:
         """Stops collectd (SIGTERM, or SIGKILL when kill) if it runs, then
         starts it again in the same dir with the same config.  Returns the
         epoch at which the new process was started."""
-        if kill:
-            self.kill()
-        else:
-            rc = self.stop()
-            if rc not in (None, 0):
-                raise HarnessError("collectd exited with %r on SIGTERM before the restart\n%s"
-                                   % (rc, self.output_tail()))
+        if self.running():
+            if kill:
+                self.kill()
+            else:
+                rc = self.stop()
+                if rc != 0:
+                    raise HarnessError("collectd exited with %r on SIGTERM before the "
+                                       "restart\n%s" % (rc, self.output_tail()))
         self.start(timeout)
         return self.started_at
 

@@ -3,13 +3,17 @@ against the local WeData stand-in.  Run through run_tests.py (which sets
 WEDATA_PLUGIN), or directly: python3 -m unittest test_integration.
 
 Everything listens on 127.0.0.1 with ephemeral ports and lives in temp
-dirs; nothing reaches the network.
+dirs; nothing reaches the network.  The classes run in the order they are
+defined (load_tests at the end), the slow load test last.
 """
 
 import datetime
+import glob
+import json
 import os
 import re
 import shutil
+import socket
 import sys
 import tempfile
 import time
@@ -35,6 +39,12 @@ OTHER_WORKFLOW_ID = "7c9e6679-7425-40de-944b-e07fc1f90ae7"
 REGION = "ap-guangzhou"
 WF = "nightly_etl"
 COUNTERS = ("signals", "attempts", "accepted", "failed", "dropped", "skipped-no_execution_id")
+# Added with the rerun policy; dispatched from the start, zero included.
+POLICY_COUNTERS = ("retries", "gave_up", "would_rerun", "skipped-duplicate",
+                   "skipped-exhausted", "skipped-budget", "skipped-permanent_error",
+                   "skipped-retries_exhausted", "skipped-table_full")
+RERUN = "RerunTriggerWorkflowRunAsync"
+VERIFY = "GetTriggerWorkflowRun"
 BASE_HEADERS = {"host", "content-type", "x-tc-action", "x-tc-version", "x-tc-timestamp",
                 "x-tc-region", "authorization", "content-length", "user-agent"}
 AUTH_RE = re.compile(r"^TC3-HMAC-SHA256 Credential=(?P<id>[^/]+)/(?P<date>\d{4}-\d{2}-\d{2})"
@@ -44,6 +54,18 @@ AUTH_RE = re.compile(r"^TC3-HMAC-SHA256 Credential=(?P<id>[^/]+)/(?P<date>\d{4}-
 
 def new_run_id():
     return "itest-" + str(uuid.uuid4())
+
+
+def wf_opts(**options):
+    """Per-Workflow option lines (for workflow_block's extra)."""
+    return [harness.option(key, value) for key, value in options.items()]
+
+
+def free_port():
+    """A TCP port on 127.0.0.1 that nothing listens on (right now)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 class PluginTestCase(unittest.TestCase):
@@ -171,6 +193,77 @@ class PluginTestCase(unittest.TestCase):
         assert_stays(lambda: self.standin.count() == n, duration,
                      message=lambda: "request count %d != %d: %r" % (
                          self.standin.count(), n, self.standin.requests()))
+
+    def assert_rerun_count_stays(self, n, duration=2.0, run_id=None):
+        assert_stays(lambda: len(self.rerun_requests(run_id)) == n, duration,
+                     message=lambda: "%d rerun request(s) instead of %d: %r" % (
+                         len(self.rerun_requests(run_id)), n, self.rerun_requests(run_id)))
+
+    def rerun_requests(self, run_id=None):
+        """RerunTriggerWorkflowRunAsync requests received (of one run)."""
+        return [r for r in self.standin.requests(RERUN)
+                if run_id is None or r.execution_id == run_id]
+
+    def verify_requests(self, run_id=None):
+        """GetTriggerWorkflowRun requests received (of one run)."""
+        return [r for r in self.standin.requests(VERIFY)
+                if run_id is None or r.execution_id == run_id]
+
+    def notes_about(self, run_id, severity=None):
+        """The plugin's notifications about a run: its id is in the meta
+        WorkflowExecutionId or in the message."""
+        return [n for n in self.sink.notifications(plugin="wedata_rerun")
+                if (severity is None or n.severity == severity)
+                and (n.meta.get("WorkflowExecutionId") == run_id or run_id in n.message)]
+
+    def wait_note(self, run_id, severity, count=1, timeout=15, c=None):
+        """Waits for count notifications of that severity about run_id;
+        returns the first."""
+        notes = wait_until(
+            lambda: len(self.notes_about(run_id, severity)) >= count and
+            self.notes_about(run_id, severity), timeout,
+            message=lambda: "%d %s notification(s) about %s; have %r" % (
+                count, severity, run_id, self.sink.notifications(plugin="wedata_rerun")),
+            on_fail=c.output_tail if c is not None else None)
+        return notes[0]
+
+    def wait_at_least(self, c, workflow, name, minimum, timeout=10):
+        """Waits until derive-<name> of workflow is >= minimum; returns it.
+        (A counter read right after wait_counters may still show the
+        previous interval: csv lines of one interval land one by one.)"""
+        return wait_until(
+            lambda: (c.counter(workflow, name) or 0) >= minimum and c.counter(workflow, name),
+            timeout, message=lambda: "derive-%s of %s >= %s; now %r" % (
+                name, workflow, minimum, c.counter(workflow, name)),
+            on_fail=c.output_tail)
+
+    def assert_spaced(self, rate, recs=None, slack=0.03):
+        """The requests' arrivals respect a token bucket of `rate`/s without
+        burst: any k+1 consecutive ones span at least k/rate s, less `slack`
+        for the latency between a token and the wire (one late arrival
+        shortens the next gap without any extra token)."""
+        recs = self.standin.requests() if recs is None else recs
+        times = sorted(r.received_at for r in recs)
+        shown = ["%.3f" % (b - a) for a, b in zip(times, times[1:])]
+        for i in range(len(times)):
+            for j in range(i + 1, len(times)):
+                self.assertGreaterEqual(times[j] - times[i], (j - i) / rate - slack,
+                                        "requests %d..%d closer than RateLimit %g allows; "
+                                        "gaps %s" % (i, j, rate, shown))
+        return times
+
+    def assert_meta_if_present(self, note, **expected):
+        """Meta fields the contract does not require, checked when sent."""
+        for key, value in expected.items():
+            if key in note.meta:
+                self.assertEqual(note.meta[key], value, "meta %s of %r" % (key, note))
+
+    def policy_collectd(self, wf_options=None, workflows=None, **options):
+        """A collectd with plugin options `options` and one Workflow with
+        the per-Workflow options wf_options."""
+        if workflows is None:
+            workflows = [self.workflow(extra=wf_opts(**(wf_options or {})))]
+        return self.collectd(workflows, self.options(**options))
 
     def check_common_headers(self, rec, host, token=None, language=None,
                              secret_id=SECRET_ID):
@@ -341,23 +434,25 @@ class TestRequests(PluginTestCase):
         c.wait_counters(WF, {"accepted": 1, "failed": 0})
 
     def test_02_error_answer_not_retried(self):
+        """A permanent error (InvalidParameter): one request, never retried,
+        a FAILURE notification with the code and message.  (Before the rerun
+        policy this was a WARNING.)"""
         run_id = new_run_id()
         self.standin.script(ws.error("InvalidParameter", "ExecuteType is invalid here"),
                             execution_id=run_id)
         c = self.collectd()
         self.fire(c, run_id)
-        (note,) = self.rerun_notifications("WARNING")
+        note = self.wait_note(run_id, "FAILURE", c=c)
         (rec,) = self.standin.requests()
         self.assertTrue(rec.signature_ok)
         self.assertEqual(rec.error_code, "InvalidParameter")
-        self.assertEqual((note.plugin_instance, note.type), (WF, "rerun"))
+        self.assertEqual(note.plugin_instance, WF)
         self.assertEqual(note.meta.get("ErrorCode"), "InvalidParameter")
         self.assertEqual(note.meta.get("ErrorMessage"), "ExecuteType is invalid here")
-        self.assertEqual(note.meta.get("RequestId"), rec.request_id)
-        self.assertEqual(note.meta.get("WorkflowId"), WORKFLOW_ID)
-        self.assertEqual(note.meta.get("WorkflowExecutionId"), run_id)
+        self.assert_meta_if_present(note, RequestId=rec.request_id, WorkflowId=WORKFLOW_ID,
+                                    WorkflowExecutionId=run_id)
         c.wait_counters(WF, {"signals": 1, "attempts": 1, "accepted": 0, "failed": 1,
-                             "error-InvalidParameter": 1})
+                             "error-InvalidParameter": 1, "retries": 0})
         self.assertTrue(self.info_lines_with(c, "InvalidParameter"),
                         "no info line with the error code")
         self.assertEqual(self.sink.notifications(plugin="wedata_rerun", severity="OKAY"), [])
@@ -411,58 +506,109 @@ class TestRequests(PluginTestCase):
 class TestFailures(PluginTestCase):
 
     def test_05_transport_errors(self):
+        """close, HTTP 500, garbage and a huge body leave open whether the
+        rerun happened: the run is read back (GetTriggerWorkflowRun, about
+        5 s later) before anything is resent.  The stand-in did not carry
+        out the first three (still FAILED, RerunTimes 0): each is resent once
+        and accepted.  It did carry out the huge one: accepted on the read,
+        never resent.  (Before the rerun policy each counted one failure and
+        nothing more.)"""
         c = self.collectd()
-        cases = [("close", ws.close(), "ClientError.NetworkError", 1),
-                 ("http 500", ws.http_status(500), "ClientError.HttpStatusCodeError", 1),
-                 ("garbage", ws.garbage(), "ClientError.ParseJsonError", 1),
-                 ("huge body", ws.huge(), "ClientError.ParseJsonError", 2)]
-        for n, (label, answer, code, count) in enumerate(cases, 1):
+        cases = [("close", ws.close(), "ClientError.NetworkError", True),
+                 ("http 500", ws.http_status(500), "ClientError.HttpStatusCodeError", True),
+                 ("garbage", ws.garbage(), "ClientError.ParseJsonError", True),
+                 ("huge body", ws.huge(), "ClientError.ParseJsonError", False)]
+        runs = {}
+        for label, answer, _, _ in cases:
+            runs[label] = new_run_id()
+            self.standin.script(answer, execution_id=runs[label], action=RERUN)
+            self.fire(c, runs[label])
+        c.wait_counters(WF, {"signals": 4, "attempts": 7, "accepted": 4, "failed": 4,
+                             "retries": 3, "error-ClientError.NetworkError": 1,
+                             "error-ClientError.HttpStatusCodeError": 1,
+                             "error-ClientError.ParseJsonError": 2,
+                             "skipped-retries_exhausted": 0}, timeout=30)
+        for label, answer, code, resent in cases:
             with self.subTest(label):
-                run_id = new_run_id()
-                self.standin.script(answer, execution_id=run_id)
-                self.fire(c, run_id)
-                notes = self.rerun_notifications("WARNING", n)
-                note = [x for x in notes if x.meta.get("WorkflowExecutionId") == run_id]
-                self.assertEqual(len(note), 1, notes)
-                self.assertEqual(note[0].meta.get("ErrorCode"), code)
-                c.wait_counters(WF, {"error-" + code: count, "failed": n, "attempts": n})
-        c.wait_counters(WF, {"accepted": 0, "failed": 4, "attempts": 4, "signals": 4})
+                run_id = runs[label]
+                reruns = self.rerun_requests(run_id)
+                verifies = self.verify_requests(run_id)
+                self.assertEqual(len(reruns), 2 if resent else 1, reruns)
+                self.assertEqual(len(verifies), 1, verifies)
+                first, verify = reruns[0], verifies[0]
+                self.assertEqual(first.answer, answer.describe())
+                waited = verify.received_at - first.answered_at
+                self.assertGreaterEqual(waited, 4.0, "read back too early")
+                self.assertLess(waited, 9.0, "read back too late")
+                self.assertTrue(verify.signature_ok, verify.auth_message)
+                self.assertEqual(verify.body, {"ProjectId": PROJECT_ID,
+                                               "WorkflowExecutionId": run_id})
+                self.assertEqual(verify.status, 200)
+                note = self.wait_note(run_id, "OKAY", c=c)
+                if resent:
+                    self.assertGreater(reruns[1].received_at, verify.answered_at)
+                    self.assertIsNotNone(reruns[1].async_id)
+                    self.assertEqual(note.meta.get("AsyncId"), reruns[1].async_id)
+                else:
+                    self.assertNotIn("AsyncId", note.meta)
+                self.assertEqual(self.standin.get_run(run_id).rerun_times, 1)
         recs = self.standin.requests()
-        self.assertEqual(len(recs), 4)
         self.assertTrue(all(r.signature_ok for r in recs), recs)
-        self.assert_request_count_stays(4, 1.5)
+        self.assertIsNotNone(c.metric(WF, "response_time", VERIFY))
+        self.assert_spaced(20)      # RateLimit covers both actions together
+        self.assert_request_count_stays(11, 1.5)
 
     def test_05b_wrong_secret_key(self):
+        """AuthFailure.SignatureFailure is permanent: one request, a FAILURE
+        notification.  (Before the rerun policy: a WARNING.)"""
         wrong = "itestWRONGsecretKey/+=000000000000002"
         self.secrets.add(wrong)
         c = self.collectd(options=self.options(SecretKey=wrong))
-        self.fire(c, new_run_id())
-        (note,) = self.rerun_notifications("WARNING")
+        run_id = new_run_id()
+        self.fire(c, run_id)
+        note = self.wait_note(run_id, "FAILURE", c=c)
         self.assertEqual(note.meta.get("ErrorCode"), "AuthFailure.SignatureFailure")
         (rec,) = self.standin.requests()
         self.assertFalse(rec.signature_ok)
         self.assertEqual(rec.auth_code, "AuthFailure.SignatureFailure")
         c.wait_counters(WF, {"error-AuthFailure.SignatureFailure": 1, "failed": 1,
-                             "accepted": 0})
+                             "accepted": 0, "retries": 0})
+        self.assert_request_count_stays(1, 1.5)
 
     def test_05c_request_timeout(self):
+        """Timeout 1 against a 4 s answer: the client gives up after ~1 s.
+        The request was sent, so the run is read back instead of resent;
+        the stand-in had carried it out, so it counts as accepted (no
+        AsyncId).  (Before the rerun policy: one WARNING, nothing more.)"""
         run_id = new_run_id()
-        self.standin.script(ws.delay(4), execution_id=run_id)
+        self.standin.script(ws.delay(4), execution_id=run_id, action=RERUN)
         c = self.collectd(options=self.options(Timeout=1))
         t0 = time.monotonic()
         self.fire(c, run_id)
-        (note,) = self.rerun_notifications("WARNING", timeout=10)
+        (first,) = self.standin.wait_for_requests(1, action=RERUN, timeout=5)
+        c.wait_counters(WF, {"error-ClientError.NetworkError": 1, "failed": 1}, timeout=5)
         self.assertLess(time.monotonic() - t0, 3.5, "Timeout 1 not honoured")
-        self.assertEqual(note.meta.get("ErrorCode"), "ClientError.NetworkError")
-        c.wait_counters(WF, {"error-ClientError.NetworkError": 1, "failed": 1})
+        wait_until(first.done.is_set, 5, message="the stand-in to notice the client left")
+        self.assertTrue(first.client_gone, first)
+        self.assertLess(first.answered_at - first.received_at, 2.5)
+        (verify,) = self.standin.wait_for_requests(1, action=VERIFY, timeout=12)
+        self.assertGreaterEqual(verify.received_at - first.received_at, 5.0)
+        c.wait_counters(WF, {"accepted": 1, "attempts": 1, "retries": 0})
+        note = self.wait_note(run_id, "OKAY", c=c)
+        self.assertNotIn("AsyncId", note.meta)
+        self.assert_rerun_count_stays(1, 1.5)
 
     def test_05d_untrusted_certificate(self):
+        """TLS verification fails before any request byte: nothing reaches
+        the API, it counts as ClientError.NetworkError, and after
+        MaxRequestRetries more tries the attempt ends as retries_exhausted.
+        (Before the rerun policy: one failure and nothing more.)"""
         other_ca, _ = ws.make_self_signed_cert(os.path.join(self.tmp, "other"), "other")
-        c = self.collectd(options=self.options(CACert=other_ca))
+        c = self.collectd(options=self.options(CACert=other_ca, MaxRequestRetries=1))
         self.fire(c, new_run_id())
-        (note,) = self.rerun_notifications("WARNING")
-        self.assertEqual(note.meta.get("ErrorCode"), "ClientError.NetworkError")
-        c.wait_counters(WF, {"error-ClientError.NetworkError": 1, "failed": 1})
+        c.wait_counters(WF, {"skipped-retries_exhausted": 1, "accepted": 0}, timeout=20)
+        self.wait_at_least(c, WF, "error-ClientError.NetworkError", 2)
+        self.wait_at_least(c, WF, "failed", 1)
         self.assertEqual(self.standin.count(), 0)
         self.assertTrue(self.standin.tls_errors())
 
@@ -624,25 +770,27 @@ class TestMetricsAndQueue(PluginTestCase):
                                       (OTHER_WORKFLOW_ID, ids[5])]))
 
     def test_10_queue_limit_drops(self):
-        first = new_run_id()
-        self.standin.script(ws.delay(3), execution_id=first)
-        c = self.collectd(options=self.options(Workers=1, QueueLimit=1))
-        self.fire(c, first)
-        self.standin.wait_for_requests(1, timeout=5)      # the worker is busy
-        others = [new_run_id() for _ in range(3)]
-        for run_id in others:
-            self.fire(c, run_id)
-        values = c.wait_counters(WF, {"signals": 4}, timeout=5)
-        self.assertTrue(values)
-        dropped = wait_until(lambda: c.counter(WF, "dropped"), 5,
-                             message="dropped counter > 0")
-        # One queued item besides the one in flight; whether the in-flight
-        # one counts against QueueLimit is not specified, so 2 or 3.
-        self.assertIn(dropped, (2.0, 3.0))
-        done = 4 - int(dropped)
-        c.wait_counters(WF, {"attempts": done, "accepted": done, "dropped": dropped},
-                        timeout=15)
-        self.assertEqual(self.standin.count(), done)
+        """A burst of signals over four unixsock connections against
+        QueueLimit 1 overflows the queue in front of the policy thread: the
+        overflow is counted as dropped, every other signal is rerun once.
+        (Before the rerun policy a busy worker let the queue fill; now the
+        policy thread takes signals at once and pending reruns wait in its
+        table, so only a burst fills the queue.)"""
+        c = self.collectd(options=self.options(QueueLimit=1, RateLimit=1000))
+        runs = [new_run_id() for _ in range(200)]
+        items = [dict(plugin="wedata", meta={"WorkflowExecutionId": r, "WorkflowId": WORKFLOW_ID})
+                 for r in runs]
+        replies, _ = c.putnotif_many(items, connections=4)
+        self.assertEqual([r for r in replies if not r.startswith("0 Success")], [])
+        c.wait_counters(WF, {"signals": 200}, timeout=10)
+        dropped = self.wait_at_least(c, WF, "dropped", 1)
+        kept = 200 - int(dropped)
+        c.wait_counters(WF, {"dropped": dropped, "attempts": kept, "accepted": kept},
+                        timeout=20)
+        reruns = self.rerun_requests()
+        self.assertEqual(len(reruns), kept)
+        self.assertEqual(len(set(r.execution_id for r in reruns)), kept)
+        self.assertTrue(set(r.execution_id for r in reruns) <= set(runs))
 
     def test_11_sigterm_with_request_in_flight(self):
         run_id = new_run_id()
@@ -654,6 +802,617 @@ class TestMetricsAndQueue(PluginTestCase):
         rc = c.stop(timeout=12)
         self.assertEqual(rc, 0)
         self.assertLess(time.monotonic() - t0, 12)
+
+
+class TestRetries(PluginTestCase):
+    """Which answers are retried, how soon, and which end a run for good."""
+
+    def test_12_retryable_error_then_success(self):
+        run_id = new_run_id()
+        self.standin.script(ws.error("RequestLimitExceeded", "slow down"), ws.ok(),
+                            execution_id=run_id, action=RERUN)
+        c = self.collectd()
+        self.fire(c, run_id)
+        c.wait_counters(WF, {"signals": 1, "attempts": 2, "accepted": 1, "failed": 1,
+                             "retries": 1, "error-RequestLimitExceeded": 1,
+                             "skipped-retries_exhausted": 0}, timeout=15)
+        first, second = self.rerun_requests(run_id)
+        self.assertEqual((first.error_code, second.error_code), ("RequestLimitExceeded", None))
+        waited = second.received_at - first.answered_at
+        self.assertGreaterEqual(waited, 0.45, "retried before half of 1 s")
+        self.assertLessEqual(waited, 1.6, "retried after more than 1 s")
+        note = self.wait_note(run_id, "OKAY", c=c)
+        self.assertEqual(note.meta.get("AsyncId"), second.async_id)
+        self.assertEqual(len(self.notes_about(run_id, "OKAY")), 1)
+        self.assertEqual(self.sink.notifications(plugin="wedata_rerun", severity="FAILURE"), [])
+        self.assertEqual(self.verify_requests(), [])
+        self.assert_request_count_stays(2, 1.5)
+
+    RETRYABLE = [("RequestLimitExceeded.UinLimitExceeded", None), ("InternalError", None),
+                 ("InternalError.UnknownError", None), ("ServiceUnavailable", None),
+                 ("ResourceUnavailable", None), ("ResourceUnavailable.Maintenance", None),
+                 ("ResourceInUse", None), ("ResourceInUse.Locked", None),
+                 ("InvalidParameter.ServiceIsBusy", None), (None, 429), (None, 403)]
+
+    def test_12b_retryable_codes(self):
+        """Each retryable answer once, then ok: two requests per run, the
+        second after the 1 s backoff (0.5..1 s), and no read-back."""
+        runs = {}
+        for code, status in self.RETRYABLE:
+            run_id = new_run_id()
+            runs[run_id] = code or "HTTP %d" % status
+            answer = ws.error(code) if code else ws.http_status(status)
+            self.standin.script(answer, ws.ok(), execution_id=run_id, action=RERUN)
+        # Eleven failures in a row would open the default breaker (10).
+        c = self.collectd(options=self.options(BreakerThreshold=100))
+        for run_id in runs:
+            self.fire(c, run_id)
+        n = len(runs)
+        c.wait_counters(WF, {"signals": n, "attempts": 2 * n, "accepted": n, "failed": n,
+                             "retries": n, "skipped-retries_exhausted": 0,
+                             "skipped-permanent_error": 0}, timeout=20)
+        for run_id, label in runs.items():
+            with self.subTest(label):
+                reruns = self.rerun_requests(run_id)
+                self.assertEqual(len(reruns), 2, reruns)
+                self.assertIsNotNone(reruns[1].async_id)
+                self.assertGreaterEqual(reruns[1].received_at - reruns[0].answered_at, 0.45)
+        self.assertEqual(self.verify_requests(), [])
+        self.assertEqual(self.sink.notifications(plugin="wedata_rerun", severity="FAILURE"), [])
+        c.wait_counters(WF, {"error-InternalError": 1,
+                             "error-ClientError.HttpStatusCodeError": 2}, timeout=5)
+
+    def test_12c_signature_expire_resigned_once(self):
+        """AuthFailure.SignatureExpire: re-signed and sent again at once; a
+        second one in the same attempt is permanent."""
+        once, twice = new_run_id(), new_run_id()
+        expire = ws.error("AuthFailure.SignatureExpire", "Signature expired")
+        self.standin.script(expire, ws.ok(), execution_id=once, action=RERUN)
+        self.standin.script(expire, expire, ws.ok(), execution_id=twice, action=RERUN)
+        c = self.collectd()
+        self.fire(c, once)
+        self.fire(c, twice)
+        note = self.wait_note(twice, "FAILURE", c=c)
+        self.assertEqual(note.meta.get("ErrorCode"), "AuthFailure.SignatureExpire")
+        c.wait_counters(WF, {"accepted": 1, "attempts": 4, "failed": 3,
+                             "error-AuthFailure.SignatureExpire": 3})
+        first, second = self.rerun_requests(once)
+        self.assertLess(second.received_at - first.answered_at, 0.45, "not at once")
+        self.assertIsNotNone(second.async_id)
+        self.assertEqual(len(self.rerun_requests(twice)), 2)
+        self.wait_at_least(c, WF, "skipped-permanent_error", 1)
+        self.assert_rerun_count_stays(2, 1.5, run_id=twice)
+
+    def test_13_permanent_error_never_repeated(self):
+        run_id = new_run_id()
+        self.standin.script(ws.error("InvalidParameter", "no such task"),
+                            execution_id=run_id, action=RERUN)
+        c = self.collectd()
+        self.fire(c, run_id)
+        note = self.wait_note(run_id, "FAILURE", c=c)
+        self.assertEqual(note.meta.get("ErrorCode"), "InvalidParameter")
+        self.assertEqual(note.meta.get("ErrorMessage"), "no such task")
+        self.assert_request_count_stays(1, 3.0)
+        self.fire(c, run_id)        # the same failure again: skipped, no request
+        c.wait_counters(WF, {"signals": 2, "attempts": 1, "failed": 1, "accepted": 0,
+                             "retries": 0})
+        self.wait_at_least(c, WF, "skipped-permanent_error", 1)
+        self.assert_request_count_stays(1, 2.0)
+        self.assertEqual(self.standin.get_run(run_id).rerun_times, 0)
+
+    PERMANENT = ["InvalidParameter.InvalidJobState", "InvalidParameterValue",
+                 "ResourceNotFound", "UnauthorizedOperation",
+                 "AuthFailure.UnauthorizedOperation", "FailedOperation", "LimitExceeded",
+                 "UnknownParameter", "Nonsense.NotAKnownCode"]
+
+    def test_13b_permanent_codes(self):
+        """Every other code: one request per run, a FAILURE notification
+        with the code, and a second signal is skipped without a request."""
+        runs = dict((new_run_id(), code) for code in self.PERMANENT)
+        for run_id, code in runs.items():
+            self.standin.script(ws.error(code, "scripted " + code), execution_id=run_id,
+                                action=RERUN)
+        c = self.collectd()
+        for run_id in runs:
+            self.fire(c, run_id)
+        for run_id, code in runs.items():
+            with self.subTest(code):
+                note = self.wait_note(run_id, "FAILURE", c=c)
+                self.assertEqual(note.meta.get("ErrorCode"), code)
+                self.assertEqual(note.meta.get("ErrorMessage"), "scripted " + code)
+        for run_id in runs:
+            self.fire(c, run_id)
+        n = len(runs)
+        c.wait_counters(WF, {"signals": 2 * n, "attempts": n, "failed": n, "retries": 0,
+                             "accepted": 0})
+        self.wait_at_least(c, WF, "skipped-permanent_error", n)
+        self.assert_request_count_stays(n, 1.5)
+
+    def test_13c_connection_refused_is_retried(self):
+        """Nothing listens yet: connection refused (no byte sent) is retried
+        with backoff; once the API is up the retry gets through."""
+        port = free_port()
+        late = ws.WeDataStandin(credentials={SECRET_ID: SECRET_KEY}, tls=False, port=port)
+        c = self.collectd(options=self.options(Endpoint="http://127.0.0.1:%d" % port,
+                                               CACert=None))
+        run_id = new_run_id()
+        self.fire(c, run_id)
+        wait_until(lambda: (c.counter(WF, "error-ClientError.NetworkError") or 0) >= 1, 10,
+                   message="a refused connection to be counted", on_fail=c.output_tail)
+        self.assertEqual(c.counter(WF, "accepted"), 0)
+        late.start()
+        self.addCleanup(late.stop)
+        c.wait_counters(WF, {"accepted": 1, "skipped-retries_exhausted": 0}, timeout=40)
+        (rec,) = late.requests(RERUN)
+        self.assertEqual(rec.execution_id, run_id)
+        self.assertEqual(late.count(VERIFY), 0, "a refused connection is not ambiguous")
+        self.wait_at_least(c, WF, "retries", 1)
+
+
+class TestPolicy(PluginTestCase):
+    """Duplicates, backoff, budget, read-back, dry run, rate limit."""
+
+    def test_14_new_counters_zero_from_start(self):
+        c = self.collectd()
+        c.wait_counters(WF, dict((name, 0) for name in COUNTERS + POLICY_COUNTERS))
+        self.assertNotIn("%s/wedata_rerun-%s/response_time-%s" % (harness.HOSTNAME, WF, VERIFY),
+                         c.list_metrics())
+        self.assertIn(c.gauge("breaker_open"), (None, 0.0))
+        self.assertEqual(self.standin.count(), 0)
+
+    def test_15_duplicates_while_in_flight(self):
+        run_id = new_run_id()
+        self.standin.script(ws.delay(3), execution_id=run_id, action=RERUN)
+        c = self.collectd()
+        for _ in range(5):
+            self.fire(c, run_id)
+        c.wait_counters(WF, {"signals": 5, "skipped-duplicate": 4, "attempts": 1,
+                             "accepted": 1}, timeout=12)
+        self.assertEqual(len(self.rerun_requests(run_id)), 1)
+        self.assert_request_count_stays(1, 1.0)
+
+    def test_16_backoff_schedules_instead_of_dropping(self):
+        """RetryInterval 2: a signal right after the first accepted rerun is
+        scheduled 2..4 s after the first one started, not dropped; one more
+        while it waits is a duplicate."""
+        run_id = new_run_id()
+        c = self.policy_collectd({"RetryInterval": 2})
+        self.fire(c, run_id)
+        c.wait_counters(WF, {"accepted": 1})
+        self.standin.update_run(run_id, state="FAILED")
+        self.fire(c, run_id)
+        self.fire(c, run_id)
+        c.wait_counters(WF, {"signals": 3, "skipped-duplicate": 1, "accepted": 2,
+                             "attempts": 2}, timeout=10)
+        first, second = self.rerun_requests(run_id)
+        gap = second.received_at - first.received_at
+        self.assertGreaterEqual(gap, 1.95, "second attempt too early")
+        self.assertLessEqual(gap, 4.5, "second attempt too late")
+
+    def test_16b_backoff_doubles_up_to_the_cap(self):
+        """RetryInterval 0.5, MaxRetryInterval 1.2: attempt n+1 starts
+        d..min(2d, 1.2) s after attempt n, d = 0.5, 1.0, 1.2."""
+        run_id = new_run_id()
+        c = self.policy_collectd({"MaxAttempts": 4, "RetryInterval": 0.5,
+                                  "MaxRetryInterval": 1.2})
+        fired = []
+        for n in range(1, 5):
+            fired.append(time.time())
+            self.fire(c, run_id)
+            # The OKAY notification comes once the result is processed: a
+            # signal sent now is scheduled (not a duplicate of the one in
+            # flight), and well before its backoff ends.
+            self.wait_note(run_id, "OKAY", count=n, c=c)
+            self.standin.update_run(run_id, state="FAILED")
+        c.wait_counters(WF, {"accepted": 4, "attempts": 4, "skipped-duplicate": 0})
+        reruns = self.rerun_requests(run_id)
+        self.assertEqual(len(reruns), 4)
+        for n, (d, hi) in enumerate([(0.5, 1.0), (1.0, 1.2), (1.2, 1.2)], 1):
+            with self.subTest(attempt=n + 1):
+                start, nxt = reruns[n - 1].received_at, reruns[n].received_at
+                self.assertGreaterEqual(nxt - start, d - 0.05)
+                # Scheduled for start + backoff, or at once if the signal came later.
+                self.assertLessEqual(nxt, max(start + hi, fired[n]) + 0.5)
+
+    def test_17_hourly_budget(self):
+        runs = [new_run_id() for _ in range(4)]
+        c = self.policy_collectd({"MaxRerunsPerHour": 2})
+        for run_id in runs:
+            self.fire(c, run_id)
+        c.wait_counters(WF, {"signals": 4, "accepted": 2, "attempts": 2,
+                             "skipped-budget": 2})
+        self.assertEqual([r.execution_id for r in self.rerun_requests()], runs[:2])
+        self.assert_request_count_stays(2, 1.5)
+
+    def test_18_ambiguous_answers_are_read_back(self):
+        """HTTP 500 three ways: (a) the stand-in did rerun the run: read
+        back, accepted, not resent; (b) it did not: read back, resent,
+        accepted; (c) it did not, and the read itself keeps failing: the
+        attempt ends as retries_exhausted and nothing is resent."""
+        applied, not_applied, unreadable = new_run_id(), new_run_id(), new_run_id()
+        for run_id in (applied, not_applied, unreadable):
+            self.standin.add_run(PROJECT_ID, WORKFLOW_ID, run_id, state="FAILED")
+        self.standin.script(ws.http_status(500, applied=True), execution_id=applied,
+                            action=RERUN)
+        self.standin.script(ws.http_status(500), execution_id=not_applied, action=RERUN)
+        self.standin.script(ws.http_status(500), execution_id=unreadable, action=RERUN)
+        self.standin.script(*[ws.error("InternalError", "read failed")] * 6,
+                            execution_id=unreadable, action=VERIFY)
+        c = self.collectd(options=self.options(MaxRequestRetries=2))
+        for run_id in (applied, not_applied, unreadable):
+            self.fire(c, run_id)
+        c.wait_counters(WF, {"accepted": 2, "skipped-retries_exhausted": 1, "attempts": 4,
+                             "failed": 3, "error-ClientError.HttpStatusCodeError": 3},
+                        timeout=30)
+
+        with self.subTest("applied"):
+            (rerun,) = self.rerun_requests(applied)
+            (verify,) = self.verify_requests(applied)
+            self.assertTrue(rerun.applied)
+            self.assertGreaterEqual(verify.received_at - rerun.answered_at, 4.0)
+            self.assertEqual(verify.body, {"ProjectId": PROJECT_ID,
+                                           "WorkflowExecutionId": applied})
+            note = self.wait_note(applied, "OKAY", c=c)
+            self.assertNotIn("AsyncId", note.meta)
+            self.assertEqual(self.standin.get_run(applied).rerun_times, 1)
+        with self.subTest("not applied"):
+            first, second = self.rerun_requests(not_applied)
+            (verify,) = self.verify_requests(not_applied)
+            self.assertFalse(first.applied)
+            self.assertTrue(first.answered_at < verify.received_at < second.received_at)
+            note = self.wait_note(not_applied, "OKAY", c=c)
+            self.assertEqual(note.meta.get("AsyncId"), second.async_id)
+            self.assertEqual(self.standin.get_run(not_applied).rerun_times, 1)
+        with self.subTest("unreadable"):
+            (rerun,) = self.rerun_requests(unreadable)
+            reads = self.verify_requests(unreadable)
+            # "after MaxRequestRetries failed reads": 2, or 1 + 2 retries.
+            self.assertIn(len(reads), (2, 3), reads)
+            self.assertTrue(all(r.error_code == "InternalError" for r in reads))
+            for a, b in zip(reads, reads[1:]):
+                self.assertGreaterEqual(b.received_at - a.answered_at, 0.45)
+            c.wait_counters(WF, {"error-InternalError": len(reads)}, timeout=5)
+            self.assertEqual(self.notes_about(unreadable, "OKAY"), [])
+            self.assertEqual(self.standin.get_run(unreadable).rerun_times, 0)
+        self.wait_at_least(c, WF, "retries", 1)
+        self.assertIsNotNone(c.metric(WF, "response_time", VERIFY))
+        self.assert_spaced(20)
+        self.assert_rerun_count_stays(4, 2.0)
+
+    def test_19_dry_run(self):
+        """Plugin-wide DryRun true, one Workflow overriding it with false;
+        then the other way round.  A dry run sends nothing, counts
+        would_rerun, uses up MaxAttempts and is not in the state file."""
+        state = os.path.join(self.tmp, "dry", "wedata.state")
+        os.makedirs(os.path.dirname(state))
+        dry = self.workflow("wf_dry", WORKFLOW_ID, extra=wf_opts(MaxAttempts=1))
+        live = self.workflow("wf_live", OTHER_WORKFLOW_ID, extra=wf_opts(DryRun=False))
+        c = self.collectd([dry, live], self.options(DryRun=True, StateFile=state))
+        dry_run, live_run = new_run_id(), new_run_id()
+        self.fire(c, dry_run, workflow_id=WORKFLOW_ID)
+        self.fire(c, live_run, workflow_id=OTHER_WORKFLOW_ID)
+        c.wait_counters("wf_dry", {"would_rerun": 1, "attempts": 0, "accepted": 0})
+        c.wait_counters("wf_live", {"would_rerun": 0, "attempts": 1, "accepted": 1})
+        self.fire(c, dry_run, workflow_id=WORKFLOW_ID)     # MaxAttempts 1 used by the dry run
+        c.wait_counters("wf_dry", {"signals": 2, "would_rerun": 1, "skipped-exhausted": 1,
+                                   "attempts": 0})
+        self.assertEqual([r.execution_id for r in self.standin.requests()], [live_run])
+        text = wait_until(lambda: live_run in self._read(state) and self._read(state), 5,
+                          message="the live run in the state file")
+        self.assertNotIn(dry_run, text)
+        self.assertEqual(c.stop(), 0)
+
+        # Plugin-wide default (false), the Workflow says true.
+        c2 = self.collectd([self.workflow(extra=wf_opts(DryRun=True))])
+        run_id = new_run_id()
+        self.fire(c2, run_id)
+        c2.wait_counters(WF, {"would_rerun": 1, "attempts": 0, "accepted": 0})
+        self.assert_request_count_stays(1, 1.0)
+
+    @staticmethod
+    def _read(path):
+        try:
+            with open(path, encoding="utf-8", errors="replace") as fh:
+                return fh.read()
+        except OSError:
+            return ""
+
+    def test_20_rate_limit_spacing(self):
+        """RateLimit 5, ten runs at once: the requests arrive on a 0.2 s grid.
+        Checked as a token bucket without burst: any k+1 consecutive
+        requests span at least k x 0.2 s, less 30 ms for the latency between
+        a token and the wire (a worker's first request also does the TLS
+        handshake; that delays one arrival and shortens the next gap, which
+        alone is no extra token)."""
+        runs = [new_run_id() for _ in range(10)]
+        c = self.collectd(options=self.options(RateLimit=5))
+        for run_id in runs:
+            self.fire(c, run_id)
+        c.wait_counters(WF, {"accepted": 10}, timeout=15)
+        times = self.assert_spaced(5)
+        self.assertEqual(len(times), 10)
+        self.assertGreaterEqual((times[-1] - times[0]) / 9, 0.195)
+
+
+class TestBreaker(PluginTestCase):
+
+    def test_21_breaker_opens_and_closes(self):
+        """BreakerThreshold 3, BreakerCooldown 3, everything answered
+        InternalError: the breaker opens (gauge 1, WARNING), nothing is sent
+        for ~3 s, then one probe; the API is fine again by then: it closes
+        (gauge 0, OKAY) and the pending reruns go out."""
+        self.standin.set_default_answer(ws.error("InternalError", "backend down"))
+        c = self.collectd(options=self.options(BreakerThreshold=3, BreakerCooldown=3))
+        runs = [new_run_id() for _ in range(4)]
+        for run_id in runs:
+            self.fire(c, run_id)
+        warn = self.sink.wait_for(1, timeout=10, plugin="wedata_rerun", type="breaker",
+                                  severity="WARNING")[0]
+        self.standin.set_default_answer(None)       # the probe will succeed
+        self.assertEqual(warn.plugin_instance, "")
+        wait_until(lambda: c.gauge("breaker_open") == 1, 3.5,
+                   message="gauge breaker_open = 1", on_fail=c.output_tail)
+        okay = self.sink.wait_for(1, timeout=10, plugin="wedata_rerun", type="breaker",
+                                  severity="OKAY")[0]
+        self.assertEqual(okay.plugin_instance, "")
+        wait_until(lambda: c.gauge("breaker_open") == 0, 5,
+                   message="gauge breaker_open = 0", on_fail=c.output_tail)
+        c.wait_counters(WF, {"accepted": 4, "skipped-retries_exhausted": 0}, timeout=15)
+
+        recs = self.standin.requests()
+        failures = [r for r in recs if r.error_code == "InternalError"]
+        self.assertGreaterEqual(len(failures), 3)
+        third = failures[2]
+        # Requests already on their way when it opened may still arrive.
+        later = [r for r in recs if r.received_at > warn.received_at + 0.2]
+        self.assertTrue(later)
+        probe = later[0]
+        self.assertGreaterEqual(probe.received_at - third.answered_at, 2.9,
+                                "request during the cooldown: %r" % probe)
+        self.assertLess(probe.received_at - third.answered_at, 5.5)
+        self.assertIsNone(probe.error_code)
+        self.assertLess(okay.received_at - warn.received_at, 6.0)
+        self.assertEqual(sorted(r.execution_id for r in recs if r.async_id), sorted(runs))
+        self.assertEqual(len(self.sink.notifications(plugin="wedata_rerun", type="breaker")), 2)
+
+
+class TestDurableState(PluginTestCase):
+
+    @staticmethod
+    def _read(path):
+        try:
+            with open(path, "rb") as fh:
+                return fh.read().decode("utf-8", errors="replace")
+        except OSError:
+            return ""
+
+    def test_22_kill9_mid_request_is_read_back_after_restart(self):
+        """collectd dies (SIGKILL) after the API received a rerun request and
+        before it answered.  After the restart (same BaseDir, default
+        StateFile) the run is read back and counted, never resent."""
+        run_id = new_run_id()
+        self.standin.add_run(PROJECT_ID, WORKFLOW_ID, run_id, state="FAILED")
+        self.standin.script(ws.delay(60), execution_id=run_id, action=RERUN)
+        c = self.collectd()
+        self.fire(c, run_id)
+        (rec,) = self.standin.wait_for_requests(1, action=RERUN, timeout=10)
+        self.assertFalse(rec.done.is_set(), "answered before the kill")
+        c.kill()
+        self.assertIn(run_id, self._read(c.default_state_file),
+                      "the state file did not hold the run when the request went out")
+        wait_until(rec.done.is_set, 5, message="the stand-in to see the client gone")
+        self.assertTrue(rec.client_gone)
+        run = self.standin.get_run(run_id)
+        self.assertEqual((run.state, run.rerun_times), ("RUNNING", 1))
+
+        restarted = c.restart()
+        verify = self.standin.wait_for_requests(1, action=VERIFY, timeout=15)[0]
+        self.assertEqual(verify.execution_id, run_id)
+        c.wait_counters(WF, {"accepted": 1}, timeout=10, after=restarted)
+        note = self.wait_note(run_id, "OKAY", c=c)
+        self.assertNotIn("AsyncId", note.meta)
+        self.assert_rerun_count_stays(1, 2.0)
+        self.assertEqual(self.standin.get_run(run_id).rerun_times, 1)
+
+    def test_23_max_attempts_hold_across_restart(self):
+        state = os.path.join(self.tmp, "state", "wedata.state")
+        os.makedirs(os.path.dirname(state))
+        wf = self.workflow(extra=wf_opts(MaxAttempts=2, RetryInterval=0.2,
+                                         MaxRetryInterval=0.5))
+        opts = self.options(StateFile=state)
+        run_id = new_run_id()
+        c1 = self.collectd([wf], opts)
+        self.fire(c1, run_id)
+        c1.wait_counters(WF, {"accepted": 1})
+        self.assertEqual(self.standin.get_run(run_id).state, "RUNNING")
+        self.standin.update_run(run_id, state="FAILED")     # the rerun failed too
+        self.fire(c1, run_id)
+        c1.wait_counters(WF, {"accepted": 2, "attempts": 2, "skipped-duplicate": 0})
+        self.standin.update_run(run_id, state="FAILED")
+        self.assertEqual(c1.stop(), 0)
+
+        c2 = self.collectd([wf], opts)
+        self.fire(c2, run_id)
+        self.fire(c2, run_id)
+        c2.wait_counters(WF, {"skipped-exhausted": 2, "gave_up": 1})
+        note = self.wait_note(run_id, "FAILURE", c=c2)
+        self.assertIn("gave up on %s" % run_id, note.message)
+        self.assertIn("after 2 attempts", note.message)
+        self.assertEqual(note.plugin_instance, WF)
+        self.assertEqual(note.type, "rerun")
+        self.assertEqual(len(self.notes_about(run_id, "FAILURE")), 1)
+        self.assertEqual(len(self.rerun_requests(run_id)), 2)
+        self.assert_rerun_count_stays(2, 1.5)
+
+    def test_23b_schedule_survives_restart(self):
+        """A rerun scheduled for later (backoff) goes out at its time after a
+        restart, without a new signal."""
+        run_id = new_run_id()
+        c = self.policy_collectd({"RetryInterval": 4, "MaxRetryInterval": 5})
+        self.fire(c, run_id)
+        c.wait_counters(WF, {"accepted": 1})
+        (first,) = self.rerun_requests(run_id)
+        before = self._read(c.default_state_file)
+        self.standin.update_run(run_id, state="FAILED")
+        self.fire(c, run_id)         # due 4..5 s after the first started
+        wait_until(lambda: self._read(c.default_state_file) not in ("", before), 5,
+                   message="the state file to record the schedule", on_fail=c.output_tail)
+        restarted = c.restart()
+        self.assertLess(restarted - first.received_at, 4.0, "restart too slow for this test")
+        second = self.standin.wait_for_requests(2, action=RERUN, timeout=15)[1]
+        gap = second.received_at - first.received_at
+        self.assertGreaterEqual(gap, 3.95, "sent before its time")
+        self.assertLessEqual(gap, 6.0, "sent late")
+        self.wait_note(run_id, "OKAY", count=2, c=c)
+        self.assert_rerun_count_stays(2, 1.0)
+
+    def test_24_corrupt_state_file(self):
+        cases = [("binary", b"\x00\xffnot a state file\x13\x37" * 40),
+                 ("truncated json", b'{"version":1,"runs":[{"workflow":"nightly_etl","exec')]
+        for label, junk in cases:
+            with self.subTest(label):
+                state_dir = os.path.join(self.tmp, label.replace(" ", "_"))
+                os.makedirs(state_dir)
+                state = os.path.join(state_dir, "wedata.state")
+                with open(state, "wb") as fh:
+                    fh.write(junk)
+                t0 = int(time.time())
+                c = self.collectd(options=self.options(StateFile=state))
+                t1 = int(time.time())
+                moved = wait_until(lambda: glob.glob(glob.escape(state) + ".corrupt-*"), 5,
+                                   message="the corrupt file moved aside",
+                                   on_fail=c.output_tail)
+                self.assertEqual(len(moved), 1, os.listdir(state_dir))
+                suffix = moved[0].rsplit(".corrupt-", 1)[1]
+                self.assertRegex(suffix, r"^[0-9]+$")
+                self.assertTrue(t0 - 1 <= int(suffix) <= t1 + 1, suffix)
+                with open(moved[0], "rb") as fh:
+                    self.assertEqual(fh.read(), junk)
+                run_id = new_run_id()
+                self.fire(c, run_id)
+                c.wait_counters(WF, {"accepted": 1})
+                text = wait_until(lambda: run_id in self._read(state) and self._read(state),
+                                  5, message="the new state file to hold the run")
+                json.loads(text)
+                # Written atomically: no temp file left behind.
+                wait_until(lambda: sorted(os.listdir(state_dir)) ==
+                           sorted(["wedata.state", os.path.basename(moved[0])]), 5,
+                           message=lambda: "only the state file and the moved one in %s: %r"
+                           % (state_dir, os.listdir(state_dir)))
+                # Last, so that the checks above run whatever the log says: one
+                # WARNING line (a line of the log file) with both.
+                wait_until(lambda: [m for m in c.log_messages("warning", "corrupt")
+                                    if moved[0] in m], 5,
+                           message="a WARNING log line with 'corrupt' and %s" % moved[0],
+                           on_fail=c.output_tail)
+                self.assertEqual(c.stop(), 0)
+
+
+class TestConfigPolicy(PluginTestCase):
+
+    CONFIG_SECRET = "itestCONFIGsecret/+=00000000000000006"
+
+    def test_25_policy_options_accepted(self):
+        self.secrets.add(self.CONFIG_SECRET)
+        state = os.path.join(self.tmp, "cfg.state")
+        typical = (dict(MaxRequestRetries=3, RateLimit=50, BreakerThreshold=5,
+                        BreakerCooldown=30, DryRun=False, StateFile=state,
+                        StateRetention=3600),
+                   dict(MaxAttempts=5, RetryInterval=0.5, MaxRetryInterval=10,
+                        MaxRerunsPerHour=100, DryRun=False))
+        edges = (dict(MaxRequestRetries=0, RateLimit=0.1, BreakerThreshold=1000),
+                 dict(MaxAttempts=100, RetryInterval=0.001, MaxRetryInterval=0.001,
+                      MaxRerunsPerHour=0))
+        edges2 = (dict(MaxRequestRetries=20, RateLimit=1000, BreakerThreshold=1),
+                  dict(MaxAttempts=1, RetryInterval=7, MaxRetryInterval=7))
+        for label, (plugin_opts, wf_options) in (("typical", typical), ("edges", edges),
+                                                 ("edges 2", edges2)):
+            with self.subTest(label):
+                c = self.collectd([self.workflow(extra=wf_opts(**wf_options))],
+                                  self.options(SecretKey=self.CONFIG_SECRET, **plugin_opts))
+                self.assertTrue(c.running())
+                self.assertEqual(c.plugin_errors(), [])
+                if label == "typical":
+                    self.standin.add_credential(SECRET_ID, self.CONFIG_SECRET)
+                    self.fire(c, new_run_id())
+                    c.wait_counters(WF, {"accepted": 1})
+                    wait_until(lambda: os.path.exists(state), 5, message="StateFile written")
+                self.assertEqual(c.stop(), 0)
+
+    def test_26_policy_config_errors(self):
+        self.secrets.add(self.CONFIG_SECRET)
+        good = self.options(SecretKey=self.CONFIG_SECRET)
+
+        def with_plugin(**opts):
+            return plugin_block(self.options(SecretKey=self.CONFIG_SECRET, **opts),
+                                [self.workflow()])
+
+        def with_wf(**opts):
+            return plugin_block(good, [self.workflow(extra=wf_opts(**opts))])
+
+        cases = [
+            ("MaxRequestRetries 21", with_plugin(MaxRequestRetries=21), "MaxRequestRetries", "21"),
+            ("MaxRequestRetries -1", with_plugin(MaxRequestRetries=-1), "MaxRequestRetries", "-1"),
+            ("RateLimit 0.05", with_plugin(RateLimit=0.05), "RateLimit", "0.05"),
+            ("RateLimit 1001", with_plugin(RateLimit=1001), "RateLimit", "1001"),
+            ("BreakerThreshold 0", with_plugin(BreakerThreshold=0), "BreakerThreshold", "0"),
+            ("BreakerThreshold 1001", with_plugin(BreakerThreshold=1001), "BreakerThreshold",
+             "1001"),
+            ("MaxAttempts 0", with_wf(MaxAttempts=0), "MaxAttempts", "0"),
+            ("MaxAttempts 101", with_wf(MaxAttempts=101), "MaxAttempts", "101"),
+            ("RetryInterval 0", with_wf(RetryInterval=0), "RetryInterval", "0"),
+            ("RetryInterval 0.0005", with_wf(RetryInterval=0.0005), "RetryInterval", "0.0005"),
+            ("MaxRetryInterval below RetryInterval",
+             with_wf(RetryInterval=10, MaxRetryInterval=5), "MaxRetryInterval", "5"),
+            ("MaxRerunsPerHour -1", with_wf(MaxRerunsPerHour=-1), "MaxRerunsPerHour", "-1"),
+        ]
+        for label, text, name, value in cases:
+            with self.subTest(label):
+                c = self.collectd(conf=text, start=False)
+                rc = c.run_to_exit(timeout=15)
+                errors = c.plugin_errors()
+                self.assertNotEqual(rc, 0, "collectd accepted the config (%s)" % label)
+                named = [e for e in errors if name.lower() in e.lower() and value in e]
+                self.assertTrue(named, "no error line names %s and %s; errors: %r\n%s"
+                                % (name, value, errors, c.output_tail()))
+
+
+class TestLoad(PluginTestCase):
+    """Slow: last."""
+
+    def test_99_five_hundred_signals_at_the_rate_limit(self):
+        """500 runs fail at once; the API allows 20 requests/s.  All 500 are
+        accepted, none is refused for the rate, none is sent twice."""
+        self.standin.set_rate_limit(20)
+        c = self.collectd(options=self.options(QueueLimit=1024))
+        runs = [new_run_id() for _ in range(500)]
+        items = [dict(message="workflow %s failed" % r, plugin="wedata",
+                      meta={"WorkflowExecutionId": r, "WorkflowId": WORKFLOW_ID})
+                 for r in runs]
+        replies, elapsed = c.putnotif_many(items, connections=4)
+        self.assertEqual([r for r in replies if not (r or "").startswith("0 Success")], [])
+        c.wait_counters(WF, {"signals": 500, "accepted": 500, "attempts": 500, "failed": 0,
+                             "dropped": 0, "retries": 0, "skipped-table_full": 0},
+                        timeout=90)
+        reruns = self.rerun_requests()
+        self.assertEqual(len(reruns), 500)
+        self.assertEqual(sorted(r.execution_id for r in reruns), sorted(runs))
+        self.assertEqual(self.standin.rate_limited_count(), 0)
+        drain = max(r.received_at for r in reruns) - min(r.received_at for r in reruns)
+        sys.stdout.write("\n    500 signals sent in %.2fs; reruns drained in %.1fs (%.1f/s) ... "
+                         % (elapsed, drain, 499 / drain if drain else 0))
+        sys.stdout.flush()
+        self.assertGreaterEqual(drain, 499 / 20.0 - 0.5, "faster than RateLimit 20")
+
+
+def load_tests(loader, standard_tests, pattern):
+    """The classes in the order they are defined, not alphabetically."""
+    suite = unittest.TestSuite()
+    for cls in (TestHarness, TestRequests, TestFailures, TestConfig, TestCredentials,
+                TestMetricsAndQueue, TestRetries, TestPolicy, TestBreaker, TestDurableState,
+                TestConfigPolicy, TestLoad):
+        suite.addTests(loader.loadTestsFromTestCase(cls))
+    return suite
 
 
 if __name__ == "__main__":
