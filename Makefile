@@ -84,6 +84,7 @@ integration: $(PLUGIN_SO)
 	$(PYTHON) tests/integration/run_tests.py --plugin $(PLUGIN_SO)
 
 test: deps
+	$(MAKE) format-check
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) unit-san
@@ -108,10 +109,11 @@ install: $(PLUGIN_SO)
 	    $(DESTDIR)$(CONF_DIR)/wedata_rerun.conf
 
 format:
-	clang-format -i plugin/*.c include/*.h tests/unit/*.c tests/unit/*.h
+	clang-format -i plugin/*.c include/*.h tests/unit/*.c tests/unit/*.h tests/bench/*.c
 
 format-check:
-	clang-format --dry-run -Werror plugin/*.c include/*.h tests/unit/*.c tests/unit/*.h
+	clang-format --dry-run -Werror plugin/*.c include/*.h tests/unit/*.c tests/unit/*.h \
+	    tests/bench/*.c
 
 clean:
 	rm -rf $(BUILD)

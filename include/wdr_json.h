@@ -9,6 +9,8 @@
 
 #include "wdr_buf.h"
 
+#include <yajl/yajl_gen.h>
+
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -47,6 +49,13 @@ typedef struct {
   char error_code[WDR_ID_MAX];     /* "" when ok */
   char error_message[WDR_MSG_MAX]; /* control characters replaced by ' ' */
 } wdr_response_t;
+
+/* wdr_json_generate runs fill on a fresh yajl generator (compact output,
+ * UTF-8 validated) and appends the text to out. fill returns 0, or -1 to
+ * abandon. Returns 0 or -1. The one place where generators are made. */
+typedef int (*wdr_json_fill_fn)(yajl_gen g, const void *arg);
+int wdr_json_generate(wdr_buf_t *out, wdr_json_fill_fn fill, const void *arg)
+    __attribute__((warn_unused_result));
 
 /* wdr_json_rerun_body appends the RerunTriggerWorkflowRunAsync body to out:
  * compact JSON, keys in a fixed order (ProjectId, WorkflowId,

@@ -61,26 +61,30 @@ static int gen_rerun(yajl_gen g, const wdr_rerun_req_t *req) {
   return yajl_gen_map_close(g) == yajl_gen_status_ok ? 0 : -1;
 }
 
-int wdr_json_rerun_body(const wdr_rerun_req_t *req, wdr_buf_t *out) {
-  if (!is_set(req->project_id) || !is_set(req->workflow_id) ||
-      !is_set(req->execution_id) ||
-      (req->execute_type != 1 && req->execute_type != 2))
-    return -1;
+int wdr_json_generate(wdr_buf_t *out, wdr_json_fill_fn fill, const void *arg) {
   yajl_gen g = yajl_gen_alloc(NULL);
   if (g == NULL)
     return -1;
   int status = -1;
   const unsigned char *text = NULL;
   size_t text_len = 0;
-  /* Refuse to send bytes the server would reject as invalid UTF-8. */
+  /* Refuse to send or store bytes that are not valid UTF-8. */
   yajl_gen_config(g, yajl_gen_validate_utf8, 1);
-  if (gen_rerun(g, req) != 0 ||
-      yajl_gen_get_buf(g, &text, &text_len) != yajl_gen_status_ok)
-    goto cleanup;
-  status = wdr_buf_append(out, text, text_len);
-cleanup:
+  if (fill(g, arg) == 0 &&
+      yajl_gen_get_buf(g, &text, &text_len) == yajl_gen_status_ok)
+    status = wdr_buf_append(out, text, text_len);
   yajl_gen_free(g);
   return status;
+}
+
+static int fill_rerun(yajl_gen g, const void *arg) { return gen_rerun(g, arg); }
+
+int wdr_json_rerun_body(const wdr_rerun_req_t *req, wdr_buf_t *out) {
+  if (!is_set(req->project_id) || !is_set(req->workflow_id) ||
+      !is_set(req->execution_id) ||
+      (req->execute_type != 1 && req->execute_type != 2))
+    return -1;
+  return wdr_json_generate(out, fill_rerun, req);
 }
 
 /* Length of the longest prefix of s, at most max bytes, that does not end in
@@ -196,27 +200,27 @@ void wdr_json_parse_rerun(const char *body, size_t len, wdr_response_t *out) {
   yajl_tree_free(root);
 }
 
+typedef struct {
+  const char *project_id;
+  const char *execution_id;
+} get_run_args_t;
+
+static int fill_get_run(yajl_gen g, const void *arg) {
+  const get_run_args_t *a = arg;
+  return (yajl_gen_map_open(g) == yajl_gen_status_ok &&
+          gen_pair(g, "ProjectId", a->project_id) == 0 &&
+          gen_pair(g, "WorkflowExecutionId", a->execution_id) == 0 &&
+          yajl_gen_map_close(g) == yajl_gen_status_ok)
+             ? 0
+             : -1;
+}
+
 int wdr_json_get_run_body(const char *project_id, const char *execution_id,
                           wdr_buf_t *out) {
   if (!is_set(project_id) || !is_set(execution_id))
     return -1;
-  yajl_gen g = yajl_gen_alloc(NULL);
-  if (g == NULL)
-    return -1;
-  int status = -1;
-  const unsigned char *text = NULL;
-  size_t text_len = 0;
-  yajl_gen_config(g, yajl_gen_validate_utf8, 1);
-  if (yajl_gen_map_open(g) != yajl_gen_status_ok ||
-      gen_pair(g, "ProjectId", project_id) != 0 ||
-      gen_pair(g, "WorkflowExecutionId", execution_id) != 0 ||
-      yajl_gen_map_close(g) != yajl_gen_status_ok ||
-      yajl_gen_get_buf(g, &text, &text_len) != yajl_gen_status_ok)
-    goto cleanup;
-  status = wdr_buf_append(out, text, text_len);
-cleanup:
-  yajl_gen_free(g);
-  return status;
+  get_run_args_t a = {project_id, execution_id};
+  return wdr_json_generate(out, fill_get_run, &a);
 }
 
 void wdr_json_parse_get_run(const char *body, size_t len, wdr_response_t *out,

@@ -96,21 +96,24 @@ static int gen_state(yajl_gen g, const wdr_policy_t *p, char *const *names,
   return yajl_gen_map_close(g) == yajl_gen_status_ok ? 0 : -1;
 }
 
+typedef struct {
+  const wdr_policy_t *p;
+  char *const *names;
+  const bool *persist;
+  size_t wf_num;
+  int64_t now_ms;
+} state_args_t;
+
+static int fill_state(yajl_gen g, const void *arg) {
+  const state_args_t *a = arg;
+  return gen_state(g, a->p, a->names, a->persist, a->wf_num, a->now_ms);
+}
+
 int wdr_state_serialize(const wdr_policy_t *p, char *const *names,
                         const bool *persist, size_t wf_num, int64_t now_ms,
                         wdr_buf_t *out) {
-  yajl_gen g = yajl_gen_alloc(NULL);
-  if (g == NULL)
-    return -1;
-  const unsigned char *text = NULL;
-  size_t len = 0;
-  int status = -1;
-  yajl_gen_config(g, yajl_gen_validate_utf8, 1);
-  if (gen_state(g, p, names, persist, wf_num, now_ms) == 0 &&
-      yajl_gen_get_buf(g, &text, &len) == yajl_gen_status_ok)
-    status = wdr_buf_append(out, text, len);
-  yajl_gen_free(g);
-  return status;
+  state_args_t a = {p, names, persist, wf_num, now_ms};
+  return wdr_json_generate(out, fill_state, &a);
 }
 
 /* --- parsing ------------------------------------------------------------ */

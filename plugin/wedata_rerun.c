@@ -112,7 +112,7 @@ typedef struct {
   _Atomic uint64_t held;
 } log_limit_t;
 
-static log_limit_t limit_dropped, limit_skipped, limit_budget, limit_state,
+static log_limit_t limit_dropped, limit_skipped, limit_refused, limit_state,
     limit_notes;
 
 static bool log_allowed(log_limit_t *l, uint64_t *ret_held) {
@@ -344,7 +344,7 @@ static void handle_signal(const signal_msg_t *m, int64_t now) {
     break;
   case WDR_SIGNAL_BUDGET:
     wdr_metrics_skip(metrics, m->wf, WDR_SKIP_BUDGET);
-    if (log_allowed(&limit_budget, &held))
+    if (log_allowed(&limit_refused, &held))
       WARNING(LOG_PREFIX "workflow %s: MaxRerunsPerHour %d reached: no rerun "
                          "of %s (%" PRIu64 " more such messages held back)",
               w->name, w->max_reruns_per_hour, m->execution_id, held);
@@ -354,7 +354,7 @@ static void handle_signal(const signal_msg_t *m, int64_t now) {
     break;
   case WDR_SIGNAL_FULL:
     wdr_metrics_skip(metrics, m->wf, WDR_SKIP_TABLE_FULL);
-    if (log_allowed(&limit_budget, &held))
+    if (log_allowed(&limit_refused, &held))
       WARNING(LOG_PREFIX "tracking %d runs already: no rerun of %s (%" PRIu64
                          " more such messages held back)",
               MAX_RUNS, m->execution_id, held);

@@ -55,8 +55,8 @@ static void make_workflows(wdr_workflow_cfg_t *w, size_t n, bool regex) {
                                 .matches_num = 1};
     w[i].matches[0].severity = NOTIF_FAILURE;
     char err[128];
-    if (wdr_pattern_set(&w[i].matches[0].field[WDR_MATCH_PLUGIN], "wedata",
-                        err, sizeof(err)) != 0 ||
+    if (wdr_pattern_set(&w[i].matches[0].field[WDR_MATCH_PLUGIN], "wedata", err,
+                        sizeof(err)) != 0 ||
         wdr_pattern_set(&w[i].matches[0].field[WDR_MATCH_PLUGIN_INSTANCE],
                         pattern, err, sizeof(err)) != 0)
       abort();
