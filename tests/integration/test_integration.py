@@ -407,6 +407,20 @@ class TestRequests(PluginTestCase):
         self.assertEqual((run.state, run.rerun_times), ("RUNNING", 1))
         self.assertEqual(self.standin.count(), 1)
 
+    def test_01d_connection_reused(self):
+        """libcurl keeps the connection alive: with one worker, consecutive
+        reruns arrive over one TCP (and TLS) connection."""
+        c = self.collectd(options=self.options(Workers=1))
+        runs = [new_run_id() for _ in range(3)]
+        for run_id in runs:
+            self.fire(c, run_id)
+            self.standin.wait_for_requests(runs.index(run_id) + 1, answered=True,
+                                           timeout=15)
+        clients = {tuple(r.client) for r in self.standin.requests()}
+        self.assertEqual(len(self.standin.requests()), 3)
+        self.assertEqual(len(clients), 1, "requests came from %r" % clients)
+        c.wait_counters(WF, {"accepted": 3})
+
     def test_01b_minimal_request(self):
         """ExecuteType 1, no token/language: those headers are absent; the
         Host comes from the Endpoint text; no WorkflowId meta is needed."""
