@@ -38,6 +38,10 @@ typedef struct {
   double max_retry_interval; /* seconds: backoff cap */
   int max_reruns_per_hour;   /* 0: unlimited */
   int dry_run;               /* -1: as the plugin-wide DryRun, else 0/1 */
+  bool verify_before_rerun;  /* read the run before each attempt */
+  char *task_scope;          /* "configured" (NULL) or "incomplete" */
+  bool scope_incomplete;     /* task_scope is "incomplete" */
+  bool escalate_to_full;     /* after an accepted rerun: ExecuteType 1 */
 } wdr_workflow_cfg_t;
 
 typedef struct {

@@ -76,7 +76,16 @@ typedef struct {
   char state[WDR_ID_MAX]; /* ExecutionState, e.g. "FAILED", "RUNNING" */
   long long rerun_times;  /* RerunTimes; -1 when absent */
   bool support_rerun;     /* SupportRerun; false when absent */
+  /* TaskIds of the task runs (Data.TriggerTaskRuns) not in state SUCCESS,
+   * in the order given; owned: free with wdr_run_view_free. */
+  char **incomplete;
+  size_t incomplete_num;
 } wdr_run_view_t;
+
+#define WDR_TASKS_MAX 2000 /* task runs read from one workflow run */
+
+/* wdr_run_view_free frees the task list and leaves view empty. */
+void wdr_run_view_free(wdr_run_view_t *view);
 
 /* wdr_json_get_run_body appends the GetTriggerWorkflowRun body
  * {"ProjectId":..,"WorkflowExecutionId":..} to out. Returns 0 or -1. */

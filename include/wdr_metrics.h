@@ -34,6 +34,8 @@ enum wdr_skip {
   WDR_SKIP_PERMANENT_ERROR,   /* ended by a permanent API error */
   WDR_SKIP_RETRIES_EXHAUSTED, /* MaxRequestRetries used */
   WDR_SKIP_TABLE_FULL,        /* too many runs tracked */
+  WDR_SKIP_NOT_FAILED,        /* VerifyBeforeRerun: the run is not FAILED */
+  WDR_SKIP_NOT_RERUNNABLE,    /* VerifyBeforeRerun: SupportRerun is false */
   WDR_SKIP_NUM
 };
 

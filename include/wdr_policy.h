@@ -33,6 +33,9 @@ typedef struct {
   int64_t max_retry_interval_ms; /* backoff cap */
   int max_reruns_per_hour;       /* 0: unlimited */
   bool dry_run;                  /* decide everything, send nothing */
+  bool verify; /* VerifyBeforeRerun: read the run, rerun only if due */
+  bool scope_incomplete; /* TaskScope "incomplete": rerun unfinished tasks */
+  bool escalate;         /* EscalateToFull: after an accepted rerun, run all */
 } wdr_policy_wf_t;
 
 typedef struct {
@@ -52,7 +55,10 @@ typedef enum {
   WDR_RUN_STATE_NUM
 } wdr_run_state_t;
 
-typedef enum { WDR_JOB_RERUN, WDR_JOB_VERIFY } wdr_job_kind_t;
+/* RERUN: send the rerun. VERIFY: read the run after a request whose fate
+ * is unknown. CHECK: read the run before an attempt (VerifyBeforeRerun,
+ * TaskScope "incomplete"). */
+typedef enum { WDR_JOB_RERUN, WDR_JOB_VERIFY, WDR_JOB_CHECK } wdr_job_kind_t;
 
 /* One run the plugin has acted on. Everything in it is persisted. */
 typedef struct {
@@ -73,6 +79,11 @@ typedef struct {
   int64_t updated_ms;
   char last_async_id[WDR_ID_MAX];
   char last_error[WDR_ID_MAX];
+  /* Not persisted: the check of the current attempt, redone after a
+   * restart. scope: the tasks to rerun (TaskScope "incomplete"). */
+  bool checked;
+  char **scope;
+  size_t scope_num;
 } wdr_run_t;
 
 typedef enum {
@@ -101,6 +112,13 @@ typedef struct {
   bool dry_run; /* RERUN in a dry-run workflow: count, do not send */
   int known_attempts; /* VERIFY: accepted reruns known before this one */
   int64_t charged_ms; /* the budget slot this job took, 0 if none */
+  /* RERUN: what to send instead of the configured ExecuteType and tasks.
+   * execute_type 0: as configured; 1: the whole workflow (no TaskIds, no
+   * AdvancedParams); 2: ExecuteType 2 with task_ids. task_ids is borrowed
+   * from the policy: valid while the run is in flight. */
+  int execute_type;
+  char *const *task_ids;
+  size_t task_ids_num;
 } wdr_policy_job_t;
 
 /* How a request ended, as the API client classifies it. */
@@ -122,6 +140,8 @@ typedef enum {
   WDR_RESULT_PERMANENT,         /* ended by a permanent error */
   WDR_RESULT_RETRIES_EXHAUSTED, /* MaxRequestRetries used up */
   WDR_RESULT_WOULD_RERUN,       /* dry run */
+  WDR_RESULT_CHECKED,           /* the check passed: the rerun is due now */
+  WDR_RESULT_SKIPPED,           /* the check said no (wdr_policy_on_check) */
   WDR_RESULT_STALE,             /* the run is no longer in flight: ignore */
 } wdr_result_verdict_t;
 
@@ -171,6 +191,30 @@ wdr_policy_on_result(wdr_policy_t *p, const wdr_policy_job_t *job,
  * not now, or the plugin is stopping before a worker took it); its budget
  * slot is given back. */
 void wdr_policy_requeue(wdr_policy_t *p, const wdr_policy_job_t *job);
+
+/* What the read before an attempt found. */
+typedef enum {
+  WDR_CHECK_PASS,           /* rerun it */
+  WDR_CHECK_NOT_FAILED,     /* the run is not FAILED (any longer) */
+  WDR_CHECK_NOT_RERUNNABLE, /* SupportRerun is false */
+  WDR_CHECK_EXHAUSTED,      /* WeData's RerunTimes reached MaxAttempts */
+} wdr_check_t;
+
+/* wdr_policy_evaluate_check applies VerifyBeforeRerun's rules (in this
+ * order) to what the run shows; without verify everything passes. */
+wdr_check_t wdr_policy_evaluate_check(const wdr_policy_wf_t *wf,
+                                      const char *state, bool support_rerun,
+                                      long long rerun_times);
+
+/* wdr_policy_on_check: the CHECK job read the run; check is the verdict,
+ * tasks (copied) the unfinished tasks for TaskScope "incomplete". PASS
+ * makes the rerun due at once (verdict CHECKED); anything else ends the
+ * signal (verdict SKIPPED; the caller knows why from check); STALE for a
+ * job that is not in flight. */
+wdr_result_decision_t wdr_policy_on_check(wdr_policy_t *p,
+                                          const wdr_policy_job_t *job,
+                                          wdr_check_t check, char *const *tasks,
+                                          size_t tasks_num, int64_t now_ms);
 
 /* wdr_policy_pending: runs SCHEDULED, VERIFY or IN_FLIGHT. */
 size_t wdr_policy_pending(const wdr_policy_t *p);

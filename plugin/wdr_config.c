@@ -78,6 +78,11 @@ static const opt_t workflow_opts[] = {
     {"MaxRerunsPerHour", OPT_INT,
      offsetof(wdr_workflow_cfg_t, max_reruns_per_hour), 0, 100000},
     {"DryRun", OPT_TRI, offsetof(wdr_workflow_cfg_t, dry_run), 0, 0},
+    {"VerifyBeforeRerun", OPT_BOOL,
+     offsetof(wdr_workflow_cfg_t, verify_before_rerun), 0, 0},
+    {"TaskScope", OPT_STRING, offsetof(wdr_workflow_cfg_t, task_scope), 0, 0},
+    {"EscalateToFull", OPT_BOOL, offsetof(wdr_workflow_cfg_t, escalate_to_full),
+     0, 0},
 };
 
 #define OPTS_MAX 32
@@ -381,6 +386,21 @@ static int parse_workflow(ctx_t *c, const oconfig_item_t *ci,
                    "run); ExecuteType is 1");
   if (w->matches_num == 0)
     return fail(c, "no <Match> block: nothing would ever trigger a rerun");
+  if (w->task_scope != NULL) {
+    if (strcmp(w->task_scope, "incomplete") == 0)
+      w->scope_incomplete = true;
+    else if (strcmp(w->task_scope, "configured") != 0)
+      return fail(c,
+                  "option \"TaskScope\": \"%s\" is not \"configured\" or "
+                  "\"incomplete\"",
+                  w->task_scope);
+    if (w->scope_incomplete && w->execute_type != 2)
+      return fail(c, "option \"TaskScope\": \"incomplete\" needs ExecuteType "
+                     "2 (advanced run)");
+    if (w->scope_incomplete && w->task_ids_num > 0)
+      return fail(c, "option \"TaskScope\": \"incomplete\" picks the tasks "
+                     "itself; remove TaskId");
+  }
   if (w->max_retry_interval < w->retry_interval)
     return fail(c,
                 "option \"MaxRetryInterval\": %g is less than RetryInterval "
@@ -657,6 +677,7 @@ void wdr_config_free(wdr_config_t *cfg) {
     free(w->params);
     free(w->scheduling_rg);
     free(w->integration_rg);
+    free(w->task_scope);
     for (size_t j = 0; j < w->matches_num; j++)
       wdr_match_clear(&w->matches[j]);
     free(w->matches);

@@ -1,6 +1,7 @@
 #include "wdr_json.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
@@ -223,9 +224,48 @@ int wdr_json_get_run_body(const char *project_id, const char *execution_id,
   return wdr_json_generate(out, fill_get_run, &a);
 }
 
+void wdr_run_view_free(wdr_run_view_t *view) {
+  for (size_t i = 0; i < view->incomplete_num; i++)
+    free(view->incomplete[i]);
+  free(view->incomplete);
+  view->incomplete = NULL;
+  view->incomplete_num = 0;
+}
+
+/* Collects the TaskIds of the task runs that did not succeed. Returns NULL,
+ * or what is wrong. */
+static const char *collect_incomplete(yajl_val tasks, wdr_run_view_t *view) {
+  static const char *p_id[] = {"TaskId", NULL};
+  static const char *p_state[] = {"ExecutionState", NULL};
+  if (tasks == NULL)
+    return NULL; /* no task runs listed: nothing to scope */
+  size_t n = YAJL_GET_ARRAY(tasks)->len;
+  if (n > WDR_TASKS_MAX)
+    return "Response.Data.TriggerTaskRuns has too many task runs";
+  if (n == 0)
+    return NULL;
+  if ((view->incomplete = calloc(n, sizeof(char *))) == NULL)
+    return "out of memory";
+  for (size_t i = 0; i < n; i++) {
+    yajl_val t = YAJL_GET_ARRAY(tasks)->values[i];
+    const char *id = YAJL_IS_OBJECT(t) ? get_string(t, p_id) : NULL;
+    const char *state = YAJL_IS_OBJECT(t) ? get_string(t, p_state) : NULL;
+    if (id == NULL || id[0] == '\0' || strlen(id) >= WDR_ID_MAX ||
+        state == NULL)
+      return "a task run has no usable TaskId or ExecutionState";
+    if (strcmp(state, "SUCCESS") == 0)
+      continue;
+    if ((view->incomplete[view->incomplete_num] = strdup(id)) == NULL)
+      return "out of memory";
+    view->incomplete_num++;
+  }
+  return NULL;
+}
+
 void wdr_json_parse_get_run(const char *body, size_t len, wdr_response_t *out,
                             wdr_run_view_t *view) {
   static const char *p_run[] = {"Response", "Data", "TriggerWorkflowRun", NULL};
+  static const char *p_tasks[] = {"Response", "Data", "TriggerTaskRuns", NULL};
   static const char *p_state[] = {"ExecutionState", NULL};
   static const char *p_rerun_times[] = {"RerunTimes", NULL};
   static const char *p_support[] = {"SupportRerun", NULL};
@@ -246,6 +286,13 @@ void wdr_json_parse_get_run(const char *body, size_t len, wdr_response_t *out,
     view->rerun_times = YAJL_GET_INTEGER(n);
   yajl_val b = yajl_tree_get(run, p_support, yajl_t_any);
   view->support_rerun = b != NULL && YAJL_IS_TRUE(b);
+  const char *bad =
+      collect_incomplete(yajl_tree_get(root, p_tasks, yajl_t_array), view);
+  if (bad != NULL) {
+    wdr_run_view_free(view);
+    set_parse_error(out, bad);
+    goto cleanup;
+  }
   out->ok = true;
 cleanup:
   yajl_tree_free(root);

@@ -50,6 +50,8 @@ static const char *const skip_names[WDR_SKIP_NUM] = {
     [WDR_SKIP_PERMANENT_ERROR] = "permanent_error",
     [WDR_SKIP_RETRIES_EXHAUSTED] = "retries_exhausted",
     [WDR_SKIP_TABLE_FULL] = "table_full",
+    [WDR_SKIP_NOT_FAILED] = "not_failed",
+    [WDR_SKIP_NOT_RERUNNABLE] = "not_rerunnable",
 };
 
 const char *wdr_counter_name(enum wdr_counter c) { return counter_names[c]; }

@@ -54,6 +54,14 @@ fail:
   return NULL;
 }
 
+static void scope_clear(wdr_run_t *r) {
+  for (size_t i = 0; i < r->scope_num; i++)
+    free(r->scope[i]);
+  free(r->scope);
+  r->scope = NULL;
+  r->scope_num = 0;
+}
+
 void wdr_policy_destroy(wdr_policy_t *p) {
   if (p == NULL)
     return;
@@ -61,6 +69,8 @@ void wdr_policy_destroy(wdr_policy_t *p) {
     for (size_t i = 0; i < p->cfg.wf_num; i++)
       free(p->budget[i].t);
   free(p->budget);
+  for (size_t i = 0; i < p->runs_num; i++)
+    scope_clear(&p->runs[i]);
   free(p->runs);
   free(p);
 }
@@ -210,6 +220,8 @@ wdr_signal_decision_t wdr_policy_on_signal(wdr_policy_t *p, size_t wf,
   run->request_retries = 0;
   run->verify_tries = 0;
   run->resigned = false;
+  run->checked = false;
+  scope_clear(run);
   run->updated_ms = now_ms;
   d.verdict = WDR_SIGNAL_SCHEDULED;
   d.at_ms = at;
@@ -220,6 +232,14 @@ wdr_signal_decision_t wdr_policy_on_signal(wdr_policy_t *p, size_t wf,
 /* The budget is charged when a rerun is sent, not when it is scheduled: a
  * rerun scheduled after a long backoff must count in the hour it leaves
  * in. One that finds the hour's budget used waits until a slot frees. */
+/* A scheduled attempt whose run must be read first (VerifyBeforeRerun,
+ * TaskScope "incomplete") and has not been yet. */
+static bool needs_check(const wdr_policy_t *p, const wdr_run_t *r) {
+  const wdr_policy_wf_t *w = &p->cfg.wf[r->wf];
+  return r->state == WDR_RUN_SCHEDULED && (w->verify || w->scope_incomplete) &&
+         !r->checked && awaits_first_send(r);
+}
+
 static bool budget_charge(wdr_policy_t *p, wdr_run_t *r, int64_t now_ms,
                           int64_t *ret_charged) {
   window_t *win = &p->budget[r->wf];
@@ -265,12 +285,15 @@ bool wdr_policy_take_due(wdr_policy_t *p, int64_t now_ms, wdr_policy_job_t *job,
         *ret_next_ms = best != NULL ? best->next_at_ms : INT64_MAX;
       return false;
     }
-    /* A deferred run is due later now, so this loop ends. */
-    if (budget_charge(p, best, now_ms, &charged))
+    /* A deferred run is due later now, so this loop ends. The read
+     * before an attempt is not a rerun: it uses no budget. */
+    if (needs_check(p, best) || budget_charge(p, best, now_ms, &charged))
       break;
   }
-  wdr_job_kind_t kind =
-      best->state == WDR_RUN_VERIFY ? WDR_JOB_VERIFY : WDR_JOB_RERUN;
+  wdr_job_kind_t kind = best->state == WDR_RUN_VERIFY ? WDR_JOB_VERIFY
+                        : needs_check(p, best)        ? WDR_JOB_CHECK
+                                                      : WDR_JOB_RERUN;
+  const wdr_policy_wf_t *w = &p->cfg.wf[best->wf];
   best->state = WDR_RUN_IN_FLIGHT;
   best->in_flight = kind;
   best->updated_ms = now_ms;
@@ -279,10 +302,17 @@ bool wdr_policy_take_due(wdr_policy_t *p, int64_t now_ms, wdr_policy_job_t *job,
       .kind = kind,
       .attempt = best->tries,
       .retry = best->request_retries,
-      .dry_run = kind == WDR_JOB_RERUN && p->cfg.wf[best->wf].dry_run,
+      .dry_run = kind == WDR_JOB_RERUN && w->dry_run,
       .known_attempts = best->attempts,
       .charged_ms = charged,
   };
+  if (kind == WDR_JOB_RERUN && w->escalate && best->attempts > 0)
+    job->execute_type = 1; /* a rerun of part of it did not help */
+  else if (kind == WDR_JOB_RERUN && w->scope_incomplete && best->checked) {
+    job->execute_type = best->scope_num > 0 ? 2 : 1;
+    job->task_ids = best->scope;
+    job->task_ids_num = best->scope_num;
+  }
   memcpy(job->execution_id, best->execution_id, strlen(best->execution_id) + 1);
   return true;
 }
@@ -390,6 +420,75 @@ on_verify_result(const wdr_policy_t *p, wdr_run_t *run, wdr_outcome_t outcome,
   }
 }
 
+/* The read before an attempt got no usable answer: read again later (the
+ * reads count in verify_tries, so the rerun's own retries and budget are
+ * untouched), or end this attempt, which never sent anything. */
+static wdr_result_verdict_t
+on_check_failed(const wdr_policy_t *p, wdr_run_t *run, wdr_outcome_t outcome,
+                int64_t now_ms, uint32_t rnd, int64_t *ret_at) {
+  if (outcome == WDR_OUTCOME_PERMANENT) {
+    run->state = WDR_RUN_PERMANENT;
+    return WDR_RESULT_PERMANENT;
+  }
+  if (run->verify_tries >= p->cfg.max_request_retries)
+    return end_attempt(run, false);
+  run->verify_tries++;
+  run->state = WDR_RUN_SCHEDULED;
+  run->next_at_ms = now_ms + request_backoff_ms(run->verify_tries, rnd);
+  *ret_at = run->next_at_ms;
+  return WDR_RESULT_RETRY;
+}
+
+wdr_check_t wdr_policy_evaluate_check(const wdr_policy_wf_t *wf,
+                                      const char *state, bool support_rerun,
+                                      long long rerun_times) {
+  if (!wf->verify)
+    return WDR_CHECK_PASS;
+  if (state == NULL || strcmp(state, "FAILED") != 0)
+    return WDR_CHECK_NOT_FAILED;
+  if (!support_rerun)
+    return WDR_CHECK_NOT_RERUNNABLE;
+  /* WeData's count is the authority: a restart, a lost state file, a
+   * manual rerun or a second collectd cannot push a run past its attempts. */
+  if (rerun_times >= wf->max_attempts)
+    return WDR_CHECK_EXHAUSTED;
+  return WDR_CHECK_PASS;
+}
+
+wdr_result_decision_t wdr_policy_on_check(wdr_policy_t *p,
+                                          const wdr_policy_job_t *job,
+                                          wdr_check_t check, char *const *tasks,
+                                          size_t tasks_num, int64_t now_ms) {
+  wdr_result_decision_t d = {.verdict = WDR_RESULT_STALE};
+  wdr_run_t *run = find_run(p, job->wf, job->execution_id);
+  if (run == NULL || run->state != WDR_RUN_IN_FLIGHT ||
+      run->in_flight != WDR_JOB_CHECK)
+    return d;
+  run->updated_ms = now_ms;
+  d.attempts = run->attempts;
+  if (check != WDR_CHECK_PASS) {
+    run->state = WDR_RUN_IDLE;
+    d.verdict = WDR_RESULT_SKIPPED;
+    return d;
+  }
+  scope_clear(run);
+  if (tasks_num > 0 && (run->scope = calloc(tasks_num, sizeof(char *))) != NULL)
+    for (size_t i = 0; i < tasks_num; i++) {
+      bool seen = false;
+      for (size_t j = 0; j < run->scope_num && !seen; j++)
+        seen = strcmp(run->scope[j], tasks[i]) == 0;
+      if (!seen && (run->scope[run->scope_num] = strdup(tasks[i])) != NULL)
+        run->scope_num++;
+    }
+  run->checked = true;
+  run->verify_tries = 0;
+  run->state = WDR_RUN_SCHEDULED;
+  run->next_at_ms = now_ms;
+  d.verdict = WDR_RESULT_CHECKED;
+  d.at_ms = now_ms;
+  return d;
+}
+
 wdr_result_decision_t
 wdr_policy_on_result(wdr_policy_t *p, const wdr_policy_job_t *job,
                      wdr_outcome_t outcome, const char *async_id,
@@ -402,10 +501,13 @@ wdr_policy_on_result(wdr_policy_t *p, const wdr_policy_job_t *job,
   run->updated_ms = now_ms;
   if (error_code != NULL && error_code[0] != '\0')
     set_text(run->last_error, error_code);
-  d.verdict =
-      job->kind == WDR_JOB_RERUN
-          ? on_rerun_result(p, run, outcome, async_id, now_ms, rnd, &d.at_ms)
-          : on_verify_result(p, run, outcome, now_ms, rnd, &d.at_ms);
+  if (job->kind == WDR_JOB_RERUN)
+    d.verdict =
+        on_rerun_result(p, run, outcome, async_id, now_ms, rnd, &d.at_ms);
+  else if (job->kind == WDR_JOB_VERIFY)
+    d.verdict = on_verify_result(p, run, outcome, now_ms, rnd, &d.at_ms);
+  else
+    d.verdict = on_check_failed(p, run, outcome, now_ms, rnd, &d.at_ms);
   d.attempts = run->attempts;
   return d;
 }
@@ -436,6 +538,7 @@ size_t wdr_policy_prune(wdr_policy_t *p, int64_t now_ms) {
     wdr_run_t *r = &p->runs[i];
     bool finished = r->state == WDR_RUN_IDLE || r->state == WDR_RUN_PERMANENT;
     if (finished && r->updated_ms < now_ms - p->cfg.retention_ms) {
+      scope_clear(r);
       *r = p->runs[--p->runs_num];
       removed++;
     } else
@@ -466,6 +569,9 @@ int wdr_policy_restore(wdr_policy_t *p, const wdr_run_t *run, int64_t now_ms) {
     return -1;
   *r = *run;
   r->execution_id[WDR_ID_MAX - 1] = '\0';
+  r->checked = false;
+  r->scope = NULL;
+  r->scope_num = 0;
   if (r->state == WDR_RUN_IN_FLIGHT) {
     r->state = WDR_RUN_VERIFY;
     r->verify_tries = 0;

@@ -363,6 +363,9 @@ static void handle_signal(const signal_msg_t *m, int64_t now) {
 }
 
 static wdr_outcome_t outcome_of(const result_msg_t *m, wdr_api_class_t cls) {
+  if (m->job.kind == WDR_JOB_CHECK)
+    return cls == WDR_CLASS_PERMANENT ? WDR_OUTCOME_PERMANENT
+                                      : WDR_OUTCOME_RETRYABLE;
   if (m->job.kind == WDR_JOB_VERIFY) {
     if (cls == WDR_CLASS_OK)
       /* Any state but FAILED (RUNNING, PENDING, SUCCESS, and undocumented
@@ -406,6 +409,35 @@ static void record_breaker(bool success, int64_t now) {
   notify(change > 0 ? NOTIF_WARNING : NOTIF_OKAY, "", "breaker", text, NULL);
 }
 
+/* The read before an attempt answered: rerun now, or say why not. */
+static void handle_check(const result_msg_t *m, int64_t now) {
+  const wdr_policy_job_t *job = &m->job;
+  const wdr_workflow_cfg_t *w = &cfg->workflows[job->wf];
+  wdr_check_t check =
+      wdr_policy_evaluate_check(&policy_wf[job->wf], m->view.state,
+                                m->view.support_rerun, m->view.rerun_times);
+  wdr_result_decision_t d = wdr_policy_on_check(
+      policy, job, check, m->view.incomplete, m->view.incomplete_num, now);
+  state_dirty = true;
+  if (d.verdict != WDR_RESULT_SKIPPED)
+    return;
+  static const struct {
+    enum wdr_skip skip;
+    const char *why;
+  } reasons[] = {
+      [WDR_CHECK_NOT_FAILED] = {WDR_SKIP_NOT_FAILED, "it is not FAILED"},
+      [WDR_CHECK_NOT_RERUNNABLE] = {WDR_SKIP_NOT_RERUNNABLE,
+                                    "WeData says it cannot be rerun"},
+      [WDR_CHECK_EXHAUSTED] = {WDR_SKIP_EXHAUSTED,
+                               "WeData counts MaxAttempts reruns already"},
+  };
+  wdr_metrics_skip(metrics, job->wf, reasons[check].skip);
+  INFO(LOG_PREFIX "workflow %s: no rerun of %s: %s (state %s, SupportRerun "
+                  "%s, RerunTimes %lld)",
+       w->name, job->execution_id, reasons[check].why, m->view.state,
+       m->view.support_rerun ? "true" : "false", m->view.rerun_times);
+}
+
 static void handle_result(const result_msg_t *m, int64_t now) {
   const wdr_policy_job_t *job = &m->job;
   const wdr_workflow_cfg_t *w = &cfg->workflows[job->wf];
@@ -439,6 +471,10 @@ static void handle_result(const result_msg_t *m, int64_t now) {
              job->execution_id, w->name, r->error_code, r->error_message);
   }
 
+  if (job->kind == WDR_JOB_CHECK && cls == WDR_CLASS_OK) {
+    handle_check(m, now);
+    return;
+  }
   wdr_result_decision_t d =
       wdr_policy_on_result(policy, job, outcome_of(m, cls), r->async_id,
                            r->error_code, now, next_rand());
@@ -500,6 +536,8 @@ static void handle_result(const result_msg_t *m, int64_t now) {
     break;
   case WDR_RESULT_WOULD_RERUN:
   case WDR_RESULT_STALE:
+  case WDR_RESULT_CHECKED: /* handled in handle_check */
+  case WDR_RESULT_SKIPPED:
     break;
   }
 }
@@ -560,8 +598,10 @@ static int64_t dispatch(int64_t now) {
 
 static void drain(int64_t now) {
   result_msg_t res;
-  while (wdr_inbox_pop_result(inbox, &res) == 0)
+  while (wdr_inbox_pop_result(inbox, &res) == 0) {
     handle_result(&res, now);
+    wdr_run_view_free(&res.view); /* the worker handed it over */
+  }
   signal_msg_t sig;
   while (wdr_inbox_pop_signal(inbox, &sig) == 0)
     handle_signal(&sig, now);
@@ -612,7 +652,7 @@ static void run_job(const wdr_policy_job_t *job, const wdr_transport_t *t,
   out->job = *job;
   /* Signed with the time it is sent at, not the time it was queued. */
   int64_t now = (int64_t)time(NULL);
-  if (job->kind == WDR_JOB_VERIFY) {
+  if (job->kind != WDR_JOB_RERUN) {
     out->rc = wdr_api_get_run(&ep, t, w->project_id, job->execution_id, now,
                               &out->res, &out->view);
     return;
@@ -627,6 +667,15 @@ static void run_job(const wdr_policy_job_t *job, const wdr_transport_t *t,
                          .params_num = w->params_num,
                          .scheduling_rg = w->scheduling_rg,
                          .integration_rg = w->integration_rg};
+  if (job->execute_type == 1) { /* the whole workflow, default parameters */
+    req.execute_type = 1;
+    req.task_ids_num = 0;
+    req.params_num = 0;
+  } else if (job->execute_type == 2) { /* only the tasks that did not finish */
+    req.execute_type = 2;
+    req.task_ids = job->task_ids;
+    req.task_ids_num = job->task_ids_num;
+  }
   out->rc = wdr_api_rerun(&ep, t, &req, now, &out->res);
 }
 
@@ -794,7 +843,10 @@ static int build_policy(void) {
         .retry_interval_ms = (int64_t)ceil(w->retry_interval * 1000.0),
         .max_retry_interval_ms = (int64_t)ceil(w->max_retry_interval * 1000.0),
         .max_reruns_per_hour = w->max_reruns_per_hour,
-        .dry_run = dry};
+        .dry_run = dry,
+        .verify = w->verify_before_rerun,
+        .scope_incomplete = w->scope_incomplete,
+        .escalate = w->escalate_to_full};
     /* Dry-run decisions stay in memory: they must not use up the attempts
      * of real reruns once DryRun is switched off. */
     persist_wf[i] = !dry;

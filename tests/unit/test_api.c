@@ -522,6 +522,47 @@ static void get_run_answer(const char *answer, wdr_api_result_t *res,
   assert_int_equal(rc, 0);
 }
 
+/* TaskScope "incomplete" reads the task runs: every TaskId not SUCCESS,
+ * in order; a malformed task run makes the whole answer unusable rather
+ * than a shorter list. */
+static void test_get_run_incomplete_tasks(void **state) {
+  (void)state;
+  wdr_api_result_t res;
+  wdr_run_view_t view;
+  get_run_answer("{\"Response\":{\"Data\":{\"TriggerWorkflowRun\":{"
+                 "\"ExecutionState\":\"FAILED\"},\"TriggerTaskRuns\":["
+                 "{\"TaskId\":\"t1\",\"ExecutionState\":\"SUCCESS\"},"
+                 "{\"TaskId\":\"t2\",\"ExecutionState\":\"FAILED\"},"
+                 "{\"TaskId\":\"t3\",\"ExecutionState\":\"PENDING\"},"
+                 "{\"TaskId\":\"t4\",\"ExecutionState\":\"SKIP\"}]}}}",
+                 &res, &view);
+  assert_true(res.response.ok);
+  assert_int_equal(view.incomplete_num, 3);
+  assert_string_equal(view.incomplete[0], "t2");
+  assert_string_equal(view.incomplete[1], "t3");
+  assert_string_equal(view.incomplete[2], "t4");
+  wdr_run_view_free(&view);
+  assert_null(view.incomplete);
+  assert_int_equal(view.incomplete_num, 0);
+
+  get_run_answer("{\"Response\":{\"Data\":{\"TriggerWorkflowRun\":{"
+                 "\"ExecutionState\":\"FAILED\"},\"TriggerTaskRuns\":["
+                 "{\"TaskId\":\"t1\",\"ExecutionState\":\"SUCCESS\"}]}}}",
+                 &res, &view);
+  assert_true(res.response.ok);
+  assert_int_equal(view.incomplete_num, 0);
+  wdr_run_view_free(&view);
+
+  get_run_answer("{\"Response\":{\"Data\":{\"TriggerWorkflowRun\":{"
+                 "\"ExecutionState\":\"FAILED\"},\"TriggerTaskRuns\":["
+                 "{\"TaskId\":\"t1\",\"ExecutionState\":\"FAILED\"},"
+                 "{\"TaskId\":7,\"ExecutionState\":\"FAILED\"}]}}}",
+                 &res, &view);
+  assert_false(res.response.ok);
+  assert_string_equal(res.response.error_code, "ClientError.ParseJsonError");
+  assert_null(view.incomplete);
+}
+
 static void test_get_run_views(void **state) {
   (void)state;
   wdr_api_result_t res;
@@ -683,6 +724,7 @@ int main(void) {
       cmocka_unit_test(test_classify_from_transport),
       cmocka_unit_test(test_get_run_request),
       cmocka_unit_test(test_get_run_views),
+      cmocka_unit_test(test_get_run_incomplete_tasks),
       cmocka_unit_test(test_get_run_malformed),
       cmocka_unit_test(test_get_run_errors),
   };

@@ -1463,6 +1463,53 @@ static void test_policy_ranges(void **state) {
 }
 
 /* The backoff cap may not be below its base. */
+/* VerifyBeforeRerun, TaskScope, EscalateToFull: defaults, values, errors. */
+static void test_check_options(void **state) {
+  (void)state;
+  start_valid();
+  wdr_config_t *c = parse_ok(NULL);
+  assert_false(c->workflows[0].verify_before_rerun);
+  assert_false(c->workflows[0].scope_incomplete);
+  assert_false(c->workflows[0].escalate_to_full);
+
+  oconfig_item_t *wf =
+      add_required(ocb_str(start_creds(), "Workflow", "wf"), 2);
+  add_match(wf);
+  ocb_bool(wf, "VerifyBeforeRerun", true);
+  ocb_str(wf, "TaskScope", "incomplete");
+  ocb_bool(wf, "EscalateToFull", true);
+  c = parse_ok(NULL);
+  assert_true(c->workflows[0].verify_before_rerun);
+  assert_true(c->workflows[0].scope_incomplete);
+  assert_true(c->workflows[0].escalate_to_full);
+
+  wf = add_required(ocb_str(start_creds(), "Workflow", "wf"), 2);
+  add_match(wf);
+  ocb_str(wf, "TaskScope", "configured");
+  ocb_add_str(ocb_str(wf, "TaskId", "a"), "b");
+  c = parse_ok(NULL);
+  assert_false(c->workflows[0].scope_incomplete);
+  assert_int_equal(c->workflows[0].task_ids_num, 2);
+
+  wf = start_valid();
+  ocb_str(wf, "TaskScope", "all");
+  expect_error(W ": option \"TaskScope\": \"all\" is not \"configured\" or "
+                 "\"incomplete\"");
+  wf = start_valid(); /* ExecuteType 1 */
+  ocb_str(wf, "TaskScope", "incomplete");
+  expect_error(W ": option \"TaskScope\": \"incomplete\" needs ExecuteType 2 "
+                 "(advanced run)");
+  wf = add_required(ocb_str(start_creds(), "Workflow", "wf"), 2);
+  add_match(wf);
+  ocb_str(wf, "TaskScope", "incomplete");
+  ocb_str(wf, "TaskId", "a");
+  expect_error(W ": option \"TaskScope\": \"incomplete\" picks the tasks "
+                 "itself; remove TaskId");
+  wf = start_valid();
+  ocb_str(wf, "VerifyBeforeRerun", "yes");
+  expect_error(W ": option \"VerifyBeforeRerun\" needs true or false");
+}
+
 static void test_retry_interval_order(void **state) {
   (void)state;
   /* Against the defaults (60 s base, 3600 s cap). */
@@ -1554,6 +1601,7 @@ int main(void) {
       T(test_policy_range_edges),
       T(test_policy_ranges),
       T(test_retry_interval_order),
+      T(test_check_options),
       T(test_error_buffer_truncated),
       T(test_free_null),
   };

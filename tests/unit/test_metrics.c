@@ -48,9 +48,9 @@ static void test_zero_counters_emitted(void **state) {
   wdr_metrics_t *m = wdr_metrics_create(2);
   capture_t c = {.n = 0};
   wdr_metrics_emit(m, names, 0, capture, &c);
-  /* 8 counters + 8 skip reasons per workflow, then queue_length and
+  /* 8 counters + 10 skip reasons per workflow, then queue_length and
    * breaker_open. */
-  assert_int_equal(c.n, 2 * 16 + 2);
+  assert_int_equal(c.n, 2 * 18 + 2);
   const char *want[] = {"signals",
                         "attempts",
                         "accepted",
@@ -66,7 +66,9 @@ static void test_zero_counters_emitted(void **state) {
                         "skipped-budget",
                         "skipped-permanent_error",
                         "skipped-retries_exhausted",
-                        "skipped-table_full"};
+                        "skipped-table_full",
+                        "skipped-not_failed",
+                        "skipped-not_rerunnable"};
   for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
     char id[128];
     snprintf(id, sizeof(id), "hourly/derive-%s", want[i]);

@@ -639,6 +639,165 @@ static void test_budget_bounds_reruns_sent_per_hour(void **state) {
   }
 }
 
+/* --- reading the run before an attempt --------------------------------- */
+
+static wdr_result_decision_t check(const wdr_policy_job_t *job,
+                                   wdr_check_t verdict, char *const *tasks,
+                                   size_t n, int64_t now) {
+  return wdr_policy_on_check(g_p, job, verdict, tasks, n, now);
+}
+
+/* VerifyBeforeRerun: a read first; the rerun only after it passed. */
+static void test_check_then_rerun(void **state) {
+  (void)state;
+  g_wf[WF].verify = true;
+  g_wf[WF].max_reruns_per_hour = 5;
+  create();
+  sig_scheduled(WF, "run-1", T0, 0);
+  wdr_policy_job_t job = take(T0);
+  assert_int_equal(job.kind, WDR_JOB_CHECK);
+  assert_int_equal(job.charged_ms, 0); /* a read uses no budget */
+  assert_budget(WF, NULL, 0);
+  wdr_result_decision_t d = check(&job, WDR_CHECK_PASS, NULL, 0, T0 + 10);
+  assert_int_equal(d.verdict, WDR_RESULT_CHECKED);
+  assert_int_equal(d.at_ms, T0 + 10);
+  job = take(T0 + 10);
+  assert_int_equal(job.kind, WDR_JOB_RERUN);
+  assert_int_equal(job.execute_type, 0); /* as configured */
+  assert_budget(WF, (int64_t[]){T0 + 10}, 1);
+  assert_int_equal(res(&job, WDR_OUTCOME_ACCEPTED, T0 + 20, 0).verdict,
+                   WDR_RESULT_ACCEPTED);
+  /* A retry of the rerun itself does not read again. */
+  g_wf[WF].verify = true;
+  sig_scheduled(WF, "run-2", T0 + 30, 0);
+  job = take(T0 + 30);
+  check(&job, WDR_CHECK_PASS, NULL, 0, T0 + 30);
+  job = take(T0 + 30);
+  d = res(&job, WDR_OUTCOME_RETRYABLE, T0 + 40, 0);
+  assert_int_equal(d.verdict, WDR_RESULT_RETRY);
+  assert_int_equal(take(d.at_ms).kind, WDR_JOB_RERUN);
+}
+
+static void test_check_verdicts(void **state) {
+  (void)state;
+  g_wf[WF].verify = true;
+  const wdr_policy_wf_t *w = &g_wf[WF];
+  assert_int_equal(wdr_policy_evaluate_check(w, "FAILED", true, 0),
+                   WDR_CHECK_PASS);
+  assert_int_equal(wdr_policy_evaluate_check(w, "FAILED", true, 2),
+                   WDR_CHECK_PASS);
+  assert_int_equal(wdr_policy_evaluate_check(w, "FAILED", true, 3),
+                   WDR_CHECK_EXHAUSTED);
+  assert_int_equal(wdr_policy_evaluate_check(w, "FAILED", false, 0),
+                   WDR_CHECK_NOT_RERUNNABLE);
+  /* In this order: not failed wins over the rest. */
+  assert_int_equal(wdr_policy_evaluate_check(w, "SUCCESS", false, 9),
+                   WDR_CHECK_NOT_FAILED);
+  assert_int_equal(wdr_policy_evaluate_check(w, "QUEUED", true, 0),
+                   WDR_CHECK_NOT_FAILED);
+  assert_int_equal(wdr_policy_evaluate_check(w, NULL, true, 0),
+                   WDR_CHECK_NOT_FAILED);
+  /* Without VerifyBeforeRerun (TaskScope alone) every run passes. */
+  g_wf[WF].verify = false;
+  assert_int_equal(wdr_policy_evaluate_check(w, "SUCCESS", false, 9),
+                   WDR_CHECK_PASS);
+}
+
+static void test_check_skips(void **state) {
+  (void)state;
+  g_wf[WF].verify = true;
+  create();
+  sig_scheduled(WF, "run-1", T0, 0);
+  wdr_policy_job_t job = take(T0);
+  assert_int_equal(check(&job, WDR_CHECK_NOT_FAILED, NULL, 0, T0).verdict,
+                   WDR_RESULT_SKIPPED);
+  assert_int_equal(run_of(WF, "run-1").state, WDR_RUN_IDLE);
+  assert_int_equal(run_of(WF, "run-1").attempts, 0);
+  assert_int_equal(wdr_policy_pending(g_p), 0);
+  /* A result for a job no longer in flight is stale. */
+  assert_int_equal(check(&job, WDR_CHECK_PASS, NULL, 0, T0).verdict,
+                   WDR_RESULT_STALE);
+}
+
+/* A read that fails is read again (verify_tries), never skipped to the
+ * rerun; a permanent error ends the run. */
+static void test_check_read_failures(void **state) {
+  (void)state;
+  g_wf[WF].verify = true;
+  create();
+  sig_scheduled(WF, "run-1", T0, 0);
+  wdr_policy_job_t job = take(T0);
+  wdr_result_decision_t d = res(&job, WDR_OUTCOME_RETRYABLE, T0, 0);
+  assert_int_equal(d.verdict, WDR_RESULT_RETRY);
+  assert_int_equal(run_of(WF, "run-1").request_retries, 0);
+  assert_int_equal(run_of(WF, "run-1").verify_tries, 1);
+  job = take(d.at_ms);
+  assert_int_equal(job.kind, WDR_JOB_CHECK);
+  for (int i = 0; i < 2; i++) {
+    d = res(&job, WDR_OUTCOME_RETRYABLE, T0, 0);
+    assert_int_equal(d.verdict, WDR_RESULT_RETRY);
+    job = take(d.at_ms);
+  }
+  d = res(&job, WDR_OUTCOME_RETRYABLE, T0, 0);
+  assert_int_equal(d.verdict, WDR_RESULT_RETRIES_EXHAUSTED);
+  assert_int_equal(run_of(WF, "run-1").attempts, 0); /* nothing was sent */
+
+  sig_scheduled(WF, "run-2", T0, 0);
+  job = take(T0);
+  assert_int_equal(res(&job, WDR_OUTCOME_PERMANENT, T0, 0).verdict,
+                   WDR_RESULT_PERMANENT);
+  assert_int_equal(sig(WF, "run-2", T0 + DAY, 0).verdict, WDR_SIGNAL_PERMANENT);
+}
+
+/* TaskScope "incomplete": the unfinished tasks, once each; none left means
+ * the whole workflow. */
+static void test_scope_incomplete(void **state) {
+  (void)state;
+  g_wf[WF].scope_incomplete = true;
+  create();
+  sig_scheduled(WF, "run-1", T0, 0);
+  wdr_policy_job_t job = take(T0);
+  assert_int_equal(job.kind, WDR_JOB_CHECK);
+  char *tasks[] = {"t2", "t3", "t2", "t4"};
+  check(&job, WDR_CHECK_PASS, tasks, 4, T0);
+  job = take(T0);
+  assert_int_equal(job.kind, WDR_JOB_RERUN);
+  assert_int_equal(job.execute_type, 2);
+  assert_int_equal(job.task_ids_num, 3);
+  assert_string_equal(job.task_ids[0], "t2");
+  assert_string_equal(job.task_ids[1], "t3");
+  assert_string_equal(job.task_ids[2], "t4");
+  res(&job, WDR_OUTCOME_ACCEPTED, T0, 0);
+
+  sig_scheduled(WF, "run-2", T0, 0);
+  job = take(T0);
+  check(&job, WDR_CHECK_PASS, NULL, 0, T0);
+  job = take(T0);
+  assert_int_equal(job.execute_type, 1);
+  assert_int_equal(job.task_ids_num, 0);
+
+  /* The next attempt reads again: the scope of the last one is gone. */
+  res(&job, WDR_OUTCOME_ACCEPTED, T0, 0);
+  sig_scheduled(WF, "run-2", T0 + DAY, 0);
+  assert_int_equal(run_of(WF, "run-2").scope_num, 0);
+  assert_int_equal(take(T0 + DAY).kind, WDR_JOB_CHECK);
+}
+
+/* EscalateToFull: after an accepted rerun, later attempts run it all. */
+static void test_escalate_to_full(void **state) {
+  (void)state;
+  g_wf[WF].escalate = true;
+  create();
+  sig_scheduled(WF, "run-1", T0, 0);
+  wdr_policy_job_t job = take(T0);
+  assert_int_equal(job.execute_type, 0);
+  res(&job, WDR_OUTCOME_ACCEPTED, T0, 0);
+  int64_t at = sig_scheduled(WF, "run-1", T0 + DAY, 0);
+  job = take(at);
+  assert_int_equal(job.execute_type, 1);
+  assert_int_equal(job.task_ids_num, 0);
+}
+
 /* --- request retries ---------------------------------------------------- */
 
 /* Retryable errors: retry k waits d/2..d with d = 1 s * 2^(k-1), at most
@@ -1400,6 +1559,12 @@ int main(void) {
       T(test_budget_not_used_by_retries),
       T(test_budget_bounds_reruns_sent_per_hour),
       T(test_budget_defers_at_send),
+      T(test_check_then_rerun),
+      T(test_check_verdicts),
+      T(test_check_skips),
+      T(test_check_read_failures),
+      T(test_scope_incomplete),
+      T(test_escalate_to_full),
       T(test_request_retries_lower_bound),
       T(test_request_retries_upper_bound),
       T(test_request_retries_max_rnd),
