@@ -43,6 +43,8 @@ COUNTERS = ("signals", "attempts", "accepted", "failed", "dropped", "skipped-no_
 POLICY_COUNTERS = ("retries", "gave_up", "would_rerun", "skipped-duplicate",
                    "skipped-exhausted", "skipped-budget", "skipped-permanent_error",
                    "skipped-retries_exhausted", "skipped-table_full")
+# Added with VerifyBeforeRerun; dispatched from the start, zero included.
+VERIFY_COUNTERS = ("skipped-not_failed", "skipped-not_rerunnable")
 RERUN = "RerunTriggerWorkflowRunAsync"
 VERIFY = "GetTriggerWorkflowRun"
 BASE_HEADERS = {"host", "content-type", "x-tc-action", "x-tc-version", "x-tc-timestamp",
@@ -1391,6 +1393,393 @@ class TestConfigPolicy(PluginTestCase):
                                 % (name, value, errors, c.output_tail()))
 
 
+class TestVerifyAndScope(PluginTestCase):
+    """VerifyBeforeRerun, TaskScope and EscalateToFull: the run is read
+    (GetTriggerWorkflowRun) before each attempt and the signal skipped
+    when the run does not need or allow a rerun; TaskScope "incomplete"
+    reruns only the tasks that did not succeed; EscalateToFull reruns a run
+    whole once it has had an accepted rerun."""
+
+    PARAM = ("bizdate", "20261127")
+    SCHED = "rg-sched"
+    INTEG = "rg-integ"
+    ALL_OPTIONS = dict(VerifyBeforeRerun=True, TaskScope="incomplete", EscalateToFull=True)
+    DEFAULTS = dict(VerifyBeforeRerun=False, TaskScope="configured", EscalateToFull=False)
+
+    # -- helpers -------------------------------------------------------------
+
+    def body(self, run_id, execute_type, task_ids=(), params=(), groups=True,
+             workflow_id=WORKFLOW_ID):
+        """The exact rerun body: the plugin's key order, compact JSON."""
+        text = ('{"ProjectId":"%s","WorkflowId":"%s","WorkflowExecutionId":"%s",'
+                '"ExecuteType":"%s"' % (PROJECT_ID, workflow_id, run_id, execute_type))
+        if task_ids:
+            text += ',"TaskIds":[%s]' % ",".join('"%s"' % t for t in task_ids)
+        if params:
+            text += ',"AdvancedParams":[%s]' % ",".join(
+                '{"ParamKey":"%s","ParamValue":"%s"}' % kv for kv in params)
+        if groups:
+            text += (',"SchedulingResourceGroup":"%s","IntegrationResourceGroup":"%s"'
+                     % (self.SCHED, self.INTEG))
+        return (text + "}").encode()
+
+    def advanced_workflow(self, name=WF, workflow_id=WORKFLOW_ID, task_ids=(), **wf_options):
+        """ExecuteType 2 with one AdvancedParam and both resource groups."""
+        return self.workflow(name, workflow_id, execute_type=2, task_ids=task_ids,
+                             advanced_params=(self.PARAM,),
+                             scheduling_resource_group=self.SCHED,
+                             integration_resource_group=self.INTEG,
+                             extra=wf_opts(**wf_options))
+
+    def check_read(self, rec, run_id, status=200):
+        self.assertTrue(rec.signature_ok, "read rejected: %s %s" % (rec.auth_code,
+                                                                   rec.auth_message))
+        self.assertEqual(rec.header("X-TC-Action"), VERIFY)
+        self.assertEqual(rec.header("X-TC-Region"), REGION)
+        self.assertEqual(rec.body, {"ProjectId": PROJECT_ID, "WorkflowExecutionId": run_id})
+        self.assertEqual(rec.status, status)
+
+    def read_then_rerun(self, run_id):
+        """The one read and the one rerun request of run_id; checks that the
+        read arrived first."""
+        reads, reruns = self.verify_requests(run_id), self.rerun_requests(run_id)
+        self.assertEqual(len(reads), 1, "reads of %s: %r" % (run_id, reads))
+        self.assertEqual(len(reruns), 1, "reruns of %s: %r" % (run_id, reruns))
+        self.check_read(reads[0], run_id)
+        self.assertLess(reads[0].received_at, reruns[0].received_at,
+                        "the rerun of %s arrived before its read" % run_id)
+        return reads[0], reruns[0]
+
+    def only_read(self, run_id):
+        """run_id was read once and never rerun; returns the read."""
+        reads = self.verify_requests(run_id)
+        self.assertEqual(len(reads), 1, "reads of %s: %r" % (run_id, reads))
+        self.check_read(reads[0], run_id)
+        self.assertEqual(self.rerun_requests(run_id), [])
+        return reads[0]
+
+    def wait_skip_logged(self, c, run_id):
+        """A skip is logged at info, naming the run."""
+        wait_until(lambda: self.info_lines_with(c, run_id), 5,
+                   message="an info log line about %s" % run_id, on_fail=c.output_tail)
+
+    # -- tests ---------------------------------------------------------------
+
+    def test_27_new_counters_zero_from_start(self):
+        """skipped-not_failed and skipped-not_rerunnable are dispatched from
+        the start, zero included, for a Workflow with the new options and
+        for one without; nothing is read before a signal."""
+        plain = self.workflow()
+        full = self.advanced_workflow("wf_all", OTHER_WORKFLOW_ID, **self.ALL_OPTIONS)
+        c = self.collectd([plain, full])
+        zeros = dict((name, 0) for name in COUNTERS + POLICY_COUNTERS + VERIFY_COUNTERS)
+        c.wait_counters(WF, zeros)
+        c.wait_counters("wf_all", zeros)
+        self.assertEqual(c.plugin_errors(), [])
+        for name in (WF, "wf_all"):
+            self.assertNotIn("%s/wedata_rerun-%s/response_time-%s" % (harness.HOSTNAME, name,
+                                                                     VERIFY),
+                             c.list_metrics())
+        self.assertEqual(self.standin.count(), 0)
+
+    def test_28_verify_exhausted_run_is_not_rerun(self):
+        """VerifyBeforeRerun: the run already shows RerunTimes 3 =
+        MaxAttempts (default 3): one read, no rerun, skipped-exhausted."""
+        run_id = new_run_id()
+        self.standin.add_run(PROJECT_ID, WORKFLOW_ID, run_id, state="FAILED", rerun_times=3)
+        c = self.policy_collectd({"VerifyBeforeRerun": True})
+        self.fire(c, run_id)
+        c.wait_counters(WF, {"signals": 1, "skipped-exhausted": 1, "skipped-not_failed": 0,
+                             "skipped-not_rerunnable": 0, "attempts": 0, "accepted": 0,
+                             "failed": 0})
+        self.only_read(run_id)
+        self.wait_skip_logged(c, run_id)
+        self.assert_request_count_stays(1, 2.0)
+        self.assertEqual(self.standin.get_run(run_id).rerun_times, 3)
+        self.assertEqual(self.notes_about(run_id, "OKAY"), [])
+
+    def test_29_verify_state_checks(self):
+        """VerifyBeforeRerun: SUCCESS -> not_failed; FAILED without
+        SupportRerun -> not_rerunnable; checked in the order state, then
+        SupportRerun, then RerunTimes.  None of those sends a rerun.  FAILED
+        and rerunnable (RerunTimes 0, and 2 < MaxAttempts 3): read, then
+        rerun, accepted."""
+        runs = {
+            "success": dict(state="SUCCESS"),
+            "unsupported": dict(state="FAILED", support_rerun=False),
+            "success, unsupported, exhausted": dict(state="SUCCESS", support_rerun=False,
+                                                    rerun_times=5),
+            "unsupported, exhausted": dict(state="FAILED", support_rerun=False,
+                                           rerun_times=3),
+            "rerunnable": dict(state="FAILED"),
+            "rerunnable, RerunTimes 2": dict(state="FAILED", rerun_times=2),
+        }
+        ids = {}
+        for label, fields in runs.items():
+            ids[label] = new_run_id()
+            self.standin.add_run(PROJECT_ID, WORKFLOW_ID, ids[label], **fields)
+        c = self.policy_collectd({"VerifyBeforeRerun": True})
+        for run_id in ids.values():
+            self.fire(c, run_id)
+        c.wait_counters(WF, {"signals": 6, "skipped-not_failed": 2,
+                             "skipped-not_rerunnable": 2, "skipped-exhausted": 0,
+                             "attempts": 2, "accepted": 2, "failed": 0}, timeout=15)
+        for label in ("success", "unsupported", "success, unsupported, exhausted",
+                      "unsupported, exhausted"):
+            with self.subTest(label):
+                self.only_read(ids[label])
+                self.wait_skip_logged(c, ids[label])
+                self.assertEqual(self.standin.get_run(ids[label]).rerun_times,
+                                 runs[label].get("rerun_times", 0))
+        for label in ("rerunnable", "rerunnable, RerunTimes 2"):
+            with self.subTest(label):
+                run_id = ids[label]
+                _, rerun = self.read_then_rerun(run_id)
+                self.assertEqual(rerun.raw_body, self.body(run_id, 1, groups=False))
+                self.check_common_headers(rerun, "127.0.0.1:%d" % self.standin.port)
+                self.assertIsNotNone(rerun.async_id)
+                note = self.wait_note(run_id, "OKAY", c=c)
+                self.assertEqual(note.meta.get("AsyncId"), rerun.async_id)
+        self.assertEqual(self.standin.get_run(ids["success"]).state, "SUCCESS")
+        wait_until(lambda: c.metric(WF, "response_time", VERIFY) is not None, 5,
+                   message="response_time-%s" % VERIFY, on_fail=c.output_tail)
+        self.assertEqual(len(self.verify_requests()), 6)
+        self.assert_rerun_count_stays(2, 1.5)
+        self.assertEqual(len(self.verify_requests()), 6)
+
+    def test_30_verify_read_failures(self):
+        """The read before a rerun: no answer, then ok -> retried once, then
+        the rerun; always InternalError -> retried up to MaxRequestRetries,
+        then skipped-retries_exhausted; a permanent error ->
+        skipped-permanent_error.  Only the first run is ever rerun."""
+        flaky, lost, refused = new_run_id(), new_run_id(), new_run_id()
+        for run_id in (flaky, lost, refused):
+            self.standin.add_run(PROJECT_ID, WORKFLOW_ID, run_id, state="FAILED")
+        self.standin.script(ws.close(), ws.ok(), execution_id=flaky, action=VERIFY)
+        self.standin.script(*[ws.error("InternalError", "read failed")] * 6,
+                            execution_id=lost, action=VERIFY)
+        self.standin.script(ws.error("ResourceNotFound", "no such run"),
+                            execution_id=refused, action=VERIFY)
+        c = self.policy_collectd({"VerifyBeforeRerun": True}, MaxRequestRetries=2)
+        # The dropped read goes first, over a new connection: libcurl itself
+        # resends a request that dies on a reused one, unseen by the plugin.
+        self.fire(c, flaky)
+        self.standin.wait_for_requests(1, action=VERIFY, timeout=10)
+        for run_id in (lost, refused):
+            self.fire(c, run_id)
+        c.wait_counters(WF, {"signals": 3, "attempts": 1, "accepted": 1, "failed": 0,
+                             "skipped-retries_exhausted": 1, "skipped-permanent_error": 1,
+                             "skipped-not_failed": 0, "skipped-not_rerunnable": 0,
+                             "skipped-exhausted": 0}, timeout=20)
+        with self.subTest("no answer, then ok"):
+            reads = self.verify_requests(flaky)
+            self.assertEqual(len(reads), 2, reads)
+            self.assertIsNone(reads[0].status, "the first read was answered")
+            self.check_read(reads[1], flaky)
+            self.assertGreaterEqual(reads[1].received_at - reads[0].answered_at, 0.45,
+                                    "read retried without backoff")
+            (rerun,) = self.rerun_requests(flaky)
+            self.assertGreater(rerun.received_at, reads[1].received_at)
+            self.assertEqual(rerun.raw_body, self.body(flaky, 1, groups=False))
+            self.wait_note(flaky, "OKAY", c=c)
+        with self.subTest("retries exhausted"):
+            reads = self.verify_requests(lost)
+            # "up to MaxRequestRetries" retries: 2, or 1 + 2 (as test_18).
+            self.assertIn(len(reads), (2, 3), reads)
+            for rec in reads:
+                self.check_read(rec, lost)
+                self.assertEqual(rec.error_code, "InternalError")
+            for a, b in zip(reads, reads[1:]):
+                self.assertGreaterEqual(b.received_at - a.answered_at, 0.45)
+            self.assertEqual(self.rerun_requests(lost), [])
+            # Retries: the dropped read's one, and all reads of this run but the first.
+            c.wait_counters(WF, {"error-InternalError": len(reads),
+                                 "retries": 1 + (len(reads) - 1)}, timeout=5)
+        with self.subTest("permanent error"):
+            read = self.only_read(refused)
+            self.assertEqual(read.error_code, "ResourceNotFound")
+            c.wait_counters(WF, {"error-ResourceNotFound": 1}, timeout=5)
+        for run_id in (lost, refused):
+            self.assertEqual(self.notes_about(run_id, "OKAY"), [])
+            self.assertEqual(self.standin.get_run(run_id).rerun_times, 0)
+        self.assert_rerun_count_stays(1, 2.0)
+
+    def test_31_task_scope_incomplete(self):
+        """TaskScope "incomplete": the run is read, and the rerun names every
+        task whose ExecutionState is not SUCCESS, in the order read, once
+        each, with the configured AdvancedParam and resource groups.  With
+        no such task (all SUCCESS, or no task runs at all) the run is rerun
+        whole: ExecuteType "1" without TaskIds and AdvancedParams."""
+        partial, done, empty = new_run_id(), new_run_id(), new_run_id()
+        self.standin.add_run(PROJECT_ID, WORKFLOW_ID, partial, tasks=[
+            ("t1", "SUCCESS"), ("t2", "FAILED"), ("t3", "PENDING"), ("t4", "SKIP"),
+            ("t2", "FAILED")])
+        self.standin.add_run(PROJECT_ID, WORKFLOW_ID, done, tasks=[
+            ("t1", "SUCCESS"), ("t2", "SUCCESS")])
+        self.standin.add_run(PROJECT_ID, WORKFLOW_ID, empty, tasks=[])
+        c = self.collectd([self.advanced_workflow(TaskScope="incomplete")])
+        for run_id in (partial, done, empty):
+            self.fire(c, run_id)
+        c.wait_counters(WF, {"signals": 3, "attempts": 3, "accepted": 3, "failed": 0},
+                        timeout=15)
+        with self.subTest("t2, t3, t4 incomplete"):
+            _, rerun = self.read_then_rerun(partial)
+            self.assertEqual(rerun.raw_body, self.body(partial, 2, ("t2", "t3", "t4"),
+                                                       (self.PARAM,)))
+            self.check_common_headers(rerun, "127.0.0.1:%d" % self.standin.port)
+            self.assertIsNotNone(rerun.async_id)
+        for label, run_id in (("all SUCCESS", done), ("no task runs", empty)):
+            with self.subTest(label):
+                _, rerun = self.read_then_rerun(run_id)
+                prefix = self.body(run_id, 1, groups=False)[:-1]
+                self.assertTrue(rerun.raw_body.startswith(prefix), rerun.raw_body)
+                sent = json.loads(rerun.raw_body)
+                self.assertNotIn("TaskIds", sent)
+                self.assertNotIn("AdvancedParams", sent)
+                # The contract does not say whether the resource groups stay
+                # here; if sent, they are the configured ones.
+                extra = dict((k, v) for k, v in sent.items() if k not in (
+                    "ProjectId", "WorkflowId", "WorkflowExecutionId", "ExecuteType"))
+                allowed = {"SchedulingResourceGroup": self.SCHED,
+                           "IntegrationResourceGroup": self.INTEG}
+                self.assertEqual(extra, dict((k, allowed[k]) for k in extra
+                                             if k in allowed), sent)
+                self.assertIsNotNone(rerun.async_id)
+        self.assert_rerun_count_stays(3, 1.5)
+        self.assertEqual(len(self.verify_requests()), 3)
+
+    def test_32_escalate_to_full(self):
+        """EscalateToFull with TaskScope "configured": the first rerun is the
+        configured advanced one; once it was accepted, every later attempt
+        of that run is ExecuteType "1" with only the resource groups.
+        Another run starts again with the advanced rerun."""
+        run_id, other = new_run_id(), new_run_id()
+        wf = self.advanced_workflow(task_ids=("a", "b"), TaskScope="configured",
+                                    EscalateToFull=True, RetryInterval=0.2,
+                                    MaxRetryInterval=0.5)
+        c = self.collectd([wf])
+        advanced = self.body(run_id, 2, ("a", "b"), (self.PARAM,))
+        full = self.body(run_id, 1)
+        for n in (1, 2, 3):
+            self.fire(c, run_id)
+            self.wait_note(run_id, "OKAY", count=n, c=c)
+            reruns = self.rerun_requests(run_id)
+            self.assertEqual(len(reruns), n, reruns)
+            self.assertEqual(reruns[-1].raw_body, advanced if n == 1 else full,
+                             "body of attempt %d" % n)
+            self.assertIsNotNone(reruns[-1].async_id)
+            self.standin.update_run(run_id, state="FAILED")      # it failed again
+        self.fire(c, other)
+        self.wait_note(other, "OKAY", c=c)
+        (first_of_other,) = self.rerun_requests(other)
+        self.assertEqual(first_of_other.raw_body,
+                         self.body(other, 2, ("a", "b"), (self.PARAM,)))
+        c.wait_counters(WF, {"signals": 4, "attempts": 4, "accepted": 4,
+                             "skipped-duplicate": 0})
+        self.assertEqual(self.standin.get_run(run_id).rerun_times, 3)
+        self.assert_rerun_count_stays(4, 1.0)
+
+    def test_33_task_scope_config_errors(self):
+        """TaskScope "all", and "incomplete" with ExecuteType 1: collectd
+        refuses to start with an error line naming TaskScope.  Control: the
+        valid combinations start."""
+        good = self.options()
+
+        def conf(workflow):
+            return plugin_block(good, [workflow])
+
+        # (label, config, the value the error line names with the option)
+        bad = [("TaskScope all", conf(self.advanced_workflow(TaskScope="all")), "all"),
+               ("TaskScope incomplete with ExecuteType 1",
+                conf(self.workflow(execute_type=1, extra=wf_opts(TaskScope="incomplete"))),
+                "incomplete")]
+        for label, text, value in bad:
+            with self.subTest(label):
+                c = self.collectd(conf=text, start=False)
+                rc = c.run_to_exit(timeout=15)
+                errors = c.plugin_errors()
+                self.assertNotEqual(rc, 0, "collectd accepted the config (%s)" % label)
+                named = [e for e in errors if "taskscope" in e.lower() and value in e]
+                self.assertTrue(named, "no 'wedata_rerun plugin:' error line names TaskScope "
+                                "and %r; errors: %r\n%s" % (value, errors, c.output_tail()))
+        accepted = [("all three on", self.advanced_workflow(**self.ALL_OPTIONS)),
+                    ("all three at their defaults", self.advanced_workflow(**self.DEFAULTS)),
+                    ("ExecuteType 1, verify and escalate",
+                     self.workflow(execute_type=1, extra=wf_opts(
+                         VerifyBeforeRerun=True, TaskScope="configured",
+                         EscalateToFull=True)))]
+        for label, workflow in accepted:
+            with self.subTest(label):
+                c = self.collectd([workflow])
+                self.assertTrue(c.running())
+                self.assertEqual(c.plugin_errors(), [])
+                self.assertEqual(c.stop(), 0)
+
+    def test_34_without_the_options_nothing_is_read(self):
+        """Regression guard: without the options, or with them at their
+        defaults, no run is read before a rerun (not even one WeData shows
+        as SUCCESS), the configured advanced rerun is sent every time, and
+        the new skip counters stay 0."""
+        plain = self.advanced_workflow(task_ids=("a", "b"), RetryInterval=0.2,
+                                       MaxRetryInterval=0.5)
+        defaults = self.advanced_workflow("wf_defaults", OTHER_WORKFLOW_ID, ("a", "b"),
+                                          RetryInterval=0.2, MaxRetryInterval=0.5,
+                                          **self.DEFAULTS)
+        c = self.collectd([plain, defaults])
+        for name, workflow_id in ((WF, WORKFLOW_ID), ("wf_defaults", OTHER_WORKFLOW_ID)):
+            with self.subTest(name):
+                run_id, succeeded = new_run_id(), new_run_id()
+                self.standin.add_run(PROJECT_ID, workflow_id, succeeded, state="SUCCESS")
+                for n in (1, 2):
+                    self.fire(c, run_id, workflow_id=workflow_id)
+                    self.wait_note(run_id, "OKAY", count=n, c=c)
+                    self.standin.update_run(run_id, state="FAILED")
+                self.fire(c, succeeded, workflow_id=workflow_id)
+                self.wait_note(succeeded, "OKAY", c=c)
+                for rec in self.rerun_requests(run_id):
+                    self.assertEqual(rec.raw_body, self.body(
+                        run_id, 2, ("a", "b"), (self.PARAM,), workflow_id=workflow_id))
+                (rec,) = self.rerun_requests(succeeded)
+                self.assertEqual(rec.raw_body, self.body(
+                    succeeded, 2, ("a", "b"), (self.PARAM,), workflow_id=workflow_id))
+                c.wait_counters(name, {"signals": 3, "attempts": 3, "accepted": 3,
+                                       "skipped-not_failed": 0,
+                                       "skipped-not_rerunnable": 0,
+                                       "skipped-exhausted": 0})
+        self.assertEqual(self.verify_requests(), [])
+        self.assertNotIn("%s/wedata_rerun-%s/response_time-%s" % (harness.HOSTNAME, WF,
+                                                                 VERIFY),
+                         c.list_metrics())
+        self.assert_request_count_stays(6, 1.0)
+
+    def test_35_reads_count_against_rate_limit(self):
+        """RateLimit 2 with VerifyBeforeRerun: reads and reruns together
+        arrive on a 0.5 s grid; a run is read again before its second
+        attempt; derive-attempts counts the reruns only."""
+        runs = [new_run_id() for _ in range(3)]
+        for run_id in runs:
+            self.standin.add_run(PROJECT_ID, WORKFLOW_ID, run_id, state="FAILED")
+        c = self.policy_collectd({"VerifyBeforeRerun": True, "RetryInterval": 0.2,
+                                  "MaxRetryInterval": 0.5}, RateLimit=2)
+        for run_id in runs:
+            self.fire(c, run_id)
+        c.wait_counters(WF, {"signals": 3, "attempts": 3, "accepted": 3}, timeout=15)
+        for run_id in runs:
+            self.read_then_rerun(run_id)
+        self.assertEqual(self.standin.count(), 6)
+        self.standin.update_run(runs[0], state="FAILED")
+        self.fire(c, runs[0])
+        c.wait_counters(WF, {"signals": 4, "attempts": 4, "accepted": 4}, timeout=10)
+        reads, reruns = self.verify_requests(runs[0]), self.rerun_requests(runs[0])
+        self.assertEqual((len(reads), len(reruns)), (2, 2), (reads, reruns))
+        self.check_read(reads[1], runs[0])
+        self.assertTrue(reruns[0].received_at < reads[1].received_at < reruns[1].received_at,
+                        "no read between the two attempts: %r" % ((reads, reruns),))
+        self.assertEqual(self.standin.rate_limited_count(), 0)
+        self.assert_spaced(2)
+        self.assert_request_count_stays(8, 1.0)
+
+
 class TestLoad(PluginTestCase):
     """Slow: last."""
 
@@ -1424,7 +1813,7 @@ def load_tests(loader, standard_tests, pattern):
     suite = unittest.TestSuite()
     for cls in (TestHarness, TestRequests, TestFailures, TestConfig, TestCredentials,
                 TestMetricsAndQueue, TestRetries, TestPolicy, TestBreaker, TestDurableState,
-                TestConfigPolicy, TestLoad):
+                TestConfigPolicy, TestVerifyAndScope, TestLoad):
         suite.addTests(loader.loadTestsFromTestCase(cls))
     return suite
 

@@ -631,6 +631,88 @@ class ServerTest(unittest.TestCase):
             "GetTriggerWorkflowRun", {"ProjectId": PROJECT, "WorkflowExecutionId": "nope"})),
             "ResourceNotFound")
 
+    def get_run_data(self, exec_id):
+        status, _, data = self.call("GetTriggerWorkflowRun",
+                                    {"ProjectId": PROJECT, "WorkflowExecutionId": exec_id})
+        self.assertEqual(status, 200)
+        resp = json.loads(data)["Response"]
+        self.assertNotIn("Error", resp)
+        return resp["Data"]
+
+    def test_task_runs_answered_in_order(self):
+        """tasks given to add_run come back as Data.TriggerTaskRuns, in
+        their order, duplicates kept, next to an unchanged TriggerWorkflowRun."""
+        exec_id = "tasks-" + uuid.uuid4().hex
+        tasks = [{"TaskId": "t1", "ExecutionState": "SUCCESS"},
+                 {"TaskId": "t2", "ExecutionState": "FAILED", "TaskName": "load"},
+                 ("t3", "PENDING"), ("t4", "SKIP"),
+                 {"TaskId": "t2", "ExecutionState": "FAILED", "IsLatestExecution": False}]
+        self.standin.add_run(PROJECT, WORKFLOW, exec_id, state="FAILED", rerun_times=1,
+                             tasks=tasks)
+        data = self.get_run_data(exec_id)
+        brief = data["TriggerWorkflowRun"]
+        self.assertEqual((brief["ExecutionId"], brief["ExecutionState"], brief["RerunTimes"],
+                          brief["SupportRerun"]), (exec_id, "FAILED", 1, True))
+        items = data["TriggerTaskRuns"]
+        self.assertEqual([(t["TaskId"], t["ExecutionState"]) for t in items],
+                         [("t1", "SUCCESS"), ("t2", "FAILED"), ("t3", "PENDING"),
+                          ("t4", "SKIP"), ("t2", "FAILED")])
+        self.assertEqual([t["TaskName"] for t in items],
+                         ["task-t1", "load", "task-t3", "task-t4", "task-t2"])
+        self.assertEqual([t["IsLatestExecution"] for t in items], [True] * 4 + [False])
+        for item in items:
+            self.assertEqual((item["WorkflowExecutionId"], item["WorkflowId"],
+                              item["TaskExecutionState"]),
+                             (exec_id, WORKFLOW, item["ExecutionState"]))
+        self.assertEqual(len(set(t["ExecutionId"] for t in items)), 5)
+        # The caller's list is copied, not kept.
+        tasks[0]["ExecutionState"] = "FAILED"
+        self.assertEqual(self.get_run_data(exec_id)["TriggerTaskRuns"][0]["ExecutionState"],
+                         "SUCCESS")
+
+    def test_update_run_tasks_and_rerun_side_effect(self):
+        exec_id = "tasks-" + uuid.uuid4().hex
+        self.standin.add_run(PROJECT, WORKFLOW, exec_id, tasks=[("a", "SUCCESS"),
+                                                                 ("b", "FAILED")])
+        # update_run without tasks leaves them; tasks= replaces them all.
+        self.standin.update_run(exec_id, rerun_times=2)
+        self.assertEqual(len(self.get_run_data(exec_id)["TriggerTaskRuns"]), 2)
+        self.standin.update_run(exec_id, tasks=[("a", "SUCCESS"), ("b", "FAILED"),
+                                                ("c", "FAILED")])
+
+        def states():
+            return [(t["TaskId"], t["ExecutionState"])
+                    for t in self.get_run_data(exec_id)["TriggerTaskRuns"]]
+
+        self.assertEqual(states(), [("a", "SUCCESS"), ("b", "FAILED"), ("c", "FAILED")])
+        # An advanced rerun of b restarts b only; a normal one restarts all.
+        self.assertIsNone(self.error_code(self.rerun(exec_id, ExecuteType="2",
+                                                     TaskIds=["b"])))
+        self.assertEqual(states(), [("a", "SUCCESS"), ("b", "RUNNING"), ("c", "FAILED")])
+        self.standin.update_run(exec_id, state="FAILED")
+        self.assertIsNone(self.error_code(self.rerun(exec_id)))
+        self.assertEqual(states(), [("a", "RUNNING"), ("b", "RUNNING"), ("c", "RUNNING")])
+        run = self.standin.get_run(exec_id)
+        self.assertEqual((run.state, run.rerun_times), ("RUNNING", 4))
+        self.standin.update_run(exec_id, tasks=[])
+        self.assertEqual(self.get_run_data(exec_id)["TriggerTaskRuns"], [])
+        self.assertEqual(run.as_dict()["TriggerTaskRuns"], [])
+        for bad in ([{"TaskId": "x"}], [("x",)], [{"ExecutionState": "FAILED"}], ["x"]):
+            with self.subTest(bad=bad), self.assertRaises(ValueError):
+                self.standin.update_run(exec_id, tasks=bad)
+        with self.assertRaises(ValueError):
+            self.standin.add_run(PROJECT, WORKFLOW, "bad-tasks", tasks=[("x", 1)])
+
+    def test_load_runs_with_task_runs(self):
+        exec_id = "tasks-" + uuid.uuid4().hex
+        self.standin.load_runs([{"ProjectId": PROJECT, "WorkflowId": WORKFLOW,
+                                 "ExecutionId": exec_id, "ExecutionState": "FAILED",
+                                 "TriggerTaskRuns": [{"TaskId": "x", "ExecutionState": "SKIP",
+                                                      "TaskName": "extract"}]}])
+        (item,) = self.get_run_data(exec_id)["TriggerTaskRuns"]
+        self.assertEqual((item["TaskId"], item["TaskName"], item["ExecutionState"]),
+                         ("x", "extract", "SKIP"))
+
     def test_default_answer(self):
         self.standin.set_default_answer(ws.error("InternalError"))
         self.standin.set_default_answer(ws.error("ResourceInUse"),

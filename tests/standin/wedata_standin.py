@@ -30,7 +30,10 @@ What it does:
 * Records every request (thread-safe) for the tests to inspect.
 * Implements RerunTriggerWorkflowRunAsync, GetTriggerWorkflowRun,
   ListTriggerWorkflowRuns and GetOpsAsyncJob against an in-memory table
-  of workflow runs.
+  of workflow runs.  A run may carry task runs (add_run(..., tasks=[...]),
+  update_run(..., tasks=[...])), which GetTriggerWorkflowRun answers as
+  Data.TriggerTaskRuns, in the order given; a rerun sets the tasks it
+  reruns (TaskIds, or all) to RUNNING.
 * Scripted misbehaviour per WorkflowExecutionId and/or action (or by
   default): ok, error(code, msg), delay(s) then answer, http_status(n),
   garbage, close, huge; and a standing default answer (set_default_answer).
@@ -513,11 +516,18 @@ class ApiError(Exception):
 
 
 class WorkflowRun:
-    """A row of the in-memory workflow-run table."""
+    """A row of the in-memory workflow-run table.
+
+    tasks: the run's task runs, answered as Data.TriggerTaskRuns by
+    GetTriggerWorkflowRun, in this order (duplicates kept).  Each is a dict
+    with at least TaskId and ExecutionState (FAILED, SUCCESS, PENDING,
+    SKIP, RUNNING, ...); other TriggerTaskRunBrief keys given are answered
+    as they are, over the defaults of task_brief().  A (task_id, state)
+    pair is accepted too."""
 
     def __init__(self, project_id, workflow_id, execution_id, state="FAILED",
                  rerun_times=0, support_rerun=True, workflow_name=None,
-                 error_code_str=None, task_ids=None):
+                 error_code_str=None, task_ids=None, tasks=None):
         self.project_id = project_id
         self.workflow_id = workflow_id
         self.execution_id = execution_id
@@ -527,6 +537,7 @@ class WorkflowRun:
         self.workflow_name = workflow_name or ("workflow-" + workflow_id[:8])
         self.error_code_str = error_code_str
         self.task_ids = list(task_ids or [])
+        self.tasks = normalize_tasks(tasks)
         self.create_time_ms = int(time.time() * 1000)
         self.reruns = []          # one dict per accepted rerun request
 
@@ -546,10 +557,53 @@ class WorkflowRun:
             "SelectedTaskIds": list(self.task_ids),
         }
 
+    def task_brief(self, index):
+        """TriggerTaskRunBrief of tasks[index] (a subset of its fields)."""
+        task = self.tasks[index]
+        out = {
+            "ExecutionId": "%s-task-%d" % (self.execution_id, index + 1),
+            "TaskId": task["TaskId"],
+            "TaskName": "task-" + task["TaskId"],
+            "TaskType": "Shell",
+            "ExecutionState": task["ExecutionState"],
+            "TaskExecutionState": task["ExecutionState"],
+            "WorkflowExecutionState": self.state,
+            "WorkflowId": self.workflow_id,
+            "WorkflowExecutionId": self.execution_id,
+            "WorkflowName": self.workflow_name,
+            "ProjectId": self.project_id,
+            "ErrorCodeStr": "runner exec wedata err"
+                            if task["ExecutionState"] == "FAILED" else None,
+            "RetryTimes": 0,
+            "RerunTimes": 0,
+            "IsLatestExecution": True,
+            "SupportRerun": self.support_rerun,
+        }
+        out.update(task)
+        return out
+
+    def task_briefs(self):
+        return [self.task_brief(i) for i in range(len(self.tasks))]
+
     def as_dict(self):
         d = self.brief()
+        d["TriggerTaskRuns"] = self.task_briefs()
         d["Reruns"] = [dict(r) for r in self.reruns]
         return d
+
+
+def normalize_tasks(tasks):
+    """A list of task dicts (copies) from dicts or (task_id, state) pairs;
+    raises ValueError on anything without a TaskId and an ExecutionState."""
+    out = []
+    for task in tasks or []:
+        if isinstance(task, (tuple, list)) and len(task) == 2:
+            task = {"TaskId": task[0], "ExecutionState": task[1]}
+        if (not isinstance(task, dict) or not isinstance(task.get("TaskId"), str)
+                or not isinstance(task.get("ExecutionState"), str)):
+            raise ValueError("a task needs a TaskId and an ExecutionState: %r" % (task,))
+        out.append(dict(task))
+    return out
 
 
 class RequestRecord:
@@ -855,6 +909,9 @@ class WeDataStandin:
 
     def add_run(self, project_id, workflow_id, execution_id, state="FAILED",
                 rerun_times=0, support_rerun=True, **extra):
+        """Adds (or replaces) a run.  extra: workflow_name, error_code_str,
+        task_ids (SelectedTaskIds), tasks (the task runs answered as
+        TriggerTaskRuns; see WorkflowRun)."""
         run = WorkflowRun(project_id, workflow_id, execution_id, state,
                           rerun_times, support_rerun, **extra)
         with self._lock:
@@ -868,7 +925,8 @@ class WeDataStandin:
                          item.get("ExecutionState", "FAILED"), item.get("RerunTimes", 0),
                          item.get("SupportRerun", True),
                          workflow_name=item.get("WorkflowName"),
-                         error_code_str=item.get("ErrorCodeStr"))
+                         error_code_str=item.get("ErrorCodeStr"),
+                         tasks=item.get("TriggerTaskRuns"))
 
     def get_run(self, execution_id):
         with self._lock:
@@ -883,11 +941,15 @@ class WeDataStandin:
             self._runs[execution_id].state = state
 
     def update_run(self, execution_id, state=None, rerun_times=None,
-                   support_rerun=None):
+                   support_rerun=None, tasks=None):
         """Changes a run as WeData would (e.g. a rerun failed again:
-        state="FAILED"); fields left None stay.  Returns the run."""
+        state="FAILED"); fields left None stay.  tasks replaces the whole
+        task list ([] empties it).  Returns the run."""
+        new_tasks = normalize_tasks(tasks) if tasks is not None else None
         with self._lock:
             run = self._runs[execution_id]
+            if new_tasks is not None:
+                run.tasks = new_tasks
             if state is not None:
                 run.state = state
             if rerun_times is not None:
@@ -1308,6 +1370,10 @@ class WeDataStandin:
             record.applied = True
             if task_ids:
                 run.task_ids = list(task_ids)
+            for task in run.tasks:
+                # The tasks it reruns start again: all of them, or TaskIds.
+                if not task_ids or task["TaskId"] in task_ids:
+                    task["ExecutionState"] = "RUNNING"
             run.reruns.append({"AsyncId": async_id, "ExecuteType": execute_type,
                                "TaskIds": task_ids, "AdvancedParams": adv,
                                "SchedulingResourceGroup": params.get("SchedulingResourceGroup"),
@@ -1331,7 +1397,8 @@ class WeDataStandin:
         execution_id = self._require_string(params, "WorkflowExecutionId")
         with self._lock:
             run = self._find_run(project_id, execution_id)
-            return {"TriggerWorkflowRun": run.brief(), "TriggerTaskRuns": [],
+            return {"TriggerWorkflowRun": run.brief(),
+                    "TriggerTaskRuns": run.task_briefs(),
                     "BizStateEnumInfos": [{"LabelKey": run.state, "LabelValue": run.state,
                                            "Count": 1}]}
 
@@ -1576,7 +1643,8 @@ def main(argv=None):
     parser.add_argument("--token", default=None, help="session token required for the "
                         "first credential")
     parser.add_argument("--runs", help="JSON file: list of runs (ProjectId, WorkflowId, "
-                        "ExecutionId, ExecutionState, RerunTimes, SupportRerun, ...)")
+                        "ExecutionId, ExecutionState, RerunTimes, SupportRerun, "
+                        "TriggerTaskRuns [{TaskId, ExecutionState, ...}], ...)")
     parser.add_argument("--no-auto-create", action="store_true",
                         help="unknown runs answer ResourceNotFound instead of being "
                         "created as FAILED")
