@@ -80,6 +80,9 @@ typedef struct {
    * in the order given; owned: free with wdr_run_view_free. */
   char **incomplete;
   size_t incomplete_num;
+  /* A task run not in SUCCESS had no usable TaskId, or there were more
+   * than WDR_TASKS_MAX: incomplete is then empty and cannot be trusted. */
+  bool tasks_unnamed;
 } wdr_run_view_t;
 
 #define WDR_TASKS_MAX 2000 /* task runs read from one workflow run */

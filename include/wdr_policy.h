@@ -72,6 +72,7 @@ typedef struct {
   int verify_tries;         /* of the current ambiguity */
   bool resigned;            /* SignatureExpire re-signed in this attempt */
   bool gave_up;             /* the gave_up notification went out */
+  bool had_accepted;        /* WeData accepted a rerun of it (EscalateToFull) */
   int64_t first_signal_ms;
   int64_t last_signal_ms;
   int64_t last_try_ms; /* start of the last attempt: backoff counts from it */

@@ -232,34 +232,42 @@ void wdr_run_view_free(wdr_run_view_t *view) {
   view->incomplete_num = 0;
 }
 
-/* Collects the TaskIds of the task runs that did not succeed. Returns NULL,
- * or what is wrong. */
-static const char *collect_incomplete(yajl_val tasks, wdr_run_view_t *view) {
+/* Collects the TaskIds of the task runs that did not succeed. Lenient:
+ * the answer is still good for its run state when a task run is odd; a
+ * task run whose state is missing counts as not succeeded, and one that
+ * needs naming but has no usable TaskId marks the list unusable. Returns
+ * -1 only when out of memory. */
+static int collect_incomplete(yajl_val tasks, wdr_run_view_t *view) {
   static const char *p_id[] = {"TaskId", NULL};
   static const char *p_state[] = {"ExecutionState", NULL};
-  if (tasks == NULL)
-    return NULL; /* no task runs listed: nothing to scope */
-  size_t n = YAJL_GET_ARRAY(tasks)->len;
-  if (n > WDR_TASKS_MAX)
-    return "Response.Data.TriggerTaskRuns has too many task runs";
+  size_t n = tasks != NULL ? YAJL_GET_ARRAY(tasks)->len : 0;
   if (n == 0)
-    return NULL;
+    return 0;
+  if (n > WDR_TASKS_MAX) {
+    view->tasks_unnamed = true;
+    return 0;
+  }
   if ((view->incomplete = calloc(n, sizeof(char *))) == NULL)
-    return "out of memory";
+    return -1;
   for (size_t i = 0; i < n; i++) {
     yajl_val t = YAJL_GET_ARRAY(tasks)->values[i];
     const char *id = YAJL_IS_OBJECT(t) ? get_string(t, p_id) : NULL;
     const char *state = YAJL_IS_OBJECT(t) ? get_string(t, p_state) : NULL;
-    if (id == NULL || id[0] == '\0' || strlen(id) >= WDR_ID_MAX ||
-        state == NULL)
-      return "a task run has no usable TaskId or ExecutionState";
-    if (strcmp(state, "SUCCESS") == 0)
+    if (state != NULL && strcmp(state, "SUCCESS") == 0)
       continue;
+    if (id == NULL || id[0] == '\0' || strlen(id) >= WDR_ID_MAX) {
+      view->tasks_unnamed = true;
+      continue;
+    }
     if ((view->incomplete[view->incomplete_num] = strdup(id)) == NULL)
-      return "out of memory";
+      return -1;
     view->incomplete_num++;
   }
-  return NULL;
+  if (view->tasks_unnamed) {
+    wdr_run_view_free(view);
+    view->tasks_unnamed = true;
+  }
+  return 0;
 }
 
 void wdr_json_parse_get_run(const char *body, size_t len, wdr_response_t *out,
@@ -286,11 +294,10 @@ void wdr_json_parse_get_run(const char *body, size_t len, wdr_response_t *out,
     view->rerun_times = YAJL_GET_INTEGER(n);
   yajl_val b = yajl_tree_get(run, p_support, yajl_t_any);
   view->support_rerun = b != NULL && YAJL_IS_TRUE(b);
-  const char *bad =
-      collect_incomplete(yajl_tree_get(root, p_tasks, yajl_t_array), view);
-  if (bad != NULL) {
+  if (collect_incomplete(yajl_tree_get(root, p_tasks, yajl_t_array), view) !=
+      0) {
     wdr_run_view_free(view);
-    set_parse_error(out, bad);
+    set_parse_error(out, "out of memory");
     goto cleanup;
   }
   out->ok = true;

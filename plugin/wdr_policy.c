@@ -306,7 +306,7 @@ bool wdr_policy_take_due(wdr_policy_t *p, int64_t now_ms, wdr_policy_job_t *job,
       .known_attempts = best->attempts,
       .charged_ms = charged,
   };
-  if (kind == WDR_JOB_RERUN && w->escalate && best->attempts > 0)
+  if (kind == WDR_JOB_RERUN && w->escalate && best->had_accepted)
     job->execute_type = 1; /* a rerun of part of it did not help */
   else if (kind == WDR_JOB_RERUN && w->scope_incomplete && best->checked) {
     job->execute_type = best->scope_num > 0 ? 2 : 1;
@@ -355,6 +355,7 @@ on_rerun_result(const wdr_policy_t *p, wdr_run_t *run, wdr_outcome_t outcome,
   switch (outcome) {
   case WDR_OUTCOME_ACCEPTED:
     run->attempts++;
+    run->had_accepted = true;
     run->state = WDR_RUN_IDLE;
     set_text(run->last_async_id, async_id);
     run->last_error[0] = '\0';
@@ -396,6 +397,7 @@ on_verify_result(const wdr_policy_t *p, wdr_run_t *run, wdr_outcome_t outcome,
   switch (outcome) {
   case WDR_OUTCOME_RERUN_SEEN:
     run->attempts++;
+    run->had_accepted = true;
     run->state = WDR_RUN_IDLE;
     run->last_async_id[0] = '\0'; /* accepted, AsyncId unknown */
     run->last_error[0] = '\0';

@@ -50,6 +50,7 @@ static int gen_run(yajl_gen g, const wdr_run_t *r, const char *workflow) {
       gen_int(g, "verify_tries", r->verify_tries) != 0 ||
       gen_bool(g, "resigned", r->resigned) != 0 ||
       gen_bool(g, "gave_up", r->gave_up) != 0 ||
+      gen_bool(g, "had_accepted", r->had_accepted) != 0 ||
       gen_int(g, "first_signal_ms", r->first_signal_ms) != 0 ||
       gen_int(g, "last_signal_ms", r->last_signal_ms) != 0 ||
       gen_int(g, "last_try_ms", r->last_try_ms) != 0 ||
@@ -181,6 +182,9 @@ static bool parse_run(yajl_val obj, wdr_run_t *r) {
       !field_bool(obj, "resigned", &r->resigned) ||
       !field_bool(obj, "gave_up", &r->gave_up))
     return false;
+  /* Added after the first files were written: absent means false. */
+  if (!field_bool(obj, "had_accepted", &r->had_accepted))
+    r->had_accepted = false;
   for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
     long long max = i < 4 ? 1000000 : INT64_MAX;
     if (!field_int(obj, ints[i], 0, max, &n[i]))

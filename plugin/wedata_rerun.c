@@ -416,8 +416,16 @@ static void handle_check(const result_msg_t *m, int64_t now) {
   wdr_check_t check =
       wdr_policy_evaluate_check(&policy_wf[job->wf], m->view.state,
                                 m->view.support_rerun, m->view.rerun_times);
-  wdr_result_decision_t d = wdr_policy_on_check(
-      policy, job, check, m->view.incomplete, m->view.incomplete_num, now);
+  /* Tasks that cannot be named are rerun with the whole workflow: a
+   * superset of what did not finish, never less. */
+  bool whole = m->view.tasks_unnamed && policy_wf[job->wf].scope_incomplete;
+  if (whole && check == WDR_CHECK_PASS)
+    INFO(LOG_PREFIX "workflow %s: run %s lists task runs without a usable "
+                    "TaskId (or too many): rerunning the whole workflow",
+         w->name, job->execution_id);
+  wdr_result_decision_t d =
+      wdr_policy_on_check(policy, job, check, whole ? NULL : m->view.incomplete,
+                          whole ? 0 : m->view.incomplete_num, now);
   state_dirty = true;
   if (d.verdict != WDR_RESULT_SKIPPED)
     return;
@@ -495,12 +503,17 @@ static void handle_result(const result_msg_t *m, int64_t now) {
            rerun ? r->async_id : "", "RequestId", r->request_id, "WorkflowId",
            w->workflow_id, "WorkflowExecutionId", job->execution_id, NULL);
     break;
-  case WDR_RESULT_RETRY:
+  case WDR_RESULT_RETRY: {
     wdr_metrics_count(metrics, job->wf, WDR_CNT_RETRIES);
+    const char *why = job->kind == WDR_JOB_RERUN ? r->error_code
+                      : job->kind == WDR_JOB_VERIFY
+                          ? "the run shows no rerun: resending"
+                          : "reading the run before the rerun failed: "
+                            "reading again";
     INFO(LOG_PREFIX "workflow %s: rerun of %s: retrying in %.1f s (%s)",
-         w->name, job->execution_id, (double)(d.at_ms - now) / 1000.0,
-         rerun ? r->error_code : "the run shows no rerun: resending");
+         w->name, job->execution_id, (double)(d.at_ms - now) / 1000.0, why);
     break;
+  }
   case WDR_RESULT_VERIFY:
     NOTICE(LOG_PREFIX "workflow %s: the rerun request for %s may have reached "
                       "WeData (%s): reading the run in %.1f s before anything "
@@ -518,22 +531,24 @@ static void handle_result(const result_msg_t *m, int64_t now) {
            "WorkflowId", w->workflow_id, "WorkflowExecutionId",
            job->execution_id, NULL);
     break;
-  case WDR_RESULT_RETRIES_EXHAUSTED:
+  case WDR_RESULT_RETRIES_EXHAUSTED: {
     wdr_metrics_skip(metrics, job->wf, WDR_SKIP_RETRIES_EXHAUSTED);
-    snprintf(
-        text, sizeof(text),
-        "rerun of %s (workflow %s): %s after %d retries (MaxRequestRetries)"
-        "; this attempt ends%s",
-        job->execution_id, w->name,
-        r->error_code[0] ? r->error_code : "no answer",
-        cfg->max_request_retries,
-        rerun ? ""
-              : " and counts as made, since it may have reached "
-                "WeData");
+    const char *ending =
+        job->kind == WDR_JOB_RERUN ? ""
+        : job->kind == WDR_JOB_VERIFY
+            ? " and counts as made, since it may have reached WeData"
+            : "; the run could not be read, and nothing was sent";
+    snprintf(text, sizeof(text),
+             "rerun of %s (workflow %s): %s after %d retries "
+             "(MaxRequestRetries); this attempt ends%s",
+             job->execution_id, w->name,
+             r->error_code[0] ? r->error_code : "no answer",
+             cfg->max_request_retries, ending);
     notify(NOTIF_FAILURE, w->name, "rerun", text, "ErrorCode", r->error_code,
            "ErrorMessage", r->error_message, "WorkflowId", w->workflow_id,
            "WorkflowExecutionId", job->execution_id, NULL);
     break;
+  }
   case WDR_RESULT_WOULD_RERUN:
   case WDR_RESULT_STALE:
   case WDR_RESULT_CHECKED: /* handled in handle_check */

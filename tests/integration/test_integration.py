@@ -1679,6 +1679,31 @@ class TestVerifyAndScope(PluginTestCase):
         self.assertEqual(self.standin.get_run(run_id).rerun_times, 3)
         self.assert_rerun_count_stays(4, 1.0)
 
+    def test_32b_escalation_needs_an_accepted_rerun(self):
+        """EscalateToFull escalates "once a run has had an accepted rerun":
+        an attempt that was never confirmed (HTTP 500, then every read-back
+        fails, so it ends as retries_exhausted) is not one, and the next
+        attempt is still the configured advanced rerun."""
+        run_id = new_run_id()
+        self.standin.add_run(PROJECT_ID, WORKFLOW_ID, run_id, state="FAILED")
+        self.standin.script(ws.http_status(500), execution_id=run_id, action=RERUN)
+        self.standin.script(*[ws.error("InternalError", "read failed")] * 4,
+                            execution_id=run_id, action=VERIFY)
+        wf = self.advanced_workflow(task_ids=("a", "b"), EscalateToFull=True,
+                                    RetryInterval=0.2, MaxRetryInterval=0.5)
+        c = self.collectd([wf], self.options(MaxRequestRetries=1))
+        self.fire(c, run_id)
+        c.wait_counters(WF, {"skipped-retries_exhausted": 1, "accepted": 0}, timeout=20)
+        self.assertEqual(self.standin.get_run(run_id).rerun_times, 0)
+        self.fire(c, run_id)
+        note = self.wait_note(run_id, "OKAY", c=c)
+        first, second = self.rerun_requests(run_id)
+        advanced = self.body(run_id, 2, ("a", "b"), (self.PARAM,))
+        self.assertEqual(first.raw_body, advanced)
+        self.assertEqual(second.raw_body, advanced,
+                         "escalated although no rerun of the run was accepted")
+        self.assertEqual(note.meta.get("AsyncId"), second.async_id)
+
     def test_33_task_scope_config_errors(self):
         """TaskScope "all", and "incomplete" with ExecuteType 1: collectd
         refuses to start with an error line naming TaskScope.  Control: the
@@ -1778,6 +1803,39 @@ class TestVerifyAndScope(PluginTestCase):
         self.assertEqual(self.standin.rate_limited_count(), 0)
         self.assert_spaced(2)
         self.assert_request_count_stays(8, 1.0)
+
+    def test_36_task_runs_unused_without_task_scope(self):
+        """Only TaskScope "incomplete" uses Data.TriggerTaskRuns.  A task run
+        with a null TaskId or ExecutionState (WeData's fields are nullable)
+        changes nothing for the read-back after an ambiguous answer (no new
+        option: "nothing changes") nor for VerifyBeforeRerun alone: both
+        decide on Data.TriggerWorkflowRun and rerun the run."""
+        tasks = [("t1", "FAILED"), (None, "FAILED"), ("t3", None)]
+        plain, verified = new_run_id(), new_run_id()
+        self.standin.add_run(PROJECT_ID, WORKFLOW_ID, plain, tasks=tasks)
+        self.standin.add_run(PROJECT_ID, OTHER_WORKFLOW_ID, verified, tasks=tasks)
+        self.standin.script(ws.http_status(500), execution_id=plain, action=RERUN)
+        c = self.collectd([self.workflow(),
+                           self.workflow("wf_verify", OTHER_WORKFLOW_ID,
+                                         extra=wf_opts(VerifyBeforeRerun=True))],
+                          self.options(MaxRequestRetries=2))
+        self.fire(c, plain)
+        self.fire(c, verified, workflow_id=OTHER_WORKFLOW_ID)
+        with self.subTest("read-back, no new option"):
+            c.wait_counters(WF, {"accepted": 1, "attempts": 2,
+                                 "skipped-retries_exhausted": 0}, timeout=25)
+            first, second = self.rerun_requests(plain)
+            (read,) = self.verify_requests(plain)
+            self.assertTrue(first.answered_at < read.received_at < second.received_at)
+            self.assertEqual(second.raw_body, self.body(plain, 1, groups=False))
+        with self.subTest("VerifyBeforeRerun"):
+            c.wait_counters("wf_verify", {"accepted": 1, "attempts": 1,
+                                          "skipped-retries_exhausted": 0}, timeout=10)
+            _, rerun = self.read_then_rerun(verified)
+            self.assertEqual(rerun.raw_body, self.body(verified, 1, groups=False,
+                                                       workflow_id=OTHER_WORKFLOW_ID))
+        for name in (WF, "wf_verify"):
+            self.assertIn(c.counter(name, "error-ClientError.ParseJsonError"), (None, 0.0))
 
 
 class TestLoad(PluginTestCase):

@@ -697,11 +697,17 @@ class ServerTest(unittest.TestCase):
         self.standin.update_run(exec_id, tasks=[])
         self.assertEqual(self.get_run_data(exec_id)["TriggerTaskRuns"], [])
         self.assertEqual(run.as_dict()["TriggerTaskRuns"], [])
-        for bad in ([{"TaskId": "x"}], [("x",)], [{"ExecutionState": "FAILED"}], ["x"]):
+        for bad in ([{"TaskId": "x"}], [("x",)], [{"ExecutionState": "FAILED"}], ["x"],
+                    [(7, "FAILED")]):
             with self.subTest(bad=bad), self.assertRaises(ValueError):
                 self.standin.update_run(exec_id, tasks=bad)
         with self.assertRaises(ValueError):
             self.standin.add_run(PROJECT, WORKFLOW, "bad-tasks", tasks=[("x", 1)])
+        # Nullable fields: given as None, answered as null.
+        self.standin.update_run(exec_id, tasks=[(None, "FAILED"), ("y", None)])
+        items = self.get_run_data(exec_id)["TriggerTaskRuns"]
+        self.assertEqual([(t["TaskId"], t["ExecutionState"]) for t in items],
+                         [(None, "FAILED"), ("y", None)])
 
     def test_load_runs_with_task_runs(self):
         exec_id = "tasks-" + uuid.uuid4().hex

@@ -563,7 +563,7 @@ class WorkflowRun:
         out = {
             "ExecutionId": "%s-task-%d" % (self.execution_id, index + 1),
             "TaskId": task["TaskId"],
-            "TaskName": "task-" + task["TaskId"],
+            "TaskName": "task-%s" % task["TaskId"],
             "TaskType": "Shell",
             "ExecutionState": task["ExecutionState"],
             "TaskExecutionState": task["ExecutionState"],
@@ -594,13 +594,16 @@ class WorkflowRun:
 
 def normalize_tasks(tasks):
     """A list of task dicts (copies) from dicts or (task_id, state) pairs;
-    raises ValueError on anything without a TaskId and an ExecutionState."""
+    raises ValueError on anything without a TaskId and an ExecutionState.
+    Either may be None (answered as null: WeData's fields are nullable),
+    but must be given."""
     out = []
     for task in tasks or []:
         if isinstance(task, (tuple, list)) and len(task) == 2:
             task = {"TaskId": task[0], "ExecutionState": task[1]}
-        if (not isinstance(task, dict) or not isinstance(task.get("TaskId"), str)
-                or not isinstance(task.get("ExecutionState"), str)):
+        if not isinstance(task, dict) or not all(
+                key in task and isinstance(task[key], (str, type(None)))
+                for key in ("TaskId", "ExecutionState")):
             raise ValueError("a task needs a TaskId and an ExecutionState: %r" % (task,))
         out.append(dict(task))
     return out

@@ -558,9 +558,23 @@ static void test_get_run_incomplete_tasks(void **state) {
                  "{\"TaskId\":\"t1\",\"ExecutionState\":\"FAILED\"},"
                  "{\"TaskId\":7,\"ExecutionState\":\"FAILED\"}]}}}",
                  &res, &view);
-  assert_false(res.response.ok);
-  assert_string_equal(res.response.error_code, "ClientError.ParseJsonError");
+  /* The run's state is still usable; the list is not. */
+  assert_true(res.response.ok);
+  assert_string_equal(view.state, "FAILED");
+  assert_true(view.tasks_unnamed);
   assert_null(view.incomplete);
+  assert_int_equal(view.incomplete_num, 0);
+
+  /* A task run without a state has not succeeded. */
+  get_run_answer("{\"Response\":{\"Data\":{\"TriggerWorkflowRun\":{"
+                 "\"ExecutionState\":\"FAILED\"},\"TriggerTaskRuns\":["
+                 "{\"TaskId\":\"t1\",\"ExecutionState\":null}]}}}",
+                 &res, &view);
+  assert_true(res.response.ok);
+  assert_false(view.tasks_unnamed);
+  assert_int_equal(view.incomplete_num, 1);
+  assert_string_equal(view.incomplete[0], "t1");
+  wdr_run_view_free(&view);
 }
 
 static void test_get_run_views(void **state) {

@@ -796,6 +796,20 @@ static void test_escalate_to_full(void **state) {
   job = take(at);
   assert_int_equal(job.execute_type, 1);
   assert_int_equal(job.task_ids_num, 0);
+
+  /* An attempt that only may have happened (its fate never learnt) counts
+   * against MaxAttempts but is no accepted rerun: no escalation. */
+  sig_scheduled(WF, "run-2", T0, 0);
+  job = take(T0);
+  wdr_result_decision_t d = res(&job, WDR_OUTCOME_AMBIGUOUS, T0, 0);
+  for (int i = 0; i <= g_cfg.max_request_retries; i++) {
+    job = take(d.at_ms);
+    d = res(&job, WDR_OUTCOME_RETRYABLE, d.at_ms, 0);
+  }
+  assert_int_equal(d.verdict, WDR_RESULT_RETRIES_EXHAUSTED);
+  assert_int_equal(run_of(WF, "run-2").attempts, 1);
+  at = sig_scheduled(WF, "run-2", T0 + DAY, 0);
+  assert_int_equal(take(at).execute_type, 0);
 }
 
 /* --- request retries ---------------------------------------------------- */
