@@ -15,6 +15,7 @@
 #define WDR_API_CONTENT_TYPE "application/json"
 #define WDR_ACTION_RERUN "RerunTriggerWorkflowRunAsync"
 #define WDR_ACTION_GET_RUN "GetTriggerWorkflowRun"
+#define WDR_ACTION_LIST_RUNS "ListTriggerWorkflowRuns"
 
 /* Where and as whom to call; all borrowed. */
 typedef struct {
@@ -48,6 +49,15 @@ int wdr_api_rerun(const wdr_api_endpoint_t *ep, const wdr_transport_t *t,
 int wdr_api_get_run(const wdr_api_endpoint_t *ep, const wdr_transport_t *t,
                     const char *project_id, const char *execution_id,
                     int64_t now, wdr_api_result_t *out, wdr_run_view_t *view)
+    __attribute__((warn_unused_result));
+
+/* wdr_api_list_runs lists the runs of workflow_ids in project_id, newest
+ * first, one page of WDR_LIST_PAGE_SIZE (ListTriggerWorkflowRuns). list is
+ * filled on success; the caller frees it with wdr_run_list_free. */
+int wdr_api_list_runs(const wdr_api_endpoint_t *ep, const wdr_transport_t *t,
+                      const char *project_id, const char *const *workflow_ids,
+                      size_t ids_num, int page, int64_t now,
+                      wdr_api_result_t *out, wdr_run_list_t *list)
     __attribute__((warn_unused_result));
 
 /* What a result means for the caller's next step. */

@@ -42,6 +42,7 @@ typedef struct {
   char *task_scope;          /* "configured" (NULL) or "incomplete" */
   bool scope_incomplete;     /* task_scope is "incomplete" */
   bool escalate_to_full;     /* after an accepted rerun: ExecuteType 1 */
+  bool poll;                 /* find its failed runs by listing them */
 } wdr_workflow_cfg_t;
 
 typedef struct {
@@ -66,6 +67,8 @@ typedef struct {
   bool dry_run;
   char *state_file;       /* relative paths are below collectd's BaseDir */
   double state_retention; /* seconds */
+  double poll_interval;   /* seconds between polls */
+  double poll_lookback;   /* seconds: how far back runs are looked at */
   wdr_workflow_cfg_t *workflows;
   size_t workflows_num;
 } wdr_config_t;

@@ -101,6 +101,41 @@ int wdr_json_get_run_body(const char *project_id, const char *execution_id,
 void wdr_json_parse_get_run(const char *body, size_t len, wdr_response_t *out,
                             wdr_run_view_t *view);
 
+/* One run of a ListTriggerWorkflowRuns page. */
+typedef struct {
+  char execution_id[WDR_ID_MAX];
+  char workflow_id[WDR_ID_MAX];
+  char state[WDR_ID_MAX];
+  bool support_rerun;
+  long long rerun_times; /* -1 when absent */
+  long long create_ms;   /* CreateTime, epoch ms; 0 when absent */
+} wdr_run_brief_t;
+
+typedef struct {
+  wdr_run_brief_t *items; /* owned: free with wdr_run_list_free */
+  size_t items_num;
+  long long total_pages; /* TotalPageNumber; 0 when absent */
+} wdr_run_list_t;
+
+#define WDR_LIST_PAGE_SIZE 100
+#define WDR_LIST_ITEMS_MAX 1000 /* items read from one page */
+
+void wdr_run_list_free(wdr_run_list_t *list);
+
+/* wdr_json_list_runs_body appends the ListTriggerWorkflowRuns body: the
+ * project, a WorkflowId filter with the given ids, CreateTime descending,
+ * page and page_size as numbers. Returns 0 or -1. */
+int wdr_json_list_runs_body(const char *project_id,
+                            const char *const *workflow_ids, size_t ids_num,
+                            int page, int page_size, wdr_buf_t *out)
+    __attribute__((warn_unused_result));
+
+/* wdr_json_parse_list_runs decodes a ListTriggerWorkflowRuns answer like
+ * wdr_json_parse_rerun; on success list holds Response.Data.Items (those
+ * without ExecutionId or WorkflowId are left out). */
+void wdr_json_parse_list_runs(const char *body, size_t len, wdr_response_t *out,
+                              wdr_run_list_t *list);
+
 /* wdr_json_copy_text copies src into dst (size bytes), replacing control
  * characters by spaces and cutting, if it must, on a UTF-8 character
  * boundary. Exposed for the other modules that show server text. */

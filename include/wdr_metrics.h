@@ -21,6 +21,7 @@ enum wdr_counter {
   WDR_CNT_RETRIES,     /* request retries */
   WDR_CNT_GAVE_UP,     /* runs given up after MaxAttempts */
   WDR_CNT_WOULD_RERUN, /* dry run: reruns not sent */
+  WDR_CNT_POLLED,      /* runs examined by polling */
   WDR_CNT_NUM
 };
 
@@ -36,6 +37,7 @@ enum wdr_skip {
   WDR_SKIP_TABLE_FULL,        /* too many runs tracked */
   WDR_SKIP_NOT_FAILED,        /* VerifyBeforeRerun: the run is not FAILED */
   WDR_SKIP_NOT_RERUNNABLE,    /* VerifyBeforeRerun: SupportRerun is false */
+  WDR_SKIP_NO_FAILED_RUN,     /* no run id, and no FAILED run to resolve to */
   WDR_SKIP_NUM
 };
 

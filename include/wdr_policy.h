@@ -165,6 +165,16 @@ wdr_signal_decision_t wdr_policy_on_signal(wdr_policy_t *p, size_t wf,
                                            const char *execution_id,
                                            int64_t now_ms, uint32_t rnd);
 
+/* wdr_policy_on_polled: a failure seen by listing the runs, which also
+ * shows WeData's RerunTimes. A run whose RerunTimes is below the reruns
+ * accepted for it here is DUPLICATE: WeData has not caught up with our
+ * rerun yet, and the FAILED it shows is the old failure. Otherwise as
+ * wdr_policy_on_signal (rerun_times -1: unknown). */
+wdr_signal_decision_t wdr_policy_on_polled(wdr_policy_t *p, size_t wf,
+                                           const char *execution_id,
+                                           long long rerun_times,
+                                           int64_t now_ms, uint32_t rnd);
+
 /* wdr_policy_take_due: if a run is due at now_ms, marks it IN_FLIGHT,
  * fills job and returns true (the earliest due first). Otherwise returns
  * false and sets *ret_next_ms to the earliest future due time (INT64_MAX if

@@ -179,6 +179,26 @@ int wdr_api_get_run(const wdr_api_endpoint_t *ep, const wdr_transport_t *t,
   return status;
 }
 
+static void decode_list(const char *body, size_t len, wdr_response_t *out,
+                        void *extra) {
+  wdr_json_parse_list_runs(body, len, out, extra);
+}
+
+int wdr_api_list_runs(const wdr_api_endpoint_t *ep, const wdr_transport_t *t,
+                      const char *project_id, const char *const *workflow_ids,
+                      size_t ids_num, int page, int64_t now,
+                      wdr_api_result_t *out, wdr_run_list_t *list) {
+  wdr_buf_t body;
+  wdr_buf_init(&body, API_BODY_MAX);
+  memset(list, 0, sizeof(*list));
+  bool body_ok = wdr_json_list_runs_body(project_id, workflow_ids, ids_num,
+                                         page, WDR_LIST_PAGE_SIZE, &body) == 0;
+  int status = api_action(ep, t, WDR_ACTION_LIST_RUNS, &body, body_ok, now,
+                          decode_list, list, out);
+  wdr_buf_free(&body, false);
+  return status;
+}
+
 /* Codes worth another try, from wedata-api.md section 4: the rate limits,
  * transient server trouble, and the WeData "service busy" code. A code is
  * retryable when it equals an entry or starts with an entry and a dot. */

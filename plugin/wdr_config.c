@@ -59,6 +59,10 @@ static const opt_t plugin_opts[] = {
     {"StateFile", OPT_STRING, offsetof(wdr_config_t, state_file), 0, 0},
     {"StateRetention", OPT_NUMBER, offsetof(wdr_config_t, state_retention), 60,
      315360000},
+    {"PollInterval", OPT_NUMBER, offsetof(wdr_config_t, poll_interval), 1,
+     86400},
+    {"PollLookback", OPT_NUMBER, offsetof(wdr_config_t, poll_lookback), 60,
+     2592000},
 };
 
 static const opt_t workflow_opts[] = {
@@ -83,6 +87,7 @@ static const opt_t workflow_opts[] = {
     {"TaskScope", OPT_STRING, offsetof(wdr_workflow_cfg_t, task_scope), 0, 0},
     {"EscalateToFull", OPT_BOOL, offsetof(wdr_workflow_cfg_t, escalate_to_full),
      0, 0},
+    {"Poll", OPT_BOOL, offsetof(wdr_workflow_cfg_t, poll), 0, 0},
 };
 
 #define OPTS_MAX 32
@@ -200,16 +205,17 @@ static int set_opt(ctx_t *c, const opt_t *o, const oconfig_item_t *ci,
     if (get_number(c, ci, &d) != 0)
       return -1;
     if (!(d >= o->min && d <= o->max))
-      return fail(c, "option \"%s\": %g is out of range (%g to %g)", ci->key, d,
-                  o->min, o->max);
+      return fail(c, "option \"%s\": %.15g is out of range (%.15g to %.15g)",
+                  ci->key, d, o->min, o->max);
     *(double *)field = d;
     return 0;
   case OPT_INT:
     if (get_number(c, ci, &d) != 0)
       return -1;
     if (d != floor(d) || d < o->min || d > o->max)
-      return fail(c, "option \"%s\": %g is not a whole number from %g to %g",
-                  ci->key, d, o->min, o->max);
+      return fail(
+          c, "option \"%s\": %.15g is not a whole number from %.15g to %.15g",
+          ci->key, d, o->min, o->max);
     *(int *)field = (int)d;
     return 0;
   }
@@ -384,8 +390,9 @@ static int parse_workflow(ctx_t *c, const oconfig_item_t *ci,
   if (w->execute_type == 1 && w->params_num > 0)
     return fail(c, "option \"AdvancedParam\" needs ExecuteType 2 (advanced "
                    "run); ExecuteType is 1");
-  if (w->matches_num == 0)
-    return fail(c, "no <Match> block: nothing would ever trigger a rerun");
+  if (w->matches_num == 0 && !w->poll)
+    return fail(c, "no <Match> block and no Poll: nothing would ever "
+                   "trigger a rerun");
   if (w->task_scope != NULL) {
     if (strcmp(w->task_scope, "incomplete") == 0)
       w->scope_incomplete = true;
@@ -403,8 +410,8 @@ static int parse_workflow(ctx_t *c, const oconfig_item_t *ci,
   }
   if (w->max_retry_interval < w->retry_interval)
     return fail(c,
-                "option \"MaxRetryInterval\": %g is less than RetryInterval "
-                "%g",
+                "option \"MaxRetryInterval\": %.15g is less than RetryInterval "
+                "%.15g",
                 w->max_retry_interval, w->retry_interval);
   return 0;
 }
@@ -629,6 +636,8 @@ int wdr_config_parse(const oconfig_item_t *ci, wdr_getenv_fn get_env,
   cfg->breaker_threshold = 10;
   cfg->breaker_cooldown = 60;
   cfg->state_retention = 604800;
+  cfg->poll_interval = 60;
+  cfg->poll_lookback = 86400;
 
   for (int i = 0; i < ci->children_num; i++) {
     const oconfig_item_t *child = &ci->children[i];

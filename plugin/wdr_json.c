@@ -1,5 +1,6 @@
 #include "wdr_json.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,6 +301,136 @@ void wdr_json_parse_get_run(const char *body, size_t len, wdr_response_t *out,
     set_parse_error(out, "out of memory");
     goto cleanup;
   }
+  out->ok = true;
+cleanup:
+  yajl_tree_free(root);
+}
+
+void wdr_run_list_free(wdr_run_list_t *list) {
+  free(list->items);
+  list->items = NULL;
+  list->items_num = 0;
+}
+
+typedef struct {
+  const char *project_id;
+  const char *const *ids;
+  size_t ids_num;
+  int page;
+  int page_size;
+} list_args_t;
+
+static int fill_list(yajl_gen g, const void *arg) {
+  const list_args_t *a = arg;
+  if (yajl_gen_map_open(g) != yajl_gen_status_ok ||
+      gen_pair(g, "ProjectId", a->project_id) != 0 ||
+      gen_string(g, "Filters") != 0 ||
+      yajl_gen_array_open(g) != yajl_gen_status_ok ||
+      yajl_gen_map_open(g) != yajl_gen_status_ok ||
+      gen_pair(g, "Name", "WorkflowId") != 0 || gen_string(g, "Values") != 0 ||
+      yajl_gen_array_open(g) != yajl_gen_status_ok)
+    return -1;
+  for (size_t i = 0; i < a->ids_num; i++)
+    if (gen_string(g, a->ids[i]) != 0)
+      return -1;
+  if (yajl_gen_array_close(g) != yajl_gen_status_ok ||
+      yajl_gen_map_close(g) != yajl_gen_status_ok ||
+      yajl_gen_array_close(g) != yajl_gen_status_ok ||
+      gen_string(g, "OrderFields") != 0 ||
+      yajl_gen_array_open(g) != yajl_gen_status_ok ||
+      yajl_gen_map_open(g) != yajl_gen_status_ok ||
+      gen_pair(g, "Name", "CreateTime") != 0 ||
+      gen_pair(g, "Direction", "DESC") != 0 ||
+      yajl_gen_map_close(g) != yajl_gen_status_ok ||
+      yajl_gen_array_close(g) != yajl_gen_status_ok ||
+      gen_string(g, "PageNumber") != 0 ||
+      yajl_gen_integer(g, a->page) != yajl_gen_status_ok ||
+      gen_string(g, "PageSize") != 0 ||
+      yajl_gen_integer(g, a->page_size) != yajl_gen_status_ok)
+    return -1;
+  return yajl_gen_map_close(g) == yajl_gen_status_ok ? 0 : -1;
+}
+
+int wdr_json_list_runs_body(const char *project_id,
+                            const char *const *workflow_ids, size_t ids_num,
+                            int page, int page_size, wdr_buf_t *out) {
+  if (!is_set(project_id) || ids_num == 0 || page < 1 || page_size < 1)
+    return -1;
+  for (size_t i = 0; i < ids_num; i++)
+    if (!is_set(workflow_ids[i]))
+      return -1;
+  list_args_t a = {project_id, workflow_ids, ids_num, page, page_size};
+  return wdr_json_generate(out, fill_list, &a);
+}
+
+/* CreateTime comes as epoch milliseconds in a string ("1766578800035");
+ * accept a number too. 0 when absent or not a time. */
+static long long time_ms(yajl_val v) {
+  if (v == NULL)
+    return 0;
+  if (YAJL_IS_INTEGER(v))
+    return YAJL_GET_INTEGER(v) > 0 ? YAJL_GET_INTEGER(v) : 0;
+  if (!YAJL_IS_STRING(v))
+    return 0;
+  const char *s = YAJL_GET_STRING(v);
+  char *end = NULL;
+  errno = 0;
+  long long n = strtoll(s, &end, 10);
+  return (errno == 0 && end != s && *end == '\0' && n > 0) ? n : 0;
+}
+
+void wdr_json_parse_list_runs(const char *body, size_t len, wdr_response_t *out,
+                              wdr_run_list_t *list) {
+  static const char *p_items[] = {"Response", "Data", "Items", NULL};
+  static const char *p_pages[] = {"Response", "Data", "TotalPageNumber", NULL};
+  static const char *p_exec[] = {"ExecutionId", NULL};
+  static const char *p_wf[] = {"WorkflowId", NULL};
+  static const char *p_state[] = {"ExecutionState", NULL};
+  static const char *p_support[] = {"SupportRerun", NULL};
+  static const char *p_rerun_times[] = {"RerunTimes", NULL};
+  static const char *p_create[] = {"CreateTime", NULL};
+  memset(list, 0, sizeof(*list));
+  yajl_val root = parse_envelope(body, len, out);
+  if (root == NULL)
+    return;
+  yajl_val items = yajl_tree_get(root, p_items, yajl_t_any);
+  if (items != NULL && !YAJL_IS_ARRAY(items) && !YAJL_IS_NULL(items)) {
+    set_parse_error(out, "Response.Data.Items is not an array");
+    goto cleanup;
+  }
+  size_t n =
+      items != NULL && YAJL_IS_ARRAY(items) ? YAJL_GET_ARRAY(items)->len : 0;
+  if (n > WDR_LIST_ITEMS_MAX) {
+    set_parse_error(out, "Response.Data.Items is longer than a page can be");
+    goto cleanup;
+  }
+  if (n > 0 && (list->items = calloc(n, sizeof(wdr_run_brief_t))) == NULL) {
+    set_parse_error(out, "out of memory");
+    goto cleanup;
+  }
+  for (size_t i = 0; i < n; i++) {
+    yajl_val it = YAJL_GET_ARRAY(items)->values[i];
+    wdr_run_brief_t *b = &list->items[list->items_num];
+    if (!YAJL_IS_OBJECT(it) ||
+        !copy_id(b->execution_id, sizeof(b->execution_id),
+                 get_string(it, p_exec)) ||
+        !copy_id(b->workflow_id, sizeof(b->workflow_id), get_string(it, p_wf)))
+      continue;
+    const char *state = get_string(it, p_state);
+    wdr_json_copy_text(b->state, sizeof(b->state), state ? state : "");
+    yajl_val sup = yajl_tree_get(it, p_support, yajl_t_any);
+    b->support_rerun = sup != NULL && YAJL_IS_TRUE(sup);
+    yajl_val rt = yajl_tree_get(it, p_rerun_times, yajl_t_number);
+    b->rerun_times =
+        rt != NULL && YAJL_IS_INTEGER(rt) && YAJL_GET_INTEGER(rt) >= 0
+            ? YAJL_GET_INTEGER(rt)
+            : -1;
+    b->create_ms = time_ms(yajl_tree_get(it, p_create, yajl_t_any));
+    list->items_num++;
+  }
+  yajl_val pages = yajl_tree_get(root, p_pages, yajl_t_number);
+  list->total_pages =
+      pages != NULL && YAJL_IS_INTEGER(pages) ? YAJL_GET_INTEGER(pages) : 0;
   out->ok = true;
 cleanup:
   yajl_tree_free(root);

@@ -39,6 +39,7 @@ static const char *const counter_names[WDR_CNT_NUM] = {
     [WDR_CNT_ACCEPTED] = "accepted", [WDR_CNT_FAILED] = "failed",
     [WDR_CNT_DROPPED] = "dropped",   [WDR_CNT_RETRIES] = "retries",
     [WDR_CNT_GAVE_UP] = "gave_up",   [WDR_CNT_WOULD_RERUN] = "would_rerun",
+    [WDR_CNT_POLLED] = "polled",
 };
 
 static const char *const skip_names[WDR_SKIP_NUM] = {
@@ -52,6 +53,7 @@ static const char *const skip_names[WDR_SKIP_NUM] = {
     [WDR_SKIP_TABLE_FULL] = "table_full",
     [WDR_SKIP_NOT_FAILED] = "not_failed",
     [WDR_SKIP_NOT_RERUNNABLE] = "not_rerunnable",
+    [WDR_SKIP_NO_FAILED_RUN] = "no_failed_run",
 };
 
 const char *wdr_counter_name(enum wdr_counter c) { return counter_names[c]; }

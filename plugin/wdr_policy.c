@@ -229,6 +229,23 @@ wdr_signal_decision_t wdr_policy_on_signal(wdr_policy_t *p, size_t wf,
   return d;
 }
 
+wdr_signal_decision_t wdr_policy_on_polled(wdr_policy_t *p, size_t wf,
+                                           const char *execution_id,
+                                           long long rerun_times,
+                                           int64_t now_ms, uint32_t rnd) {
+  wdr_run_t *run = wf < p->cfg.wf_num && execution_id != NULL
+                       ? find_run(p, wf, execution_id)
+                       : NULL;
+  if (run != NULL && run->state == WDR_RUN_IDLE && rerun_times >= 0 &&
+      rerun_times < run->attempts) {
+    run->last_signal_ms = now_ms;
+    run->updated_ms = now_ms;
+    return (wdr_signal_decision_t){.verdict = WDR_SIGNAL_DUPLICATE,
+                                   .attempts = run->attempts};
+  }
+  return wdr_policy_on_signal(p, wf, execution_id, now_ms, rnd);
+}
+
 /* The budget is charged when a rerun is sent, not when it is scheduled: a
  * rerun scheduled after a long backoff must count in the hour it leaves
  * in. One that finds the hour's budget used waits until a slot frees. */

@@ -52,12 +52,43 @@ typedef struct {
   char execution_id[WDR_ID_MAX];
 } signal_msg_t;
 
+/* A listing of runs (ListTriggerWorkflowRuns): a poll of one project's
+ * polled workflows, or the search for the newest failed run of one
+ * workflow (a failure signal without a run id). */
 typedef struct {
+  bool resolve;   /* false: a poll of project; true: resolve workflow wf */
+  size_t project; /* index into projects */
+  size_t wf;      /* resolve: the workflow */
+  int page;
+  int tries;          /* resolve: failed listings so far */
+  int64_t not_before; /* resolve: retry time after a failure */
+} list_job_t;
+
+/* What the policy thread hands a worker: a policy job or a listing. */
+typedef struct {
+  bool is_list;
   wdr_policy_job_t job;
+  list_job_t list;
+} job_msg_t;
+
+typedef struct {
+  job_msg_t job;
   int rc; /* wdr_api_* return: -1 when no request left */
   wdr_api_result_t res;
-  wdr_run_view_t view; /* VERIFY jobs */
+  wdr_run_view_t view; /* VERIFY and CHECK jobs; owned, freed by drain */
+  wdr_run_list_t runs; /* listings; owned, freed by drain */
 } result_msg_t;
+
+/* The polled workflows of one ProjectId. */
+typedef struct {
+  const char *project_id;
+  size_t *wf;       /* indexes of its polled workflows, config order */
+  const char **ids; /* their WorkflowIds */
+  size_t num;
+  bool busy; /* a poll of it is being listed */
+} project_t;
+
+#define LISTS_MAX 256 /* listings waiting to be sent */
 
 /* One of the plugin's own notifications, queued for the notifier thread. */
 #define NOTE_META_MAX 6
@@ -104,6 +135,11 @@ static wdr_ratelimit_t ratelimit;
 static wdr_breaker_t breaker;
 static bool state_dirty;
 static uint32_t rng_state;
+static project_t *projects;
+static size_t projects_num;
+static list_job_t lists[LISTS_MAX]; /* FIFO of listings waiting to be sent */
+static size_t lists_num;
+static int64_t next_poll;
 
 /* Per-signal log lines are limited to one each LOG_EVERY_SECONDS, with a
  * count of what was held back, so a storm does not flood the log. */
@@ -308,10 +344,13 @@ static int load_state(int64_t now) {
 /* --- policy thread -------------------------------------------------------
  */
 
-static void handle_signal(const signal_msg_t *m, int64_t now) {
-  const wdr_workflow_cfg_t *w = &cfg->workflows[m->wf];
-  wdr_signal_decision_t d =
-      wdr_policy_on_signal(policy, m->wf, m->execution_id, now, next_rand());
+static void add_list(const list_job_t *l);
+
+/* Counts and reports what the policy decided about a failure signal. */
+static void report_decision(size_t wf, const char *execution_id,
+                            const wdr_signal_decision_t *dp, int64_t now) {
+  const wdr_signal_decision_t d = *dp;
+  const wdr_workflow_cfg_t *w = &cfg->workflows[wf];
   uint64_t held = 0;
   char text[512];
   switch (d.verdict) {
@@ -320,60 +359,74 @@ static void handle_signal(const signal_msg_t *m, int64_t now) {
     if (d.at_ms > now)
       INFO(LOG_PREFIX "workflow %s: rerun of %s scheduled in %.1f s (backoff "
                       "after %d accepted rerun(s))",
-           w->name, m->execution_id, (double)(d.at_ms - now) / 1000.0,
-           d.attempts);
+           w->name, execution_id, (double)(d.at_ms - now) / 1000.0, d.attempts);
     break;
   case WDR_SIGNAL_DUPLICATE:
-    wdr_metrics_skip(metrics, m->wf, WDR_SKIP_DUPLICATE);
+    wdr_metrics_skip(metrics, wf, WDR_SKIP_DUPLICATE);
     break;
   case WDR_SIGNAL_EXHAUSTED:
-    wdr_metrics_skip(metrics, m->wf, WDR_SKIP_EXHAUSTED);
+    wdr_metrics_skip(metrics, wf, WDR_SKIP_EXHAUSTED);
     if (d.gave_up) {
       state_dirty = true;
-      wdr_metrics_count(metrics, m->wf, WDR_CNT_GAVE_UP);
+      wdr_metrics_count(metrics, wf, WDR_CNT_GAVE_UP);
       snprintf(text, sizeof(text),
                "gave up on %s (workflow %s) after %d attempts: it failed "
                "again, and MaxAttempts is %d",
-               m->execution_id, w->name, d.attempts, w->max_attempts);
+               execution_id, w->name, d.attempts, w->max_attempts);
       char attempts[16];
       snprintf(attempts, sizeof(attempts), "%d", d.attempts);
       notify(NOTIF_FAILURE, w->name, "rerun", text, "WorkflowId",
-             w->workflow_id, "WorkflowExecutionId", m->execution_id, "Attempts",
+             w->workflow_id, "WorkflowExecutionId", execution_id, "Attempts",
              attempts, NULL);
     }
     break;
   case WDR_SIGNAL_BUDGET:
-    wdr_metrics_skip(metrics, m->wf, WDR_SKIP_BUDGET);
+    wdr_metrics_skip(metrics, wf, WDR_SKIP_BUDGET);
     if (log_allowed(&limit_refused, &held))
       WARNING(LOG_PREFIX "workflow %s: MaxRerunsPerHour %d reached: no rerun "
                          "of %s (%" PRIu64 " more such messages held back)",
-              w->name, w->max_reruns_per_hour, m->execution_id, held);
+              w->name, w->max_reruns_per_hour, execution_id, held);
     break;
   case WDR_SIGNAL_PERMANENT:
-    wdr_metrics_skip(metrics, m->wf, WDR_SKIP_PERMANENT_ERROR);
+    wdr_metrics_skip(metrics, wf, WDR_SKIP_PERMANENT_ERROR);
     break;
   case WDR_SIGNAL_FULL:
-    wdr_metrics_skip(metrics, m->wf, WDR_SKIP_TABLE_FULL);
+    wdr_metrics_skip(metrics, wf, WDR_SKIP_TABLE_FULL);
     if (log_allowed(&limit_refused, &held))
       WARNING(LOG_PREFIX "tracking %d runs already: no rerun of %s (%" PRIu64
                          " more such messages held back)",
-              MAX_RUNS, m->execution_id, held);
+              MAX_RUNS, execution_id, held);
     break;
   }
 }
 
+static void handle_signal(const signal_msg_t *m, int64_t now) {
+  if (m->execution_id[0] == '\0') {
+    /* No run id: look for the newest failed run, unless that is already
+     * being looked for. */
+    for (size_t i = 0; i < lists_num; i++)
+      if (lists[i].resolve && lists[i].wf == m->wf)
+        return;
+    add_list(&(list_job_t){.resolve = true, .wf = m->wf, .page = 1});
+    return;
+  }
+  wdr_signal_decision_t d =
+      wdr_policy_on_signal(policy, m->wf, m->execution_id, now, next_rand());
+  report_decision(m->wf, m->execution_id, &d, now);
+}
+
 static wdr_outcome_t outcome_of(const result_msg_t *m, wdr_api_class_t cls) {
-  if (m->job.kind == WDR_JOB_CHECK)
+  if (m->job.job.kind == WDR_JOB_CHECK)
     return cls == WDR_CLASS_PERMANENT ? WDR_OUTCOME_PERMANENT
                                       : WDR_OUTCOME_RETRYABLE;
-  if (m->job.kind == WDR_JOB_VERIFY) {
+  if (m->job.job.kind == WDR_JOB_VERIFY) {
     if (cls == WDR_CLASS_OK)
       /* Any state but FAILED (RUNNING, PENDING, SUCCESS, and undocumented
        * ones such as QUEUED) means the rerun started; so does a RerunTimes
        * above the reruns we know of (manual ones make this err on the side
        * of not resending). */
       return (strcmp(m->view.state, "FAILED") != 0 ||
-              m->view.rerun_times > m->job.known_attempts)
+              m->view.rerun_times > m->job.job.known_attempts)
                  ? WDR_OUTCOME_RERUN_SEEN
                  : WDR_OUTCOME_RERUN_NOT_SEEN;
     return cls == WDR_CLASS_PERMANENT ? WDR_OUTCOME_PERMANENT
@@ -409,9 +462,128 @@ static void record_breaker(bool success, int64_t now) {
   notify(change > 0 ? NOTIF_WARNING : NOTIF_OKAY, "", "breaker", text, NULL);
 }
 
+static void add_list(const list_job_t *l) {
+  if (lists_num == LISTS_MAX) {
+    uint64_t held = 0;
+    if (log_allowed(&limit_refused, &held))
+      WARNING(LOG_PREFIX "%d listings of runs wait already: dropped one "
+                         "(%" PRIu64 " more such messages held back)",
+              LISTS_MAX, held);
+    if (!l->resolve)
+      projects[l->project].busy = false;
+    else
+      wdr_metrics_skip(metrics, l->wf, WDR_SKIP_NO_FAILED_RUN);
+    return;
+  }
+  lists[lists_num++] = *l;
+}
+
+/* The workflows a listing is about: one (resolve) or a project's. */
+static size_t list_workflows(const list_job_t *l, const size_t **ret) {
+  if (l->resolve) {
+    *ret = &l->wf;
+    return 1;
+  }
+  *ret = projects[l->project].wf;
+  return projects[l->project].num;
+}
+
+/* A page of runs came back (or did not): feed the failed ones to the
+ * policy like failure signals, and fetch the next page while it is still
+ * within PollLookback. */
+static void handle_list(const result_msg_t *m, int64_t now) {
+  const list_job_t *l = &m->job.list;
+  const wdr_response_t *r = &m->res.response;
+  const size_t *wfs = NULL;
+  size_t wfs_num = list_workflows(l, &wfs);
+  wdr_api_class_t cls = wdr_api_classify(&m->res);
+  for (size_t i = 0; i < wfs_num && m->res.http_status != 0; i++)
+    wdr_metrics_latency(metrics, wfs[i], WDR_ACTION_LIST_RUNS, m->res.seconds);
+  if (m->rc == 0)
+    record_breaker(cls == WDR_CLASS_OK || cls == WDR_CLASS_PERMANENT ||
+                       cls == WDR_CLASS_RESIGN,
+                   now);
+  else
+    wdr_breaker_cancel(&breaker);
+
+  if (!r->ok) {
+    for (size_t i = 0; i < wfs_num; i++)
+      wdr_metrics_error(metrics, wfs[i], r->error_code);
+    NOTICE(LOG_PREFIX "listing the runs of %s failed: %s: %s",
+           l->resolve ? cfg->workflows[l->wf].name
+                      : projects[l->project].project_id,
+           r->error_code, r->error_message);
+    if (!l->resolve) { /* the next poll tries again */
+      projects[l->project].busy = false;
+      return;
+    }
+    if (cls != WDR_CLASS_PERMANENT && l->tries < cfg->max_request_retries) {
+      list_job_t again = *l;
+      again.tries++;
+      again.not_before = now + (1000LL << (again.tries - 1));
+      wdr_metrics_count(metrics, l->wf, WDR_CNT_RETRIES);
+      add_list(&again);
+    } else
+      wdr_metrics_skip(metrics, l->wf, WDR_SKIP_RETRIES_EXHAUSTED);
+    return;
+  }
+
+  int64_t cutoff = now - (int64_t)(cfg->poll_lookback * 1000.0);
+  bool past_lookback = false;
+  for (size_t i = 0; i < m->runs.items_num; i++) {
+    const wdr_run_brief_t *b = &m->runs.items[i];
+    if (b->create_ms != 0 && b->create_ms < cutoff) {
+      past_lookback = true;
+      continue;
+    }
+    size_t j = 0;
+    while (j < wfs_num &&
+           strcmp(cfg->workflows[wfs[j]].workflow_id, b->workflow_id) != 0)
+      j++;
+    if (j == wfs_num)
+      continue;
+    size_t wf = wfs[j];
+    /* Only FAILED is a failure: RUNNING, QUEUED and undocumented states
+     * are neither failed nor finished. */
+    bool failed = strcmp(b->state, "FAILED") == 0 && b->support_rerun;
+    if (!l->resolve) {
+      wdr_metrics_count(metrics, wf, WDR_CNT_POLLED);
+      if (!failed)
+        continue;
+      wdr_metrics_count(metrics, wf, WDR_CNT_SIGNALS);
+    } else if (!failed)
+      continue;
+    wdr_signal_decision_t d = wdr_policy_on_polled(
+        policy, wf, b->execution_id, b->rerun_times, now, next_rand());
+    report_decision(wf, b->execution_id, &d, now);
+    if (l->resolve) {
+      INFO(LOG_PREFIX "workflow %s: a failure signal without a run id means "
+                      "its newest failed run, %s",
+           cfg->workflows[wf].name, b->execution_id);
+      return;
+    }
+  }
+  if (!past_lookback && m->runs.items_num > 0 &&
+      l->page < m->runs.total_pages) {
+    list_job_t next = *l;
+    next.page++;
+    next.tries = 0;
+    add_list(&next);
+    return;
+  }
+  if (!l->resolve)
+    projects[l->project].busy = false;
+  else {
+    wdr_metrics_skip(metrics, l->wf, WDR_SKIP_NO_FAILED_RUN);
+    INFO(LOG_PREFIX "workflow %s: a failure signal without a run id, and no "
+                    "failed run within PollLookback: nothing to rerun",
+         cfg->workflows[l->wf].name);
+  }
+}
+
 /* The read before an attempt answered: rerun now, or say why not. */
 static void handle_check(const result_msg_t *m, int64_t now) {
-  const wdr_policy_job_t *job = &m->job;
+  const wdr_policy_job_t *job = &m->job.job;
   const wdr_workflow_cfg_t *w = &cfg->workflows[job->wf];
   wdr_check_t check =
       wdr_policy_evaluate_check(&policy_wf[job->wf], m->view.state,
@@ -447,7 +619,11 @@ static void handle_check(const result_msg_t *m, int64_t now) {
 }
 
 static void handle_result(const result_msg_t *m, int64_t now) {
-  const wdr_policy_job_t *job = &m->job;
+  if (m->job.is_list) {
+    handle_list(m, now);
+    return;
+  }
+  const wdr_policy_job_t *job = &m->job.job;
   const wdr_workflow_cfg_t *w = &cfg->workflows[job->wf];
   const wdr_response_t *r = &m->res.response;
   bool rerun = job->kind == WDR_JOB_RERUN;
@@ -557,15 +733,50 @@ static void handle_result(const result_msg_t *m, int64_t now) {
   }
 }
 
-/* Hands due jobs to the workers while the rate limit, the breaker and free
- * workers allow. Returns when the next attempt could succeed. */
+/* May one more request go now? Takes a rate-limit token and, when the
+ * breaker is half-open, its probe. Otherwise lowers *wake to when to try. */
+static bool may_send(int64_t now, int64_t *wake) {
+  int64_t wait = 0;
+  /* The rate limit first: a refused token costs nothing, while a
+   * half-open breaker hands out its one probe when it says yes. */
+  if (wdr_ratelimit_take(&ratelimit, now, &wait) &&
+      wdr_breaker_allow(&breaker, now, &wait))
+    return true;
+  int64_t at = now + (wait > 0 ? wait : IDLE_WAKE_MS);
+  if (at < *wake)
+    *wake = at;
+  return false;
+}
+
+/* Hands due work to the workers while the rate limit, the breaker and free
+ * workers allow: listings of runs first (they find failures), then the
+ * policy's jobs. Returns when the next attempt could succeed. */
 static int64_t dispatch(int64_t now) {
   int64_t wake = now + IDLE_WAKE_MS;
-  wdr_policy_job_t jobs[WORKERS_MAX];
+  job_msg_t jobs[WORKERS_MAX];
   size_t jobs_num = 0;
   size_t room = wdr_inbox_job_room(inbox);
-  while (jobs_num < room && jobs_num < WORKERS_MAX) {
-    wdr_policy_job_t *job = &jobs[jobs_num];
+  bool blocked = false;
+  for (size_t i = 0;
+       i < lists_num && jobs_num < room && jobs_num < WORKERS_MAX;) {
+    if (lists[i].not_before > now) {
+      if (lists[i].not_before < wake)
+        wake = lists[i].not_before;
+      i++;
+      continue;
+    }
+    if (!may_send(now, &wake)) {
+      blocked = true;
+      break;
+    }
+    jobs[jobs_num++] = (job_msg_t){.is_list = true, .list = lists[i]};
+    memmove(&lists[i], &lists[i + 1], (lists_num - i - 1) * sizeof(lists[0]));
+    lists_num--;
+  }
+  while (!blocked && jobs_num < room && jobs_num < WORKERS_MAX) {
+    job_msg_t *msg = &jobs[jobs_num];
+    wdr_policy_job_t *job = &msg->job;
+    *msg = (job_msg_t){.is_list = false};
     int64_t next = INT64_MAX;
     if (!wdr_policy_take_due(policy, now, job, &next)) {
       if (next < wake)
@@ -582,15 +793,8 @@ static int64_t dispatch(int64_t now) {
            job->execution_id, w->name, w->execute_type);
       continue;
     }
-    int64_t wait = 0;
-    /* The rate limit first: a refused token costs nothing, while a
-     * half-open breaker hands out its one probe when it says yes. */
-    if (!wdr_ratelimit_take(&ratelimit, now, &wait) ||
-        !wdr_breaker_allow(&breaker, now, &wait)) {
+    if (!may_send(now, &wake)) {
       wdr_policy_requeue(policy, job);
-      int64_t at = now + (wait > 0 ? wait : IDLE_WAKE_MS);
-      if (at < wake)
-        wake = at;
       break;
     }
     if (job->kind == WDR_JOB_RERUN)
@@ -605,7 +809,10 @@ static int64_t dispatch(int64_t now) {
   save_state();
   for (size_t i = 0; i < jobs_num; i++)
     if (wdr_inbox_push_job(inbox, &jobs[i]) != 0) {
-      wdr_policy_requeue(policy, &jobs[i]);
+      if (jobs[i].is_list)
+        add_list(&jobs[i].list);
+      else
+        wdr_policy_requeue(policy, &jobs[i].job);
       wdr_breaker_cancel(&breaker);
     }
   return wake;
@@ -615,7 +822,8 @@ static void drain(int64_t now) {
   result_msg_t res;
   while (wdr_inbox_pop_result(inbox, &res) == 0) {
     handle_result(&res, now);
-    wdr_run_view_free(&res.view); /* the worker handed it over */
+    wdr_run_view_free(&res.view); /* the worker handed them over */
+    wdr_run_list_free(&res.runs);
   }
   signal_msg_t sig;
   while (wdr_inbox_pop_signal(inbox, &sig) == 0)
@@ -633,7 +841,17 @@ static void *policy_main(void *arg) {
         state_dirty = true;
       next_prune = now + PRUNE_EVERY_MS;
     }
+    if (projects_num > 0 && now >= next_poll) {
+      for (size_t i = 0; i < projects_num; i++)
+        if (!projects[i].busy) {
+          projects[i].busy = true;
+          add_list(&(list_job_t){.project = i, .page = 1});
+        }
+      next_poll = now + (int64_t)(cfg->poll_interval * 1000.0);
+    }
     int64_t wake = dispatch(now);
+    if (projects_num > 0 && next_poll < wake)
+      wake = next_poll;
     save_state();
     atomic_store(&pending_runs, wdr_policy_pending(policy));
     wdr_inbox_wait(inbox, wake < next_prune ? wake : next_prune);
@@ -641,9 +859,10 @@ static void *policy_main(void *arg) {
   /* Workers are joined: take their last results, take back the jobs none
    * of them started, and leave an exact state file behind. */
   drain(now_ms());
-  wdr_policy_job_t job;
+  job_msg_t job;
   while (wdr_inbox_unpush_job(inbox, &job) == 0) {
-    wdr_policy_requeue(policy, &job);
+    if (!job.is_list)
+      wdr_policy_requeue(policy, &job.job);
     wdr_breaker_cancel(&breaker);
   }
   state_dirty = true;
@@ -654,8 +873,9 @@ static void *policy_main(void *arg) {
 /* --- workers -------------------------------------------------------------
  */
 
-static void run_job(const wdr_policy_job_t *job, const wdr_transport_t *t,
+static void run_job(const job_msg_t *msg, const wdr_transport_t *t,
                     result_msg_t *out) {
+  const wdr_policy_job_t *job = &msg->job;
   const wdr_workflow_cfg_t *w = &cfg->workflows[job->wf];
   wdr_api_endpoint_t ep = {.url = cfg->url,
                            .host = cfg->host_header,
@@ -664,9 +884,20 @@ static void run_job(const wdr_policy_job_t *job, const wdr_transport_t *t,
                            .secret_key = cfg->secret_key,
                            .session_token = cfg->session_token,
                            .language = cfg->language};
-  out->job = *job;
+  out->job = *msg;
   /* Signed with the time it is sent at, not the time it was queued. */
   int64_t now = (int64_t)time(NULL);
+  if (msg->is_list) {
+    const list_job_t *l = &msg->list;
+    const wdr_workflow_cfg_t *lw = &cfg->workflows[l->wf];
+    const char *one = lw->workflow_id;
+    out->rc = wdr_api_list_runs(
+        &ep, t, l->resolve ? lw->project_id : projects[l->project].project_id,
+        l->resolve ? &one : projects[l->project].ids,
+        l->resolve ? 1 : projects[l->project].num, l->page, now, &out->res,
+        &out->runs);
+    return;
+  }
   if (job->kind != WDR_JOB_RERUN) {
     out->rc = wdr_api_get_run(&ep, t, w->project_id, job->execution_id, now,
                               &out->res, &out->view);
@@ -707,7 +938,7 @@ static void *worker_main(void *arg) {
     return NULL;
   }
   wdr_transport_t t = {.post = wdr_http_post, .ctx = http};
-  wdr_policy_job_t job;
+  job_msg_t job;
   result_msg_t *res = malloc(sizeof(*res));
   while (res != NULL && wdr_inbox_pop_job(inbox, &job) == 0) {
     memset(res, 0, sizeof(*res));
@@ -749,13 +980,13 @@ static int wdr_notification_cb(const notification_t *n,
     if (kind == WDR_SIGNAL_NONE)
       continue;
     wdr_metrics_count(metrics, i, WDR_CNT_SIGNALS);
-    if (kind == WDR_SIGNAL_RUN) {
-      enqueue(i, run);
+    if (kind == WDR_SIGNAL_RUN || kind == WDR_SIGNAL_NO_EXECUTION_ID) {
+      /* Without a run id the policy thread looks for the newest failed
+       * run of the workflow (an empty id asks for that). */
+      enqueue(i, kind == WDR_SIGNAL_RUN ? run : "");
       continue;
     }
-    enum wdr_skip why = kind == WDR_SIGNAL_NO_EXECUTION_ID
-                            ? WDR_SKIP_NO_EXECUTION_ID
-                            : WDR_SKIP_BAD_EXECUTION_ID;
+    enum wdr_skip why = WDR_SKIP_BAD_EXECUTION_ID;
     wdr_metrics_skip(metrics, i, why);
     uint64_t held = 0;
     if (log_allowed(&limit_skipped, &held))
@@ -818,6 +1049,17 @@ static void stop_threads(void) {
   notifier_running = false;
 }
 
+static void free_projects(void) {
+  for (size_t i = 0; projects != NULL && i < projects_num; i++) {
+    free(projects[i].wf);
+    free(projects[i].ids);
+  }
+  free(projects);
+  projects = NULL;
+  projects_num = 0;
+  lists_num = 0;
+}
+
 /* Frees everything init built; no thread of ours may be running, and no
  * collectd callback may be using it (the caller holds the write lock, or
  * the callbacks were never registered). */
@@ -834,6 +1076,7 @@ static void free_state(void) {
   policy_wf = NULL;
   free(persist_wf);
   persist_wf = NULL;
+  free_projects();
   free(workflow_names);
   workflow_names = NULL;
   wdr_config_free(cfg);
@@ -841,6 +1084,35 @@ static void free_state(void) {
   if (http_ready)
     wdr_http_global_cleanup();
   http_ready = false;
+}
+
+/* Groups the polled workflows by project: one listing per project and
+ * page, however many workflows it has. */
+static int build_projects(void) {
+  size_t n = cfg->workflows_num;
+  projects = calloc(n, sizeof(*projects));
+  if (projects == NULL)
+    return -1;
+  for (size_t i = 0; i < n; i++) {
+    const wdr_workflow_cfg_t *w = &cfg->workflows[i];
+    if (!w->poll)
+      continue;
+    size_t p = 0;
+    while (p < projects_num && strcmp(projects[p].project_id, w->project_id))
+      p++;
+    if (p == projects_num) {
+      projects[p].project_id = w->project_id;
+      projects[p].wf = calloc(n, sizeof(size_t));
+      projects[p].ids = calloc(n, sizeof(char *));
+      projects_num++;
+      if (projects[p].wf == NULL || projects[p].ids == NULL)
+        return -1;
+    }
+    projects[p].wf[projects[p].num] = i;
+    projects[p].ids[projects[p].num] = w->workflow_id;
+    projects[p].num++;
+  }
+  return 0;
 }
 
 static int build_policy(void) {
@@ -893,7 +1165,8 @@ static int wdr_init(void) {
   rng_state = (uint32_t)now ^ ((uint32_t)getpid() << 16) ^ 0x9e3779b9u;
   if (rng_state == 0)
     rng_state = 1;
-  if (build_policy() != 0 || load_state(now) != 0) {
+  next_poll = now; /* the first poll right at the start */
+  if (build_policy() != 0 || build_projects() != 0 || load_state(now) != 0) {
     ERROR(LOG_PREFIX "out of memory");
     goto fail;
   }
@@ -901,7 +1174,7 @@ static int wdr_init(void) {
   wdr_breaker_init(&breaker, cfg->breaker_threshold,
                    (int64_t)(cfg->breaker_cooldown * 1000.0));
   inbox = wdr_inbox_create(sizeof(signal_msg_t), (size_t)cfg->queue_limit,
-                           sizeof(wdr_policy_job_t), sizeof(result_msg_t),
+                           sizeof(job_msg_t), sizeof(result_msg_t),
                            (size_t)cfg->workers);
   notes = wdr_inbox_create(sizeof(note_msg_t), NOTES_MAX, 1, 1, 1);
   metrics = wdr_metrics_create(cfg->workflows_num);

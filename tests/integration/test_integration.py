@@ -47,6 +47,9 @@ POLICY_COUNTERS = ("retries", "gave_up", "would_rerun", "skipped-duplicate",
 VERIFY_COUNTERS = ("skipped-not_failed", "skipped-not_rerunnable")
 RERUN = "RerunTriggerWorkflowRunAsync"
 VERIFY = "GetTriggerWorkflowRun"
+LIST = "ListTriggerWorkflowRuns"
+# Added with polling; dispatched from the start, zero included.
+POLL_COUNTERS = ("polled", "skipped-no_failed_run")
 BASE_HEADERS = {"host", "content-type", "x-tc-action", "x-tc-version", "x-tc-timestamp",
                 "x-tc-region", "authorization", "content-length", "user-agent"}
 AUTH_RE = re.compile(r"^TC3-HMAC-SHA256 Credential=(?P<id>[^/]+)/(?P<date>\d{4}-\d{2}-\d{2})"
@@ -268,7 +271,7 @@ class PluginTestCase(unittest.TestCase):
         return self.collectd(workflows, self.options(**options))
 
     def check_common_headers(self, rec, host, token=None, language=None,
-                             secret_id=SECRET_ID):
+                             secret_id=SECRET_ID, action=None):
         names = rec.header_names()
         self.assertEqual(len(names), len(set(names)), "duplicate headers: %r" % rec.headers)
         expected = set(BASE_HEADERS)
@@ -281,7 +284,7 @@ class PluginTestCase(unittest.TestCase):
         self.assertEqual(rec.path, "/")
         self.assertEqual(rec.header("Host"), host)
         self.assertEqual(rec.header("Content-Type"), "application/json")
-        self.assertEqual(rec.header("X-TC-Action"), "RerunTriggerWorkflowRunAsync")
+        self.assertEqual(rec.header("X-TC-Action"), action or RERUN)
         self.assertEqual(rec.header("X-TC-Version"), "2025-08-06")
         self.assertEqual(rec.header("X-TC-Region"), REGION)
         self.assertEqual(rec.header("Content-Length"), str(len(rec.raw_body)))
@@ -495,6 +498,11 @@ class TestRequests(PluginTestCase):
         c.wait_counters(WF, {"signals": 2, "attempts": 2, "accepted": 2, "failed": 0})
 
     def test_04_skipped_and_not_matching(self):
+        """Notifications that do not match send nothing.  A matching one
+        without WorkflowExecutionId is resolved to the newest FAILED run of
+        the workflow (one listing); with no run at all it counts as
+        skipped-no_failed_run, no longer as skipped-no_execution_id.
+        (Before polling: skipped-no_execution_id and no request.)"""
         match = [{"severity": "failure", "plugin": "/^wedata/"}]
         c = self.collectd([self.workflow(matches=match)])
         # Not matching: other plugin, okay and warning severity, another
@@ -508,11 +516,15 @@ class TestRequests(PluginTestCase):
         c.wait_counters(WF, {"signals": 0, "attempts": 0, "skipped-no_execution_id": 0},
                         after=after + 0.5)
         self.assertEqual(self.standin.count(), 0)
-        # Matching, but no WorkflowExecutionId meta.
+        # Matching, but no WorkflowExecutionId meta: the workflow's runs are
+        # listed; it has none.
         self.fire(c, None)
-        c.wait_counters(WF, {"skipped-no_execution_id": 1, "attempts": 0, "accepted": 0,
-                             "failed": 0})
-        self.assertEqual(self.standin.count(), 0)
+        c.wait_counters(WF, {"skipped-no_failed_run": 1, "skipped-no_execution_id": 0,
+                             "attempts": 0, "accepted": 0, "failed": 0})
+        (listing,) = self.standin.requests(LIST)
+        self.assertEqual(listing.raw_body, TestPolling.list_body(PROJECT_ID, [WORKFLOW_ID], 1))
+        self.assertEqual(self.standin.count(RERUN), 0)
+        self.assert_request_count_stays(1, 1.0)
         # The only wedata_rerun notification is the fake one sent above.
         own = [n for n in self.sink.notifications(plugin="wedata_rerun")
                if n.severity != "FAILURE"]
@@ -1838,6 +1850,540 @@ class TestVerifyAndScope(PluginTestCase):
             self.assertIn(c.counter(name, "error-ClientError.ParseJsonError"), (None, 0.0))
 
 
+class TestPolling(PluginTestCase):
+    """Poll, PollInterval, PollLookback: the plugin lists the runs of its
+    polled Workflows (ListTriggerWorkflowRuns, newest first, 100 a page,
+    within PollLookback) and treats FAILED runs that allow a rerun like
+    failure notifications; a notification without WorkflowExecutionId is
+    resolved to the workflow's newest FAILED run."""
+
+    OTHER_PROJECT_ID = "1460947878944567297"
+    PAGE_SIZE = 100
+
+    # -- helpers -------------------------------------------------------------
+
+    @staticmethod
+    def list_body(project_id, workflow_ids, page):
+        """The exact ListTriggerWorkflowRuns body: the plugin's key order,
+        compact JSON, PageNumber and PageSize as numbers."""
+        return ('{"ProjectId":"%s","Filters":[{"Name":"WorkflowId","Values":[%s]}],'
+                '"OrderFields":[{"Name":"CreateTime","Direction":"DESC"}],'
+                '"PageNumber":%d,"PageSize":100}'
+                % (project_id, ",".join('"%s"' % w for w in workflow_ids), page)).encode()
+
+    @staticmethod
+    def rerun_body(project_id, workflow_id, run_id):
+        return ('{"ProjectId":"%s","WorkflowId":"%s","WorkflowExecutionId":"%s",'
+                '"ExecuteType":"1"}' % (project_id, workflow_id, run_id)).encode()
+
+    @classmethod
+    def expected_pages(cls, in_lookback, total):
+        """Pages one listing fetches: newest first, the next page only while
+        there is one and the last item of this page is within the lookback;
+        at least one call, also when there is no run."""
+        total_pages = -(-total // cls.PAGE_SIZE)
+        return max(1, min(total_pages, in_lookback // cls.PAGE_SIZE + 1))
+
+    def poll_workflow(self, name, workflow_id, project_id=PROJECT_ID, matches=(),
+                      **wf_options):
+        """A Workflow with Poll true; no <Match> unless matches are given."""
+        options = dict(Poll=True)
+        options.update(wf_options)
+        return workflow_block(name, project_id, workflow_id, 1, extra=wf_opts(**options),
+                              matches=list(matches))
+
+    def poll_collectd(self, workflows, interval=1, lookback=3600, **options):
+        return self.collectd(workflows, self.options(PollInterval=interval,
+                                                     PollLookback=lookback, **options))
+
+    def list_requests(self, project_id=None):
+        """ListTriggerWorkflowRuns requests received (of one ProjectId)."""
+        return [r for r in self.standin.requests(LIST)
+                if project_id is None or (isinstance(r.body, dict) and
+                                          r.body.get("ProjectId") == project_id)]
+
+    def poll_cycles(self, project_id):
+        """The PageNumbers the project's listings asked for, cut into poll
+        cycles (a cycle starts at page 1); the last one may be incomplete."""
+        cycles = []
+        for rec in self.list_requests(project_id):
+            page = rec.body.get("PageNumber")
+            if page == 1 or not cycles:
+                cycles.append([])
+            cycles[-1].append(page)
+        return cycles
+
+    def wait_cycles(self, c, project_id, count, timeout=15):
+        """Waits until `count` poll cycles of the project are complete (the
+        next one has started); returns the complete ones."""
+        cycles = wait_until(
+            lambda: len(self.poll_cycles(project_id)) > count and
+            self.poll_cycles(project_id), timeout,
+            message=lambda: "%d complete poll cycle(s) of project %s; page numbers %r" % (
+                count, project_id, self.poll_cycles(project_id)),
+            on_fail=c.output_tail)
+        return cycles[:-1]
+
+    def assert_cycles(self, project_id, pages):
+        """Every complete cycle of the project fetched pages 1..pages, and the
+        one under way (if any) is a prefix of that."""
+        cycles = self.poll_cycles(project_id)
+        whole = list(range(1, pages + 1))
+        self.assertTrue(cycles, "no listing of project %s" % project_id)
+        for n, cycle in enumerate(cycles[:-1], 1):
+            self.assertEqual(cycle, whole, "pages of poll cycle %d of project %s; all: %r"
+                             % (n, project_id, cycles))
+        self.assertEqual(cycles[-1], whole[:len(cycles[-1])],
+                         "pages of the last poll cycle of project %s; all: %r"
+                         % (project_id, cycles))
+        return cycles
+
+    def wait_reruns(self, c, count, timeout=15):
+        return wait_until(
+            lambda: len(self.rerun_requests()) >= count and self.rerun_requests(), timeout,
+            message=lambda: "%d rerun request(s); have %r" % (count, self.rerun_requests()),
+            on_fail=c.output_tail)
+
+    def assert_reruns_once(self, expected, project_id=PROJECT_ID):
+        """expected: {run_id: workflow_id}.  Exactly these runs were rerun,
+        once each, with the Workflow's body, and the stand-in carried it out."""
+        reruns = self.rerun_requests()
+        self.assertEqual(sorted(r.execution_id for r in reruns), sorted(expected),
+                         "runs rerun: %r" % reruns)
+        for rec in reruns:
+            self.assertEqual(rec.raw_body, self.rerun_body(project_id, expected[rec.execution_id],
+                                                           rec.execution_id))
+            self.assertIsNotNone(rec.async_id, rec)
+            self.assertEqual(self.standin.get_run(rec.execution_id).rerun_times, 1)
+
+    def metric_idents(self, c, type_instance):
+        """csv identifiers of the plugin ending in /<type_instance>."""
+        return [i for i in c.list_metrics()
+                if i.split("/")[1].startswith(harness.PLUGIN) and
+                i.endswith("/" + type_instance)]
+
+    # -- tests ---------------------------------------------------------------
+
+    def test_37_poll_reruns_each_failed_run_once(self):
+        """Ten runs of one polled workflow: only the three FAILED ones that
+        allow a rerun and were created within PollLookback are rerun, once
+        each, and not again by later polls.  SUCCESS, RUNNING, QUEUED,
+        PENDING, an unknown state, FAILED without SupportRerun and FAILED
+        before the lookback are left alone.  derive-polled counts the items
+        examined (the nine within the lookback) at every poll; every FAILED
+        item seen again while its rerun is on its way is a duplicate."""
+        now = time.time()
+        spec = [("failed-1", "FAILED", True, 50), ("success", "SUCCESS", True, 45),
+                ("failed-2", "FAILED", True, 40), ("running", "RUNNING", True, 35),
+                ("failed-3", "FAILED", True, 30), ("queued", "QUEUED", False, 25),
+                ("pending", "PENDING", True, 20), ("weird", "WEIRD", True, 15),
+                ("not-rerunnable", "FAILED", False, 10), ("too-old", "FAILED", True, 7200)]
+        runs = {}
+        for label, state, support, age in spec:
+            runs[label] = new_run_id()
+            self.standin.add_run(PROJECT_ID, WORKFLOW_ID, runs[label], state=state,
+                                 support_rerun=support, create_time=now - age)
+        failed = dict((runs[k], WORKFLOW_ID) for k in ("failed-1", "failed-2", "failed-3"))
+        c = self.poll_collectd([self.poll_workflow(WF, WORKFLOW_ID)], interval=2,
+                               lookback=3600)
+        c.wait_counters(WF, {"accepted": 3, "attempts": 3, "failed": 0}, timeout=15)
+        self.assert_reruns_once(failed)
+        for run_id in failed:
+            self.wait_note(run_id, "OKAY", c=c)
+        seen = self.standin.list_calls(PROJECT_ID)
+        wait_until(lambda: self.standin.list_calls(PROJECT_ID) >= seen + 3, 12,
+                   message=lambda: "3 more polls after the reruns; listings %r"
+                   % self.list_requests(), on_fail=c.output_tail)
+        self.assert_reruns_once(failed)
+        self.assert_cycles(PROJECT_ID, 1)
+        for rec in self.list_requests():
+            self.assertEqual(rec.raw_body, self.list_body(PROJECT_ID, [WORKFLOW_ID], 1))
+        for label in ("success", "running", "queued", "pending", "weird", "not-rerunnable",
+                      "too-old"):
+            run = self.standin.get_run(runs[label])
+            self.assertEqual((run.rerun_times, run.reruns), (0, []), label)
+
+        def consistent():
+            polls = self.standin.list_calls(PROJECT_ID)
+            got = c.counters(WF, ["polled", "signals", "skipped-duplicate"])
+            return (got["polled"] == 9 * polls and got["signals"] is not None and
+                    got["signals"] == 3 + got["skipped-duplicate"]) and got
+        wait_until(consistent, 10, message=lambda: (
+            "derive-polled = 9 x %d polls and signals = 3 + skipped-duplicate; now %r" % (
+                self.standin.list_calls(PROJECT_ID),
+                c.counters(WF, ["polled", "signals", "skipped-duplicate"]))),
+            on_fail=c.output_tail)
+        c.wait_counters(WF, {"skipped-no_failed_run": 0, "skipped-no_execution_id": 0,
+                             "skipped-not_rerunnable": 0, "gave_up": 0}, timeout=5)
+        self.assertTrue(self.metric_idents(c, "response_time-%s" % LIST), c.list_metrics())
+        self.assertEqual(c.plugin_errors(), [])
+
+    def test_38_two_hundred_workflows_in_two_projects(self):
+        """200 polled Workflows, 100 in each of two projects (interleaved in
+        the config), one run each, 50 of them FAILED (25 per project).  A poll
+        cycle lists each project in ceil(runs / 100) pages (here 1): two
+        calls a cycle, each naming that project's 100 WorkflowIds in config
+        order.  All 50 FAILED runs are rerun once; list calls and reruns
+        together keep to RateLimit 20."""
+        now = time.time()
+        projects = (PROJECT_ID, self.OTHER_PROJECT_ID)
+        workflows, ids, failed = [], {p: [] for p in projects}, {}
+        runs_in = {p: 0 for p in projects}
+        for i in range(200):
+            project = projects[i % 2]
+            name, workflow_id, run_id = "poll_%03d" % i, str(uuid.uuid4()), new_run_id()
+            workflows.append((name, project, workflow_id, run_id))
+            ids[project].append(workflow_id)
+            state = "FAILED" if (i // 2) % 4 == 0 else "SUCCESS"
+            self.standin.add_run(project, workflow_id, run_id, state=state,
+                                 create_time=now - 1 - i)
+            runs_in[project] += 1
+            if state == "FAILED":
+                failed[run_id] = (project, workflow_id)
+        self.assertEqual(len(failed), 50)
+        self.assertEqual(sorted(p for p, _ in failed.values()).count(PROJECT_ID), 25)
+        pages = dict((p, self.expected_pages(runs_in[p], runs_in[p])) for p in projects)
+        self.assertEqual(pages, {PROJECT_ID: 1, self.OTHER_PROJECT_ID: 1})
+        per_cycle = sum(pages.values())
+
+        c = self.poll_collectd([self.poll_workflow(name, wid, project)
+                                for name, project, wid, _ in workflows],
+                               interval=2, lookback=3600)
+        self.wait_reruns(c, 50, timeout=30)
+        for project in projects:
+            self.wait_cycles(c, project, 3, timeout=15)
+        reruns = self.rerun_requests()
+        self.assertEqual(sorted(r.execution_id for r in reruns), sorted(failed))
+        for rec in reruns:
+            project, workflow_id = failed[rec.execution_id]
+            self.assertEqual(rec.raw_body, self.rerun_body(project, workflow_id,
+                                                           rec.execution_id))
+            self.assertIsNotNone(rec.async_id, rec)
+        # Calls per poll cycle = sum over projects of the pages it needs.
+        cycles = dict((p, self.assert_cycles(p, pages[p])) for p in projects)
+        counts = dict((p, len(cycles[p])) for p in projects)
+        self.assertLessEqual(abs(counts[PROJECT_ID] - counts[self.OTHER_PROJECT_ID]), 1,
+                             "both projects are listed every cycle: %r" % counts)
+        complete = min(counts.values()) - 1
+        self.assertGreaterEqual(complete, 3)
+        per_cycle_seen = [sum(len(cycles[p][k]) for p in projects) for k in range(complete)]
+        self.assertEqual(per_cycle_seen, [per_cycle] * complete,
+                         "list calls per poll cycle (expected %d = %r pages)"
+                         % (per_cycle, pages))
+        self.assertEqual(sum(self.standin.list_calls_by_project().values()),
+                         self.standin.list_calls())
+        for project in projects:
+            for rec in self.list_requests(project):
+                self.assertEqual(rec.raw_body, self.list_body(project, ids[project],
+                                                              rec.body.get("PageNumber")))
+                self.assertTrue(rec.signature_ok, rec.auth_message)
+        # Per workflow: one item examined a poll; the FAILED ones rerun once.
+        for name, project, _, run_id in workflows[:4] + workflows[-4:]:
+            with self.subTest(name):
+                wait_until(lambda: c.counter(name, "polled") ==
+                           self.standin.list_calls(project), 10,
+                           message=lambda: "derive-polled of %s = %d listings of %s; now %r"
+                           % (name, self.standin.list_calls(project), project,
+                              c.counter(name, "polled")), on_fail=c.output_tail)
+        for name, project, _, run_id in workflows:
+            want = 1 if run_id in failed else 0
+            c.wait_counters(name, {"accepted": want, "attempts": want}, timeout=10)
+        self.assert_rerun_count_stays(50, 2.5)
+        self.assert_spaced(20)
+        self.assertEqual(self.standin.rate_limited_count(), 0)
+
+    def test_39_notification_without_run_id_is_resolved(self):
+        """A matching failure notification without WorkflowExecutionId: the
+        workflow's runs are listed (its WorkflowId only, newest first, paging
+        within PollLookback) and its newest FAILED run that allows a rerun
+        is rerun.  No FAILED run within the lookback: skipped-no_failed_run,
+        no rerun.  None of these Workflows polls."""
+        now = time.time()
+        deep_id = "3d6f4a2b-1c5e-4f7a-9b8c-0d1e2f3a4b5c"
+        newer, older = new_run_id(), new_run_id()
+        for run_id, state, support, age, workflow_id in [
+                (new_run_id(), "FAILED", True, 7200, WORKFLOW_ID),      # before the lookback
+                (older, "FAILED", True, 300, WORKFLOW_ID),
+                (newer, "FAILED", True, 120, WORKFLOW_ID),
+                (new_run_id(), "SUCCESS", True, 60, WORKFLOW_ID),
+                (new_run_id(), "FAILED", False, 30, WORKFLOW_ID),      # no rerun allowed
+                (new_run_id(), "RUNNING", True, 20, WORKFLOW_ID),
+                (new_run_id(), "FAILED", True, 10, OTHER_WORKFLOW_ID + "-x"),
+                (new_run_id(), "SUCCESS", True, 40, OTHER_WORKFLOW_ID),
+                (new_run_id(), "RUNNING", True, 20, OTHER_WORKFLOW_ID),
+                (new_run_id(), "FAILED", True, 5000, OTHER_WORKFLOW_ID)]:
+            self.standin.add_run(PROJECT_ID, workflow_id, run_id, state=state,
+                                 support_rerun=support, create_time=now - age)
+        # 120 newer SUCCESS runs push the FAILED run of wf_deep to page 2.
+        deep = new_run_id()
+        self.standin.add_run(PROJECT_ID, deep_id, deep, state="FAILED", create_time=now - 900)
+        for i in range(120):
+            self.standin.add_run(PROJECT_ID, deep_id, new_run_id(), state="SUCCESS",
+                                 create_time=now - 600 + i)
+        c = self.collectd([self.workflow(), self.workflow("wf_none", OTHER_WORKFLOW_ID),
+                           self.workflow("wf_deep", deep_id)],
+                          self.options(PollLookback=3600))
+
+        self.fire(c, None, workflow_id=WORKFLOW_ID)
+        c.wait_counters(WF, {"signals": 1, "attempts": 1, "accepted": 1,
+                             "skipped-no_failed_run": 0, "skipped-no_execution_id": 0})
+        self.wait_note(newer, "OKAY", c=c)
+        self.assert_reruns_once({newer: WORKFLOW_ID})
+        (listing,) = self.list_requests()
+        self.assertEqual(listing.raw_body, self.list_body(PROJECT_ID, [WORKFLOW_ID], 1))
+        self.check_common_headers(listing, "127.0.0.1:%d" % self.standin.port, action=LIST)
+        self.assertLess(listing.received_at, self.rerun_requests()[0].received_at)
+        self.assertEqual(self.standin.get_run(older).rerun_times, 0)
+
+        self.fire(c, None, workflow_id=OTHER_WORKFLOW_ID)
+        c.wait_counters("wf_none", {"skipped-no_failed_run": 1, "attempts": 0, "accepted": 0,
+                                    "skipped-no_execution_id": 0})
+        listings = self.list_requests()
+        self.assertEqual(len(listings), 2, listings)
+        self.assertEqual(listings[1].raw_body, self.list_body(PROJECT_ID, [OTHER_WORKFLOW_ID],
+                                                              1))
+        self.assertEqual(len(self.rerun_requests()), 1)
+
+        self.fire(c, None, workflow_id=deep_id)
+        c.wait_counters("wf_deep", {"accepted": 1, "skipped-no_failed_run": 0})
+        self.assertEqual([r.raw_body for r in self.list_requests()[2:]],
+                         [self.list_body(PROJECT_ID, [deep_id], page) for page in (1, 2)])
+        self.assert_reruns_once({newer: WORKFLOW_ID, deep: deep_id})
+        c.wait_counters(WF, {"skipped-no_failed_run": 0, "accepted": 1})
+        self.assertTrue(self.metric_idents(c, "response_time-%s" % LIST), c.list_metrics())
+        self.assert_request_count_stays(6, 1.5)
+
+    def test_40_paging_stops_at_the_lookback(self):
+        """PollLookback 60.  Project A: 30 runs within the last minute and 120
+        older ones (2 pages): page 1 ends past the lookback, so page 2 is
+        never fetched (one call a poll).  Control, project B: 100 recent runs
+        and 120 older ones (3 pages): page 1 ends within the lookback, so
+        page 2 is fetched, and it ends past it, so page 3 is not.  derive-
+        polled counts the recent runs only.  (PollInterval 2: the csv files
+        show a poll's derive-polled for at least a second before the next.)"""
+        now = time.time()
+        other = self.OTHER_PROJECT_ID
+        layout = {PROJECT_ID: (WORKFLOW_ID, 30, 120), other: (OTHER_WORKFLOW_ID, 100, 120)}
+        for project, (workflow_id, recent, old) in layout.items():
+            for i in range(recent):
+                self.standin.add_run(project, workflow_id, new_run_id(), state="SUCCESS",
+                                     create_time=now - 1 - 0.1 * i)
+            for i in range(old):
+                self.standin.add_run(project, workflow_id, new_run_id(), state="FAILED",
+                                     create_time=now - 3600 - i)
+        pages = dict((p, self.expected_pages(recent, recent + old))
+                     for p, (_, recent, old) in layout.items())
+        self.assertEqual(pages, {PROJECT_ID: 1, other: 2})
+        c = self.poll_collectd([self.poll_workflow("pg_a", WORKFLOW_ID, PROJECT_ID),
+                                self.poll_workflow("pg_b", OTHER_WORKFLOW_ID, other)],
+                               interval=2, lookback=60)
+        for project in layout:
+            self.wait_cycles(c, project, 3, timeout=15)
+        for project in layout:
+            with self.subTest(project=project):
+                self.assert_cycles(project, pages[project])
+                for rec in self.list_requests(project):
+                    self.assertEqual(rec.raw_body, self.list_body(
+                        project, [layout[project][0]], rec.body.get("PageNumber")))
+        self.assertEqual(self.rerun_requests(), [], "a run before the lookback was rerun")
+        for name, project in (("pg_a", PROJECT_ID), ("pg_b", other)):
+            recent = layout[project][1]
+            wait_until(lambda: c.counter(name, "polled") ==
+                       recent * len([r for r in self.list_requests(project)
+                                     if r.body.get("PageNumber") == 1]), 10,
+                       message=lambda: "derive-polled of %s = %d x polls; now %r" % (
+                           name, recent, c.counter(name, "polled")),
+                       on_fail=c.output_tail)
+        c.wait_counters("pg_a", {"signals": 0, "attempts": 0})
+        c.wait_counters("pg_b", {"signals": 0, "attempts": 0})
+
+    def test_41_poll_config(self):
+        """Poll true needs no <Match>; without Poll (or with Poll false) a
+        Workflow without <Match> is still refused; PollInterval and
+        PollLookback outside their ranges are refused with an error line
+        naming the option and the value.  The new counters are dispatched
+        from the start, zero included, for polled Workflows and others."""
+        no_match_plain = workflow_block("wf_plain", PROJECT_ID, OTHER_WORKFLOW_ID, 1,
+                                        matches=[])
+        no_match_poll_false = workflow_block("wf_plain", PROJECT_ID, OTHER_WORKFLOW_ID, 1,
+                                             extra=wf_opts(Poll=False), matches=[])
+        polled = self.poll_workflow("wf_poll", WORKFLOW_ID)
+
+        def conf(workflows, **opts):
+            return plugin_block(self.options(**opts), workflows)
+
+        bad = [("no Poll, no Match", conf([polled, no_match_plain]), "match", None),
+               ("Poll false, no Match", conf([no_match_poll_false]), "match", None),
+               ("PollInterval 0", conf([polled], PollInterval=0), "PollInterval", "0"),
+               ("PollInterval 86401", conf([polled], PollInterval=86401), "PollInterval",
+                "86401"),
+               ("PollLookback 59", conf([polled], PollLookback=59), "PollLookback", "59"),
+               ("PollLookback 2592001", conf([polled], PollLookback=2592001), "PollLookback",
+                "2592001")]
+        for label, text, name, value in bad:
+            with self.subTest(label):
+                c = self.collectd(conf=text, start=False)
+                rc = c.run_to_exit(timeout=15)
+                errors = c.plugin_errors()
+                self.assertNotEqual(rc, 0, "collectd accepted the config (%s)" % label)
+                named = [e for e in errors if name.lower() in e.lower() and
+                         (value is None or value in e)]
+                self.assertTrue(named, "no error line names %s%s; errors: %r\n%s" % (
+                    name, "" if value is None else " and " + value, errors, c.output_tail()))
+
+        zeros = dict((n, 0) for n in COUNTERS + POLICY_COUNTERS + POLL_COUNTERS)
+        accepted = [("Poll true without Match, defaults", [polled], {}),
+                    ("Poll true with a Match, lowest values",
+                     [self.poll_workflow("wf_poll", WORKFLOW_ID, matches=[{"plugin": "x"}]),
+                      self.workflow("wf_plain", OTHER_WORKFLOW_ID)],
+                     dict(PollInterval=1, PollLookback=60)),
+                    ("highest values", [polled], dict(PollInterval=86400,
+                                                      PollLookback=2592000))]
+        for label, workflows, opts in accepted:
+            with self.subTest(label):
+                self.standin.clear_requests()
+                c = self.collectd(workflows, self.options(**opts))
+                self.assertTrue(c.running())
+                for wf in workflows:
+                    c.wait_counters(wf[0].split('"')[1], zeros)
+                # The first poll comes right at the start.
+                first = self.standin.wait_for_requests(1, action=LIST, answered=True,
+                                                       timeout=5)[0]
+                self.assertEqual(first.raw_body, self.list_body(PROJECT_ID, [WORKFLOW_ID], 1))
+                self.assertLess(first.received_at - c.started_at, 3.0)
+                self.assertEqual(first.error_code, None)
+                self.assertEqual(c.plugin_errors(), [])
+                self.assertEqual(c.stop(), 0)
+                if opts.get("PollInterval") == 86400:
+                    self.assertEqual(len(self.list_requests()), 1)
+
+        with self.subTest("no polled Workflow: no listing"):
+            self.standin.clear_requests()
+            c = self.collectd([self.workflow()], self.options(PollInterval=1))
+            c.wait_counters(WF, zeros)
+            self.assert_request_count_stays(0, 2.5)
+            self.assertEqual(self.metric_idents(c, "response_time-%s" % LIST), [])
+
+    def test_42_exact_list_requests_of_two_projects(self):
+        """Polled Workflows of two projects, interleaved in the config with a
+        Workflow that does not poll: one listing per project and poll, with
+        exactly that project's polled WorkflowIds in config order, CreateTime
+        DESC, PageNumber counting up and PageSize 100; signed like every
+        request.  PollInterval 2: each project is listed every 2 s, the
+        first time right at the start."""
+        other = self.OTHER_PROJECT_ID
+        a1, b1, x, a2, b2 = ("f1e2d3c4-0000-4000-8000-00000000000a",
+                             "e5f6a7b8-0000-4000-8000-00000000000b",
+                             "00000000-0000-4000-8000-0000000000cc",
+                             "0a1b2c3d-0000-4000-8000-00000000000a",
+                             "0b1c2d3e-0000-4000-8000-00000000000b")
+        now = time.time()
+        for i in range(150):         # 150 runs of b2: project B needs 2 pages
+            self.standin.add_run(other, b2, new_run_id(), state="SUCCESS",
+                                 create_time=now - 1 - i)
+        workflows = [self.poll_workflow("wf_a1", a1, PROJECT_ID),
+                     self.poll_workflow("wf_b1", b1, other),
+                     self.workflow("wf_x", x),
+                     self.poll_workflow("wf_a2", a2, PROJECT_ID),
+                     self.poll_workflow("wf_b2", b2, other)]
+        c = self.poll_collectd(workflows, interval=2, lookback=3600)
+        self.wait_cycles(c, PROJECT_ID, 3, timeout=15)
+        self.wait_cycles(c, other, 3, timeout=15)
+        expected = {PROJECT_ID: [a1, a2], other: [b1, b2]}
+        pages = {PROJECT_ID: 1, other: 2}
+        host = "127.0.0.1:%d" % self.standin.port
+        for rec in self.list_requests():
+            project = rec.body.get("ProjectId")
+            self.assertIn(project, expected, rec.raw_body)
+            self.assertEqual(rec.raw_body, self.list_body(project, expected[project],
+                                                          rec.body.get("PageNumber")))
+            self.check_common_headers(rec, host, action=LIST)
+            self.assertEqual(rec.status, 200)
+            self.assertIsNone(rec.error_code)
+        for project in expected:
+            self.assert_cycles(project, pages[project])
+            starts = [r.received_at for r in self.list_requests(project)
+                      if r.body.get("PageNumber") == 1]
+            self.assertLess(starts[0] - c.started_at, 3.0, "first poll not at the start")
+            gaps = ["%.2f" % (b - a) for a, b in zip(starts, starts[1:])]
+            for a, b in zip(starts, starts[1:]):
+                self.assertGreaterEqual(b - a, 1.8, "polls of %s closer than 2 s: %s"
+                                        % (project, gaps))
+                self.assertLessEqual(b - a, 3.0, "polls of %s further apart: %s"
+                                     % (project, gaps))
+        self.assertEqual(self.rerun_requests(), [])
+        c.wait_counters("wf_x", {"polled": 0, "signals": 0})
+        wait_until(lambda: c.counter("wf_b2", "polled") ==
+                   150 * len(self.poll_cycles(other)[:-1]) or
+                   c.counter("wf_b2", "polled") == 150 * len(self.poll_cycles(other)), 10,
+                   message=lambda: "derive-polled of wf_b2 = 150 x polls; now %r"
+                   % c.counter("wf_b2", "polled"), on_fail=c.output_tail)
+        c.wait_counters("wf_a1", {"polled": 0})
+
+    def test_43_rerun_times_behind_is_a_duplicate(self):
+        """A polled FAILED run whose RerunTimes is below the reruns the plugin
+        had accepted for it (WeData has not caught up) is skipped as a
+        duplicate; once RerunTimes shows the rerun, a FAILED run is a new
+        failure and is rerun again (after RetryInterval)."""
+        run_id = new_run_id()
+        self.standin.add_run(PROJECT_ID, WORKFLOW_ID, run_id, state="FAILED",
+                             create_time=time.time() - 30)
+        c = self.poll_collectd([self.poll_workflow(WF, WORKFLOW_ID, RetryInterval=0.2,
+                                                   MaxRetryInterval=0.5)], interval=1)
+        c.wait_counters(WF, {"accepted": 1, "attempts": 1})
+        self.assertEqual(self.standin.get_run(run_id).rerun_times, 1)
+        # The run shows FAILED again, still without our rerun.
+        self.standin.update_run(run_id, state="FAILED", rerun_times=0)
+        seen = self.standin.list_calls(PROJECT_ID)
+        wait_until(lambda: self.standin.list_calls(PROJECT_ID) >= seen + 3, 10,
+                   message="3 more polls", on_fail=c.output_tail)
+        self.assertEqual(len(self.rerun_requests(run_id)), 1, self.rerun_requests())
+        self.wait_at_least(c, WF, "skipped-duplicate", 2)
+        # WeData caught up: the rerun failed too.
+        self.standin.update_run(run_id, state="FAILED", rerun_times=1)
+        c.wait_counters(WF, {"accepted": 2, "attempts": 2}, timeout=10)
+        first, second = self.rerun_requests(run_id)
+        self.assertEqual(second.raw_body, self.rerun_body(PROJECT_ID, WORKFLOW_ID, run_id))
+        self.assertEqual(self.standin.get_run(run_id).rerun_times, 2)
+        self.assert_rerun_count_stays(2, 2.5)
+
+    def test_44_failed_listings_open_the_breaker(self):
+        """Listings count for the breaker: BreakerThreshold 3, every listing
+        answered InternalError: the breaker opens (WARNING), nothing is sent
+        for BreakerCooldown (3 s); the probe succeeds, the breaker closes
+        (OKAY) and the FAILED run found is rerun."""
+        run_id = new_run_id()
+        self.standin.add_run(PROJECT_ID, WORKFLOW_ID, run_id, state="FAILED",
+                             create_time=time.time() - 30)
+        self.standin.set_default_answer(ws.error("InternalError", "list failed"), action=LIST)
+        c = self.poll_collectd([self.poll_workflow(WF, WORKFLOW_ID)], interval=1,
+                               BreakerThreshold=3, BreakerCooldown=3)
+        warn = self.sink.wait_for(1, timeout=15, plugin="wedata_rerun", type="breaker",
+                                  severity="WARNING")[0]
+        self.standin.set_default_answer(None, action=LIST)
+        okay = self.sink.wait_for(1, timeout=15, plugin="wedata_rerun", type="breaker",
+                                  severity="OKAY")[0]
+        c.wait_counters(WF, {"accepted": 1}, timeout=10)
+        recs = self.standin.requests()
+        failures = [r for r in recs if r.error_code == "InternalError"]
+        self.assertGreaterEqual(len(failures), 3, recs)
+        self.assertTrue(all(r.action == LIST for r in failures), failures)
+        third = failures[2]
+        later = [r for r in recs if r.received_at > warn.received_at + 0.2]
+        self.assertTrue(later, recs)
+        probe = later[0]
+        self.assertGreaterEqual(probe.received_at - third.answered_at, 2.9,
+                                "request during the cooldown: %r" % probe)
+        self.assertLess(probe.received_at - third.answered_at, 6.0)
+        self.assertIsNone(probe.error_code)
+        self.assertLess(warn.received_at, okay.received_at)
+        self.assertEqual([r.execution_id for r in self.rerun_requests()], [run_id])
+        self.assertEqual(self.rerun_requests()[0].raw_body,
+                         self.rerun_body(PROJECT_ID, WORKFLOW_ID, run_id))
+        wait_until(lambda: c.gauge("breaker_open") == 0, 5, message="gauge breaker_open = 0",
+                   on_fail=c.output_tail)
+
+
 class TestLoad(PluginTestCase):
     """Slow: last."""
 
@@ -1871,7 +2417,7 @@ def load_tests(loader, standard_tests, pattern):
     suite = unittest.TestSuite()
     for cls in (TestHarness, TestRequests, TestFailures, TestConfig, TestCredentials,
                 TestMetricsAndQueue, TestRetries, TestPolicy, TestBreaker, TestDurableState,
-                TestConfigPolicy, TestVerifyAndScope, TestLoad):
+                TestConfigPolicy, TestVerifyAndScope, TestPolling, TestLoad):
         suite.addTests(loader.loadTestsFromTestCase(cls))
     return suite
 

@@ -719,6 +719,193 @@ class ServerTest(unittest.TestCase):
         self.assertEqual((item["TaskId"], item["TaskName"], item["ExecutionState"]),
                          ("x", "extract", "SKIP"))
 
+    LIST = "ListTriggerWorkflowRuns"
+
+    def list_runs(self, params):
+        """Data of a ListTriggerWorkflowRuns call that must succeed."""
+        status, _, data = self.call(self.LIST, params)
+        self.assertEqual(status, 200)
+        resp = json.loads(data)["Response"]
+        self.assertNotIn("Error", resp)
+        uuid.UUID(resp["RequestId"])
+        return resp["Data"]
+
+    def new_project(self):
+        """A ProjectId of its own, so that runs of other tests stay out."""
+        return str(1460947878944567296 + uuid.uuid4().int % 10 ** 12)
+
+    def test_run_create_time(self):
+        project = self.new_project()
+        before = int(time.time() * 1000)
+        run = self.standin.add_run(project, WORKFLOW, "ct-now-" + uuid.uuid4().hex)
+        self.assertTrue(before <= run.create_time_ms <= int(time.time() * 1000) + 1)
+        self.assertEqual(run.brief()["CreateTime"], str(run.create_time_ms))
+        run = self.standin.add_run(project, WORKFLOW, "ct-s-" + uuid.uuid4().hex,
+                                   create_time=1766578800.035)
+        self.assertEqual(run.brief()["CreateTime"], "1766578800035")
+        run = self.standin.add_run(project, WORKFLOW, "ct-ms-" + uuid.uuid4().hex,
+                                   create_time_ms="1766578800036")
+        self.assertEqual(run.create_time_ms, 1766578800036)
+        self.standin.update_run(run.execution_id, create_time=1700000000)
+        self.assertEqual(run.brief()["CreateTime"], "1700000000000")
+        self.standin.update_run(run.execution_id, create_time_ms=1700000000001)
+        self.assertEqual(run.create_time_ms, 1700000000001)
+        for bad in (dict(create_time=1, create_time_ms=1), dict(create_time="1"),
+                    dict(create_time=-1), dict(create_time=True), dict(create_time_ms="1.5"),
+                    dict(create_time_ms=1.5), dict(create_time_ms="")):
+            with self.subTest(bad=bad), self.assertRaises(ValueError):
+                self.standin.add_run(project, WORKFLOW, "ct-bad", **bad)
+        self.assertIsNone(self.standin.get_run("ct-bad"))
+        exec_id = "ct-load-" + uuid.uuid4().hex
+        self.standin.load_runs([{"ProjectId": project, "WorkflowId": WORKFLOW,
+                                 "ExecutionId": exec_id, "CreateTime": "1766578800037"}])
+        self.assertEqual(self.standin.get_run(exec_id).create_time_ms, 1766578800037)
+        # A rerun changes the state and RerunTimes, not the CreateTime.
+        self.assertIsNone(self.error_code(self.rerun(exec_id, ProjectId=project)))
+        brief = self.standin.get_run(exec_id).brief()
+        self.assertEqual((brief["CreateTime"], brief["ExecutionState"], brief["RerunTimes"]),
+                         ("1766578800037", "RUNNING", 1))
+
+    def test_list_runs_order_paging_and_filters(self):
+        project, other_project = self.new_project(), self.new_project()
+        wf_a, wf_b, wf_c = (str(uuid.uuid4()) for _ in range(3))
+        base = 1766578800.0
+        # Added out of time order: 7 runs of wf_a, 3 of wf_b, 2 of wf_c.
+        spec = [(wf_a, 5, "FAILED"), (wf_b, 1, "SUCCESS"), (wf_a, 9, "RUNNING"),
+                (wf_a, 2, "FAILED"), (wf_c, 7, "QUEUED"), (wf_b, 8, "FAILED"),
+                (wf_a, 0, "PENDING"), (wf_a, 11, "WEIRD"), (wf_b, 3, "FAILED"),
+                (wf_a, 4, "SUCCESS"), (wf_c, 6, "FAILED"), (wf_a, 10, "FAILED")]
+        ids = {}
+        for n, (wf, minute, state) in enumerate(spec):
+            exec_id = "list-%02d-%s" % (n, uuid.uuid4().hex[:8])
+            ids[exec_id] = (wf, minute)
+            self.standin.add_run(project, wf, exec_id, state=state, rerun_times=n % 3,
+                                 support_rerun=n != 3, create_time=base + minute * 60)
+        # Same workflow, another project: never listed with `project`.
+        self.standin.add_run(other_project, wf_a, "list-other-" + uuid.uuid4().hex,
+                             create_time=base + 30 * 60)
+
+        def newest_first(*wfs):
+            return sorted((e for e, (wf, _) in ids.items() if wf in wfs),
+                          key=lambda e: -ids[e][1])
+
+        desc = [{"Name": "CreateTime", "Direction": "DESC"}]
+        both = [{"Name": "WorkflowId", "Values": [wf_b, wf_a]}]
+        pages = []
+        for page in (1, 2, 3, 4):
+            data = self.list_runs({"ProjectId": project, "Filters": both, "OrderFields": desc,
+                                   "PageNumber": page, "PageSize": 3})
+            self.assertEqual((data["TotalCount"], data["TotalPageNumber"], data["PageNumber"],
+                              data["PageSize"]), (10, 4, page, 3))
+            pages.append([item["ExecutionId"] for item in data["Items"]])
+        self.assertEqual([len(p) for p in pages], [3, 3, 3, 1])
+        self.assertEqual(sum(pages, []), newest_first(wf_a, wf_b))
+        # Items carry CreateTime as epoch-ms strings, RerunTimes, SupportRerun.
+        data = self.list_runs({"ProjectId": project, "Filters": both, "OrderFields": desc,
+                               "PageNumber": 1, "PageSize": 100})
+        times = [item["CreateTime"] for item in data["Items"]]
+        self.assertTrue(all(isinstance(t, str) and t.isdigit() for t in times), times)
+        self.assertEqual(times, sorted(times, key=int, reverse=True))
+        self.assertEqual(times[0], str(int((base + 11 * 60) * 1000)))
+        for item in data["Items"]:
+            run = self.standin.get_run(item["ExecutionId"])
+            self.assertEqual((item["WorkflowId"], item["ExecutionState"], item["RerunTimes"],
+                              item["SupportRerun"], item["ProjectId"]),
+                             (run.workflow_id, run.state, run.rerun_times, run.support_rerun,
+                              project))
+        self.assertEqual(data["TotalPageNumber"], 1)
+        # ASC is the reverse; a page past the end is empty.
+        data = self.list_runs({"ProjectId": project, "Filters": both,
+                               "OrderFields": [{"Name": "CreateTime", "Direction": "ASC"}],
+                               "PageNumber": 1, "PageSize": 100})
+        self.assertEqual([i["ExecutionId"] for i in data["Items"]],
+                         list(reversed(newest_first(wf_a, wf_b))))
+        data = self.list_runs({"ProjectId": project, "Filters": both, "OrderFields": desc,
+                               "PageNumber": 5, "PageSize": 3})
+        self.assertEqual((data["Items"], data["TotalCount"], data["TotalPageNumber"]),
+                         ([], 10, 4))
+        # One WorkflowId; several filters all apply; no filter: the project.
+        data = self.list_runs({"ProjectId": project, "OrderFields": desc, "PageSize": 100,
+                               "Filters": [{"Name": "WorkflowId", "Values": [wf_c]}]})
+        self.assertEqual([i["ExecutionId"] for i in data["Items"]], newest_first(wf_c))
+        some = newest_first(wf_b)[0]
+        data = self.list_runs({"ProjectId": project, "Filters": both + [
+            {"Name": "ExecutionId", "Values": [some, newest_first(wf_c)[0]]}]})
+        self.assertEqual([i["ExecutionId"] for i in data["Items"]], [some])
+        data = self.list_runs({"ProjectId": project, "PageSize": 100})
+        self.assertEqual(data["TotalCount"], 12)
+        # Without OrderFields: the order the runs were added in.
+        self.assertEqual([i["ExecutionId"] for i in data["Items"]], list(ids))
+        data = self.list_runs({"ProjectId": project})
+        self.assertEqual((len(data["Items"]), data["PageSize"], data["TotalPageNumber"]),
+                         (10, 10, 2))
+        data = self.list_runs({"ProjectId": other_project, "Filters": both})
+        self.assertEqual(data["TotalCount"], 1)
+
+        # Counted per project, with what was asked and answered.
+        self.assertEqual(self.standin.list_calls(project), 11)
+        self.assertEqual(self.standin.list_calls(other_project), 1)
+        self.assertEqual(self.standin.list_calls(), 12)
+        self.assertEqual(self.standin.list_calls_by_project(),
+                         {project: 11, other_project: 1})
+        log = self.standin.list_call_log(project)
+        self.assertEqual([c["PageNumber"] for c in log[:4]], [1, 2, 3, 4])
+        self.assertEqual(log[0]["Filters"], both)
+        self.assertEqual(log[0]["OrderFields"], desc)
+        self.assertEqual((log[0]["PageSize"], log[0]["TotalCount"], log[0]["TotalPageNumber"]),
+                         (3, 10, 4))
+        self.assertEqual(log[3]["ExecutionIds"], pages[3])
+        recs = self.standin.requests(self.LIST)
+        self.assertEqual([c["seq"] for c in self.standin.list_call_log()],
+                         [r.seq for r in recs])
+        self.assertLess(log[0]["received_at"], log[1]["received_at"])
+        self.standin.clear_requests()
+        self.assertEqual((self.standin.list_calls(), self.standin.list_call_log()), (0, []))
+
+    def test_list_runs_parameter_errors(self):
+        project = self.new_project()
+        self.standin.add_run(project, WORKFLOW, "lerr-" + uuid.uuid4().hex)
+        ok = {"ProjectId": project, "PageNumber": 1, "PageSize": 100,
+              "Filters": [{"Name": "WorkflowId", "Values": [WORKFLOW]}],
+              "OrderFields": [{"Name": "CreateTime", "Direction": "DESC"}]}
+        self.assertEqual(self.list_runs(ok)["TotalCount"], 1)
+        cases = [("PageSize", 101, "InvalidParameterValue"),
+                 ("PageSize", 0, "InvalidParameterValue"),
+                 ("PageNumber", 0, "InvalidParameterValue"),
+                 ("PageSize", "100", "InvalidParameter"),
+                 ("PageNumber", "1", "InvalidParameter"),
+                 ("PageNumber", 1.0, "InvalidParameter"),
+                 ("PageNumber", True, "InvalidParameter"),
+                 ("ProjectId", 1460947878944567296, "InvalidParameter"),
+                 ("Filters", {"Name": "WorkflowId", "Values": [WORKFLOW]}, "InvalidParameter"),
+                 ("Filters", [{"Name": "WorkflowId", "Values": WORKFLOW}], "InvalidParameter"),
+                 ("Filters", [{"Name": "WorkflowId", "Values": [1]}], "InvalidParameter"),
+                 ("Filters", [{"Name": "ExecutionState", "Values": ["FAILED"]}],
+                  "InvalidParameterValue"),
+                 ("OrderFields", [{"Name": "CreateTime", "Direction": "desc"}],
+                  "InvalidParameter"),
+                 ("OrderFields", [{"Name": "CreateTime"}], "InvalidParameter"),
+                 ("OrderFields", [{"Name": "Priority", "Direction": "ASC"}],
+                  "InvalidParameterValue"),
+                 ("Bogus", 1, "UnknownParameter")]
+        for key, value, code in cases:
+            with self.subTest(key=key, value=value):
+                params = dict(ok)
+                params[key] = value
+                self.assertEqual(self.error_code(self.call(self.LIST, params)), code)
+        missing = dict(ok)
+        del missing["ProjectId"]
+        self.assertEqual(self.error_code(self.call(self.LIST, missing)), "MissingParameter")
+        # Only the calls carried out are counted; scripted answers apply.
+        self.assertEqual(self.standin.list_calls(), 1)
+        self.standin.set_default_answer(ws.error("InternalError"), action=self.LIST)
+        self.assertEqual(self.error_code(self.call(self.LIST, ok)), "InternalError")
+        self.assertIsNone(self.error_code(self.rerun()))       # other actions unaffected
+        self.standin.set_default_answer(None, action=self.LIST)
+        self.assertEqual(self.list_runs(ok)["TotalCount"], 1)
+        self.assertEqual(self.standin.list_calls(project), 2)
+        self.assertEqual(self.standin.count(self.LIST), len(cases) + 4)
+
     def test_default_answer(self):
         self.standin.set_default_answer(ws.error("InternalError"))
         self.standin.set_default_answer(ws.error("ResourceInUse"),

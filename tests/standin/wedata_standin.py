@@ -30,7 +30,14 @@ What it does:
 * Records every request (thread-safe) for the tests to inspect.
 * Implements RerunTriggerWorkflowRunAsync, GetTriggerWorkflowRun,
   ListTriggerWorkflowRuns and GetOpsAsyncJob against an in-memory table
-  of workflow runs.  A run may carry task runs (add_run(..., tasks=[...]),
+  of workflow runs.  Every run has a CreateTime (epoch milliseconds,
+  answered as a string; by default when it was added, settable with
+  add_run(..., create_time=epoch_seconds) or create_time_ms=).
+  ListTriggerWorkflowRuns honours Filters (WorkflowId, ExecutionId,
+  Keyword; several values each, several filters all apply), OrderFields
+  (CreateTime ASC/DESC) and PageNumber/PageSize (JSON integers, PageSize
+  1..100), and the stand-in counts its calls per ProjectId
+  (list_calls(), list_call_log()).  A run may carry task runs (add_run(..., tasks=[...]),
   update_run(..., tasks=[...])), which GetTriggerWorkflowRun answers as
   Data.TriggerTaskRuns, in the order given; a rerun sets the tasks it
   reruns (TaskIds, or all) to RUNNING.
@@ -527,7 +534,8 @@ class WorkflowRun:
 
     def __init__(self, project_id, workflow_id, execution_id, state="FAILED",
                  rerun_times=0, support_rerun=True, workflow_name=None,
-                 error_code_str=None, task_ids=None, tasks=None):
+                 error_code_str=None, task_ids=None, tasks=None, create_time=None,
+                 create_time_ms=None):
         self.project_id = project_id
         self.workflow_id = workflow_id
         self.execution_id = execution_id
@@ -538,7 +546,7 @@ class WorkflowRun:
         self.error_code_str = error_code_str
         self.task_ids = list(task_ids or [])
         self.tasks = normalize_tasks(tasks)
-        self.create_time_ms = int(time.time() * 1000)
+        self.create_time_ms = create_time_to_ms(create_time, create_time_ms)
         self.reruns = []          # one dict per accepted rerun request
 
     def brief(self):
@@ -590,6 +598,26 @@ class WorkflowRun:
         d["TriggerTaskRuns"] = self.task_briefs()
         d["Reruns"] = [dict(r) for r in self.reruns]
         return d
+
+
+def create_time_to_ms(create_time=None, create_time_ms=None):
+    """A run's CreateTime in epoch milliseconds (int): create_time_ms as
+    given (an int, or a string of digits as WeData answers it), else
+    create_time (epoch seconds, float allowed), else now."""
+    if create_time is not None and create_time_ms is not None:
+        raise ValueError("give create_time or create_time_ms, not both")
+    if create_time_ms is not None:
+        if isinstance(create_time_ms, bool) or not isinstance(create_time_ms, (int, str)) \
+                or not re.fullmatch(r"[0-9]{1,16}", str(create_time_ms)):
+            raise ValueError("create_time_ms must be epoch milliseconds: %r"
+                             % (create_time_ms,))
+        return int(create_time_ms)
+    if create_time is not None:
+        if isinstance(create_time, bool) or not isinstance(create_time, (int, float)) \
+                or create_time < 0:
+            raise ValueError("create_time must be epoch seconds: %r" % (create_time,))
+        return int(round(create_time * 1000))
+    return int(time.time() * 1000)
 
 
 def normalize_tasks(tasks):
@@ -836,6 +864,7 @@ class WeDataStandin:
         self._rate_limited = 0
         self._runs = {}
         self._jobs = {}
+        self._list_log = []       # one dict per ListTriggerWorkflowRuns call carried out
         self._seq = 0
         self._stopping = threading.Event()
         self._httpd = None
@@ -914,7 +943,10 @@ class WeDataStandin:
                 rerun_times=0, support_rerun=True, **extra):
         """Adds (or replaces) a run.  extra: workflow_name, error_code_str,
         task_ids (SelectedTaskIds), tasks (the task runs answered as
-        TriggerTaskRuns; see WorkflowRun)."""
+        TriggerTaskRuns; see WorkflowRun), create_time (epoch seconds) or
+        create_time_ms (epoch milliseconds); default: now.  A replaced run
+        keeps no trace of the old one; runs are listed, without OrderFields,
+        in the order they were first added."""
         run = WorkflowRun(project_id, workflow_id, execution_id, state,
                           rerun_times, support_rerun, **extra)
         with self._lock:
@@ -929,7 +961,8 @@ class WeDataStandin:
                          item.get("SupportRerun", True),
                          workflow_name=item.get("WorkflowName"),
                          error_code_str=item.get("ErrorCodeStr"),
-                         tasks=item.get("TriggerTaskRuns"))
+                         tasks=item.get("TriggerTaskRuns"),
+                         create_time_ms=item.get("CreateTime"))
 
     def get_run(self, execution_id):
         with self._lock:
@@ -944,13 +977,19 @@ class WeDataStandin:
             self._runs[execution_id].state = state
 
     def update_run(self, execution_id, state=None, rerun_times=None,
-                   support_rerun=None, tasks=None):
+                   support_rerun=None, tasks=None, create_time=None, create_time_ms=None):
         """Changes a run as WeData would (e.g. a rerun failed again:
         state="FAILED"); fields left None stay.  tasks replaces the whole
-        task list ([] empties it).  Returns the run."""
+        task list ([] empties it); create_time (epoch seconds) or
+        create_time_ms moves the run in time.  Returns the run."""
         new_tasks = normalize_tasks(tasks) if tasks is not None else None
+        new_ms = None
+        if create_time is not None or create_time_ms is not None:
+            new_ms = create_time_to_ms(create_time, create_time_ms)
         with self._lock:
             run = self._runs[execution_id]
+            if new_ms is not None:
+                run.create_time_ms = new_ms
             if new_tasks is not None:
                 run.tasks = new_tasks
             if state is not None:
@@ -1022,9 +1061,40 @@ class WeDataStandin:
             return [r for r in self._records if action is None or r.action == action]
 
     def clear_requests(self):
+        """Forgets the recorded requests, TLS errors and list calls."""
         with self._lock:
             self._records = []
             self._tls_errors = []
+            self._list_log = []
+
+    def list_calls(self, project_id=None):
+        """How many ListTriggerWorkflowRuns calls were carried out (answered
+        with Data), in all or for one ProjectId.  Calls refused before the
+        action ran (signature, rate limit, a scripted failure) are not
+        counted: requests("ListTriggerWorkflowRuns") has those too."""
+        return len(self.list_call_log(project_id))
+
+    def list_calls_by_project(self):
+        """{ProjectId: number of ListTriggerWorkflowRuns calls carried out}."""
+        counts = {}
+        with self._lock:
+            for call in self._list_log:
+                counts[call["ProjectId"]] = counts.get(call["ProjectId"], 0) + 1
+        return counts
+
+    def list_call_log(self, project_id=None):
+        """The ListTriggerWorkflowRuns calls carried out, oldest first: dicts
+        with seq (of the request), received_at, ProjectId, PageNumber,
+        PageSize, Filters, OrderFields (as sent), TotalCount,
+        TotalPageNumber and ExecutionIds (of the items answered, in order)."""
+        out = []
+        with self._lock:
+            for call in self._list_log:
+                if project_id is None or call["ProjectId"] == project_id:
+                    item = dict(call)
+                    item["seq"] = item.pop("record").seq
+                    out.append(item)
+        return out
 
     def count(self, action=None):
         return len(self.requests(action))
@@ -1405,31 +1475,111 @@ class WeDataStandin:
                     "BizStateEnumInfos": [{"LabelKey": run.state, "LabelValue": run.state,
                                            "Count": 1}]}
 
+    LIST_FIELDS = ("ProjectId", "Filters", "OrderFields", "PageNumber", "PageSize")
+    LIST_FILTERS = ("WorkflowId", "ExecutionId", "Keyword")
+    LIST_ORDER_FIELDS = {"CreateTime": lambda run: run.create_time_ms}
+    LIST_DEFAULT_PAGE_SIZE = 10
+    LIST_MAX_PAGE_SIZE = 100
+
+    @staticmethod
+    def _list_int(params, name, default, low, high):
+        """PageNumber / PageSize: a JSON integer (not a string, not a
+        boolean) in low..high, or default when absent."""
+        if name not in params or params[name] is None:
+            return default
+        value = params[name]
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ApiError("InvalidParameter",
+                           "The parameter `%s` must be an integer, got %s."
+                           % (name, json.dumps(value)))
+        if not low <= value <= high:
+            raise ApiError("InvalidParameterValue",
+                           "The value of `%s` must be between %d and %d, got %d."
+                           % (name, low, high, value))
+        return value
+
+    def _list_filters(self, params):
+        """Filters as [(Name, [values])], checked."""
+        filters = params.get("Filters")
+        if filters is None:
+            return []
+        if not isinstance(filters, list):
+            raise ApiError("InvalidParameter", "`Filters` must be an array.")
+        out = []
+        for flt in filters:
+            if (not isinstance(flt, dict) or set(flt) - {"Name", "Values"}
+                    or not isinstance(flt.get("Name"), str)
+                    or not isinstance(flt.get("Values"), list)
+                    or not all(isinstance(v, str) for v in flt["Values"])):
+                raise ApiError("InvalidParameter",
+                               "`Filters` items must be {Name: string, Values: [string]}.")
+            if flt["Name"] not in self.LIST_FILTERS:
+                raise ApiError("InvalidParameterValue", "Unknown filter `%s`." % flt["Name"])
+            out.append((flt["Name"], list(flt["Values"])))
+        return out
+
+    def _list_order(self, params):
+        """OrderFields as [(key function, descending)], checked."""
+        fields = params.get("OrderFields")
+        if fields is None:
+            return []
+        if not isinstance(fields, list):
+            raise ApiError("InvalidParameter", "`OrderFields` must be an array.")
+        out = []
+        for field in fields:
+            if (not isinstance(field, dict) or set(field) != {"Name", "Direction"}
+                    or not isinstance(field["Name"], str)
+                    or field["Direction"] not in ("ASC", "DESC")):
+                raise ApiError("InvalidParameter",
+                               "`OrderFields` items must be {Name, Direction: ASC|DESC}.")
+            if field["Name"] not in self.LIST_ORDER_FIELDS:
+                raise ApiError("InvalidParameterValue",
+                               "Unsupported order field `%s`." % field["Name"])
+            out.append((self.LIST_ORDER_FIELDS[field["Name"]], field["Direction"] == "DESC"))
+        return out
+
+    @staticmethod
+    def _filter_runs(items, name, wanted):
+        if name == "WorkflowId":
+            return [r for r in items if r.workflow_id in wanted]
+        if name == "ExecutionId":
+            return [r for r in items if r.execution_id in wanted]
+        return [r for r in items if any(w in r.workflow_name or w in r.workflow_id
+                                         for w in wanted)]
+
     def _action_list_runs(self, record, params):
+        """Filters all apply (AND); a filter with several Values matches any
+        of them.  Without OrderFields the runs come in the order they were
+        added; with them, sorted by each field in turn (the first one
+        decides), ties kept in that order.  PageSize defaults to 10, at most
+        100; a page past the end is empty."""
+        for key in params:
+            if key not in self.LIST_FIELDS:
+                raise ApiError("UnknownParameter",
+                               "The parameter `%s` is not recognized." % key)
         project_id = self._require_string(params, "ProjectId")
-        filters = params.get("Filters") or []
-        page = int(params.get("PageNumber") or 1)
-        size = int(params.get("PageSize") or 10)
-        if page < 1 or size < 1 or size > 100:
-            raise ApiError("InvalidParameterValue", "Bad PageNumber/PageSize.")
+        filters = self._list_filters(params)
+        order = self._list_order(params)
+        page = self._list_int(params, "PageNumber", 1, 1, 2 ** 31 - 1)
+        size = self._list_int(params, "PageSize", self.LIST_DEFAULT_PAGE_SIZE, 1,
+                              self.LIST_MAX_PAGE_SIZE)
         with self._lock:
             items = [r for r in self._runs.values() if r.project_id == project_id]
-        for flt in filters:
-            name, wanted = flt.get("Name"), flt.get("Values") or []
-            if name == "WorkflowId":
-                items = [r for r in items if r.workflow_id in wanted]
-            elif name == "ExecutionId":
-                items = [r for r in items if r.execution_id in wanted]
-            elif name == "Keyword":
-                items = [r for r in items if any(w in r.workflow_name or w in r.workflow_id
-                                                 for w in wanted)]
-            else:
-                raise ApiError("InvalidParameterValue", "Unknown filter `%s`." % name)
-        total = len(items)
-        chunk = items[(page - 1) * size: page * size]
-        return {"TotalCount": total, "TotalPageNumber": (total + size - 1) // size,
-                "PageNumber": page, "PageSize": size,
-                "Items": [r.brief() for r in chunk]}
+            for name, wanted in filters:
+                items = self._filter_runs(items, name, wanted)
+            for key, descending in reversed(order):     # stable: the first field wins
+                items.sort(key=key, reverse=descending)
+            total = len(items)
+            chunk = [r.brief() for r in items[(page - 1) * size: page * size]]
+            pages = (total + size - 1) // size
+            self._list_log.append({
+                "record": record, "received_at": record.received_at,
+                "ProjectId": project_id, "PageNumber": page, "PageSize": size,
+                "Filters": params.get("Filters"), "OrderFields": params.get("OrderFields"),
+                "TotalCount": total, "TotalPageNumber": pages,
+                "ExecutionIds": [item["ExecutionId"] for item in chunk]})
+        return {"TotalCount": total, "TotalPageNumber": pages,
+                "PageNumber": page, "PageSize": size, "Items": chunk}
 
     def _action_get_async_job(self, record, params):
         project_id = self._require_string(params, "ProjectId")
@@ -1647,6 +1797,7 @@ def main(argv=None):
                         "first credential")
     parser.add_argument("--runs", help="JSON file: list of runs (ProjectId, WorkflowId, "
                         "ExecutionId, ExecutionState, RerunTimes, SupportRerun, "
+                        "CreateTime (epoch ms), "
                         "TriggerTaskRuns [{TaskId, ExecutionState, ...}], ...)")
     parser.add_argument("--no-auto-create", action="store_true",
                         help="unknown runs answer ResourceNotFound instead of being "

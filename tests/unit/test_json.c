@@ -310,6 +310,68 @@ static void test_copy_text(void **state) {
   assert_string_equal(out, "   ok");
 }
 
+static void test_list_body(void **state) {
+  (void)state;
+  wdr_buf_t b;
+  wdr_buf_init(&b, 1 << 16);
+  const char *ids[] = {"wf-1", "wf-2"};
+  assert_int_equal(
+      wdr_json_list_runs_body("1460947878944567296", ids, 2, 3, 100, &b), 0);
+  assert_string_equal(
+      wdr_buf_str(&b),
+      "{\"ProjectId\":\"1460947878944567296\",\"Filters\":[{\"Name\":"
+      "\"WorkflowId\",\"Values\":[\"wf-1\",\"wf-2\"]}],\"OrderFields\":[{"
+      "\"Name\":\"CreateTime\",\"Direction\":\"DESC\"}],\"PageNumber\":3,"
+      "\"PageSize\":100}");
+  wdr_buf_reset(&b);
+  assert_int_equal(wdr_json_list_runs_body("p", ids, 0, 1, 100, &b), -1);
+  assert_int_equal(wdr_json_list_runs_body("p", ids, 1, 0, 100, &b), -1);
+  wdr_buf_free(&b, false);
+}
+
+static void test_list_parse(void **state) {
+  (void)state;
+  wdr_response_t r;
+  wdr_run_list_t l;
+  const char *body =
+      "{\"Response\":{\"Data\":{\"TotalCount\":205,\"TotalPageNumber\":3,"
+      "\"Items\":["
+      "{\"ExecutionId\":\"e1\",\"WorkflowId\":\"w1\",\"ExecutionState\":"
+      "\"FAILED\",\"SupportRerun\":true,\"RerunTimes\":2,\"CreateTime\":"
+      "\"1766578800035\"},"
+      "{\"ExecutionId\":\"e2\",\"WorkflowId\":\"w1\",\"ExecutionState\":"
+      "\"QUEUED\",\"SupportRerun\":false,\"CreateTime\":1766578700000},"
+      "{\"WorkflowId\":\"w1\",\"ExecutionState\":\"FAILED\"},"
+      "{\"ExecutionId\":\"e3\",\"WorkflowId\":\"w2\",\"CreateTime\":"
+      "\"soon\"}]},\"RequestId\":\"r\"}}";
+  wdr_json_parse_list_runs(body, strlen(body), &r, &l);
+  assert_true(r.ok);
+  assert_int_equal(l.total_pages, 3);
+  assert_int_equal(l.items_num, 3); /* the one without ExecutionId is out */
+  assert_string_equal(l.items[0].execution_id, "e1");
+  assert_string_equal(l.items[0].state, "FAILED");
+  assert_true(l.items[0].support_rerun);
+  assert_int_equal(l.items[0].rerun_times, 2);
+  assert_int_equal(l.items[0].create_ms, 1766578800035LL);
+  assert_false(l.items[1].support_rerun);
+  assert_int_equal(l.items[1].rerun_times, -1);
+  assert_int_equal(l.items[1].create_ms, 1766578700000LL);
+  assert_string_equal(l.items[2].workflow_id, "w2");
+  assert_string_equal(l.items[2].state, "");
+  assert_int_equal(l.items[2].create_ms, 0);
+  wdr_run_list_free(&l);
+
+  const char *empty = "{\"Response\":{\"Data\":{\"Items\":null}}}";
+  wdr_json_parse_list_runs(empty, strlen(empty), &r, &l);
+  assert_true(r.ok);
+  assert_int_equal(l.items_num, 0);
+  const char *bad = "{\"Response\":{\"Data\":{\"Items\":{}}}}";
+  wdr_json_parse_list_runs(bad, strlen(bad), &r, &l);
+  assert_false(r.ok);
+  assert_string_equal(r.error_code, WDR_ERR_PARSE_JSON);
+  assert_null(l.items);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_body_minimal_matches_sdk),
@@ -323,6 +385,8 @@ int main(void) {
       cmocka_unit_test(test_parse_malformed),
       cmocka_unit_test(test_parse_limits),
       cmocka_unit_test(test_copy_text),
+      cmocka_unit_test(test_list_body),
+      cmocka_unit_test(test_list_parse),
   };
   return cmocka_run_group_tests_name("json", tests, NULL, NULL);
 }

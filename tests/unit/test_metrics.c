@@ -48,9 +48,9 @@ static void test_zero_counters_emitted(void **state) {
   wdr_metrics_t *m = wdr_metrics_create(2);
   capture_t c = {.n = 0};
   wdr_metrics_emit(m, names, 0, capture, &c);
-  /* 8 counters + 10 skip reasons per workflow, then queue_length and
+  /* 9 counters + 11 skip reasons per workflow, then queue_length and
    * breaker_open. */
-  assert_int_equal(c.n, 2 * 18 + 2);
+  assert_int_equal(c.n, 2 * 20 + 2);
   const char *want[] = {"signals",
                         "attempts",
                         "accepted",
@@ -59,6 +59,7 @@ static void test_zero_counters_emitted(void **state) {
                         "retries",
                         "gave_up",
                         "would_rerun",
+                        "polled",
                         "skipped-no_execution_id",
                         "skipped-bad_execution_id",
                         "skipped-duplicate",
@@ -68,7 +69,8 @@ static void test_zero_counters_emitted(void **state) {
                         "skipped-retries_exhausted",
                         "skipped-table_full",
                         "skipped-not_failed",
-                        "skipped-not_rerunnable"};
+                        "skipped-not_rerunnable",
+                        "skipped-no_failed_run"};
   for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
     char id[128];
     snprintf(id, sizeof(id), "hourly/derive-%s", want[i]);

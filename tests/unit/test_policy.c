@@ -812,6 +812,26 @@ static void test_escalate_to_full(void **state) {
   assert_int_equal(take(at).execute_type, 0);
 }
 
+/* A polled FAILED run whose RerunTimes is below our accepted reruns is the
+ * old failure: WeData has not caught up with our rerun yet. */
+static void test_polled_run_not_caught_up(void **state) {
+  (void)state;
+  create();
+  accepted_attempt(WF, "run-1", T0);
+  wdr_signal_decision_t d =
+      wdr_policy_on_polled(g_p, WF, "run-1", 0, T0 + DAY, 0);
+  assert_int_equal(d.verdict, WDR_SIGNAL_DUPLICATE);
+  d = wdr_policy_on_polled(g_p, WF, "run-1", -1, T0 + DAY, 0);
+  assert_int_equal(d.verdict, WDR_SIGNAL_SCHEDULED);
+  res_ok(take(d.at_ms), d.at_ms);
+  /* Caught up (RerunTimes 2 after our 2): it failed again. */
+  d = wdr_policy_on_polled(g_p, WF, "run-1", 2, T0 + 2 * DAY, 0);
+  assert_int_equal(d.verdict, WDR_SIGNAL_SCHEDULED);
+  /* A new run is like a signal. */
+  d = wdr_policy_on_polled(g_p, WF, "run-2", 0, T0, 0);
+  assert_int_equal(d.verdict, WDR_SIGNAL_SCHEDULED);
+}
+
 /* --- request retries ---------------------------------------------------- */
 
 /* Retryable errors: retry k waits d/2..d with d = 1 s * 2^(k-1), at most
@@ -1579,6 +1599,7 @@ int main(void) {
       T(test_check_read_failures),
       T(test_scope_incomplete),
       T(test_escalate_to_full),
+      T(test_polled_run_not_caught_up),
       T(test_request_retries_lower_bound),
       T(test_request_retries_upper_bound),
       T(test_request_retries_max_rnd),
