@@ -1137,13 +1137,7 @@ class TestPolicy(PluginTestCase):
         c2.wait_counters(WF, {"would_rerun": 1, "attempts": 0, "accepted": 0})
         self.assert_request_count_stays(1, 1.0)
 
-    @staticmethod
-    def _read(path):
-        try:
-            with open(path, encoding="utf-8", errors="replace") as fh:
-                return fh.read()
-        except OSError:
-            return ""
+    _read = staticmethod(harness.Collectd._read)
 
     def test_20_rate_limit_spacing(self):
         """RateLimit 5, ten runs at once: the requests arrive on a 0.2 s grid.
@@ -1206,13 +1200,7 @@ class TestBreaker(PluginTestCase):
 
 class TestDurableState(PluginTestCase):
 
-    @staticmethod
-    def _read(path):
-        try:
-            with open(path, "rb") as fh:
-                return fh.read().decode("utf-8", errors="replace")
-        except OSError:
-            return ""
+    _read = staticmethod(harness.Collectd._read)
 
     def test_22_kill9_mid_request_is_read_back_after_restart(self):
         """collectd dies (SIGKILL) after the API received a rerun request and

@@ -829,7 +829,42 @@ def _now_iso():
 # ---------------------------------------------------------------------------
 
 
-class WeDataStandin:
+class _Served:
+    """Runs one _Server on a daemon thread: the lifecycle both servers share."""
+
+    _httpd = None
+    _thread = None
+
+    def _serve(self, handler, name, context=None):
+        self._httpd = _Server((self.host, self.requested_port), handler, self, context)
+        self._thread = threading.Thread(target=self._httpd.serve_forever,
+                                        kwargs={"poll_interval": 0.1},
+                                        name=name, daemon=True)
+        self._thread.start()
+        return self
+
+    def _shutdown(self):
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._thread.join(5)
+            self._httpd = None
+
+    def stop(self):
+        self._shutdown()
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    @property
+    def port(self):
+        return self._httpd.server_address[1]
+
+
+class WeDataStandin(_Served):
     """HTTPS stand-in for the WeData API.  See the module docstring."""
 
     RERUN_FIELDS = ("ProjectId", "WorkflowId", "WorkflowExecutionId", "ExecuteType",
@@ -897,30 +932,11 @@ class WeDataStandin:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(self.cert_file, self.key_file)
             context.set_alpn_protocols(["http/1.1"])
-        self._httpd = _Server((self.host, self.requested_port), _Handler, self, context)
-        self._thread = threading.Thread(target=self._httpd.serve_forever,
-                                        kwargs={"poll_interval": 0.1},
-                                        name="wedata-standin", daemon=True)
-        self._thread.start()
-        return self
+        return self._serve(_Handler, "wedata-standin", context)
 
     def stop(self):
         self._stopping.set()
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._thread.join(5)
-            self._httpd = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    @property
-    def port(self):
-        return self._httpd.server_address[1]
+        self._shutdown()
 
     @property
     def url(self):
@@ -1666,7 +1682,7 @@ class Notification:
             self.type_instance, self.message, self.meta)
 
 
-class NotificationSink:
+class NotificationSink(_Served):
     """Plain-HTTP receiver for write_http (POST to any path)."""
 
     def __init__(self, host="127.0.0.1", port=0, on_notification=None):
@@ -1681,29 +1697,7 @@ class NotificationSink:
         self._thread = None
 
     def start(self):
-        self._httpd = _Server((self.host, self.requested_port), _SinkHandler, self)
-        self._thread = threading.Thread(target=self._httpd.serve_forever,
-                                        kwargs={"poll_interval": 0.1},
-                                        name="notification-sink", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self):
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._thread.join(5)
-            self._httpd = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
-
-    @property
-    def port(self):
-        return self._httpd.server_address[1]
+        return self._serve(_SinkHandler, "notification-sink")
 
     @property
     def url(self):
