@@ -80,8 +80,12 @@ unit-san: $(addprefix $(BUILD)/san/,$(UNIT_TESTS))
 	  (cd tests/unit && ASAN_OPTIONS=detect_leaks=1 \
 	   UBSAN_OPTIONS=print_stacktrace=1 ../../$(BUILD)/san/$$t); done
 
+# The demo runs here too, so that the README's first command stays working.
 integration: $(PLUGIN_SO)
 	$(PYTHON) tests/integration/run_tests.py --plugin $(PLUGIN_SO)
+	$(PYTHON) tests/integration/demo.py --plugin $(PLUGIN_SO) > $(BUILD)/demo.log 2>&1 \
+	    || { tail -n 60 $(BUILD)/demo.log; exit 1; }
+	@tail -n 1 $(BUILD)/demo.log
 
 test: deps
 	$(MAKE) format-check
