@@ -964,7 +964,8 @@ static void enqueue(size_t wf, const char *execution_id) {
     WARNING(LOG_PREFIX "queue full (QueueLimit %d): dropped the signal for "
                        "%s of workflow %s (%" PRIu64 " more such "
                        "messages held back)",
-            cfg->queue_limit, execution_id, cfg->workflows[wf].name, held);
+            cfg->queue_limit, execution_id[0] ? execution_id : "(no run id)",
+            cfg->workflows[wf].name, held);
 }
 
 /* Runs on whichever collectd thread dispatched n: no I/O here, only
