@@ -980,6 +980,360 @@ class ServerTest(unittest.TestCase):
             with self.assertRaises(ValueError, msg=bad):
                 ws.parse_answer_spec(bad)
 
+    # -- TrackAsync support: async job plans, rerun outcomes, poll records --
+
+    JOB = "GetOpsAsyncJob"
+    GET = "GetTriggerWorkflowRun"
+
+    def accepted_rerun(self, exec_id, **overrides):
+        """Reruns exec_id, which must be accepted; returns the AsyncId."""
+        status, _, data = self.rerun(exec_id, **overrides)
+        self.assertEqual(status, 200)
+        resp = json.loads(data)["Response"]
+        self.assertNotIn("Error", resp)
+        return resp["Data"]["AsyncId"]
+
+    def poll(self, async_id, project=PROJECT):
+        """Response of one GetOpsAsyncJob (Data or Error inside)."""
+        status, _, data = self.call(self.JOB, {"ProjectId": project, "AsyncId": async_id})
+        self.assertEqual(status, 200)
+        return json.loads(data)["Response"]
+
+    def poll_job(self, async_id):
+        """(Status, ErrorDesc, Finished, Success) of a GetOpsAsyncJob that
+        must succeed; ErrorDesc must be present (null or a string)."""
+        resp = self.poll(async_id)
+        self.assertNotIn("Error", resp)
+        job = resp["Data"]
+        self.assertIn("ErrorDesc", job)
+        self.assertEqual((job["AsyncId"], job["TotalSubProcessCount"]), (async_id, 1))
+        self.assertNotIn("WorkflowExecutionId", job)
+        return (job["Status"], job["ErrorDesc"], job["FinishedSubProcessCount"],
+                job["SuccessSubProcessCount"])
+
+    def statuses(self, async_id, n):
+        return [self.poll_job(async_id)[0] for _ in range(n)]
+
+    def new_run(self, prefix, **extra):
+        exec_id = "%s-%s" % (prefix, uuid.uuid4().hex)
+        self.standin.add_run(PROJECT, WORKFLOW, exec_id, **extra)
+        return exec_id
+
+    def read_state(self, exec_id):
+        """(ExecutionState, RerunTimes, [(TaskId, ExecutionState)]) read
+        with GetTriggerWorkflowRun (which advances a scripted outcome)."""
+        data = self.get_run_data(exec_id)
+        brief = data["TriggerWorkflowRun"]
+        return (brief["ExecutionState"], brief["RerunTimes"],
+                [(t["TaskId"], t["ExecutionState"]) for t in data["TriggerTaskRuns"]])
+
+    def listed_state(self, exec_id):
+        (item,) = self.list_runs({"ProjectId": PROJECT, "Filters": [
+            {"Name": "ExecutionId", "Values": [exec_id]}]})["Items"]
+        return item["ExecutionState"]
+
+    def test_set_async_job_status_error_desc_and_counts(self):
+        async_id = self.accepted_rerun(self.new_run("job"))
+        self.assertEqual(self.poll_job(async_id), ("SUCCESS", None, 1, 1))
+        raw = self.call(self.JOB, {"ProjectId": PROJECT, "AsyncId": async_id})[2]
+        self.assertIn(b'"ErrorDesc":null', raw)
+        cases = [(("RUNNING",), ("RUNNING", None, 0, 0)),          # the old two-argument call
+                 (("FAIL", "task t1 failed"), ("FAIL", "task t1 failed", 1, 0)),
+                 (("PART_SUCCESS", "1 of 2"), ("PART_SUCCESS", "1 of 2", 1, 0)),
+                 (("INIT",), ("INIT", None, 0, 0)),
+                 (("FAIL",), ("FAIL", None, 1, 0)),
+                 (("SUCCESS", None), ("SUCCESS", None, 1, 1))]
+        for args, want in cases:
+            with self.subTest(args=args):
+                self.standin.set_async_job_status(async_id, *args)
+                self.assertEqual(self.poll_job(async_id), want)
+                job = self.standin.async_jobs()[async_id]
+                self.assertEqual((job["Status"], job["ErrorDesc"]), want[:2])
+        self.standin.set_async_job_status(async_id, status="FAIL", error_desc="x")
+        self.assertEqual(self.poll_job(async_id), ("FAIL", "x", 1, 0))
+        with self.assertRaises(KeyError):
+            self.standin.set_async_job_status("no-such-job", "FAIL")
+
+    def test_async_job_status_of_the_constructor(self):
+        """Without a plan a new job has the constructor's async_job_status."""
+        saved = self.standin.async_job_status
+        try:
+            self.standin.async_job_status = "RUNNING"
+            async_id = self.accepted_rerun(self.new_run("ctor"))
+            self.assertEqual([self.poll_job(async_id) for _ in range(3)],
+                             [("RUNNING", None, 0, 0)] * 3)
+        finally:
+            self.standin.async_job_status = saved
+
+    def test_async_plan_statuses_in_order_last_repeats(self):
+        before = self.accepted_rerun(self.new_run("plan"))       # made before the plan
+        self.standin.async_plan(["INIT", "RUNNING", "SUCCESS"])
+        exec_id = self.new_run("plan")
+        first = self.accepted_rerun(exec_id)
+        self.assertEqual(self.standin.async_jobs()[first]["Status"], "INIT")
+        self.assertEqual(self.poll_job(first), ("INIT", None, 0, 0))
+        self.assertEqual(self.poll_job(first), ("RUNNING", None, 0, 0))
+        # Every later rerun (of any run) gets the plan, each job on its own.
+        second = self.accepted_rerun(self.new_run("plan"))
+        self.assertEqual(self.poll_job(second), ("INIT", None, 0, 0))
+        self.assertEqual(self.poll_job(first), ("SUCCESS", None, 1, 1))
+        self.assertEqual(self.poll_job(first), ("SUCCESS", None, 1, 1))
+        self.assertEqual(self.statuses(first, 2), ["SUCCESS", "SUCCESS"])
+        self.assertEqual(self.statuses(second, 3), ["RUNNING", "SUCCESS", "SUCCESS"])
+        self.assertEqual(self.statuses(before, 2), ["SUCCESS", "SUCCESS"])
+        self.assertEqual(self.standin.get_run(exec_id).reruns[0]["AsyncPlan"],
+                         ["INIT", "RUNNING", "SUCCESS"])
+        # The record: which AsyncId each poll asked for.
+        self.assertEqual(self.standin.async_polls(first), 6)
+        self.assertEqual(self.standin.async_polls(second), 4)
+        self.assertEqual(self.standin.async_polls("no-such-job"), 0)
+        polls = self.standin.requests(self.JOB, async_id=first)
+        self.assertEqual([r.asked_async_id for r in polls], [first] * 6)
+        self.assertTrue(all(r.body["AsyncId"] == first and r.async_id is None
+                            and r.status == 200 for r in polls))
+        self.assertEqual(polls[0].as_dict()["asked_async_id"], first)
+        self.assertEqual([json.loads(r.response_body)["Response"]["Data"]["Status"]
+                          for r in polls], ["INIT", "RUNNING"] + ["SUCCESS"] * 4)
+        # async_id= without an action also finds the rerun that answered it.
+        self.assertEqual([r.action for r in self.standin.requests(async_id=first)],
+                         ["RerunTriggerWorkflowRunAsync"] + [self.JOB] * 6)
+        self.assertEqual(self.standin.count(self.JOB, async_id=second), 4)
+        self.assertEqual(len(self.standin.wait_for_async_polls(first, 6, timeout=1)), 6)
+        with self.assertRaises(TimeoutError):
+            self.standin.wait_for_async_polls(first, 7, timeout=0.2)
+        # async_plan(None): later jobs answer the default again.
+        self.standin.async_plan(None)
+        self.assertEqual(self.statuses(self.accepted_rerun(self.new_run("plan")), 1),
+                         ["SUCCESS"])
+
+    def test_wait_for_async_polls_wakes_up(self):
+        self.standin.async_plan(["RUNNING", "FAIL"], error_desc="boom")
+        async_id = self.accepted_rerun(self.new_run("wait"))
+        got = []
+        worker = threading.Thread(target=lambda: got.append(
+            self.standin.wait_for_async_polls(async_id, 2, timeout=5, answered=True)))
+        worker.start()
+        time.sleep(0.1)
+        self.assertEqual(self.statuses(async_id, 2), ["RUNNING", "FAIL"])
+        worker.join(5)
+        self.assertEqual([r.asked_async_id for r in got[0]], [async_id] * 2)
+
+    def test_async_plan_error_desc_only_once_failed(self):
+        self.standin.async_plan(["INIT", "RUNNING", "FAIL"], error_desc="task t1 failed")
+        async_id = self.accepted_rerun(self.new_run("fail"))
+        self.assertEqual([self.poll_job(async_id) for _ in range(4)],
+                         [("INIT", None, 0, 0), ("RUNNING", None, 0, 0),
+                          ("FAIL", "task t1 failed", 1, 0), ("FAIL", "task t1 failed", 1, 0)])
+        self.standin.async_plan(["RUNNING", "PART_SUCCESS"], error_desc="1 of 2 failed")
+        async_id = self.accepted_rerun(self.new_run("part"))
+        self.assertEqual([self.poll_job(async_id) for _ in range(3)],
+                         [("RUNNING", None, 0, 0), ("PART_SUCCESS", "1 of 2 failed", 1, 0),
+                          ("PART_SUCCESS", "1 of 2 failed", 1, 0)])
+        self.standin.async_plan(["FAIL"])            # no error_desc: null
+        async_id = self.accepted_rerun(self.new_run("fail"))
+        self.assertEqual(self.poll_job(async_id), ("FAIL", None, 1, 0))
+        # Unknown statuses are answered as they are (pending-like counts).
+        self.standin.async_plan(["QUEUED", "SUCCESS"], error_desc="never shown")
+        async_id = self.accepted_rerun(self.new_run("odd"))
+        self.assertEqual([self.poll_job(async_id) for _ in range(2)],
+                         [("QUEUED", None, 0, 0), ("SUCCESS", None, 1, 1)])
+
+    def test_async_plan_of_a_run_beats_the_global_one(self):
+        mine, other = self.new_run("mine"), self.new_run("other")
+        self.standin.async_plan(["FAIL"], error_desc="mine failed", execution_id=mine)
+        self.standin.async_plan(["RUNNING", "SUCCESS"])
+        self.assertEqual(self.poll_job(self.accepted_rerun(mine)),
+                         ("FAIL", "mine failed", 1, 0))
+        self.assertEqual(self.statuses(self.accepted_rerun(other), 3),
+                         ["RUNNING", "SUCCESS", "SUCCESS"])
+        # Set in the other order, it still wins; it stays for later reruns.
+        self.standin.async_plan(["INIT", "FAIL"], execution_id=other)
+        self.standin.async_plan(["PART_SUCCESS"])
+        self.assertEqual(self.statuses(self.accepted_rerun(other), 2), ["INIT", "FAIL"])
+        self.assertEqual(self.statuses(self.accepted_rerun(other), 1), ["INIT"])
+        self.assertEqual(self.poll_job(self.accepted_rerun(mine))[:2], ("FAIL", "mine failed"))
+        # Removing the run's plan leaves the global one; removing that, the default.
+        self.standin.async_plan(None, execution_id=mine)
+        self.assertEqual(self.statuses(self.accepted_rerun(mine), 1), ["PART_SUCCESS"])
+        self.standin.async_plan(None)
+        self.assertEqual(self.statuses(self.accepted_rerun(mine), 1), ["SUCCESS"])
+        self.assertEqual(self.statuses(self.accepted_rerun(other), 2), ["INIT", "FAIL"])
+
+    def test_async_plan_and_scripted_answers(self):
+        """Scripted failures still win over a plan and do not advance it;
+        set_async_job_status takes a job off its plan."""
+        self.standin.async_plan(["INIT", "RUNNING", "SUCCESS"])
+        async_id = self.accepted_rerun(self.new_run("scr"))
+        self.standin.script(ws.error("InternalError"), action=self.JOB)
+        self.assertEqual(self.poll(async_id)["Error"]["Code"], "InternalError")
+        self.assertEqual(self.poll_job(async_id)[0], "INIT")
+        self.standin.set_default_answer(ws.error("RequestLimitExceeded"), action=self.JOB)
+        for _ in range(2):
+            self.assertEqual(self.poll(async_id)["Error"]["Code"], "RequestLimitExceeded")
+        self.standin.set_default_answer(None, action=self.JOB)
+        self.standin.script(ws.delay(0.05), action=self.JOB)    # delayed, still carried out
+        self.assertEqual(self.poll_job(async_id)[0], "RUNNING")
+        self.assertEqual(self.standin.async_polls(async_id), 5)   # failures recorded too
+        self.assertEqual([r.error_code for r in self.standin.requests(
+            self.JOB, async_id=async_id)],
+            ["InternalError", None, "RequestLimitExceeded", "RequestLimitExceeded", None])
+        # Unknown job or other project: ResourceNotFound, the plan not advanced.
+        self.assertEqual(self.poll(async_id, project="999")["Error"]["Code"],
+                         "ResourceNotFound")
+        self.assertEqual(self.poll_job(async_id)[0], "SUCCESS")
+        # An explicit status ends the plan for that job.
+        other = self.accepted_rerun(self.new_run("scr"))
+        self.standin.set_async_job_status(other, "FAIL", "operator says no")
+        self.assertEqual([self.poll_job(other) for _ in range(2)],
+                         [("FAIL", "operator says no", 1, 0)] * 2)
+
+    def test_plan_arguments_are_checked(self):
+        exec_id = self.new_run("bad")
+        for bad in ("SUCCESS", [], (), [1], ["SUCCESS", 2], {"SUCCESS": 1}):
+            with self.subTest(bad=bad):
+                with self.assertRaises(ValueError):
+                    self.standin.async_plan(bad)
+                with self.assertRaises(ValueError):
+                    self.standin.rerun_outcomes(exec_id, [bad])
+        with self.assertRaises(ValueError):
+            self.standin.rerun_outcomes(exec_id, [["RUNNING"], "FAILED"])
+        # Nothing was set by the failed calls.
+        self.assertEqual(self.standin.pending_outcomes(exec_id), [])
+        self.assertEqual(self.statuses(self.accepted_rerun(exec_id), 1), ["SUCCESS"])
+
+    def test_rerun_outcomes_advance_per_read(self):
+        exec_id = self.new_run("out", tasks=[("a", "SUCCESS"), ("b", "FAILED"),
+                                             ("c", "FAILED"), ("d", "SKIP")])
+        self.standin.rerun_outcomes(exec_id, [["RUNNING", "FAILED"],
+                                              ["RUNNING", "RUNNING", "SUCCESS"]])
+        # Nothing is played before a rerun is accepted.
+        self.assertEqual(self.read_state(exec_id)[:2], ("FAILED", 0))
+        # 1st rerun (advanced, task b): RUNNING, then FAILED, which sticks.
+        self.accepted_rerun(exec_id, ExecuteType="2", TaskIds=["b"])
+        self.assertEqual(self.standin.pending_outcomes(exec_id),
+                         [["RUNNING", "RUNNING", "SUCCESS"]])
+        self.assertEqual(self.listed_state(exec_id), "RUNNING")     # a list does not advance
+        self.assertEqual(self.read_state(exec_id),
+                         ("RUNNING", 1, [("a", "SUCCESS"), ("b", "RUNNING"),
+                                         ("c", "FAILED"), ("d", "SKIP")]))
+        self.assertEqual(self.listed_state(exec_id), "RUNNING")
+        self.assertEqual(self.read_state(exec_id),
+                         ("FAILED", 1, [("a", "SUCCESS"), ("b", "FAILED"),
+                                        ("c", "FAILED"), ("d", "SKIP")]))
+        self.assertEqual(self.listed_state(exec_id), "FAILED")
+        self.assertEqual(self.standin.get_run(exec_id).state, "FAILED")
+        self.assertEqual(self.read_state(exec_id)[:2], ("FAILED", 1))
+        # 2nd rerun (all tasks) takes the second entry.
+        self.accepted_rerun(exec_id)
+        running = [(t, "RUNNING") for t in "abcd"]
+        self.assertEqual(self.read_state(exec_id), ("RUNNING", 2, running))
+        self.assertEqual(self.read_state(exec_id), ("RUNNING", 2, running))
+        self.assertEqual(self.listed_state(exec_id), "RUNNING")
+        self.assertEqual(self.read_state(exec_id),
+                         ("SUCCESS", 2, [(t, "SUCCESS") for t in "abcd"]))
+        self.assertEqual(self.listed_state(exec_id), "SUCCESS")
+        self.assertEqual(self.read_state(exec_id)[:2], ("SUCCESS", 2))
+        run = self.standin.get_run(exec_id)
+        self.assertEqual([r["Outcome"] for r in run.reruns],
+                         [["RUNNING", "FAILED"], ["RUNNING", "RUNNING", "SUCCESS"]])
+        # Used up: a 3rd rerun leaves the run RUNNING, as without outcomes.
+        self.assertEqual(self.standin.pending_outcomes(exec_id), [])
+        self.accepted_rerun(exec_id)
+        for _ in range(3):
+            self.assertEqual(self.read_state(exec_id), ("RUNNING", 3, running))
+        self.assertEqual(self.standin.run_reads(exec_id), 11)     # 1 + 3 + 4 + 3
+        reads = self.standin.requests(self.GET, execution_id=exec_id)
+        self.assertEqual(len(reads), 11)
+        self.assertTrue(all(r.body["WorkflowExecutionId"] == exec_id for r in reads))
+        self.assertEqual(len(self.standin.wait_for_run_reads(exec_id, 11, timeout=1)), 11)
+        with self.assertRaises(TimeoutError):
+            self.standin.wait_for_run_reads(exec_id, 12, timeout=0.2)
+
+    def test_failed_outcome_fails_only_the_restarted_tasks(self):
+        exec_id = self.new_run("restart", tasks=[("a", "FAILED"), ("b", "FAILED"),
+                                                 ("c", "RUNNING"), ("d", "SUCCESS")])
+        self.standin.after_rerun(exec_id, "FAILED")
+        self.accepted_rerun(exec_id, ExecuteType="2", TaskIds=["a", "d"])
+        # a and d were restarted; c was RUNNING already and is left alone.
+        self.assertEqual(self.read_state(exec_id),
+                         ("FAILED", 1, [("a", "FAILED"), ("b", "FAILED"),
+                                        ("c", "RUNNING"), ("d", "FAILED")]))
+
+    def test_after_rerun_scripted_errors_and_later_changes(self):
+        exec_id = self.new_run("after", tasks=[("a", "FAILED")])
+        self.standin.after_rerun(exec_id, "RUNNING", "SUCCESS")
+        self.assertEqual(self.standin.pending_outcomes(exec_id), [["RUNNING", "SUCCESS"]])
+        # A refused rerun takes no outcome.
+        self.standin.script(ws.error("InternalError"), execution_id=exec_id,
+                            action="RerunTriggerWorkflowRunAsync")
+        self.assertEqual(self.error_code(self.rerun(exec_id)), "InternalError")
+        self.assertEqual(self.standin.pending_outcomes(exec_id), [["RUNNING", "SUCCESS"]])
+        self.accepted_rerun(exec_id)
+        # A scripted failure of the read wins and does not advance the run.
+        self.standin.script(ws.error("InternalError"), execution_id=exec_id, action=self.GET)
+        self.assertEqual(self.error_code(self.call(
+            self.GET, {"ProjectId": PROJECT, "WorkflowExecutionId": exec_id})),
+            "InternalError")
+        self.assertEqual(self.standin.get_run(exec_id).state, "RUNNING")
+        self.standin.set_default_answer(ws.http_status(502), action=self.GET)
+        self.assertEqual(self.call(self.GET, {"ProjectId": PROJECT,
+                                              "WorkflowExecutionId": exec_id})[0], 502)
+        self.standin.set_default_answer(None, action=self.GET)
+        self.assertEqual(self.read_state(exec_id), ("RUNNING", 1, [("a", "RUNNING")]))
+        self.assertEqual(self.read_state(exec_id), ("SUCCESS", 1, [("a", "SUCCESS")]))
+        self.assertEqual(self.standin.run_reads(exec_id), 4)
+        # Played out: a later update_run is not undone by reads.
+        self.standin.update_run(exec_id, state="FAILED", tasks=[("a", "FAILED")])
+        self.assertEqual(self.read_state(exec_id), ("FAILED", 1, [("a", "FAILED")]))
+        # A new rerun drops what is left of the previous outcome.
+        self.standin.after_rerun(exec_id, "RUNNING", "RUNNING", "FAILED")
+        self.accepted_rerun(exec_id)
+        self.assertEqual(self.read_state(exec_id)[0], "RUNNING")
+        self.accepted_rerun(exec_id)
+        self.assertEqual([self.read_state(exec_id)[0] for _ in range(4)], ["RUNNING"] * 4)
+        # Clearing: after_rerun() with no states, rerun_outcomes(x, None).
+        self.standin.after_rerun(exec_id, "SUCCESS")
+        self.standin.after_rerun(exec_id)
+        self.assertEqual(self.standin.pending_outcomes(exec_id), [])
+        self.standin.rerun_outcomes(exec_id, [["SUCCESS"]])
+        self.standin.rerun_outcomes(exec_id, None)
+        self.accepted_rerun(exec_id)      # the 4th accepted: the refused one is not counted
+        self.assertEqual(self.read_state(exec_id)[:2], ("RUNNING", 4))
+
+    def test_outcome_and_plan_together(self):
+        """The TrackAsync flow: the job goes INIT, RUNNING, SUCCESS, then
+        the run RUNNING, FAILED; the second rerun succeeds."""
+        exec_id = self.new_run("flow", tasks=[("t1", "FAILED")])
+        self.standin.async_plan(["INIT", "RUNNING", "SUCCESS"], execution_id=exec_id)
+        self.standin.rerun_outcomes(exec_id, [["RUNNING", "FAILED"], ["SUCCESS"]])
+        async_id = self.accepted_rerun(exec_id)
+        self.assertEqual(self.statuses(async_id, 3), ["INIT", "RUNNING", "SUCCESS"])
+        self.assertEqual([self.read_state(exec_id)[0] for _ in range(3)],
+                         ["RUNNING", "FAILED", "FAILED"])
+        async_id = self.accepted_rerun(exec_id)
+        self.assertEqual(self.statuses(async_id, 3), ["INIT", "RUNNING", "SUCCESS"])
+        self.assertEqual(self.read_state(exec_id), ("SUCCESS", 2, [("t1", "SUCCESS")]))
+        self.assertEqual(self.listed_state(exec_id), "SUCCESS")
+
+    def test_clear_scripts_clears_plans_not_yet_taken(self):
+        playing = self.new_run("clear")
+        self.standin.async_plan(["RUNNING", "FAIL"], error_desc="e")
+        self.standin.after_rerun(playing, "RUNNING", "FAILED")
+        job = self.accepted_rerun(playing)
+        waiting = self.new_run("clear")
+        self.standin.async_plan(["INIT"], execution_id=waiting)
+        self.standin.after_rerun(waiting, "FAILED")
+        self.standin.clear_scripts()
+        # What was taken goes on; what was not is gone.
+        self.assertEqual(self.statuses(job, 2), ["RUNNING", "FAIL"])
+        self.assertEqual([self.read_state(playing)[0] for _ in range(2)],
+                         ["RUNNING", "FAILED"])
+        self.assertEqual(self.standin.pending_outcomes(waiting), [])
+        self.assertEqual(self.statuses(self.accepted_rerun(waiting), 1), ["SUCCESS"])
+        self.assertEqual(self.read_state(waiting)[0], "RUNNING")
+        self.assertEqual(self.statuses(self.accepted_rerun(self.new_run("clear")), 1),
+                         ["SUCCESS"])
+
 
 class TokenBucketTest(unittest.TestCase):
 

@@ -41,6 +41,24 @@ What it does:
   update_run(..., tasks=[...])), which GetTriggerWorkflowRun answers as
   Data.TriggerTaskRuns, in the order given; a rerun sets the tasks it
   reruns (TaskIds, or all) to RUNNING.
+* Every accepted rerun creates an async job (WORKFLOW_RERUN), answered by
+  GetOpsAsyncJob: Status is the constructor's async_job_status (default
+  SUCCESS), or set_async_job_status(async_id, status, error_desc=None)
+  later.  async_plan(statuses, error_desc=None, execution_id=None) scripts
+  the jobs of later reruns (of one run, or of any): each GetOpsAsyncJob
+  carried out for such a job answers the next Status of the list, the last
+  one repeating; ErrorDesc is error_desc once FAIL or PART_SUCCESS.
+* rerun_outcomes(execution_id, [[states...], ...]) (or after_rerun(
+  execution_id, *states) for the next rerun only) scripts how a run goes on
+  after each later accepted rerun: each GetTriggerWorkflowRun carried out
+  for it moves run.state to the next state of the entry (the last sticks);
+  SUCCESS makes every task SUCCESS, FAILED makes the tasks the rerun
+  restarted (still RUNNING) FAILED.  Plans advance only on requests that
+  are carried out: a scripted error answer wins and leaves them be.
+* requests(action, execution_id=, async_id=) filters the record; a
+  GetOpsAsyncJob record keeps the AsyncId asked for (asked_async_id);
+  async_polls(async_id), run_reads(execution_id), wait_for_async_polls()
+  and wait_for_run_reads() count and wait for them.
 * Scripted misbehaviour per WorkflowExecutionId and/or action (or by
   default): ok, error(code, msg), delay(s) then answer, http_status(n),
   garbage, close, huge; and a standing default answer (set_default_answer).
@@ -513,6 +531,33 @@ class TokenBucket:
 # ---------------------------------------------------------------------------
 
 
+# GetOpsAsyncJob Status values: still pending, final, and those that carry ErrorDesc.
+ASYNC_PENDING_STATUSES = ("INIT", "RUNNING")
+ASYNC_FINAL_STATUSES = ("SUCCESS", "FAIL", "PART_SUCCESS")
+ASYNC_ERROR_DESC_STATUSES = ("FAIL", "PART_SUCCESS")
+
+
+def async_job_counts(status):
+    """(FinishedSubProcessCount, SuccessSubProcessCount) of a one-step job
+    (TotalSubProcessCount 1) in `status`: SUCCESS 1/1, FAIL and
+    PART_SUCCESS 1/0, anything else (INIT, RUNNING, unknown) 0/0."""
+    if status == "SUCCESS":
+        return 1, 1
+    if status in ASYNC_ERROR_DESC_STATUSES:
+        return 1, 0
+    return 0, 0
+
+
+def check_states(states, what):
+    """A list copy of a non-empty list or tuple of strings (None allowed as
+    an item: answered as null); raises ValueError otherwise (a bare string
+    too, to catch async_plan("SUCCESS"))."""
+    if not isinstance(states, (list, tuple)) or not states or not all(
+            isinstance(item, (str, type(None))) for item in states):
+        raise ValueError("%s must be a non-empty list of strings: %r" % (what, states))
+    return list(states)
+
+
 class ApiError(Exception):
     """Raised by action handlers; becomes Response.Error."""
 
@@ -530,7 +575,11 @@ class WorkflowRun:
     with at least TaskId and ExecutionState (FAILED, SUCCESS, PENDING,
     SKIP, RUNNING, ...); other TriggerTaskRunBrief keys given are answered
     as they are, over the defaults of task_brief().  A (task_id, state)
-    pair is accepted too."""
+    pair is accepted too.
+
+    outcome: what the last accepted rerun scripts (rerun_outcomes), None
+    when nothing is left to play: {"states": [...], "reads": n (states
+    already applied), "restarted": [the task dicts that rerun restarted]}."""
 
     def __init__(self, project_id, workflow_id, execution_id, state="FAILED",
                  rerun_times=0, support_rerun=True, workflow_name=None,
@@ -548,6 +597,7 @@ class WorkflowRun:
         self.tasks = normalize_tasks(tasks)
         self.create_time_ms = create_time_to_ms(create_time, create_time_ms)
         self.reruns = []          # one dict per accepted rerun request
+        self.outcome = None       # see the class docstring
 
     def brief(self):
         """TriggerWorkflowRunBrief (a subset of its fields)."""
@@ -660,7 +710,8 @@ class RequestRecord:
         self.status = None                # HTTP status sent (None: dropped)
         self.response_body = None         # bytes sent (truncated if huge)
         self.error_code = None            # Response.Error.Code sent, if any
-        self.async_id = None
+        self.async_id = None              # AsyncId answered by an accepted rerun
+        self.asked_async_id = None        # AsyncId a GetOpsAsyncJob request asked for
         self.request_id = None
         self.answered_at = None
         self.applied = False              # a rerun's side effect was applied
@@ -696,6 +747,7 @@ class RequestRecord:
             "signature_ok": self.signature_ok, "auth_code": self.auth_code,
             "answer": self.answer, "status": self.status,
             "error_code": self.error_code, "async_id": self.async_id,
+            "asked_async_id": self.asked_async_id,
             "request_id": self.request_id, "applied": self.applied,
             "rate_limited": self.rate_limited, "client_gone": self.client_gone,
         }
@@ -899,6 +951,10 @@ class WeDataStandin(_Served):
         self._rate_limited = 0
         self._runs = {}
         self._jobs = {}
+        self._async_plan = None   # global plan for new jobs: {"statuses", "error_desc"}
+        self._async_plans = {}    # WorkflowExecutionId -> plan (wins over the global one)
+        self._job_plans = {}      # AsyncId -> plan being played: + "polls"
+        self._outcomes = {}       # WorkflowExecutionId -> [states of the next reruns]
         self._list_log = []       # one dict per ListTriggerWorkflowRuns call carried out
         self._seq = 0
         self._stopping = threading.Event()
@@ -1029,13 +1085,90 @@ class WeDataStandin(_Served):
             return self._rate_limited
 
     def async_jobs(self):
+        """{AsyncId: copy of the job} (as GetOpsAsyncJob would answer it now,
+        plus WorkflowExecutionId)."""
         with self._lock:
             return {k: dict(v) for k, v in self._jobs.items()}
 
-    def set_async_job_status(self, async_id, status):
+    def set_async_job_status(self, async_id, status, error_desc=None):
+        """Sets a job's Status and ErrorDesc (None: answered as null), its
+        Finished/SuccessSubProcessCount to match (async_job_counts) and its
+        UpdateTime.  The job leaves its async_plan, if it had one: from now
+        on it answers what was set here.  KeyError for an unknown AsyncId."""
         with self._lock:
-            self._jobs[async_id]["Status"] = status
-            self._jobs[async_id]["UpdateTime"] = _now_iso()
+            job = self._jobs[async_id]
+            self._job_plans.pop(async_id, None)
+            self._set_job_status(job, status, error_desc)
+
+    @staticmethod
+    def _set_job_status(job, status, error_desc):
+        finished, success = async_job_counts(status)
+        job["Status"] = status
+        job["ErrorDesc"] = error_desc
+        job["FinishedSubProcessCount"] = finished
+        job["SuccessSubProcessCount"] = success
+        job["UpdateTime"] = _now_iso()
+
+    def async_plan(self, statuses, error_desc=None, execution_id=None):
+        """Scripts the async jobs of the reruns accepted from now on: of the
+        run execution_id, or of any run when None (a run's own plan wins
+        over the global one).  The n-th GetOpsAsyncJob carried out for such
+        a job answers Status statuses[n-1]; the last one repeats forever.
+        Before the first poll the job shows statuses[0].  ErrorDesc is
+        error_desc while the Status is FAIL or PART_SUCCESS, null
+        otherwise.  A poll refused or answered by a scripted failure
+        (script(), set_default_answer()) does not advance the job.
+        statuses: a non-empty list of strings (ValueError otherwise);
+        None removes the plan (of execution_id, or the global one).  Jobs
+        already created keep what they had.  Without any plan a job answers
+        the constructor's async_job_status."""
+        if statuses is not None:
+            plan = {"statuses": check_states(statuses, "statuses"),
+                    "error_desc": error_desc}
+        with self._lock:
+            if statuses is None:
+                if execution_id is None:
+                    self._async_plan = None
+                else:
+                    self._async_plans.pop(execution_id, None)
+            elif execution_id is None:
+                self._async_plan = plan
+            else:
+                self._async_plans[execution_id] = plan
+
+    def rerun_outcomes(self, execution_id, plans):
+        """Scripts how the run execution_id goes on after each of its next
+        accepted reruns: plans[0] for the next one, plans[1] for the one
+        after, and so on; each is a non-empty list of ExecutionState values,
+        e.g. ["RUNNING", "FAILED"] (ValueError otherwise).  Replaces what
+        was scripted before for that run; None or [] clears it.
+
+        After such a rerun (RUNNING, RerunTimes + 1 as always), each
+        GetTriggerWorkflowRun carried out for the run first sets run.state
+        to the next value (so ListTriggerWorkflowRuns shows it too), then
+        answers; once the last value is applied the run is left alone, so
+        it sticks (and update_run() is not undone).  Becoming SUCCESS sets
+        every task of the run to SUCCESS; becoming FAILED sets the tasks
+        the rerun restarted that are still RUNNING to FAILED.  A read
+        refused or answered by a scripted failure does not advance it.  A
+        new accepted rerun drops what is left of the previous entry; once
+        plans are used up, a rerun leaves the run RUNNING, as without."""
+        entries = [check_states(p, "a rerun outcome") for p in plans or []]
+        with self._lock:
+            if entries:
+                self._outcomes[execution_id] = entries
+            else:
+                self._outcomes.pop(execution_id, None)
+
+    def after_rerun(self, execution_id, *states):
+        """rerun_outcomes(execution_id, [states]): only the next accepted
+        rerun of the run is scripted; no states clears it."""
+        self.rerun_outcomes(execution_id, [list(states)] if states else None)
+
+    def pending_outcomes(self, execution_id):
+        """The outcomes not yet taken by a rerun of the run (copies)."""
+        with self._lock:
+            return [list(e) for e in self._outcomes.get(execution_id, [])]
 
     def script(self, *answers, execution_id=None, action=None):
         """Queues answers.  They are taken, in order, by requests whose
@@ -1057,10 +1190,15 @@ class WeDataStandin(_Served):
                 self._defaults[action] = answer
 
     def clear_scripts(self):
-        """Empties every script queue and removes the standing answers."""
+        """Empties every script queue and removes the standing answers, the
+        async plans and the rerun outcomes not yet taken by a rerun (jobs
+        and runs already playing theirs go on)."""
         with self._lock:
             self._scripts.clear()
             self._defaults.clear()
+            self._async_plan = None
+            self._async_plans.clear()
+            self._outcomes.clear()
 
     def pending_script(self):
         with self._lock:
@@ -1072,9 +1210,31 @@ class WeDataStandin(_Served):
 
     # -- inspection --------------------------------------------------------
 
-    def requests(self, action=None):
+    @staticmethod
+    def _matches(record, action, execution_id, async_id):
+        return ((action is None or record.action == action)
+                and (execution_id is None or record.execution_id == execution_id)
+                and (async_id is None or async_id in (record.async_id,
+                                                      record.asked_async_id)))
+
+    def requests(self, action=None, execution_id=None, async_id=None):
+        """The received requests, oldest first, whatever was answered: all,
+        or those of action (X-TC-Action), of execution_id (the body's
+        WorkflowExecutionId) and of async_id (the AsyncId a rerun answered
+        or a GetOpsAsyncJob asked for); the filters given all apply."""
         with self._lock:
-            return [r for r in self._records if action is None or r.action == action]
+            return [r for r in self._records
+                    if self._matches(r, action, execution_id, async_id)]
+
+    def async_polls(self, async_id):
+        """How many GetOpsAsyncJob requests asked for async_id (all that
+        were received, whatever was answered)."""
+        return len(self.requests("GetOpsAsyncJob", async_id=async_id))
+
+    def run_reads(self, execution_id):
+        """How many GetTriggerWorkflowRun requests asked for execution_id
+        (all that were received, whatever was answered)."""
+        return len(self.requests("GetTriggerWorkflowRun", execution_id=execution_id))
 
     def clear_requests(self):
         """Forgets the recorded requests, TLS errors and list calls."""
@@ -1112,8 +1272,8 @@ class WeDataStandin(_Served):
                     out.append(item)
         return out
 
-    def count(self, action=None):
-        return len(self.requests(action))
+    def count(self, action=None, execution_id=None, async_id=None):
+        return len(self.requests(action, execution_id, async_id))
 
     def count_by_action(self):
         counts = {}
@@ -1126,22 +1286,36 @@ class WeDataStandin(_Served):
         with self._lock:
             return list(self._tls_errors)
 
-    def wait_for_requests(self, n, action=None, timeout=10.0, answered=False):
-        """Waits until at least n requests (of action) were received (and,
-        if answered, answered); returns them, or raises TimeoutError."""
+    def wait_for_requests(self, n, action=None, timeout=10.0, answered=False,
+                          execution_id=None, async_id=None):
+        """Waits until at least n requests matching the filters of
+        requests() were received (and, if answered, answered); returns
+        them, or raises TimeoutError."""
         deadline = time.monotonic() + timeout
         with self._cond:
             while True:
-                recs = [r for r in self._records if action is None or r.action == action]
+                recs = [r for r in self._records
+                        if self._matches(r, action, execution_id, async_id)]
                 if answered:
                     recs = [r for r in recs if r.done.is_set()]
                 if len(recs) >= n:
                     return recs
                 left = deadline - time.monotonic()
                 if left <= 0:
+                    what = " ".join(x for x in (action, execution_id, async_id) if x)
                     raise TimeoutError("expected %d %s request(s), got %d: %r" % (
-                        n, action or "", len(recs), self._records))
+                        n, what, len(recs), self._records))
                 self._cond.wait(min(left, 0.1))
+
+    def wait_for_async_polls(self, async_id, n, timeout=10.0, answered=False):
+        """wait_for_requests(n, "GetOpsAsyncJob", async_id=async_id, ...)."""
+        return self.wait_for_requests(n, "GetOpsAsyncJob", timeout, answered,
+                                      async_id=async_id)
+
+    def wait_for_run_reads(self, execution_id, n, timeout=10.0, answered=False):
+        """wait_for_requests(n, "GetTriggerWorkflowRun", execution_id=..., ...)."""
+        return self.wait_for_requests(n, "GetTriggerWorkflowRun", timeout, answered,
+                                      execution_id=execution_id)
 
     # -- request handling --------------------------------------------------
 
@@ -1225,6 +1399,9 @@ class WeDataStandin(_Served):
         if isinstance(record.body, dict):
             exec_id = record.body.get("WorkflowExecutionId")
             record.execution_id = exec_id if isinstance(exec_id, str) else None
+            if record.action == "GetOpsAsyncJob":
+                asked = record.body.get("AsyncId")
+                record.asked_async_id = asked if isinstance(asked, str) else None
 
         # The authentication and header checks always run first, so every
         # record says whether its signature was valid, whatever is answered.
@@ -1459,25 +1636,43 @@ class WeDataStandin(_Served):
             record.applied = True
             if task_ids:
                 run.task_ids = list(task_ids)
+            restarted = []
             for task in run.tasks:
                 # The tasks it reruns start again: all of them, or TaskIds.
                 if not task_ids or task["TaskId"] in task_ids:
                     task["ExecutionState"] = "RUNNING"
+                    restarted.append(task)
+            # What comes next: the run's next scripted outcome (else it
+            # stays RUNNING) and the job's plan (the run's, else the global).
+            queue = self._outcomes.get(execution_id)
+            states = queue.pop(0) if queue else None
+            if queue == []:
+                del self._outcomes[execution_id]
+            run.outcome = None if states is None else {
+                "states": states, "reads": 0, "restarted": restarted}
+            plan = self._async_plans.get(execution_id, self._async_plan)
             run.reruns.append({"AsyncId": async_id, "ExecuteType": execute_type,
                                "TaskIds": task_ids, "AdvancedParams": adv,
                                "SchedulingResourceGroup": params.get("SchedulingResourceGroup"),
                                "IntegrationResourceGroup": params.get("IntegrationResourceGroup"),
-                               "RequestId": record.request_id})
-            self._jobs[async_id] = {
+                               "RequestId": record.request_id,
+                               "AsyncPlan": list(plan["statuses"]) if plan else None,
+                               "Outcome": list(states) if states else None})
+            job = {
                 "ProjectId": project_id, "AsyncId": async_id,
-                "AsyncType": "WORKFLOW_RERUN", "Status": self.async_job_status,
+                "AsyncType": "WORKFLOW_RERUN", "Status": None,
                 "ErrorDesc": None, "TotalSubProcessCount": 1,
-                "FinishedSubProcessCount": 1 if self.async_job_status == "SUCCESS" else 0,
-                "SuccessSubProcessCount": 1 if self.async_job_status == "SUCCESS" else 0,
+                "FinishedSubProcessCount": 0, "SuccessSubProcessCount": 0,
                 "CreateUserUin": "100000000001",
-                "CreateTime": _now_iso(), "UpdateTime": _now_iso(),
+                "CreateTime": _now_iso(), "UpdateTime": None,
                 "WorkflowExecutionId": execution_id,
             }
+            if plan is None:
+                self._set_job_status(job, self.async_job_status, None)
+            else:
+                self._job_plans[async_id] = dict(plan, polls=0)
+                self._set_plan_status(job, plan, 0)
+            self._jobs[async_id] = job
         record.async_id = async_id
         return {"AsyncId": async_id}
 
@@ -1486,10 +1681,40 @@ class WeDataStandin(_Served):
         execution_id = self._require_string(params, "WorkflowExecutionId")
         with self._lock:
             run = self._find_run(project_id, execution_id)
+            self._advance_outcome(run)
             return {"TriggerWorkflowRun": run.brief(),
                     "TriggerTaskRuns": run.task_briefs(),
                     "BizStateEnumInfos": [{"LabelKey": run.state, "LabelValue": run.state,
                                            "Count": 1}]}
+
+    @staticmethod
+    def _advance_outcome(run):
+        """Applies the next state of the run's scripted outcome (see
+        rerun_outcomes); called under the lock by GetTriggerWorkflowRun."""
+        outcome = run.outcome
+        if outcome is None:
+            return
+        states = outcome["states"]
+        state = states[min(outcome["reads"], len(states) - 1)]
+        outcome["reads"] += 1
+        run.state = state
+        if state == "SUCCESS":
+            for task in run.tasks:
+                task["ExecutionState"] = "SUCCESS"
+        elif state == "FAILED":
+            for task in run.tasks:
+                if task["ExecutionState"] == "RUNNING" and any(
+                        task is other for other in outcome["restarted"]):
+                    task["ExecutionState"] = "FAILED"
+        if outcome["reads"] >= len(states):
+            run.outcome = None        # played out: the last state sticks
+
+    def _set_plan_status(self, job, plan, index):
+        """Sets a planned job to its statuses[index] (the last one past the end)."""
+        statuses = plan["statuses"]
+        status = statuses[min(index, len(statuses) - 1)]
+        self._set_job_status(job, status, plan["error_desc"]
+                             if status in ASYNC_ERROR_DESC_STATUSES else None)
 
     LIST_FIELDS = ("ProjectId", "Filters", "OrderFields", "PageNumber", "PageSize")
     LIST_FILTERS = ("WorkflowId", "ExecutionId", "Keyword")
@@ -1605,6 +1830,13 @@ class WeDataStandin(_Served):
             if job is None or job["ProjectId"] != project_id:
                 raise ApiError("ResourceNotFound",
                                "The async job `%s` does not exist." % async_id)
+            plan = self._job_plans.get(async_id)
+            if plan is not None:
+                # The n-th poll carried out answers statuses[n-1].
+                self._set_plan_status(job, plan, plan["polls"])
+                plan["polls"] += 1
+                if plan["polls"] >= len(plan["statuses"]):
+                    del self._job_plans[async_id]     # played out: the last one stays
             data = dict(job)
         data.pop("WorkflowExecutionId", None)
         return data
@@ -1771,7 +2003,8 @@ def _describe_request(rec):
         "ok" if rec.signature_ok else ("FAILED(%s)" % rec.auth_code
                                        if rec.signature_ok is False else "n/a"),
         rec.answer, rec.status if rec.status is not None else "dropped",
-        " AsyncId=%s" % rec.async_id if rec.async_id else "",
+        " AsyncId=%s" % rec.async_id if rec.async_id else (
+            " asked AsyncId=%s" % rec.asked_async_id if rec.asked_async_id else ""),
         " Error=%s" % rec.error_code if rec.error_code else "")
         + (" (rerun applied)" if rec.applied else "")
         + (" (client gone)" if rec.client_gone else ""))
