@@ -16,6 +16,7 @@
 #define WDR_ACTION_RERUN "RerunTriggerWorkflowRunAsync"
 #define WDR_ACTION_GET_RUN "GetTriggerWorkflowRun"
 #define WDR_ACTION_LIST_RUNS "ListTriggerWorkflowRuns"
+#define WDR_ACTION_ASYNC_JOB "GetOpsAsyncJob"
 
 /* Where and as whom to call; all borrowed. */
 typedef struct {
@@ -58,6 +59,14 @@ int wdr_api_list_runs(const wdr_api_endpoint_t *ep, const wdr_transport_t *t,
                       const char *project_id, const char *const *workflow_ids,
                       size_t ids_num, int page, int64_t now,
                       wdr_api_result_t *out, wdr_run_list_t *list)
+    __attribute__((warn_unused_result));
+
+/* wdr_api_get_async_job reads an async job (GetOpsAsyncJob) into view,
+ * filling out as wdr_api_rerun does. */
+int wdr_api_get_async_job(const wdr_api_endpoint_t *ep,
+                          const wdr_transport_t *t, const char *project_id,
+                          const char *async_id, int64_t now,
+                          wdr_api_result_t *out, wdr_async_view_t *view)
     __attribute__((warn_unused_result));
 
 /* What a result means for the caller's next step. */

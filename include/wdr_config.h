@@ -43,6 +43,7 @@ typedef struct {
   bool scope_incomplete;     /* task_scope is "incomplete" */
   bool escalate_to_full;     /* after an accepted rerun: ExecuteType 1 */
   bool poll;                 /* find its failed runs by listing them */
+  bool track_async;          /* follow each accepted rerun to its end */
 } wdr_workflow_cfg_t;
 
 typedef struct {
@@ -65,10 +66,12 @@ typedef struct {
   int breaker_threshold;
   double breaker_cooldown; /* seconds */
   bool dry_run;
-  char *state_file;       /* relative paths are below collectd's BaseDir */
-  double state_retention; /* seconds */
-  double poll_interval;   /* seconds between polls */
-  double poll_lookback;   /* seconds: how far back runs are looked at */
+  char *state_file;           /* relative paths are below collectd's BaseDir */
+  double state_retention;     /* seconds */
+  double poll_interval;       /* seconds between polls */
+  double poll_lookback;       /* seconds: how far back runs are looked at */
+  double async_poll_interval; /* seconds between reads of a followed rerun */
+  double async_timeout;       /* seconds an async job may take */
   wdr_workflow_cfg_t *workflows;
   size_t workflows_num;
 } wdr_config_t;

@@ -101,6 +101,23 @@ int wdr_json_get_run_body(const char *project_id, const char *execution_id,
 void wdr_json_parse_get_run(const char *body, size_t len, wdr_response_t *out,
                             wdr_run_view_t *view);
 
+/* The parts of an async job (GetOpsAsyncJob) the plugin reads. */
+typedef struct {
+  char status[WDR_ID_MAX];      /* Status: INIT, RUNNING, SUCCESS, FAIL, ... */
+  char error_desc[WDR_MSG_MAX]; /* ErrorDesc; "" when null or absent */
+} wdr_async_view_t;
+
+/* wdr_json_async_job_body appends the GetOpsAsyncJob body
+ * {"ProjectId":..,"AsyncId":..} to out. Returns 0 or -1. */
+int wdr_json_async_job_body(const char *project_id, const char *async_id,
+                            wdr_buf_t *out) __attribute__((warn_unused_result));
+
+/* wdr_json_parse_async_job decodes a GetOpsAsyncJob answer like
+ * wdr_json_parse_rerun; on success out->ok is true and view holds
+ * Response.Data's Status (required) and ErrorDesc. */
+void wdr_json_parse_async_job(const char *body, size_t len, wdr_response_t *out,
+                              wdr_async_view_t *view);
+
 /* One run of a ListTriggerWorkflowRuns page. */
 typedef struct {
   char execution_id[WDR_ID_MAX];

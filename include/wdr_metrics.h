@@ -22,6 +22,12 @@ enum wdr_counter {
   WDR_CNT_GAVE_UP,     /* runs given up after MaxAttempts */
   WDR_CNT_WOULD_RERUN, /* dry run: reruns not sent */
   WDR_CNT_POLLED,      /* runs examined by polling */
+  WDR_CNT_RECOVERED,   /* TrackAsync: reruns followed to SUCCESS */
+  /* TrackAsync: how the async jobs of accepted reruns ended. */
+  WDR_CNT_ASYNC_SUCCESS,
+  WDR_CNT_ASYNC_FAIL,
+  WDR_CNT_ASYNC_PART_SUCCESS,
+  WDR_CNT_ASYNC_TIMEOUT, /* still pending after AsyncTimeout */
   WDR_CNT_NUM
 };
 
@@ -65,13 +71,18 @@ void wdr_metrics_error(wdr_metrics_t *m, size_t wf, const char *code);
 void wdr_metrics_latency(wdr_metrics_t *m, size_t wf, const char *action,
                          double seconds);
 
+/* wdr_metrics_set_recovery: workflow wf's gauge duration-time_to_recover,
+ * seconds from a run's first failure signal to its recovery (the latest
+ * recovery; not emitted before the first). */
+void wdr_metrics_set_recovery(wdr_metrics_t *m, size_t wf, double seconds);
+
 /* wdr_metrics_set_breaker: the plugin-wide gauge-breaker_open (0 or 1). */
 void wdr_metrics_set_breaker(wdr_metrics_t *m, bool open);
 
 /* One value to dispatch. plugin_instance "" means plugin-wide. */
 typedef struct {
   const char *plugin_instance;
-  const char *type;          /* "derive", "queue_length", "response_time" */
+  const char *type; /* "derive", "queue_length", "response_time", ... */
   const char *type_instance; /* may be "" */
   bool is_derive;
   uint64_t derive;
@@ -82,7 +93,8 @@ typedef void (*wdr_emit_fn)(void *ctx, const wdr_metric_t *v);
 
 /* wdr_metrics_emit emits, per workflow (names[i] is workflow i's name):
  * every counter and skip reason, each error code seen, each action's last
- * latency; then the plugin-wide queue_length and gauge-breaker_open. */
+ * latency, the last time to recover once there is one; then the
+ * plugin-wide queue_length and gauge-breaker_open. */
 void wdr_metrics_emit(wdr_metrics_t *m, char *const *names, size_t queue_length,
                       wdr_emit_fn emit, void *ctx);
 

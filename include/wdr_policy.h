@@ -26,6 +26,12 @@
 /* Request retries (retryable errors) back off from 1 s, doubling, to 60 s. */
 #define WDR_REQUEST_RETRY_BASE_MS 1000
 #define WDR_REQUEST_RETRY_MAX_MS 60000
+/* Following a rerun (TrackAsync): the run's reads start at the async poll
+ * interval and double up to this (or the poll interval, if longer). */
+#define WDR_FOLLOW_MAX_MS 60000
+/* A FAILED that the run shows before WeData has caught up with our rerun is
+ * believed from this many reads on (see wdr_policy_on_follow). */
+#define WDR_FOLLOW_STALE_READS 3
 
 typedef struct {
   int max_attempts;              /* accepted reruns per run */
@@ -36,14 +42,17 @@ typedef struct {
   bool verify; /* VerifyBeforeRerun: read the run, rerun only if due */
   bool scope_incomplete; /* TaskScope "incomplete": rerun unfinished tasks */
   bool escalate;         /* EscalateToFull: after an accepted rerun, run all */
+  bool track;            /* TrackAsync: follow each accepted rerun to its end */
 } wdr_policy_wf_t;
 
 typedef struct {
   const wdr_policy_wf_t *wf; /* one per workflow, borrowed */
   size_t wf_num;
-  int max_request_retries; /* per attempt */
-  int64_t retention_ms;    /* forget finished runs this old */
-  size_t max_runs;         /* table bound */
+  int max_request_retries;  /* per attempt */
+  int64_t retention_ms;     /* forget finished runs this old */
+  size_t max_runs;          /* table bound */
+  int64_t async_poll_ms;    /* AsyncPollInterval */
+  int64_t async_timeout_ms; /* AsyncTimeout */
 } wdr_policy_cfg_t;
 
 typedef enum {
@@ -52,13 +61,23 @@ typedef enum {
   WDR_RUN_VERIFY,    /* read the run at next_at_ms before anything else */
   WDR_RUN_IN_FLIGHT, /* a request is out (after a crash: ambiguous) */
   WDR_RUN_PERMANENT, /* a permanent error ended it */
+  WDR_RUN_ASYNC,     /* TrackAsync: read the async job at next_at_ms */
+  WDR_RUN_FOLLOW,    /* TrackAsync: read the run at next_at_ms */
   WDR_RUN_STATE_NUM
 } wdr_run_state_t;
 
 /* RERUN: send the rerun. VERIFY: read the run after a request whose fate
  * is unknown. CHECK: read the run before an attempt (VerifyBeforeRerun,
- * TaskScope "incomplete"). */
-typedef enum { WDR_JOB_RERUN, WDR_JOB_VERIFY, WDR_JOB_CHECK } wdr_job_kind_t;
+ * TaskScope "incomplete"). ASYNC: read the async job of an accepted rerun
+ * (GetOpsAsyncJob). FOLLOW: read the run after it (TrackAsync). */
+typedef enum {
+  WDR_JOB_RERUN,
+  WDR_JOB_VERIFY,
+  WDR_JOB_CHECK,
+  WDR_JOB_ASYNC,
+  WDR_JOB_FOLLOW,
+  WDR_JOB_KIND_NUM
+} wdr_job_kind_t;
 
 /* One run the plugin has acted on. Everything in it is persisted. */
 typedef struct {
@@ -80,6 +99,14 @@ typedef struct {
   int64_t updated_ms;
   char last_async_id[WDR_ID_MAX];
   char last_error[WDR_ID_MAX];
+  /* TrackAsync, for the accepted rerun being followed: when it was
+   * accepted (AsyncTimeout and the end of following count from it), reads
+   * in the current phase, the async job's last Status, and whether the run
+   * was seen in a state other than FAILED since. */
+  int64_t track_ms;
+  int track_reads;
+  char async_status[WDR_ID_MAX];
+  bool seen_active;
   /* Not persisted: the check of the current attempt, redone after a
    * restart. scope: the tasks to rerun (TaskScope "incomplete"). */
   bool checked;
@@ -111,8 +138,9 @@ typedef struct {
   int attempt;  /* 1-based number of the attempt this request belongs to */
   int retry;    /* 0 for the first request of the attempt */
   bool dry_run; /* RERUN in a dry-run workflow: count, do not send */
-  int known_attempts; /* VERIFY: accepted reruns known before this one */
-  int64_t charged_ms; /* the budget slot this job took, 0 if none */
+  int known_attempts;        /* VERIFY: accepted reruns known before this one */
+  int64_t charged_ms;        /* the budget slot this job took, 0 if none */
+  char async_id[WDR_ID_MAX]; /* ASYNC: the job to read; FOLLOW: its job */
   /* RERUN: what to send instead of the configured ExecuteType and tasks.
    * execute_type 0: as configured; 1: the whole workflow (no TaskIds, no
    * AdvancedParams); 2: ExecuteType 2 with task_ids. task_ids is borrowed
@@ -191,7 +219,10 @@ bool wdr_policy_take_due(wdr_policy_t *p, int64_t now_ms, wdr_policy_job_t *job,
 
 /* wdr_policy_on_result: the request for job ended with outcome at now_ms.
  * async_id: the AsyncId on ACCEPTED (may be NULL); error_code: the code on
- * failures (may be NULL), remembered as the run's last error. */
+ * failures (may be NULL), remembered as the run's last error. In a
+ * TrackAsync workflow ACCEPTED starts following (at_ms: the first read).
+ * ASYNC and FOLLOW jobs are answered with wdr_policy_on_async and
+ * wdr_policy_on_follow, failed reads included; here they are STALE. */
 wdr_result_decision_t
 wdr_policy_on_result(wdr_policy_t *p, const wdr_policy_job_t *job,
                      wdr_outcome_t outcome, const char *async_id,
@@ -227,7 +258,88 @@ wdr_result_decision_t wdr_policy_on_check(wdr_policy_t *p,
                                           wdr_check_t check, char *const *tasks,
                                           size_t tasks_num, int64_t now_ms);
 
-/* wdr_policy_pending: runs SCHEDULED, VERIFY or IN_FLIGHT. */
+/* --- following an accepted rerun (TrackAsync) -------------------------- *
+ *
+ * In a TrackAsync workflow an accepted rerun (verdict ACCEPTED) does not
+ * leave the run IDLE: it is ASYNC (its AsyncId is known: the async job is
+ * read first) or FOLLOW (the run is read), the first read due at the
+ * decision's at_ms. Signals for it are DUPLICATE until following ends. */
+
+/* What a read of the async job (GetOpsAsyncJob) found. */
+typedef enum {
+  WDR_ASYNC_PENDING, /* INIT, RUNNING, a Status not known, or no answer */
+  WDR_ASYNC_ENDED,   /* SUCCESS, FAIL or PART_SUCCESS */
+  WDR_ASYNC_GONE,    /* the job cannot be read (a permanent error) */
+} wdr_async_t;
+
+/* What a read of the run after the rerun found. */
+typedef enum {
+  WDR_FOLLOW_RUNNING, /* a state that is not an end (PENDING, QUEUED, ...) */
+  WDR_FOLLOW_UNKNOWN, /* no usable answer: read again */
+  WDR_FOLLOW_SUCCESS,
+  WDR_FOLLOW_FAILED,
+  WDR_FOLLOW_SKIPPED, /* SKIPED (sic): it ended without running */
+  WDR_FOLLOW_GONE,    /* the run cannot be read (a permanent error) */
+} wdr_follow_t;
+
+typedef enum {
+  WDR_TRACK_WAIT,      /* read again at at_ms */
+  WDR_TRACK_FOLLOW,    /* the async job ended (or is gone): the run is read
+                          from at_ms */
+  WDR_TRACK_TIMEOUT,   /* AsyncTimeout passed: the run is read from at_ms */
+  WDR_TRACK_RECOVERED, /* the run is SUCCESS; recover_ms since the first
+                          failure signal */
+  WDR_TRACK_FAILED,    /* it failed again: signal says what comes next */
+  WDR_TRACK_LOST,      /* stopped following: the run cannot be read, was
+                          skipped, or did not end within the retention */
+  WDR_TRACK_STALE,     /* the job is not in flight: ignore */
+} wdr_track_verdict_t;
+
+typedef struct {
+  wdr_track_verdict_t verdict;
+  int64_t at_ms;
+  int64_t recover_ms;
+  int attempts;                 /* accepted reruns of the run */
+  wdr_signal_decision_t signal; /* FAILED: as for a failure signal */
+} wdr_track_decision_t;
+
+/* wdr_policy_async_of maps a GetOpsAsyncJob Status to ENDED or PENDING. */
+wdr_async_t wdr_policy_async_of(const char *status);
+
+/* wdr_policy_follow_of maps an ExecutionState to SUCCESS, FAILED, SKIPPED
+ * (SKIPED, as WeData spells it) or RUNNING (anything else: RUNNING,
+ * PENDING, QUEUED, undocumented ones). */
+wdr_follow_t wdr_policy_follow_of(const char *state);
+
+/* wdr_policy_on_async: the ASYNC job read the async job at now_ms. status
+ * is its Status (remembered; may be NULL). PENDING reads again after
+ * AsyncPollInterval unless AsyncTimeout has passed since the rerun was
+ * accepted (then TIMEOUT); the last read is due at the timeout (the first
+ * one too, when AsyncTimeout is shorter than AsyncPollInterval). */
+wdr_track_decision_t wdr_policy_on_async(wdr_policy_t *p,
+                                         const wdr_policy_job_t *job,
+                                         wdr_async_t what, const char *status,
+                                         int64_t now_ms);
+
+/* wdr_policy_on_follow: the FOLLOW job read the run at now_ms.
+ * SUCCESS ends following (RECOVERED, the run IDLE). FAILED counts as
+ * failing again when WeData has caught up with the rerun (rerun_times, -1
+ * when unknown, at least the reruns accepted here), the run was seen in
+ * another state since, the async job ended FAIL or PART_SUCCESS, or this is
+ * the WDR_FOLLOW_STALE_READS-th answered read or later; then the run takes
+ * its next attempt as on a failure signal (backoff, MaxAttempts, budget).
+ * Otherwise it is read again, at intervals doubling per answered read from
+ * AsyncPollInterval to WDR_FOLLOW_MAX_MS (UNKNOWN: at the same interval),
+ * until the retention has passed since the rerun was accepted (LOST). rnd:
+ * for the backoff's jitter. */
+wdr_track_decision_t wdr_policy_on_follow(wdr_policy_t *p,
+                                          const wdr_policy_job_t *job,
+                                          wdr_follow_t what,
+                                          long long rerun_times, int64_t now_ms,
+                                          uint32_t rnd);
+
+/* wdr_policy_pending: runs SCHEDULED, VERIFY or IN_FLIGHT (reads of a
+ * followed rerun are not counted: they are not waiting reruns). */
 size_t wdr_policy_pending(const wdr_policy_t *p);
 
 /* wdr_policy_prune forgets IDLE and PERMANENT runs not updated within the
@@ -247,10 +359,14 @@ const int64_t *wdr_policy_budget(const wdr_policy_t *p, size_t wf,
                                  size_t *ret_num);
 
 /* wdr_policy_restore adds a run read back from the state file. A run that
- * was IN_FLIGHT becomes VERIFY (a rerun request) or VERIFY again (a verify
- * request), due after WDR_VERIFY_DELAY_MS from now_ms: after a crash
- * nobody knows whether it reached the server. Returns 0, or -1 when the
- * table is full, wf is out of range or the run is already there. */
+ * was IN_FLIGHT with a rerun or verify request becomes VERIFY, due after
+ * WDR_VERIFY_DELAY_MS from now_ms: after a crash nobody knows whether the
+ * rerun reached the server. One that was in the middle of a read makes it
+ * again, due at now_ms: a CHECK as SCHEDULED, an ASYNC or FOLLOW read as
+ * ASYNC or FOLLOW. A run being followed in a workflow whose track is now
+ * false becomes IDLE; ASYNC without an AsyncId becomes FOLLOW. Returns 0,
+ * or -1 when the table is full, wf is out of range or the run is already
+ * there. */
 int wdr_policy_restore(wdr_policy_t *p, const wdr_run_t *run, int64_t now_ms);
 
 /* wdr_policy_restore_budget appends a send time to workflow wf's window. */

@@ -199,6 +199,25 @@ int wdr_api_list_runs(const wdr_api_endpoint_t *ep, const wdr_transport_t *t,
   return status;
 }
 
+static void decode_async_job(const char *body, size_t len, wdr_response_t *out,
+                             void *extra) {
+  wdr_json_parse_async_job(body, len, out, extra);
+}
+
+int wdr_api_get_async_job(const wdr_api_endpoint_t *ep,
+                          const wdr_transport_t *t, const char *project_id,
+                          const char *async_id, int64_t now,
+                          wdr_api_result_t *out, wdr_async_view_t *view) {
+  wdr_buf_t body;
+  wdr_buf_init(&body, API_BODY_MAX);
+  memset(view, 0, sizeof(*view));
+  bool body_ok = wdr_json_async_job_body(project_id, async_id, &body) == 0;
+  int status = api_action(ep, t, WDR_ACTION_ASYNC_JOB, &body, body_ok, now,
+                          decode_async_job, view, out);
+  wdr_buf_free(&body, false);
+  return status;
+}
+
 /* Codes worth another try, from wedata-api.md section 4: the rate limits,
  * transient server trouble, and the WeData "service busy" code. A code is
  * retryable when it equals an entry or starts with an entry and a dot. */

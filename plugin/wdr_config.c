@@ -63,6 +63,12 @@ static const opt_t plugin_opts[] = {
      86400},
     {"PollLookback", OPT_NUMBER, offsetof(wdr_config_t, poll_lookback), 60,
      2592000},
+    /* Below 1 s only makes sense against a local stand-in; the rate limit
+     * still bounds the requests. */
+    {"AsyncPollInterval", OPT_NUMBER,
+     offsetof(wdr_config_t, async_poll_interval), 0.1, 3600},
+    {"AsyncTimeout", OPT_NUMBER, offsetof(wdr_config_t, async_timeout), 1,
+     604800},
 };
 
 static const opt_t workflow_opts[] = {
@@ -88,6 +94,7 @@ static const opt_t workflow_opts[] = {
     {"EscalateToFull", OPT_BOOL, offsetof(wdr_workflow_cfg_t, escalate_to_full),
      0, 0},
     {"Poll", OPT_BOOL, offsetof(wdr_workflow_cfg_t, poll), 0, 0},
+    {"TrackAsync", OPT_BOOL, offsetof(wdr_workflow_cfg_t, track_async), 0, 0},
 };
 
 #define OPTS_MAX 32
@@ -638,6 +645,8 @@ int wdr_config_parse(const oconfig_item_t *ci, wdr_getenv_fn get_env,
   cfg->state_retention = 604800;
   cfg->poll_interval = 60;
   cfg->poll_lookback = 86400;
+  cfg->async_poll_interval = 5;
+  cfg->async_timeout = 3600;
 
   for (int i = 0; i < ci->children_num; i++) {
     const oconfig_item_t *child = &ci->children[i];

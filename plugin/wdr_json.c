@@ -202,27 +202,63 @@ void wdr_json_parse_rerun(const char *body, size_t len, wdr_response_t *out) {
   yajl_tree_free(root);
 }
 
+/* A body of two string fields: {"ProjectId":..,"<key>":..}. */
 typedef struct {
   const char *project_id;
-  const char *execution_id;
-} get_run_args_t;
+  const char *key;
+  const char *value;
+} id_body_args_t;
 
-static int fill_get_run(yajl_gen g, const void *arg) {
-  const get_run_args_t *a = arg;
+static int fill_id_body(yajl_gen g, const void *arg) {
+  const id_body_args_t *a = arg;
   return (yajl_gen_map_open(g) == yajl_gen_status_ok &&
           gen_pair(g, "ProjectId", a->project_id) == 0 &&
-          gen_pair(g, "WorkflowExecutionId", a->execution_id) == 0 &&
+          gen_pair(g, a->key, a->value) == 0 &&
           yajl_gen_map_close(g) == yajl_gen_status_ok)
              ? 0
              : -1;
 }
 
+static int id_body(const char *project_id, const char *key, const char *value,
+                   wdr_buf_t *out) {
+  if (!is_set(project_id) || !is_set(value))
+    return -1;
+  id_body_args_t a = {project_id, key, value};
+  return wdr_json_generate(out, fill_id_body, &a);
+}
+
 int wdr_json_get_run_body(const char *project_id, const char *execution_id,
                           wdr_buf_t *out) {
-  if (!is_set(project_id) || !is_set(execution_id))
-    return -1;
-  get_run_args_t a = {project_id, execution_id};
-  return wdr_json_generate(out, fill_get_run, &a);
+  return id_body(project_id, "WorkflowExecutionId", execution_id, out);
+}
+
+int wdr_json_async_job_body(const char *project_id, const char *async_id,
+                            wdr_buf_t *out) {
+  return id_body(project_id, "AsyncId", async_id, out);
+}
+
+void wdr_json_parse_async_job(const char *body, size_t len, wdr_response_t *out,
+                              wdr_async_view_t *view) {
+  static const char *p_data[] = {"Response", "Data", NULL};
+  static const char *p_status[] = {"Status", NULL};
+  static const char *p_desc[] = {"ErrorDesc", NULL};
+  memset(view, 0, sizeof(*view));
+  yajl_val root = parse_envelope(body, len, out);
+  if (root == NULL)
+    return;
+  yajl_val data = yajl_tree_get(root, p_data, yajl_t_object);
+  if (data == NULL || !copy_id(view->status, sizeof(view->status),
+                               get_string(data, p_status))) {
+    set_parse_error(out, "Response.Data.Status is missing or not a string");
+    goto cleanup;
+  }
+  /* ErrorDesc is nullable: absent, null or not a string reads as "". */
+  const char *desc = get_string(data, p_desc);
+  wdr_json_copy_text(view->error_desc, sizeof(view->error_desc),
+                     desc != NULL ? desc : "");
+  out->ok = true;
+cleanup:
+  yajl_tree_free(root);
 }
 
 void wdr_run_view_free(wdr_run_view_t *view) {

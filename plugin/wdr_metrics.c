@@ -25,6 +25,8 @@ typedef struct {
   uint64_t errors_other;
   latency_t latency[WDR_ACTIONS_MAX];
   size_t latency_num;
+  bool recovered;
+  double recover_seconds;
 } wf_metrics_t;
 
 struct wdr_metrics_s {
@@ -35,11 +37,20 @@ struct wdr_metrics_s {
 };
 
 static const char *const counter_names[WDR_CNT_NUM] = {
-    [WDR_CNT_SIGNALS] = "signals",   [WDR_CNT_ATTEMPTS] = "attempts",
-    [WDR_CNT_ACCEPTED] = "accepted", [WDR_CNT_FAILED] = "failed",
-    [WDR_CNT_DROPPED] = "dropped",   [WDR_CNT_RETRIES] = "retries",
-    [WDR_CNT_GAVE_UP] = "gave_up",   [WDR_CNT_WOULD_RERUN] = "would_rerun",
+    [WDR_CNT_SIGNALS] = "signals",
+    [WDR_CNT_ATTEMPTS] = "attempts",
+    [WDR_CNT_ACCEPTED] = "accepted",
+    [WDR_CNT_FAILED] = "failed",
+    [WDR_CNT_DROPPED] = "dropped",
+    [WDR_CNT_RETRIES] = "retries",
+    [WDR_CNT_GAVE_UP] = "gave_up",
+    [WDR_CNT_WOULD_RERUN] = "would_rerun",
     [WDR_CNT_POLLED] = "polled",
+    [WDR_CNT_RECOVERED] = "recovered",
+    [WDR_CNT_ASYNC_SUCCESS] = "async-SUCCESS",
+    [WDR_CNT_ASYNC_FAIL] = "async-FAIL",
+    [WDR_CNT_ASYNC_PART_SUCCESS] = "async-PART_SUCCESS",
+    [WDR_CNT_ASYNC_TIMEOUT] = "async-TIMEOUT",
 };
 
 static const char *const skip_names[WDR_SKIP_NUM] = {
@@ -143,6 +154,13 @@ void wdr_metrics_latency(wdr_metrics_t *m, size_t wf, const char *action,
   pthread_mutex_unlock(&m->lock);
 }
 
+void wdr_metrics_set_recovery(wdr_metrics_t *m, size_t wf, double seconds) {
+  pthread_mutex_lock(&m->lock);
+  m->wf[wf].recovered = true;
+  m->wf[wf].recover_seconds = seconds;
+  pthread_mutex_unlock(&m->lock);
+}
+
 void wdr_metrics_set_breaker(wdr_metrics_t *m, bool open) {
   pthread_mutex_lock(&m->lock);
   m->breaker_open = open;
@@ -178,6 +196,11 @@ static void emit_workflow(const wf_metrics_t *w, const char *inst,
                               .type = "response_time",
                               .type_instance = w->latency[i].action,
                               .gauge = w->latency[i].seconds});
+  if (w->recovered)
+    emit(ctx, &(wdr_metric_t){.plugin_instance = inst,
+                              .type = "duration",
+                              .type_instance = "time_to_recover",
+                              .gauge = w->recover_seconds});
 }
 
 void wdr_metrics_emit(wdr_metrics_t *m, char *const *names, size_t queue_length,

@@ -24,7 +24,8 @@ struct wdr_policy_s {
 static const char *const state_names[WDR_RUN_STATE_NUM] = {
     [WDR_RUN_IDLE] = "idle",           [WDR_RUN_SCHEDULED] = "scheduled",
     [WDR_RUN_VERIFY] = "verify",       [WDR_RUN_IN_FLIGHT] = "in_flight",
-    [WDR_RUN_PERMANENT] = "permanent",
+    [WDR_RUN_PERMANENT] = "permanent", [WDR_RUN_ASYNC] = "async",
+    [WDR_RUN_FOLLOW] = "follow",
 };
 
 const char *wdr_run_state_name(wdr_run_state_t s) {
@@ -153,31 +154,17 @@ static size_t awaiting_first_send(const wdr_policy_t *p, size_t wf) {
   return n;
 }
 
-wdr_signal_decision_t wdr_policy_on_signal(wdr_policy_t *p, size_t wf,
-                                           const char *execution_id,
-                                           int64_t now_ms, uint32_t rnd) {
+/* The next attempt for a failure of run (NULL: a run not in the table yet)
+ * of workflow wf, which is IDLE: refused when its attempts or the hour's
+ * budget are used up, else scheduled after its backoff. */
+static wdr_signal_decision_t next_attempt(wdr_policy_t *p, size_t wf,
+                                          wdr_run_t *run,
+                                          const char *execution_id,
+                                          int64_t now_ms, uint32_t rnd) {
   wdr_signal_decision_t d = {.verdict = WDR_SIGNAL_FULL};
-  if (wf >= p->cfg.wf_num || execution_id == NULL ||
-      strlen(execution_id) >= WDR_ID_MAX)
-    return d;
   const wdr_policy_wf_t *w = &p->cfg.wf[wf];
-  wdr_run_t *run = find_run(p, wf, execution_id);
   if (run != NULL) {
-    run->last_signal_ms = now_ms;
-    run->updated_ms = now_ms;
     d.attempts = run->attempts;
-    switch (run->state) {
-    case WDR_RUN_SCHEDULED:
-    case WDR_RUN_VERIFY:
-    case WDR_RUN_IN_FLIGHT:
-      d.verdict = WDR_SIGNAL_DUPLICATE;
-      return d;
-    case WDR_RUN_PERMANENT:
-      d.verdict = WDR_SIGNAL_PERMANENT;
-      return d;
-    default:
-      break;
-    }
     if (run->attempts >= w->max_attempts) {
       d.verdict = WDR_SIGNAL_EXHAUSTED;
       d.gave_up = !run->gave_up;
@@ -227,6 +214,36 @@ wdr_signal_decision_t wdr_policy_on_signal(wdr_policy_t *p, size_t wf,
   d.at_ms = at;
   d.attempts = run->attempts;
   return d;
+}
+
+wdr_signal_decision_t wdr_policy_on_signal(wdr_policy_t *p, size_t wf,
+                                           const char *execution_id,
+                                           int64_t now_ms, uint32_t rnd) {
+  wdr_signal_decision_t d = {.verdict = WDR_SIGNAL_FULL};
+  if (wf >= p->cfg.wf_num || execution_id == NULL ||
+      strlen(execution_id) >= WDR_ID_MAX)
+    return d;
+  wdr_run_t *run = find_run(p, wf, execution_id);
+  if (run != NULL) {
+    run->last_signal_ms = now_ms;
+    run->updated_ms = now_ms;
+    d.attempts = run->attempts;
+    switch (run->state) {
+    case WDR_RUN_SCHEDULED:
+    case WDR_RUN_VERIFY:
+    case WDR_RUN_IN_FLIGHT:
+    case WDR_RUN_ASYNC: /* following its rerun decides what comes next */
+    case WDR_RUN_FOLLOW:
+      d.verdict = WDR_SIGNAL_DUPLICATE;
+      return d;
+    case WDR_RUN_PERMANENT:
+      d.verdict = WDR_SIGNAL_PERMANENT;
+      return d;
+    default:
+      break;
+    }
+  }
+  return next_attempt(p, wf, run, execution_id, now_ms, rnd);
 }
 
 wdr_signal_decision_t wdr_policy_on_polled(wdr_policy_t *p, size_t wf,
@@ -292,7 +309,8 @@ bool wdr_policy_take_due(wdr_policy_t *p, int64_t now_ms, wdr_policy_job_t *job,
     best = NULL;
     for (size_t i = 0; i < p->runs_num; i++) {
       wdr_run_t *r = &p->runs[i];
-      if (r->state != WDR_RUN_SCHEDULED && r->state != WDR_RUN_VERIFY)
+      if (r->state != WDR_RUN_SCHEDULED && r->state != WDR_RUN_VERIFY &&
+          r->state != WDR_RUN_ASYNC && r->state != WDR_RUN_FOLLOW)
         continue;
       if (best == NULL || r->next_at_ms < best->next_at_ms)
         best = r;
@@ -302,14 +320,17 @@ bool wdr_policy_take_due(wdr_policy_t *p, int64_t now_ms, wdr_policy_job_t *job,
         *ret_next_ms = best != NULL ? best->next_at_ms : INT64_MAX;
       return false;
     }
-    /* A deferred run is due later now, so this loop ends. The read
-     * before an attempt is not a rerun: it uses no budget. */
-    if (needs_check(p, best) || budget_charge(p, best, now_ms, &charged))
+    /* A deferred run is due later now, so this loop ends. Reads are not
+     * reruns: they use no budget. */
+    if (best->state != WDR_RUN_SCHEDULED || needs_check(p, best) ||
+        budget_charge(p, best, now_ms, &charged))
       break;
   }
-  wdr_job_kind_t kind = best->state == WDR_RUN_VERIFY ? WDR_JOB_VERIFY
-                        : needs_check(p, best)        ? WDR_JOB_CHECK
-                                                      : WDR_JOB_RERUN;
+  wdr_job_kind_t kind = best->state == WDR_RUN_VERIFY   ? WDR_JOB_VERIFY
+                        : best->state == WDR_RUN_ASYNC  ? WDR_JOB_ASYNC
+                        : best->state == WDR_RUN_FOLLOW ? WDR_JOB_FOLLOW
+                        : needs_check(p, best)          ? WDR_JOB_CHECK
+                                                        : WDR_JOB_RERUN;
   const wdr_policy_wf_t *w = &p->cfg.wf[best->wf];
   best->state = WDR_RUN_IN_FLIGHT;
   best->in_flight = kind;
@@ -331,6 +352,8 @@ bool wdr_policy_take_due(wdr_policy_t *p, int64_t now_ms, wdr_policy_job_t *job,
     job->task_ids_num = best->scope_num;
   }
   memcpy(job->execution_id, best->execution_id, strlen(best->execution_id) + 1);
+  if (kind == WDR_JOB_ASYNC || kind == WDR_JOB_FOLLOW)
+    memcpy(job->async_id, best->last_async_id, strlen(best->last_async_id) + 1);
   return true;
 }
 
@@ -341,6 +364,26 @@ static void set_text(char *dst, const char *src) {
   if (n > 0)
     memcpy(dst, src, n);
   dst[n] = '\0';
+}
+
+/* An accepted rerun in a TrackAsync workflow is followed: its async job
+ * first when its AsyncId is known, else the run itself. */
+static void start_tracking(const wdr_policy_t *p, wdr_run_t *run,
+                           int64_t now_ms, int64_t *ret_at) {
+  if (!p->cfg.wf[run->wf].track)
+    return;
+  run->state = run->last_async_id[0] != '\0' ? WDR_RUN_ASYNC : WDR_RUN_FOLLOW;
+  run->track_ms = now_ms;
+  run->track_reads = 0;
+  run->async_status[0] = '\0';
+  run->seen_active = false;
+  /* The first read no later than AsyncTimeout, also when that is shorter
+   * than the poll interval. */
+  int64_t wait = p->cfg.async_poll_ms;
+  if (run->state == WDR_RUN_ASYNC && p->cfg.async_timeout_ms < wait)
+    wait = p->cfg.async_timeout_ms;
+  run->next_at_ms = now_ms + wait;
+  *ret_at = run->next_at_ms;
 }
 
 /* The current attempt cannot go on. A rerun request may still have reached
@@ -376,6 +419,7 @@ on_rerun_result(const wdr_policy_t *p, wdr_run_t *run, wdr_outcome_t outcome,
     run->state = WDR_RUN_IDLE;
     set_text(run->last_async_id, async_id);
     run->last_error[0] = '\0';
+    start_tracking(p, run, now_ms, ret_at);
     return WDR_RESULT_ACCEPTED;
   case WDR_OUTCOME_DRY_RUN:
     run->attempts++;
@@ -418,6 +462,7 @@ on_verify_result(const wdr_policy_t *p, wdr_run_t *run, wdr_outcome_t outcome,
     run->state = WDR_RUN_IDLE;
     run->last_async_id[0] = '\0'; /* accepted, AsyncId unknown */
     run->last_error[0] = '\0';
+    start_tracking(p, run, now_ms, ret_at);
     return WDR_RESULT_ACCEPTED;
   case WDR_OUTCOME_RERUN_NOT_SEEN:
     /* Provably not acted on: now a resend is safe. */
@@ -515,7 +560,8 @@ wdr_policy_on_result(wdr_policy_t *p, const wdr_policy_job_t *job,
   wdr_result_decision_t d = {.verdict = WDR_RESULT_STALE};
   wdr_run_t *run = find_run(p, job->wf, job->execution_id);
   if (run == NULL || run->state != WDR_RUN_IN_FLIGHT ||
-      run->in_flight != job->kind)
+      run->in_flight != job->kind || job->kind == WDR_JOB_ASYNC ||
+      job->kind == WDR_JOB_FOLLOW)
     return d;
   run->updated_ms = now_ms;
   if (error_code != NULL && error_code[0] != '\0')
@@ -531,23 +577,170 @@ wdr_policy_on_result(wdr_policy_t *p, const wdr_policy_job_t *job,
   return d;
 }
 
+wdr_async_t wdr_policy_async_of(const char *status) {
+  if (status != NULL &&
+      (strcmp(status, "SUCCESS") == 0 || strcmp(status, "FAIL") == 0 ||
+       strcmp(status, "PART_SUCCESS") == 0))
+    return WDR_ASYNC_ENDED;
+  return WDR_ASYNC_PENDING;
+}
+
+wdr_follow_t wdr_policy_follow_of(const char *state) {
+  if (state != NULL && strcmp(state, "SUCCESS") == 0)
+    return WDR_FOLLOW_SUCCESS;
+  if (state != NULL && strcmp(state, "FAILED") == 0)
+    return WDR_FOLLOW_FAILED;
+  if (state != NULL && strcmp(state, "SKIPED") == 0)
+    return WDR_FOLLOW_SKIPPED;
+  return WDR_FOLLOW_RUNNING;
+}
+
+/* The run a tracking read of kind belongs to, if that read is out. */
+static wdr_run_t *tracked(wdr_policy_t *p, const wdr_policy_job_t *job,
+                          wdr_job_kind_t kind) {
+  wdr_run_t *run = find_run(p, job->wf, job->execution_id);
+  if (run == NULL || job->kind != kind || run->state != WDR_RUN_IN_FLIGHT ||
+      run->in_flight != kind)
+    return NULL;
+  return run;
+}
+
+/* The wait before read n (0-based) of the run: from the async poll
+ * interval, doubling, to WDR_FOLLOW_MAX_MS or the poll interval. */
+static int64_t follow_delay_ms(const wdr_policy_t *p, int n) {
+  int64_t d = p->cfg.async_poll_ms > 0 ? p->cfg.async_poll_ms : 1;
+  int64_t cap = d > WDR_FOLLOW_MAX_MS ? d : WDR_FOLLOW_MAX_MS;
+  for (int i = 0; i < n && d < cap; i++)
+    d *= 2;
+  return d < cap ? d : cap;
+}
+
+static void follow_next(const wdr_policy_t *p, wdr_run_t *run, int64_t now_ms,
+                        wdr_track_decision_t *d, wdr_track_verdict_t verdict) {
+  run->state = WDR_RUN_FOLLOW;
+  run->next_at_ms = now_ms + follow_delay_ms(p, run->track_reads);
+  d->verdict = verdict;
+  d->at_ms = run->next_at_ms;
+}
+
+wdr_track_decision_t wdr_policy_on_async(wdr_policy_t *p,
+                                         const wdr_policy_job_t *job,
+                                         wdr_async_t what, const char *status,
+                                         int64_t now_ms) {
+  wdr_track_decision_t d = {.verdict = WDR_TRACK_STALE};
+  wdr_run_t *run = tracked(p, job, WDR_JOB_ASYNC);
+  if (run == NULL)
+    return d;
+  run->updated_ms = now_ms;
+  d.attempts = run->attempts;
+  if (status != NULL)
+    set_text(run->async_status, status);
+  int64_t deadline = run->track_ms + p->cfg.async_timeout_ms;
+  if (what == WDR_ASYNC_PENDING && now_ms < deadline) {
+    run->state = WDR_RUN_ASYNC;
+    run->next_at_ms = now_ms + p->cfg.async_poll_ms;
+    if (run->next_at_ms > deadline)
+      run->next_at_ms = deadline; /* one last read at the timeout */
+    d.verdict = WDR_TRACK_WAIT;
+    d.at_ms = run->next_at_ms;
+    return d;
+  }
+  run->track_reads = 0;
+  follow_next(p, run, now_ms, &d,
+              what == WDR_ASYNC_PENDING ? WDR_TRACK_TIMEOUT : WDR_TRACK_FOLLOW);
+  return d;
+}
+
+wdr_track_decision_t wdr_policy_on_follow(wdr_policy_t *p,
+                                          const wdr_policy_job_t *job,
+                                          wdr_follow_t what,
+                                          long long rerun_times, int64_t now_ms,
+                                          uint32_t rnd) {
+  wdr_track_decision_t d = {.verdict = WDR_TRACK_STALE};
+  wdr_run_t *run = tracked(p, job, WDR_JOB_FOLLOW);
+  if (run == NULL)
+    return d;
+  run->updated_ms = now_ms;
+  /* Reads that answered: they space the next read and make an old FAILED
+   * believable; a failed read is made again at the same interval. */
+  if (what != WDR_FOLLOW_UNKNOWN)
+    run->track_reads++;
+  d.attempts = run->attempts;
+  switch (what) {
+  case WDR_FOLLOW_SUCCESS:
+    run->state = WDR_RUN_IDLE;
+    d.verdict = WDR_TRACK_RECOVERED;
+    d.recover_ms = now_ms - run->first_signal_ms;
+    return d;
+  case WDR_FOLLOW_GONE:
+  case WDR_FOLLOW_SKIPPED:
+    run->state = WDR_RUN_IDLE;
+    d.verdict = WDR_TRACK_LOST;
+    return d;
+  case WDR_FOLLOW_FAILED: {
+    /* Right after the rerun WeData may still show the old failure: believe
+     * FAILED once there is a sign that it is the rerun's. */
+    bool async_failed = strcmp(run->async_status, "FAIL") == 0 ||
+                        strcmp(run->async_status, "PART_SUCCESS") == 0;
+    if (run->seen_active || async_failed || rerun_times < 0 ||
+        rerun_times >= run->attempts ||
+        run->track_reads >= WDR_FOLLOW_STALE_READS) {
+      run->state = WDR_RUN_IDLE;
+      d.verdict = WDR_TRACK_FAILED;
+      d.signal = next_attempt(p, run->wf, run, run->execution_id, now_ms, rnd);
+      return d;
+    }
+    break;
+  }
+  case WDR_FOLLOW_RUNNING:
+    run->seen_active = true;
+    break;
+  case WDR_FOLLOW_UNKNOWN:
+  default:
+    break;
+  }
+  if (now_ms - run->track_ms >= p->cfg.retention_ms) {
+    run->state = WDR_RUN_IDLE;
+    d.verdict = WDR_TRACK_LOST;
+    return d;
+  }
+  follow_next(p, run, now_ms, &d, WDR_TRACK_WAIT);
+  return d;
+}
+
+/* The state a run waits in before a job of this kind is taken. */
+static wdr_run_state_t state_of(wdr_job_kind_t kind) {
+  switch (kind) {
+  case WDR_JOB_VERIFY:
+    return WDR_RUN_VERIFY;
+  case WDR_JOB_ASYNC:
+    return WDR_RUN_ASYNC;
+  case WDR_JOB_FOLLOW:
+    return WDR_RUN_FOLLOW;
+  default:
+    return WDR_RUN_SCHEDULED;
+  }
+}
+
 void wdr_policy_requeue(wdr_policy_t *p, const wdr_policy_job_t *job) {
   wdr_run_t *run = find_run(p, job->wf, job->execution_id);
   if (run == NULL || run->state != WDR_RUN_IN_FLIGHT ||
       run->in_flight != job->kind)
     return;
-  run->state = job->kind == WDR_JOB_VERIFY ? WDR_RUN_VERIFY : WDR_RUN_SCHEDULED;
+  run->state = state_of(job->kind);
   if (job->charged_ms != 0)
     budget_refund(p, job->wf, job->charged_ms);
 }
 
 size_t wdr_policy_pending(const wdr_policy_t *p) {
   size_t n = 0;
-  for (size_t i = 0; i < p->runs_num; i++)
-    if (p->runs[i].state == WDR_RUN_SCHEDULED ||
-        p->runs[i].state == WDR_RUN_VERIFY ||
-        p->runs[i].state == WDR_RUN_IN_FLIGHT)
+  for (size_t i = 0; i < p->runs_num; i++) {
+    const wdr_run_t *r = &p->runs[i];
+    if (r->state == WDR_RUN_SCHEDULED || r->state == WDR_RUN_VERIFY ||
+        (r->state == WDR_RUN_IN_FLIGHT && r->in_flight != WDR_JOB_ASYNC &&
+         r->in_flight != WDR_JOB_FOLLOW))
       n++;
+  }
   return n;
 }
 
@@ -591,11 +784,25 @@ int wdr_policy_restore(wdr_policy_t *p, const wdr_run_t *run, int64_t now_ms) {
   r->checked = false;
   r->scope = NULL;
   r->scope_num = 0;
+  if (r->in_flight >= WDR_JOB_KIND_NUM)
+    r->in_flight = WDR_JOB_RERUN;
   if (r->state == WDR_RUN_IN_FLIGHT) {
-    r->state = WDR_RUN_VERIFY;
-    r->verify_tries = 0;
-    r->next_at_ms = now_ms + WDR_VERIFY_DELAY_MS;
+    if (r->in_flight == WDR_JOB_RERUN || r->in_flight == WDR_JOB_VERIFY) {
+      /* Nobody knows whether the rerun request reached the server. */
+      r->state = WDR_RUN_VERIFY;
+      r->verify_tries = 0;
+      r->next_at_ms = now_ms + WDR_VERIFY_DELAY_MS;
+    } else {
+      /* A read: doing it again is harmless. */
+      r->state = state_of(r->in_flight);
+      r->next_at_ms = now_ms;
+    }
   }
+  if ((r->state == WDR_RUN_ASYNC || r->state == WDR_RUN_FOLLOW) &&
+      !p->cfg.wf[r->wf].track)
+    r->state = WDR_RUN_IDLE; /* TrackAsync was switched off */
+  if (r->state == WDR_RUN_ASYNC && r->last_async_id[0] == '\0')
+    r->state = WDR_RUN_FOLLOW;
   return 0;
 }
 

@@ -37,13 +37,20 @@ static int gen_text(yajl_gen g, const char *key, const char *v) {
   return (gen_str(g, key) == 0 && gen_str(g, v) == 0) ? 0 : -1;
 }
 
+static const char *const kind_names[WDR_JOB_KIND_NUM] = {
+    [WDR_JOB_RERUN] = "rerun",   [WDR_JOB_VERIFY] = "verify",
+    [WDR_JOB_CHECK] = "check",   [WDR_JOB_ASYNC] = "async",
+    [WDR_JOB_FOLLOW] = "follow",
+};
+
 static int gen_run(yajl_gen g, const wdr_run_t *r, const char *workflow) {
   if (yajl_gen_map_open(g) != yajl_gen_status_ok ||
       gen_text(g, "workflow", workflow) != 0 ||
       gen_text(g, "execution_id", r->execution_id) != 0 ||
       gen_text(g, "state", wdr_run_state_name(r->state)) != 0 ||
       gen_text(g, "in_flight",
-               r->in_flight == WDR_JOB_VERIFY ? "verify" : "rerun") != 0 ||
+               r->in_flight < WDR_JOB_KIND_NUM ? kind_names[r->in_flight]
+                                               : "rerun") != 0 ||
       gen_int(g, "attempts", r->attempts) != 0 ||
       gen_int(g, "tries", r->tries) != 0 ||
       gen_int(g, "request_retries", r->request_retries) != 0 ||
@@ -57,7 +64,11 @@ static int gen_run(yajl_gen g, const wdr_run_t *r, const char *workflow) {
       gen_int(g, "next_at_ms", r->next_at_ms) != 0 ||
       gen_int(g, "updated_ms", r->updated_ms) != 0 ||
       gen_text(g, "last_async_id", r->last_async_id) != 0 ||
-      gen_text(g, "last_error", r->last_error) != 0)
+      gen_text(g, "last_error", r->last_error) != 0 ||
+      gen_int(g, "track_ms", r->track_ms) != 0 ||
+      gen_int(g, "track_reads", r->track_reads) != 0 ||
+      gen_text(g, "async_status", r->async_status) != 0 ||
+      gen_bool(g, "seen_active", r->seen_active) != 0)
     return -1;
   return yajl_gen_map_close(g) == yajl_gen_status_ok ? 0 : -1;
 }
@@ -156,6 +167,11 @@ static bool copy_field(char *dst, size_t size, yajl_val obj, const char *key,
   return true;
 }
 
+static bool has(yajl_val obj, const char *key) {
+  const char *path[] = {key, NULL};
+  return yajl_tree_get(obj, path, yajl_t_any) != NULL;
+}
+
 static long find_workflow(char *const *names, size_t wf_num, const char *name) {
   for (size_t i = 0; i < wf_num; i++)
     if (strcmp(names[i], name) == 0)
@@ -182,9 +198,26 @@ static bool parse_run(yajl_val obj, wdr_run_t *r) {
       !field_bool(obj, "resigned", &r->resigned) ||
       !field_bool(obj, "gave_up", &r->gave_up))
     return false;
-  /* Added after the first files were written: absent means false. */
-  if (!field_bool(obj, "had_accepted", &r->had_accepted))
-    r->had_accepted = false;
+  /* Added after the first files were written: absent means false, 0 or
+   * "" (a file from before TrackAsync follows nothing); present, they must
+   * be well-formed like the others. */
+  long long track_ms = 0, track_reads = 0;
+  r->had_accepted = r->seen_active = false;
+  r->async_status[0] = '\0';
+  if ((has(obj, "had_accepted") &&
+       !field_bool(obj, "had_accepted", &r->had_accepted)) ||
+      (has(obj, "seen_active") &&
+       !field_bool(obj, "seen_active", &r->seen_active)) ||
+      (has(obj, "track_ms") &&
+       !field_int(obj, "track_ms", 0, INT64_MAX, &track_ms)) ||
+      (has(obj, "track_reads") &&
+       !field_int(obj, "track_reads", 0, 1000000, &track_reads)) ||
+      (has(obj, "async_status") &&
+       !copy_field(r->async_status, sizeof(r->async_status), obj,
+                   "async_status", true)))
+    return false;
+  r->track_ms = track_ms;
+  r->track_reads = (int)track_reads;
   for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
     long long max = i < 4 ? 1000000 : INT64_MAX;
     if (!field_int(obj, ints[i], 0, max, &n[i]))
@@ -205,13 +238,11 @@ static bool parse_run(yajl_val obj, wdr_run_t *r) {
       r->state = (wdr_run_state_t)s;
   if (r->state == WDR_RUN_STATE_NUM)
     return false;
-  if (strcmp(in_flight, "rerun") == 0)
-    r->in_flight = WDR_JOB_RERUN;
-  else if (strcmp(in_flight, "verify") == 0)
-    r->in_flight = WDR_JOB_VERIFY;
-  else
-    return false;
-  return true;
+  r->in_flight = WDR_JOB_KIND_NUM;
+  for (int k = 0; k < WDR_JOB_KIND_NUM; k++)
+    if (strcmp(in_flight, kind_names[k]) == 0)
+      r->in_flight = (wdr_job_kind_t)k;
+  return r->in_flight != WDR_JOB_KIND_NUM;
 }
 
 #define PARSE_FAIL(...)                                                        \

@@ -796,6 +796,8 @@ static const opt_case_t plugin_cases[] = {
     {"DryRun", B, NULL, 1},
     {"StateFile", S, "/var/lib/w.state", 0},
     {"StateRetention", N, NULL, 3600},
+    {"AsyncPollInterval", N, NULL, 5},
+    {"AsyncTimeout", N, NULL, 60},
 };
 
 static const opt_case_t workflow_cases[] = {
@@ -809,6 +811,7 @@ static const opt_case_t workflow_cases[] = {
     {"MaxRetryInterval", N, NULL, 600},
     {"MaxRerunsPerHour", N, NULL, 5},
     {"DryRun", B, NULL, 1},
+    {"TrackAsync", B, NULL, 1},
 };
 
 #define CASES_NUM(a) (sizeof(a) / sizeof((a)[0]))
@@ -1550,6 +1553,101 @@ static void test_retry_interval_order(void **state) {
                  "than RetryInterval 60");
 }
 
+/* TrackAsync (per workflow) and AsyncPollInterval, AsyncTimeout (plugin
+ * wide): defaults, values, edges, and the errors with their exact text. */
+static void test_track_async_options(void **state) {
+  (void)state;
+  start_valid();
+  wdr_config_t *c = parse_ok(NULL);
+  assert_false(c->workflows[0].track_async);
+  assert_true(c->async_poll_interval == 5);
+  assert_true(c->async_timeout == 3600);
+
+  oconfig_item_t *wf = start_valid();
+  ocb_bool(wf, "TrackAsync", 1);
+  ocb_num(g_root, "AsyncPollInterval", 2.5);
+  ocb_num(g_root, "AsyncTimeout", 7200);
+  add_match(add_required(ocb_str(g_root, "Workflow", "other"), 1));
+  c = parse_ok(NULL);
+  assert_true(c->workflows[0].track_async);
+  assert_false(c->workflows[1].track_async); /* per workflow */
+  assert_true(c->async_poll_interval == 2.5);
+  assert_true(c->async_timeout == 7200);
+
+  /* Case-insensitive names; false is false. */
+  wf = start_valid();
+  ocb_bool(wf, "trackasync", 0);
+  ocb_num(g_root, "ASYNCPOLLINTERVAL", 1);
+  c = parse_ok(NULL);
+  assert_false(c->workflows[0].track_async);
+  assert_true(c->async_poll_interval == 1);
+
+  /* The edges are accepted. */
+  start_valid();
+  ocb_num(g_root, "AsyncPollInterval", 0.1);
+  ocb_num(g_root, "AsyncTimeout", 1);
+  c = parse_ok(NULL);
+  assert_true(c->async_poll_interval == 0.1);
+  assert_true(c->async_timeout == 1);
+  start_valid();
+  ocb_num(g_root, "AsyncPollInterval", 3600);
+  ocb_num(g_root, "AsyncTimeout", 604800);
+  c = parse_ok(NULL);
+  assert_true(c->async_poll_interval == 3600);
+  assert_true(c->async_timeout == 604800);
+
+  const range_case_t plugin[] = {
+      {"AsyncPollInterval", 0.09,
+       "option \"AsyncPollInterval\": 0.09 is out of range (0.1 to 3600)"},
+      {"AsyncPollInterval", 0,
+       "option \"AsyncPollInterval\": 0 is out of range (0.1 to 3600)"},
+      {"AsyncPollInterval", -5,
+       "option \"AsyncPollInterval\": -5 is out of range (0.1 to 3600)"},
+      {"AsyncPollInterval", 3600.5,
+       "option \"AsyncPollInterval\": 3600.5 is out of range (0.1 to 3600)"},
+      {"AsyncTimeout", 0.5,
+       "option \"AsyncTimeout\": 0.5 is out of range (1 to 604800)"},
+      {"AsyncTimeout", 0,
+       "option \"AsyncTimeout\": 0 is out of range (1 to 604800)"},
+      {"AsyncTimeout", -1,
+       "option \"AsyncTimeout\": -1 is out of range (1 to 604800)"},
+      {"AsyncTimeout", 604801,
+       "option \"AsyncTimeout\": 604801 is out of range (1 to 604800)"},
+  };
+  char want[512];
+  for (size_t i = 0; i < sizeof(plugin) / sizeof(plugin[0]); i++) {
+    start_valid();
+    ocb_num(g_root, plugin[i].key, plugin[i].value);
+    snprintf(want, sizeof(want), P ": %s", plugin[i].want);
+    expect_error(want);
+  }
+
+  /* Wrong types. */
+  wf = start_valid();
+  ocb_str(wf, "TrackAsync", "yes");
+  expect_error(W ": option \"TrackAsync\" needs true or false");
+  wf = start_valid();
+  ocb_num(wf, "TrackAsync", 1);
+  expect_error(W ": option \"TrackAsync\" needs true or false");
+  start_valid();
+  ocb_str(g_root, "AsyncPollInterval", "5");
+  expect_error(P ": option \"AsyncPollInterval\" needs one number");
+  start_valid();
+  ocb_bool(g_root, "AsyncTimeout", 1);
+  expect_error(P ": option \"AsyncTimeout\" needs one number");
+
+  /* Each at its own level only. */
+  start_valid();
+  ocb_bool(g_root, "TrackAsync", 1);
+  expect_error(P ": unknown option \"TrackAsync\"");
+  wf = start_valid();
+  ocb_num(wf, "AsyncPollInterval", 5);
+  expect_error(W ": unknown option \"AsyncPollInterval\"");
+  wf = start_valid();
+  ocb_num(wf, "AsyncTimeout", 60);
+  expect_error(W ": unknown option \"AsyncTimeout\"");
+}
+
 /* --- misc --------------------------------------------------------------- */
 
 static void test_error_buffer_truncated(void **state) {
@@ -1603,6 +1701,7 @@ int main(void) {
       T(test_policy_ranges),
       T(test_retry_interval_order),
       T(test_check_options),
+      T(test_track_async_options),
       T(test_error_buffer_truncated),
       T(test_free_null),
   };

@@ -1,5 +1,6 @@
 /* Request bodies (exact bytes) and response decoding. */
 #include "testutil.h"
+#include "vectors.h"
 
 #include "wdr_json.h"
 
@@ -372,6 +373,192 @@ static void test_list_parse(void **state) {
   assert_null(l.items);
 }
 
+/* --- GetOpsAsyncJob ------------------------------------------------------ */
+
+/* The vector of id (tests/vectors/tc3-signatures.json); free root with
+ * yajl_tree_free. */
+static yajl_val vector_of(yajl_val root, const char *id) {
+  for (size_t i = 0; i < YAJL_GET_ARRAY(root)->len; i++) {
+    yajl_val c = YAJL_GET_ARRAY(root)->values[i];
+    if (strcmp(vstr(c, NULL, "id"), id) == 0)
+      return c;
+  }
+  fail_msg("no vector %s", id);
+  return NULL;
+}
+
+/* The body is exactly the payload of vector wd-10 (the official SDK's
+ * bytes for GetOpsAsyncJob), checked against its payload_hex. */
+static void test_async_job_body_matches_sdk(void **state) {
+  (void)state;
+  yajl_val root = vectors_load();
+  yajl_val v = vector_of(root, "wd-10-getopsasyncjob");
+  assert_string_equal(vstr(v, "inputs", "action"), "GetOpsAsyncJob");
+  size_t want_len = 0;
+  uint8_t *want = vpayload(v, &want_len);
+  wdr_buf_t b;
+  wdr_buf_init(&b, 1 << 16);
+  int rc = wdr_json_async_job_body(PROJECT,
+                                   "60a7f0f5-cea2-40fe-b607-a164d9615689", &b);
+  bool same = rc == 0 && b.len == want_len &&
+              memcmp(wdr_buf_str(&b), want, want_len) == 0;
+  char got[256];
+  snprintf(got, sizeof(got), "%s", wdr_buf_str(&b));
+  free(want);
+  wdr_buf_free(&b, false);
+  yajl_tree_free(root);
+  assert_int_equal(rc, 0);
+  /* The same bytes, spelt out. */
+  assert_string_equal(got, "{\"ProjectId\":\"1460947878944567296\","
+                           "\"AsyncId\":\"60a7f0f5-cea2-40fe-b607-"
+                           "a164d9615689\"}");
+  assert_true(same);
+}
+
+static void test_async_job_body_refuses_bad_input(void **state) {
+  (void)state;
+  wdr_buf_t b;
+  wdr_buf_init(&b, 1 << 16);
+  assert_int_equal(wdr_json_async_job_body(PROJECT, "", &b), -1);
+  assert_int_equal(wdr_json_async_job_body(PROJECT, NULL, &b), -1);
+  assert_int_equal(wdr_json_async_job_body("", "a-1", &b), -1);
+  assert_int_equal(wdr_json_async_job_body(NULL, "a-1", &b), -1);
+  assert_int_equal(wdr_json_async_job_body(PROJECT, "bad-\xc3", &b), -1);
+  assert_int_equal(b.len, 0);
+  /* Escaped like every other string. */
+  assert_int_equal(wdr_json_async_job_body("p", "a\"b\\c", &b), 0);
+  assert_string_equal(wdr_buf_str(&b),
+                      "{\"ProjectId\":\"p\",\"AsyncId\":\"a\\\"b\\\\c\"}");
+  wdr_buf_free(&b, false);
+}
+
+/* Parses body into r and view, view poisoned first so that a field the
+ * parser forgets to set shows. */
+static void parse_async(const char *body, wdr_response_t *r,
+                        wdr_async_view_t *view) {
+  memset(view, 0x5a, sizeof(*view));
+  view->status[sizeof(view->status) - 1] = '\0';
+  view->error_desc[sizeof(view->error_desc) - 1] = '\0';
+  wdr_json_parse_async_job(body, body != NULL ? strlen(body) : 0, r, view);
+}
+
+static void test_async_job_parse(void **state) {
+  (void)state;
+  wdr_response_t r;
+  wdr_async_view_t v;
+  parse_async("{\"Response\":{\"Data\":{\"AsyncId\":\"60a7f0f5\","
+              "\"AsyncType\":\"RERUN_WORKFLOW\",\"Status\":\"FAIL\","
+              "\"ErrorDesc\":\"task t2 failed\",\"TotalSubProcessCount\":3,"
+              "\"FinishedSubProcessCount\":3,\"SuccessSubProcessCount\":2},"
+              "\"RequestId\":\"req-a\"}}",
+              &r, &v);
+  assert_true(r.ok);
+  assert_string_equal(r.request_id, "req-a");
+  assert_string_equal(r.error_code, "");
+  assert_string_equal(v.status, "FAIL");
+  assert_string_equal(v.error_desc, "task t2 failed");
+
+  /* ErrorDesc null or absent: "". */
+  parse_async("{\"Response\":{\"Data\":{\"Status\":\"SUCCESS\","
+              "\"ErrorDesc\":null}}}",
+              &r, &v);
+  assert_true(r.ok);
+  assert_string_equal(v.status, "SUCCESS");
+  assert_string_equal(v.error_desc, "");
+  parse_async("{\"Response\":{\"Data\":{\"Status\":\"RUNNING\"}}}", &r, &v);
+  assert_true(r.ok);
+  assert_string_equal(v.status, "RUNNING");
+  assert_string_equal(v.error_desc, "");
+  /* Any Status string is read as it is: the policy decides what it means. */
+  parse_async("{\"Response\":{\"Data\":{\"Status\":\"SOMETHING_NEW\","
+              "\"ErrorDesc\":7}}}",
+              &r, &v);
+  assert_true(r.ok);
+  assert_string_equal(v.status, "SOMETHING_NEW");
+  assert_string_equal(v.error_desc, "");
+
+  /* A long ErrorDesc is cut to fit, control characters made spaces. */
+  char body[2048];
+  int n = snprintf(body, sizeof(body),
+                   "{\"Response\":{\"Data\":{\"Status\":\"FAIL\","
+                   "\"ErrorDesc\":\"a\\nb");
+  for (int i = 0; i < 700; i++)
+    n += snprintf(body + n, sizeof(body) - (size_t)n, "x");
+  snprintf(body + n, sizeof(body) - (size_t)n, "\"}}}");
+  parse_async(body, &r, &v);
+  assert_true(r.ok);
+  assert_int_equal(strlen(v.error_desc), WDR_MSG_MAX - 1);
+  assert_memory_equal(v.error_desc, "a bxx", 5);
+}
+
+static void expect_async_parse_error(const char *body,
+                                     const char *message_part) {
+  wdr_response_t r;
+  wdr_async_view_t v;
+  parse_async(body, &r, &v);
+  assert_false(r.ok);
+  assert_string_equal(r.error_code, WDR_ERR_PARSE_JSON);
+  if (strstr(r.error_message, message_part) == NULL)
+    fail_msg("%s: message \"%s\" lacks \"%s\"", body, r.error_message,
+             message_part);
+  assert_string_equal(v.status, "");
+  assert_string_equal(v.error_desc, "");
+}
+
+static void test_async_job_parse_malformed(void **state) {
+  (void)state;
+  const char *status = "Response.Data.Status is missing or not a string";
+  expect_async_parse_error("{\"Response\":{\"Data\":null}}", status);
+  expect_async_parse_error("{\"Response\":{\"RequestId\":\"r\"}}", status);
+  expect_async_parse_error("{\"Response\":{\"Data\":[]}}", status);
+  expect_async_parse_error("{\"Response\":{\"Data\":{}}}", status);
+  expect_async_parse_error("{\"Response\":{\"Data\":{\"ErrorDesc\":\"x\"}}}",
+                           status);
+  expect_async_parse_error("{\"Response\":{\"Data\":{\"Status\":5}}}", status);
+  expect_async_parse_error("{\"Response\":{\"Data\":{\"Status\":null}}}",
+                           status);
+  expect_async_parse_error("{\"Response\":{\"Data\":{\"Status\":\"\"}}}",
+                           status);
+  expect_async_parse_error(
+      "{\"Response\":{\"Data\":{\"Status\":[\"SUCCESS\"]}}}", status);
+  /* A Status too long for its field is an error, never cut. */
+  char body[512];
+  char long_status[200];
+  memset(long_status, 'S', sizeof(long_status) - 1);
+  long_status[sizeof(long_status) - 1] = '\0';
+  snprintf(body, sizeof(body), "{\"Response\":{\"Data\":{\"Status\":\"%s\"}}}",
+           long_status);
+  expect_async_parse_error(body, status);
+  expect_async_parse_error("<html>502</html>", "not JSON");
+  expect_async_parse_error("{\"Response\":{\"Data\":", "not JSON");
+  expect_async_parse_error("[]", "no Response object");
+  expect_async_parse_error("", "empty");
+  expect_async_parse_error(NULL, "empty");
+}
+
+/* An API error envelope gives its code, message and RequestId. */
+static void test_async_job_parse_api_error(void **state) {
+  (void)state;
+  wdr_response_t r;
+  wdr_async_view_t v;
+  parse_async("{\"Response\":{\"Error\":{\"Code\":\"ResourceNotFound\","
+              "\"Message\":\"no such async job\"},\"RequestId\":\"req-e\"}}",
+              &r, &v);
+  assert_false(r.ok);
+  assert_string_equal(r.error_code, "ResourceNotFound");
+  assert_string_equal(r.error_message, "no such async job");
+  assert_string_equal(r.request_id, "req-e");
+  assert_string_equal(v.status, "");
+  assert_string_equal(v.error_desc, "");
+  /* The error wins over Data. */
+  parse_async("{\"Response\":{\"Error\":{\"Code\":\"RequestLimitExceeded\"},"
+              "\"Data\":{\"Status\":\"SUCCESS\"}}}",
+              &r, &v);
+  assert_false(r.ok);
+  assert_string_equal(r.error_code, "RequestLimitExceeded");
+  assert_string_equal(v.status, "");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_body_minimal_matches_sdk),
@@ -387,6 +574,11 @@ int main(void) {
       cmocka_unit_test(test_copy_text),
       cmocka_unit_test(test_list_body),
       cmocka_unit_test(test_list_parse),
+      cmocka_unit_test(test_async_job_body_matches_sdk),
+      cmocka_unit_test(test_async_job_body_refuses_bad_input),
+      cmocka_unit_test(test_async_job_parse),
+      cmocka_unit_test(test_async_job_parse_malformed),
+      cmocka_unit_test(test_async_job_parse_api_error),
   };
   return cmocka_run_group_tests_name("json", tests, NULL, NULL);
 }

@@ -48,9 +48,10 @@ static void test_zero_counters_emitted(void **state) {
   wdr_metrics_t *m = wdr_metrics_create(2);
   capture_t c = {.n = 0};
   wdr_metrics_emit(m, names, 0, capture, &c);
-  /* 9 counters + 11 skip reasons per workflow, then queue_length and
-   * breaker_open. */
-  assert_int_equal(c.n, 2 * 20 + 2);
+  /* 14 counters + 11 skip reasons per workflow, then queue_length and
+   * breaker_open; no time to recover before a recovery. */
+  assert_int_equal(c.n, 2 * 25 + 2);
+  assert_null(find(&c, "hourly/duration-time_to_recover"));
   const char *want[] = {"signals",
                         "attempts",
                         "accepted",
@@ -60,6 +61,11 @@ static void test_zero_counters_emitted(void **state) {
                         "gave_up",
                         "would_rerun",
                         "polled",
+                        "recovered",
+                        "async-SUCCESS",
+                        "async-FAIL",
+                        "async-PART_SUCCESS",
+                        "async-TIMEOUT",
                         "skipped-no_execution_id",
                         "skipped-bad_execution_id",
                         "skipped-duplicate",
@@ -125,6 +131,26 @@ static void test_counts_per_workflow(void **state) {
   wdr_metrics_destroy(m);
 }
 
+static void test_time_to_recover_is_the_latest(void **state) {
+  (void)state;
+  wdr_metrics_t *m = wdr_metrics_create(2);
+  wdr_metrics_count(m, 1, WDR_CNT_RECOVERED);
+  wdr_metrics_count(m, 1, WDR_CNT_ASYNC_PART_SUCCESS);
+  wdr_metrics_set_recovery(m, 1, 42.5);
+  wdr_metrics_set_recovery(m, 1, 7.25);
+  capture_t c = {.n = 0};
+  wdr_metrics_emit(m, names, 0, capture, &c);
+  const seen_t *t = find(&c, "hourly/duration-time_to_recover");
+  assert_non_null(t);
+  assert_false(t->is_derive);
+  assert_true(t->gauge == 7.25);
+  assert_null(find(&c, "nightly_etl/duration-time_to_recover"));
+  assert_int_equal(derive_of(&c, "hourly/derive-recovered"), 1);
+  assert_int_equal(derive_of(&c, "hourly/derive-async-PART_SUCCESS"), 1);
+  assert_int_equal(derive_of(&c, "hourly/derive-async-SUCCESS"), 0);
+  wdr_metrics_destroy(m);
+}
+
 static void test_error_codes_are_bounded_and_safe(void **state) {
   (void)state;
   wdr_metrics_t *m = wdr_metrics_create(1);
@@ -152,6 +178,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_zero_counters_emitted),
       cmocka_unit_test(test_counts_per_workflow),
+      cmocka_unit_test(test_time_to_recover_is_the_latest),
       cmocka_unit_test(test_error_codes_are_bounded_and_safe),
   };
   return cmocka_run_group_tests_name("metrics", tests, NULL, NULL);

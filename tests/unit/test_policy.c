@@ -13,6 +13,10 @@
 #define WF 0  /* a normal workflow */
 #define DRY 1 /* a dry-run workflow */
 
+/* TrackAsync: AsyncPollInterval and AsyncTimeout (the plugin's defaults). */
+#define POLL (5 * SEC)
+#define ATO HOUR
+
 /* What a test runs against; setup resets it, a test may change it before
  * create(), the teardown frees the policy even after a failed assertion. */
 static wdr_policy_wf_t g_wf[2];
@@ -32,7 +36,9 @@ static int setup(void **state) {
                              .wf_num = 2,
                              .max_request_retries = 3,
                              .retention_ms = DAY,
-                             .max_runs = 100};
+                             .max_runs = 100,
+                             .async_poll_ms = POLL,
+                             .async_timeout_ms = ATO};
   g_p = NULL;
   return 0;
 }
@@ -173,6 +179,8 @@ static void test_state_names(void **state) {
   assert_string_equal(wdr_run_state_name(WDR_RUN_VERIFY), "verify");
   assert_string_equal(wdr_run_state_name(WDR_RUN_IN_FLIGHT), "in_flight");
   assert_string_equal(wdr_run_state_name(WDR_RUN_PERMANENT), "permanent");
+  assert_string_equal(wdr_run_state_name(WDR_RUN_ASYNC), "async");
+  assert_string_equal(wdr_run_state_name(WDR_RUN_FOLLOW), "follow");
   assert_string_equal(wdr_run_state_name(WDR_RUN_STATE_NUM), "unknown");
 }
 
@@ -1573,6 +1581,1156 @@ static void test_pending(void **state) {
   assert_int_equal(runs_num(), 3);
 }
 
+/* --- following an accepted rerun (TrackAsync) -------------------------- */
+
+static wdr_track_decision_t on_async(const wdr_policy_job_t *job,
+                                     wdr_async_t what, const char *status,
+                                     int64_t now) {
+  return wdr_policy_on_async(g_p, job, what, status, now);
+}
+
+static wdr_track_decision_t on_follow(const wdr_policy_job_t *job,
+                                      wdr_follow_t what, long long rerun_times,
+                                      int64_t now, uint32_t rnd) {
+  return wdr_policy_on_follow(g_p, job, what, rerun_times, now, rnd);
+}
+
+/* Starts over with a new policy from g_cfg (a test that tries several
+ * configurations or cases). */
+static void recreate(void) {
+  wdr_policy_destroy(g_p);
+  g_p = NULL;
+  create();
+}
+
+/* Signals id at now (due at once), takes its rerun and accepts it at now
+ * with async_id (NULL: none came back). */
+static wdr_result_decision_t track_accept(size_t wf, const char *id,
+                                          int64_t now, const char *async_id) {
+  assert_int_equal(sig_scheduled(wf, id, now, 0), now);
+  wdr_policy_job_t job = take(now);
+  assert_int_equal(job.kind, WDR_JOB_RERUN);
+  wdr_result_decision_t d = wdr_policy_on_result(
+      g_p, &job, WDR_OUTCOME_ACCEPTED, async_id, NULL, now, 0);
+  assert_int_equal(d.verdict, WDR_RESULT_ACCEPTED);
+  return d;
+}
+
+/* The first FOLLOW job of run id of WF, signalled and accepted at T0. With
+ * async_status (an end: SUCCESS, FAIL, PART_SUCCESS) its async job is read
+ * at T0 + POLL and ends so, and the job is taken at T0 + 2 POLL; with NULL
+ * no AsyncId came back and the job is taken at T0 + POLL. */
+static wdr_policy_job_t follow_job(const char *id, const char *async_status) {
+  wdr_result_decision_t d =
+      track_accept(WF, id, T0, async_status != NULL ? "async-1" : NULL);
+  assert_int_equal(d.at_ms, T0 + POLL);
+  wdr_policy_job_t job = take(T0 + POLL);
+  if (async_status != NULL) {
+    assert_int_equal(job.kind, WDR_JOB_ASYNC);
+    wdr_track_decision_t t =
+        on_async(&job, WDR_ASYNC_ENDED, async_status, T0 + POLL);
+    assert_int_equal(t.verdict, WDR_TRACK_FOLLOW);
+    assert_int_equal(t.at_ms, T0 + 2 * POLL);
+    job = take(T0 + 2 * POLL);
+  }
+  assert_int_equal(job.kind, WDR_JOB_FOLLOW);
+  return job;
+}
+
+/* In a TrackAsync workflow an accepted rerun is followed: its async job is
+ * read AsyncPollInterval later, by a job of its own that uses no budget
+ * and is no waiting rerun. */
+static void test_track_accepted_reads_async_job(void **state) {
+  (void)state;
+  g_wf[WF].track = true;
+  g_wf[WF].max_reruns_per_hour = 5;
+  create();
+  sig_scheduled(WF, "run-1", T0, 0);
+  wdr_policy_job_t job = take(T0);
+  assert_int_equal(job.kind, WDR_JOB_RERUN);
+  assert_string_equal(job.async_id, ""); /* only reads carry one */
+  wdr_result_decision_t d = wdr_policy_on_result(
+      g_p, &job, WDR_OUTCOME_ACCEPTED, "async-1", NULL, T0 + 300, 0);
+  assert_int_equal(d.verdict, WDR_RESULT_ACCEPTED);
+  assert_int_equal(d.attempts, 1);
+  assert_int_equal(d.at_ms, T0 + 300 + POLL);
+  wdr_run_t r = run_of(WF, "run-1");
+  assert_int_equal(r.state, WDR_RUN_ASYNC);
+  assert_int_equal(r.next_at_ms, T0 + 300 + POLL);
+  assert_int_equal(r.attempts, 1);
+  assert_string_equal(r.last_async_id, "async-1");
+  assert_int_equal(r.track_ms, T0 + 300);
+  assert_int_equal(r.track_reads, 0);
+  assert_string_equal(r.async_status, "");
+  assert_false(r.seen_active);
+  assert_int_equal(wdr_policy_pending(g_p), 0);
+
+  take_none(T0 + 300 + POLL - 1, T0 + 300 + POLL);
+  job = take(T0 + 300 + POLL);
+  assert_job(&job, WF, "run-1", WDR_JOB_ASYNC, 1, 0);
+  assert_string_equal(job.async_id, "async-1");
+  assert_false(job.dry_run);
+  assert_int_equal(job.charged_ms, 0);
+  assert_int_equal(job.known_attempts, 1);
+  r = run_of(WF, "run-1");
+  assert_int_equal(r.state, WDR_RUN_IN_FLIGHT);
+  assert_int_equal(r.in_flight, WDR_JOB_ASYNC);
+  assert_int_equal(wdr_policy_pending(g_p), 0);
+  assert_budget(WF, (int64_t[]){T0}, 1); /* the rerun's slot only */
+  take_none(T0 + DAY, INT64_MAX);
+}
+
+/* Without TrackAsync an accepted rerun leaves the run IDLE, as before; a
+ * dry run sent nothing, so there is nothing to follow even with it. */
+static void test_untracked_accepted_is_idle(void **state) {
+  (void)state;
+  g_wf[DRY].track = true;
+  create();
+  sig_scheduled(WF, "run-1", T0, 0);
+  wdr_policy_job_t job = take(T0);
+  wdr_result_decision_t d = wdr_policy_on_result(
+      g_p, &job, WDR_OUTCOME_ACCEPTED, "async-1", NULL, T0 + 300, 0);
+  assert_int_equal(d.verdict, WDR_RESULT_ACCEPTED);
+  assert_int_equal(d.attempts, 1);
+  wdr_run_t r = run_of(WF, "run-1");
+  assert_int_equal(r.state, WDR_RUN_IDLE);
+  assert_string_equal(r.last_async_id, "async-1");
+  assert_int_equal(r.track_ms, 0);
+  take_none(T0 + DAY, INT64_MAX);
+
+  sig_scheduled(DRY, "run-2", T0, 0);
+  job = take(T0);
+  assert_true(job.dry_run);
+  assert_int_equal(res(&job, WDR_OUTCOME_DRY_RUN, T0, 0).verdict,
+                   WDR_RESULT_WOULD_RERUN);
+  assert_int_equal(run_of(DRY, "run-2").state, WDR_RUN_IDLE);
+  take_none(T0 + DAY, INT64_MAX);
+}
+
+/* No AsyncId came back (NULL or empty): the run itself is read. */
+static void test_track_accepted_without_async_id(void **state) {
+  (void)state;
+  g_wf[WF].track = true;
+  create();
+  wdr_result_decision_t d = track_accept(WF, "run-1", T0, NULL);
+  assert_int_equal(d.at_ms, T0 + POLL);
+  wdr_run_t r = run_of(WF, "run-1");
+  assert_int_equal(r.state, WDR_RUN_FOLLOW);
+  assert_int_equal(r.next_at_ms, T0 + POLL);
+  assert_int_equal(r.track_ms, T0);
+  assert_string_equal(r.last_async_id, "");
+  wdr_policy_job_t job = take(T0 + POLL);
+  assert_job(&job, WF, "run-1", WDR_JOB_FOLLOW, 1, 0);
+  assert_string_equal(job.async_id, "");
+  assert_int_equal(job.charged_ms, 0);
+
+  d = track_accept(WF, "run-2", T0 + POLL, "");
+  assert_int_equal(d.at_ms, T0 + 2 * POLL);
+  assert_int_equal(run_of(WF, "run-2").state, WDR_RUN_FOLLOW);
+  assert_int_equal(take(T0 + 2 * POLL).kind, WDR_JOB_FOLLOW);
+}
+
+/* A pending async job is read every AsyncPollInterval; the last read is
+ * due exactly AsyncTimeout after the acceptance, and a job still pending
+ * then is given up on (TIMEOUT): the run itself is followed. */
+static void test_async_pending_until_timeout(void **state) {
+  (void)state;
+  g_wf[WF].track = true;
+  g_cfg.async_timeout_ms = 12 * SEC;
+  create();
+  const int64_t a = T0 + 100; /* accepted */
+  track_accept(WF, "run-1", a, "async-1");
+  wdr_policy_job_t job = take(a + POLL);
+  wdr_track_decision_t t = on_async(&job, WDR_ASYNC_PENDING, "INIT", a + POLL);
+  assert_int_equal(t.verdict, WDR_TRACK_WAIT);
+  assert_int_equal(t.at_ms, a + 2 * POLL);
+  assert_int_equal(t.attempts, 1);
+  wdr_run_t r = run_of(WF, "run-1");
+  assert_int_equal(r.state, WDR_RUN_ASYNC);
+  assert_int_equal(r.next_at_ms, a + 2 * POLL);
+  assert_int_equal(r.updated_ms, a + POLL);
+  assert_string_equal(r.async_status, "INIT");
+  take_none(a + 2 * POLL - 1, a + 2 * POLL);
+
+  /* A read without an answer keeps the last Status; the next read would
+   * come after the timeout, so it comes at the timeout. */
+  job = take(a + 2 * POLL);
+  t = on_async(&job, WDR_ASYNC_PENDING, NULL, a + 2 * POLL);
+  assert_int_equal(t.verdict, WDR_TRACK_WAIT);
+  assert_int_equal(t.at_ms, a + 12 * SEC);
+  assert_string_equal(run_of(WF, "run-1").async_status, "INIT");
+
+  job = take(a + 12 * SEC);
+  assert_int_equal(job.kind, WDR_JOB_ASYNC);
+  t = on_async(&job, WDR_ASYNC_PENDING, "RUNNING", a + 12 * SEC);
+  assert_int_equal(t.verdict, WDR_TRACK_TIMEOUT);
+  assert_int_equal(t.at_ms, a + 12 * SEC + POLL);
+  assert_int_equal(t.attempts, 1);
+  r = run_of(WF, "run-1");
+  assert_int_equal(r.state, WDR_RUN_FOLLOW);
+  assert_int_equal(r.next_at_ms, a + 12 * SEC + POLL);
+  assert_string_equal(r.async_status, "RUNNING");
+  assert_int_equal(r.track_reads, 0);
+  assert_int_equal(r.track_ms, a); /* the timeout counts from acceptance */
+  job = take(a + 12 * SEC + POLL);
+  assert_job(&job, WF, "run-1", WDR_JOB_FOLLOW, 1, 0);
+  assert_string_equal(job.async_id, "async-1");
+
+  /* Read late (the plugin was busy): past the timeout, TIMEOUT at once. */
+  const int64_t b = T0 + HOUR;
+  track_accept(WF, "run-2", b, "async-2");
+  job = take(b + 20 * SEC);
+  assert_string_equal(job.execution_id, "run-2");
+  t = on_async(&job, WDR_ASYNC_PENDING, "RUNNING", b + 20 * SEC);
+  assert_int_equal(t.verdict, WDR_TRACK_TIMEOUT);
+  assert_int_equal(t.at_ms, b + 20 * SEC + POLL);
+  assert_int_equal(take(t.at_ms).kind, WDR_JOB_FOLLOW); /* left in flight */
+  /* One millisecond before the timeout it is still worth a read. */
+  const int64_t c = T0 + 2 * HOUR;
+  track_accept(WF, "run-3", c, "async-3");
+  job = take(c + 12 * SEC - 1);
+  t = on_async(&job, WDR_ASYNC_PENDING, "RUNNING", c + 12 * SEC - 1);
+  assert_int_equal(t.verdict, WDR_TRACK_WAIT);
+  assert_int_equal(t.at_ms, c + 12 * SEC);
+}
+
+/* An async job that ended (any end) or cannot be read: the run is read
+ * from AsyncPollInterval later; the Status is remembered. */
+/* An AsyncTimeout shorter than AsyncPollInterval: the first read of the
+ * async job is at the timeout, not after it, and a pending job there is a
+ * TIMEOUT at once. The run itself is still read after the poll interval. */
+static void test_async_timeout_shorter_than_poll(void **state) {
+  (void)state;
+  g_wf[WF].track = true;
+  g_cfg.async_poll_ms = 5 * SEC;
+  g_cfg.async_timeout_ms = 2 * SEC;
+  recreate();
+  wdr_result_decision_t d = track_accept(WF, "run-1", T0, "async-1");
+  assert_int_equal(d.at_ms, T0 + 2 * SEC);
+  take_none(T0 + 2 * SEC - 1, T0 + 2 * SEC);
+  wdr_policy_job_t job = take(T0 + 2 * SEC);
+  assert_int_equal(job.kind, WDR_JOB_ASYNC);
+  wdr_track_decision_t t =
+      on_async(&job, WDR_ASYNC_PENDING, "RUNNING", T0 + 2 * SEC);
+  assert_int_equal(t.verdict, WDR_TRACK_TIMEOUT);
+  assert_int_equal(t.at_ms, T0 + 7 * SEC);
+  /* Without an AsyncId there is no async job to time out. */
+  d = track_accept(WF, "run-2", T0, NULL);
+  assert_int_equal(d.at_ms, T0 + 5 * SEC);
+}
+
+static void test_async_ended_or_gone(void **state) {
+  (void)state;
+  g_wf[WF].track = true;
+  create();
+  const char *ends[] = {"SUCCESS", "FAIL", "PART_SUCCESS"};
+  for (int i = 0; i < 3; i++) {
+    char id[32], async_id[32];
+    snprintf(id, sizeof(id), "run-%d", i);
+    snprintf(async_id, sizeof(async_id), "async-%d", i);
+    const int64_t now = T0 + i * HOUR;
+    track_accept(WF, id, now, async_id);
+    wdr_policy_job_t job = take(now + POLL);
+    wdr_track_decision_t t =
+        on_async(&job, WDR_ASYNC_ENDED, ends[i], now + POLL + 7);
+    assert_int_equal(t.verdict, WDR_TRACK_FOLLOW);
+    assert_int_equal(t.at_ms, now + POLL + 7 + POLL);
+    assert_int_equal(t.attempts, 1);
+    wdr_run_t r = run_of(WF, id);
+    assert_int_equal(r.state, WDR_RUN_FOLLOW);
+    assert_int_equal(r.next_at_ms, t.at_ms);
+    assert_string_equal(r.async_status, ends[i]);
+    assert_int_equal(r.track_reads, 0);
+    take_none(t.at_ms - 1, t.at_ms);
+    job = take(t.at_ms);
+    assert_job(&job, WF, id, WDR_JOB_FOLLOW, 1, 0);
+    assert_string_equal(job.async_id, async_id);
+    assert_int_equal(on_follow(&job, WDR_FOLLOW_SUCCESS, 1, t.at_ms, 0).verdict,
+                     WDR_TRACK_RECOVERED);
+  }
+
+  /* Gone (a permanent error reading it): FOLLOW too, no Status. */
+  track_accept(WF, "gone", T0 + 5 * HOUR, "async-g");
+  wdr_policy_job_t job = take(T0 + 5 * HOUR + POLL);
+  wdr_track_decision_t t =
+      on_async(&job, WDR_ASYNC_GONE, NULL, T0 + 5 * HOUR + POLL);
+  assert_int_equal(t.verdict, WDR_TRACK_FOLLOW);
+  assert_int_equal(t.at_ms, T0 + 5 * HOUR + 2 * POLL);
+  assert_int_equal(run_of(WF, "gone").state, WDR_RUN_FOLLOW);
+  assert_string_equal(run_of(WF, "gone").async_status, "");
+  assert_int_equal(take(t.at_ms).kind, WDR_JOB_FOLLOW);
+
+  /* An end read after the timeout is still an end, not a TIMEOUT. */
+  track_accept(WF, "late", T0 + 6 * HOUR, "async-l");
+  job = take(T0 + 7 * HOUR + MIN);
+  t = on_async(&job, WDR_ASYNC_ENDED, "FAIL", T0 + 7 * HOUR + MIN);
+  assert_int_equal(t.verdict, WDR_TRACK_FOLLOW);
+  assert_string_equal(run_of(WF, "late").async_status, "FAIL");
+}
+
+/* SUCCESS ends following: RECOVERED, timed from the run's first failure
+ * signal; the run is IDLE, and a later failure is a new attempt. */
+static void test_follow_success_recovers(void **state) {
+  (void)state;
+  g_wf[WF].track = true;
+  create();
+  sig_scheduled(WF, "run-1", T0, 0);
+  wdr_policy_job_t job = take(T0 + 2 * SEC);
+  wdr_result_decision_t d = wdr_policy_on_result(
+      g_p, &job, WDR_OUTCOME_ACCEPTED, NULL, NULL, T0 + 2 * SEC, 0);
+  assert_int_equal(d.at_ms, T0 + 2 * SEC + POLL);
+  job = take(d.at_ms);
+  wdr_track_decision_t t = on_follow(&job, WDR_FOLLOW_RUNNING, 0, d.at_ms, 0);
+  assert_int_equal(t.verdict, WDR_TRACK_WAIT);
+  job = take(t.at_ms);
+  t = on_follow(&job, WDR_FOLLOW_SUCCESS, 1, T0 + 20 * SEC, 0);
+  assert_int_equal(t.verdict, WDR_TRACK_RECOVERED);
+  assert_int_equal(t.recover_ms, 20 * SEC);
+  assert_int_equal(t.attempts, 1);
+  wdr_run_t r = run_of(WF, "run-1");
+  assert_int_equal(r.state, WDR_RUN_IDLE);
+  assert_int_equal(r.attempts, 1);
+  assert_int_equal(r.updated_ms, T0 + 20 * SEC);
+  assert_int_equal(wdr_policy_pending(g_p), 0);
+  take_none(T0 + DAY, INT64_MAX);
+  assert_int_equal(sig_scheduled(WF, "run-1", T0 + HOUR, 0), T0 + HOUR);
+}
+
+/* Reads the run of a rerun accepted at T0 without an AsyncId (first read
+ * at T0 + poll), answering each read with what; want[0] is the wait before
+ * the first read, want[i] the one after read i. */
+static void check_follow_waits(wdr_follow_t what, const int64_t *want,
+                               size_t n) {
+  wdr_result_decision_t d = track_accept(WF, "run-1", T0, NULL);
+  assert_int_equal(d.at_ms - T0, want[0]);
+  int64_t now = d.at_ms;
+  for (size_t i = 1; i < n; i++) {
+    wdr_policy_job_t job = take(now);
+    wdr_track_decision_t t = on_follow(&job, what, 0, now, 0);
+    assert_int_equal(t.verdict, WDR_TRACK_WAIT);
+    if (t.at_ms - now != want[i])
+      fail_msg("wait after read %zu: %lld ms, want %lld", i,
+               (long long)(t.at_ms - now), (long long)want[i]);
+    wdr_run_t r = run_of(WF, "run-1");
+    assert_int_equal(r.state, WDR_RUN_FOLLOW);
+    assert_int_equal(r.next_at_ms, t.at_ms);
+    assert_int_equal(r.track_reads, (int)i);
+    assert_true(r.seen_active);
+    now = t.at_ms;
+  }
+}
+
+/* A run that has not ended (RUNNING) is read again at intervals doubling
+ * from AsyncPollInterval to WDR_FOLLOW_MAX_MS, or to the poll interval when
+ * that is longer; it counts as the rerun being active. */
+static void test_follow_read_intervals(void **state) {
+  (void)state;
+  g_wf[WF].track = true;
+  const wdr_follow_t whats[] = {WDR_FOLLOW_RUNNING};
+  for (int w = 0; w < 1; w++) {
+    g_cfg.async_poll_ms = 5 * SEC;
+    recreate();
+    check_follow_waits(whats[w],
+                       (int64_t[]){5 * SEC, 10 * SEC, 20 * SEC, 40 * SEC,
+                                   WDR_FOLLOW_MAX_MS, WDR_FOLLOW_MAX_MS,
+                                   WDR_FOLLOW_MAX_MS},
+                       7);
+    g_cfg.async_poll_ms = 7 * SEC; /* not a divisor of the cap */
+    recreate();
+    check_follow_waits(whats[w],
+                       (int64_t[]){7 * SEC, 14 * SEC, 28 * SEC, 56 * SEC,
+                                   WDR_FOLLOW_MAX_MS, WDR_FOLLOW_MAX_MS},
+                       6);
+    g_cfg.async_poll_ms = 100; /* 0.1 s, the smallest */
+    recreate();
+    check_follow_waits(whats[w],
+                       (int64_t[]){100, 200, 400, 800, 1600, 3200, 6400, 12800,
+                                   25600, 51200, WDR_FOLLOW_MAX_MS,
+                                   WDR_FOLLOW_MAX_MS},
+                       12);
+    g_cfg.async_poll_ms = WDR_FOLLOW_MAX_MS;
+    recreate();
+    check_follow_waits(
+        whats[w],
+        (int64_t[]){WDR_FOLLOW_MAX_MS, WDR_FOLLOW_MAX_MS, WDR_FOLLOW_MAX_MS},
+        3);
+    g_cfg.async_poll_ms = 90 * SEC; /* longer than the cap */
+    recreate();
+    check_follow_waits(whats[w],
+                       (int64_t[]){90 * SEC, 90 * SEC, 90 * SEC, 90 * SEC}, 4);
+    g_cfg.async_poll_ms = HOUR; /* the largest */
+    recreate();
+    check_follow_waits(whats[w], (int64_t[]){HOUR, HOUR, HOUR}, 3);
+  }
+}
+
+/* A read without a usable answer (UNKNOWN) is made again at the interval
+ * reached so far: it neither doubles the interval nor counts as a read (so
+ * it cannot make an old FAILED believable) nor as a sign of activity. */
+static void test_follow_unknown_reads_keep_the_interval(void **state) {
+  (void)state;
+  g_wf[WF].track = true;
+  g_cfg.async_poll_ms = 5 * SEC;
+  recreate();
+  wdr_result_decision_t d = track_accept(WF, "run-1", T0, NULL);
+  int64_t now = d.at_ms;
+  wdr_policy_job_t job = take(now);
+  wdr_track_decision_t t = on_follow(&job, WDR_FOLLOW_RUNNING, 1, now, 0);
+  assert_int_equal(t.at_ms - now, 10 * SEC);
+  for (int i = 0; i < 4; i++) {
+    now = t.at_ms;
+    job = take(now);
+    t = on_follow(&job, WDR_FOLLOW_UNKNOWN, -1, now, 0);
+    assert_int_equal(t.verdict, WDR_TRACK_WAIT);
+    assert_int_equal(t.at_ms - now, 10 * SEC);
+    assert_int_equal(run_of(WF, "run-1").track_reads, 1);
+  }
+  /* A fresh run: failed reads alone never make a stale FAILED count. */
+  recreate();
+  d = track_accept(WF, "run-2", T0, NULL);
+  now = d.at_ms;
+  for (int i = 0; i < WDR_FOLLOW_STALE_READS + 2; i++) {
+    job = take(now);
+    t = on_follow(&job, WDR_FOLLOW_UNKNOWN, -1, now, 0);
+    assert_int_equal(t.at_ms - now, 5 * SEC);
+    now = t.at_ms;
+  }
+  wdr_run_t r = run_of(WF, "run-2");
+  assert_int_equal(r.track_reads, 0);
+  assert_false(r.seen_active);
+  job = take(now);
+  t = on_follow(&job, WDR_FOLLOW_FAILED, 0, now, 0); /* WeData behind */
+  assert_int_equal(t.verdict, WDR_TRACK_WAIT);
+}
+
+/* SKIPED (it ended without running) and a run that cannot be read end the
+ * following: LOST, IDLE; a later failure is a new attempt. */
+static void test_follow_skipped_or_gone_lost(void **state) {
+  (void)state;
+  g_wf[WF].track = true;
+  const wdr_follow_t whats[] = {WDR_FOLLOW_SKIPPED, WDR_FOLLOW_GONE};
+  for (int i = 0; i < 2; i++) {
+    recreate();
+    wdr_policy_job_t job = follow_job("run-1", NULL);
+    wdr_track_decision_t t = on_follow(&job, whats[i], -1, T0 + POLL, 0);
+    assert_int_equal(t.verdict, WDR_TRACK_LOST);
+    assert_int_equal(t.attempts, 1);
+    wdr_run_t r = run_of(WF, "run-1");
+    assert_int_equal(r.state, WDR_RUN_IDLE);
+    assert_int_equal(r.attempts, 1);
+    assert_int_equal(wdr_policy_pending(g_p), 0);
+    take_none(T0 + DAY, INT64_MAX);
+    assert_int_equal(sig_scheduled(WF, "run-1", T0 + HOUR, 0), T0 + HOUR);
+  }
+}
+
+/* A run that does not end is followed until the retention (one day here)
+ * has passed since the rerun was accepted, however recent its last read;
+ * then LOST. */
+static void test_follow_lost_after_retention(void **state) {
+  (void)state;
+  g_wf[WF].track = true;
+  create();
+  const struct {
+    const char *id;
+    int64_t track_ms;
+    wdr_follow_t what;
+    wdr_track_verdict_t want;
+  } cases[] = {
+      {"young-running", T0 - DAY + 1, WDR_FOLLOW_RUNNING, WDR_TRACK_WAIT},
+      {"old-running", T0 - DAY, WDR_FOLLOW_RUNNING, WDR_TRACK_LOST},
+      {"old-unknown", T0 - DAY, WDR_FOLLOW_UNKNOWN, WDR_TRACK_LOST},
+      /* FAILED, but not believed (RerunTimes behind, nothing else). */
+      {"young-failed", T0 - DAY + 1, WDR_FOLLOW_FAILED, WDR_TRACK_WAIT},
+      {"old-failed", T0 - 2 * DAY, WDR_FOLLOW_FAILED, WDR_TRACK_LOST},
+  };
+  const size_t n = sizeof(cases) / sizeof(cases[0]);
+  for (size_t i = 0; i < n; i++) {
+    wdr_run_t r = restored(WF, cases[i].id, WDR_RUN_FOLLOW, T0 - 10 + i);
+    r.attempts = 1;
+    r.track_ms = cases[i].track_ms;
+    r.updated_ms = T0 - SEC; /* read a second ago */
+    snprintf(r.async_status, sizeof(r.async_status), "SUCCESS");
+    restore_ok(r, T0);
+  }
+  for (size_t i = 0; i < n; i++) {
+    wdr_policy_job_t job = take(T0);
+    assert_string_equal(job.execution_id, cases[i].id);
+    wdr_track_decision_t t = on_follow(&job, cases[i].what, 0, T0, 0);
+    if (t.verdict != cases[i].want)
+      fail_msg("%s: verdict %d, want %d", cases[i].id, t.verdict,
+               cases[i].want);
+    assert_int_equal(run_of(WF, cases[i].id).state,
+                     cases[i].want == WDR_TRACK_LOST ? WDR_RUN_IDLE
+                                                     : WDR_RUN_FOLLOW);
+  }
+}
+
+/* Right after the rerun WeData may still show the old FAILED. With
+ * RerunTimes below the reruns accepted here, the run not seen in another
+ * state and the async job ended SUCCESS, FAILED is believed only from the
+ * WDR_FOLLOW_STALE_READS-th read; the reads before wait (doubling). Then
+ * the next attempt is scheduled as for a failure signal: after the backoff
+ * counted from the last attempt's start. */
+static void test_follow_failed_stale_reads(void **state) {
+  (void)state;
+  g_wf[WF].track = true;
+  create();
+  wdr_policy_job_t job = follow_job("run-1", "SUCCESS");
+  int64_t now = T0 + 2 * POLL;
+  for (int i = 1; i < WDR_FOLLOW_STALE_READS; i++) {
+    wdr_track_decision_t t = on_follow(&job, WDR_FOLLOW_FAILED, 0, now, 0);
+    assert_int_equal(t.verdict, WDR_TRACK_WAIT);
+    assert_int_equal(t.at_ms, now + (POLL << i));
+    wdr_run_t r = run_of(WF, "run-1");
+    assert_int_equal(r.state, WDR_RUN_FOLLOW);
+    assert_int_equal(r.track_reads, i);
+    assert_int_equal(r.tries, 1);
+    now = t.at_ms;
+    job = take(now);
+    assert_int_equal(job.kind, WDR_JOB_FOLLOW);
+  }
+  wdr_track_decision_t t =
+      on_follow(&job, WDR_FOLLOW_FAILED, 0, now, UINT32_MAX);
+  assert_int_equal(t.verdict, WDR_TRACK_FAILED);
+  assert_int_equal(t.attempts, 1);
+  assert_int_equal(t.signal.verdict, WDR_SIGNAL_SCHEDULED);
+  assert_int_equal(t.signal.attempts, 1);
+  int64_t want = T0 + wdr_policy_backoff_ms(&g_wf[WF], 1, UINT32_MAX);
+  assert_true(want > now);
+  assert_int_equal(t.signal.at_ms, want);
+  wdr_run_t r = run_of(WF, "run-1");
+  assert_int_equal(r.state, WDR_RUN_SCHEDULED);
+  assert_int_equal(r.next_at_ms, want);
+  assert_int_equal(r.last_try_ms, want);
+  assert_int_equal(r.tries, 2);
+  assert_int_equal(wdr_policy_pending(g_p), 1);
+  take_none(want - 1, want);
+  job = take(want);
+  assert_job(&job, WF, "run-1", WDR_JOB_RERUN, 2, 0);
+  assert_int_equal(job.known_attempts, 1);
+}
+
+/* FAILED is the rerun's own failure at once when WeData has caught up
+ * (RerunTimes at least the reruns accepted here, or unknown), when the run
+ * was seen in another state since the rerun, or when the async job ended
+ * FAIL or PART_SUCCESS; otherwise it is read again. */
+static void test_follow_failed_believed(void **state) {
+  (void)state;
+  g_wf[WF].track = true;
+  const struct {
+    const char *async_status; /* NULL: no AsyncId */
+    bool running_first;       /* a RUNNING read before */
+    long long rerun_times;
+    bool believed;
+  } cases[] = {
+      {"SUCCESS", false, 1, true},  {"SUCCESS", false, 2, true},
+      {"SUCCESS", false, -1, true}, {"SUCCESS", true, 0, true},
+      {"FAIL", false, 0, true},     {"PART_SUCCESS", false, 0, true},
+      {NULL, false, 1, true},       {NULL, true, 0, true},
+      {"SUCCESS", false, 0, false}, {NULL, false, 0, false},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    recreate();
+    wdr_policy_job_t job = follow_job("run-1", cases[i].async_status);
+    int64_t now = T0 + (cases[i].async_status != NULL ? 2 : 1) * POLL;
+    if (cases[i].running_first) {
+      wdr_track_decision_t t = on_follow(&job, WDR_FOLLOW_RUNNING, 0, now, 0);
+      assert_int_equal(t.verdict, WDR_TRACK_WAIT);
+      assert_true(run_of(WF, "run-1").seen_active);
+      now = t.at_ms;
+      job = take(now);
+    }
+    wdr_track_decision_t t =
+        on_follow(&job, WDR_FOLLOW_FAILED, cases[i].rerun_times, now, 0);
+    wdr_run_t r = run_of(WF, "run-1");
+    if (!cases[i].believed) {
+      if (t.verdict != WDR_TRACK_WAIT)
+        fail_msg("case %zu: verdict %d, want WAIT", i, t.verdict);
+      assert_int_equal(r.state, WDR_RUN_FOLLOW);
+      continue;
+    }
+    if (t.verdict != WDR_TRACK_FAILED)
+      fail_msg("case %zu: verdict %d, want FAILED", i, t.verdict);
+    assert_int_equal(t.signal.verdict, WDR_SIGNAL_SCHEDULED);
+    assert_int_equal(t.signal.at_ms, T0 + MIN); /* backoff(1), rnd 0 */
+    assert_int_equal(r.state, WDR_RUN_SCHEDULED);
+    assert_int_equal(r.tries, 2);
+  }
+}
+
+/* A FAILED that uses up MaxAttempts gives up (said once); one over the
+ * hourly budget is refused. Either way the run is IDLE. */
+static void test_follow_failed_exhausted_or_budget(void **state) {
+  (void)state;
+  g_wf[WF].track = true;
+  g_wf[WF].max_attempts = 1;
+  create();
+  wdr_policy_job_t job = follow_job("run-1", "FAIL");
+  wdr_track_decision_t t =
+      on_follow(&job, WDR_FOLLOW_FAILED, 1, T0 + 2 * POLL, 0);
+  assert_int_equal(t.verdict, WDR_TRACK_FAILED);
+  assert_int_equal(t.attempts, 1);
+  assert_int_equal(t.signal.verdict, WDR_SIGNAL_EXHAUSTED);
+  assert_true(t.signal.gave_up);
+  assert_int_equal(t.signal.attempts, 1);
+  wdr_run_t r = run_of(WF, "run-1");
+  assert_int_equal(r.state, WDR_RUN_IDLE);
+  assert_true(r.gave_up);
+  assert_int_equal(r.tries, 1);
+  assert_int_equal(wdr_policy_pending(g_p), 0);
+  take_none(T0 + DAY, INT64_MAX);
+  wdr_signal_decision_t s = sig(WF, "run-1", T0 + HOUR, 0);
+  assert_int_equal(s.verdict, WDR_SIGNAL_EXHAUSTED);
+  assert_false(s.gave_up);
+
+  g_wf[WF].max_attempts = 3;
+  g_wf[WF].max_reruns_per_hour = 1;
+  recreate();
+  job = follow_job("run-1", "FAIL");
+  t = on_follow(&job, WDR_FOLLOW_FAILED, 1, T0 + 2 * POLL, 0);
+  assert_int_equal(t.verdict, WDR_TRACK_FAILED);
+  assert_int_equal(t.signal.verdict, WDR_SIGNAL_BUDGET);
+  assert_int_equal(t.signal.attempts, 1);
+  r = run_of(WF, "run-1");
+  assert_int_equal(r.state, WDR_RUN_IDLE);
+  assert_int_equal(r.tries, 1);
+  assert_budget(WF, (int64_t[]){T0}, 1);
+  take_none(T0 + DAY, INT64_MAX);
+  /* An hour after the rerun a failure signal gets the next attempt. */
+  assert_int_equal(sig_scheduled(WF, "run-1", T0 + HOUR, 0), T0 + HOUR);
+}
+
+/* The whole loop to MaxAttempts (3): signal, rerun, accepted, async job
+ * read until it ends, run read until it fails again, the next attempt
+ * after the backoff, ..., until the attempts are used up. */
+static void test_track_cycle_exhausted(void **state) {
+  (void)state;
+  g_wf[WF].track = true;
+  create();
+  int64_t now = T0;
+  int64_t last_try = T0;
+  assert_int_equal(sig_scheduled(WF, "run-1", now, 0), now);
+  for (int k = 1; k <= 3; k++) {
+    wdr_policy_job_t job = take(now);
+    assert_job(&job, WF, "run-1", WDR_JOB_RERUN, k, 0);
+    assert_int_equal(job.known_attempts, k - 1);
+    char async_id[32];
+    snprintf(async_id, sizeof(async_id), "async-%d", k);
+    wdr_result_decision_t d = wdr_policy_on_result(
+        g_p, &job, WDR_OUTCOME_ACCEPTED, async_id, NULL, now, 0);
+    assert_int_equal(d.verdict, WDR_RESULT_ACCEPTED);
+    assert_int_equal(d.attempts, k);
+    assert_int_equal(d.at_ms, now + POLL);
+    /* Failure signals while it is followed are duplicates. */
+    assert_int_equal(sig(WF, "run-1", now + 1, 0).verdict,
+                     WDR_SIGNAL_DUPLICATE);
+
+    now = d.at_ms;
+    job = take(now);
+    assert_job(&job, WF, "run-1", WDR_JOB_ASYNC, k, 0);
+    assert_string_equal(job.async_id, async_id);
+    wdr_track_decision_t t = on_async(&job, WDR_ASYNC_PENDING, "RUNNING", now);
+    assert_int_equal(t.verdict, WDR_TRACK_WAIT);
+    assert_int_equal(t.at_ms, now + POLL);
+    now = t.at_ms;
+    job = take(now);
+    t = on_async(&job, WDR_ASYNC_ENDED, "FAIL", now);
+    assert_int_equal(t.verdict, WDR_TRACK_FOLLOW);
+    assert_int_equal(t.at_ms, now + POLL);
+
+    now = t.at_ms;
+    job = take(now);
+    assert_job(&job, WF, "run-1", WDR_JOB_FOLLOW, k, 0);
+    assert_string_equal(job.async_id, async_id);
+    t = on_follow(&job, WDR_FOLLOW_FAILED, k, now, 0);
+    assert_int_equal(t.verdict, WDR_TRACK_FAILED);
+    assert_int_equal(t.attempts, k);
+    wdr_run_t r = run_of(WF, "run-1");
+    if (k < 3) {
+      int64_t want = last_try + wdr_policy_backoff_ms(&g_wf[WF], k, 0);
+      assert_true(want > now);
+      assert_int_equal(t.signal.verdict, WDR_SIGNAL_SCHEDULED);
+      assert_int_equal(t.signal.at_ms, want);
+      assert_int_equal(t.signal.attempts, k);
+      assert_int_equal(r.state, WDR_RUN_SCHEDULED);
+      assert_int_equal(r.tries, k + 1);
+      take_none(want - 1, want);
+      now = last_try = want;
+    } else {
+      assert_int_equal(t.signal.verdict, WDR_SIGNAL_EXHAUSTED);
+      assert_true(t.signal.gave_up);
+      assert_int_equal(t.signal.attempts, 3);
+      assert_int_equal(r.state, WDR_RUN_IDLE);
+      assert_int_equal(r.attempts, 3);
+      assert_int_equal(r.tries, 3);
+    }
+  }
+  assert_int_equal(last_try, T0 + 3 * MIN); /* backoffs of 1 and 2 min */
+  assert_int_equal(wdr_policy_pending(g_p), 0);
+  take_none(now + DAY, INT64_MAX);
+  wdr_signal_decision_t s = sig(WF, "run-1", now + HOUR, 0);
+  assert_int_equal(s.verdict, WDR_SIGNAL_EXHAUSTED);
+  assert_false(s.gave_up);
+}
+
+/* A loop that ends well. The first rerun fails again (its async job ended
+ * FAIL, the run was seen RUNNING); the second recovers the run. What the
+ * first rerun showed does not carry over to the second: its first FAILED
+ * read, with RerunTimes behind, is taken for the old failure again. */
+static void test_track_cycle_recovered(void **state) {
+  (void)state;
+  g_wf[WF].track = true;
+  create();
+  wdr_policy_job_t job = follow_job("run-1", "FAIL"); /* at T0 + 10 s */
+  wdr_track_decision_t t =
+      on_follow(&job, WDR_FOLLOW_RUNNING, 1, T0 + 2 * POLL, 0);
+  assert_int_equal(t.verdict, WDR_TRACK_WAIT);
+  assert_int_equal(t.at_ms, T0 + 4 * POLL);
+  job = take(T0 + 4 * POLL);
+  t = on_follow(&job, WDR_FOLLOW_FAILED, 1, T0 + 4 * POLL, 0);
+  assert_int_equal(t.verdict, WDR_TRACK_FAILED);
+  assert_int_equal(t.signal.verdict, WDR_SIGNAL_SCHEDULED);
+  assert_int_equal(t.signal.at_ms, T0 + MIN);
+
+  job = take(T0 + MIN);
+  assert_job(&job, WF, "run-1", WDR_JOB_RERUN, 2, 0);
+  wdr_result_decision_t d = wdr_policy_on_result(
+      g_p, &job, WDR_OUTCOME_ACCEPTED, "async-2", NULL, T0 + MIN, 0);
+  assert_int_equal(d.verdict, WDR_RESULT_ACCEPTED);
+  assert_int_equal(d.attempts, 2);
+  wdr_run_t r = run_of(WF, "run-1");
+  assert_int_equal(r.state, WDR_RUN_ASYNC);
+  assert_int_equal(r.track_ms, T0 + MIN);
+  assert_int_equal(r.track_reads, 0);
+  assert_string_equal(r.async_status, "");
+  assert_false(r.seen_active);
+  assert_string_equal(r.last_async_id, "async-2");
+
+  job = take(T0 + MIN + POLL);
+  assert_string_equal(job.async_id, "async-2");
+  t = on_async(&job, WDR_ASYNC_ENDED, "SUCCESS", T0 + MIN + POLL);
+  assert_int_equal(t.verdict, WDR_TRACK_FOLLOW);
+  job = take(T0 + MIN + 2 * POLL);
+  t = on_follow(&job, WDR_FOLLOW_FAILED, 1, T0 + MIN + 2 * POLL, 0);
+  assert_int_equal(t.verdict, WDR_TRACK_WAIT); /* stale */
+  assert_int_equal(t.at_ms, T0 + MIN + 4 * POLL);
+  job = take(T0 + MIN + 4 * POLL);
+  t = on_follow(&job, WDR_FOLLOW_RUNNING, 2, T0 + MIN + 4 * POLL, 0);
+  assert_int_equal(t.verdict, WDR_TRACK_WAIT);
+  assert_int_equal(t.at_ms, T0 + MIN + 8 * POLL);
+  job = take(T0 + MIN + 8 * POLL);
+  t = on_follow(&job, WDR_FOLLOW_SUCCESS, 2, T0 + MIN + 8 * POLL, 0);
+  assert_int_equal(t.verdict, WDR_TRACK_RECOVERED);
+  assert_int_equal(t.attempts, 2);
+  assert_int_equal(t.recover_ms, MIN + 8 * POLL); /* from the first signal */
+  r = run_of(WF, "run-1");
+  assert_int_equal(r.state, WDR_RUN_IDLE);
+  assert_int_equal(r.attempts, 2);
+  assert_int_equal(wdr_policy_pending(g_p), 0);
+  take_none(T0 + DAY, INT64_MAX);
+}
+
+/* Signals and polled failures of run-1 at now are duplicates and change
+ * nothing but last_signal_ms. */
+static void assert_track_duplicate(int64_t now) {
+  wdr_run_t before = run_of(WF, "run-1");
+  wdr_signal_decision_t d = sig(WF, "run-1", now, 0);
+  assert_int_equal(d.verdict, WDR_SIGNAL_DUPLICATE);
+  assert_int_equal(d.attempts, 1);
+  /* Polled: caught up (as for a new failure of an IDLE run), unknown. */
+  d = wdr_policy_on_polled(g_p, WF, "run-1", 1, now, 0);
+  assert_int_equal(d.verdict, WDR_SIGNAL_DUPLICATE);
+  d = wdr_policy_on_polled(g_p, WF, "run-1", -1, now, 0);
+  assert_int_equal(d.verdict, WDR_SIGNAL_DUPLICATE);
+  wdr_run_t r = run_of(WF, "run-1");
+  assert_int_equal(r.state, before.state);
+  assert_int_equal(r.in_flight, before.in_flight);
+  assert_int_equal(r.next_at_ms, before.next_at_ms);
+  assert_int_equal(r.tries, 1);
+  assert_int_equal(r.attempts, 1);
+  assert_int_equal(r.last_signal_ms, now);
+}
+
+/* While a rerun is followed (waiting or reading, the async job or the
+ * run) the run is not rerun again: following decides what comes next. */
+static void test_track_duplicates(void **state) {
+  (void)state;
+  g_wf[WF].track = true;
+  create();
+  track_accept(WF, "run-1", T0, "async-1");
+  assert_int_equal(run_of(WF, "run-1").state, WDR_RUN_ASYNC);
+  assert_track_duplicate(T0 + 1);
+  wdr_policy_job_t job = take(T0 + POLL);
+  assert_int_equal(run_of(WF, "run-1").in_flight, WDR_JOB_ASYNC);
+  assert_track_duplicate(T0 + POLL + 1);
+  wdr_track_decision_t t =
+      on_async(&job, WDR_ASYNC_ENDED, "SUCCESS", T0 + POLL + 2);
+  assert_int_equal(run_of(WF, "run-1").state, WDR_RUN_FOLLOW);
+  assert_track_duplicate(T0 + POLL + 3);
+  job = take(t.at_ms);
+  assert_int_equal(run_of(WF, "run-1").in_flight, WDR_JOB_FOLLOW);
+  assert_track_duplicate(t.at_ms + 1);
+  take_none(t.at_ms + 1, INT64_MAX);
+}
+
+/* A verify that sees the rerun happen: accepted, with no AsyncId, so the
+ * run itself is followed, even when an earlier attempt left an AsyncId. */
+static void test_track_verify_seen_follows_run(void **state) {
+  (void)state;
+  g_wf[WF].track = true;
+  create();
+  wdr_policy_job_t job = follow_job("run-1", "FAIL");
+  wdr_track_decision_t t =
+      on_follow(&job, WDR_FOLLOW_FAILED, 1, T0 + 2 * POLL, 0);
+  assert_int_equal(t.signal.verdict, WDR_SIGNAL_SCHEDULED);
+  assert_string_equal(run_of(WF, "run-1").last_async_id, "async-1");
+
+  job = take(t.signal.at_ms);
+  assert_int_equal(job.kind, WDR_JOB_RERUN);
+  const int64_t now = t.signal.at_ms;
+  wdr_result_decision_t d = res(&job, WDR_OUTCOME_AMBIGUOUS, now, 0);
+  assert_int_equal(d.verdict, WDR_RESULT_VERIFY);
+  assert_int_equal(run_of(WF, "run-1").state, WDR_RUN_VERIFY);
+  job = take(now + WDR_VERIFY_DELAY_MS);
+  assert_int_equal(job.kind, WDR_JOB_VERIFY);
+  d = res(&job, WDR_OUTCOME_RERUN_SEEN, now + WDR_VERIFY_DELAY_MS + 10, 0);
+  assert_int_equal(d.verdict, WDR_RESULT_ACCEPTED);
+  assert_int_equal(d.attempts, 2);
+  assert_int_equal(d.at_ms, now + WDR_VERIFY_DELAY_MS + 10 + POLL);
+  wdr_run_t r = run_of(WF, "run-1");
+  assert_int_equal(r.state, WDR_RUN_FOLLOW);
+  assert_string_equal(r.last_async_id, "");
+  assert_int_equal(r.track_ms, now + WDR_VERIFY_DELAY_MS + 10);
+  assert_string_equal(r.async_status, ""); /* not the old FAIL */
+  job = take(d.at_ms);
+  assert_job(&job, WF, "run-1", WDR_JOB_FOLLOW, 2, 0);
+  assert_string_equal(job.async_id, "");
+}
+
+/* A read put back (rate limit, breaker, stop) waits in its state again,
+ * due at once, and is not counted as pending. */
+static void test_track_requeue(void **state) {
+  (void)state;
+  g_wf[WF].track = true;
+  create();
+  track_accept(WF, "run-1", T0, "async-1");
+  wdr_policy_job_t job = take(T0 + POLL + 3);
+  wdr_policy_requeue(g_p, &job);
+  wdr_run_t r = run_of(WF, "run-1");
+  assert_int_equal(r.state, WDR_RUN_ASYNC);
+  assert_int_equal(r.next_at_ms, T0 + POLL);
+  assert_int_equal(wdr_policy_pending(g_p), 0);
+  wdr_policy_job_t again = take(T0 + POLL + 3);
+  assert_job(&again, WF, "run-1", WDR_JOB_ASYNC, 1, 0);
+  assert_string_equal(again.async_id, "async-1");
+  /* A requeue of another kind does nothing. */
+  wdr_policy_job_t wrong = again;
+  wrong.kind = WDR_JOB_FOLLOW;
+  wdr_policy_requeue(g_p, &wrong);
+  assert_int_equal(run_of(WF, "run-1").state, WDR_RUN_IN_FLIGHT);
+
+  wdr_track_decision_t t =
+      on_async(&again, WDR_ASYNC_ENDED, "SUCCESS", T0 + POLL + 3);
+  job = take(t.at_ms);
+  assert_int_equal(job.kind, WDR_JOB_FOLLOW);
+  wrong = job;
+  wrong.kind = WDR_JOB_ASYNC;
+  wdr_policy_requeue(g_p, &wrong);
+  assert_int_equal(run_of(WF, "run-1").state, WDR_RUN_IN_FLIGHT);
+  wdr_policy_requeue(g_p, &job);
+  r = run_of(WF, "run-1");
+  assert_int_equal(r.state, WDR_RUN_FOLLOW);
+  assert_int_equal(r.next_at_ms, t.at_ms);
+  assert_int_equal(wdr_policy_pending(g_p), 0);
+  again = take(t.at_ms);
+  assert_job(&again, WF, "run-1", WDR_JOB_FOLLOW, 1, 0);
+  assert_string_equal(again.async_id, "async-1");
+}
+
+/* wdr_policy_pending counts waiting reruns: not runs being followed, nor
+ * their reads in flight. Due reads are taken in order with the reruns. */
+static void test_track_pending(void **state) {
+  (void)state;
+  g_wf[WF].track = true;
+  create();
+  wdr_run_t r = restored(WF, "async-wait", WDR_RUN_ASYNC, T0 + HOUR);
+  snprintf(r.last_async_id, sizeof(r.last_async_id), "a-1");
+  restore_ok(r, T0);
+  restore_ok(restored(WF, "follow-wait", WDR_RUN_FOLLOW, T0 + HOUR), T0);
+  r = restored(WF, "async-fly", WDR_RUN_ASYNC, T0 - 3);
+  snprintf(r.last_async_id, sizeof(r.last_async_id), "a-2");
+  restore_ok(r, T0);
+  restore_ok(restored(WF, "follow-fly", WDR_RUN_FOLLOW, T0 - 2), T0);
+  restore_ok(restored(WF, "rerun-fly", WDR_RUN_SCHEDULED, T0 - 1), T0);
+  restore_ok(restored(WF, "sched", WDR_RUN_SCHEDULED, T0 + HOUR), T0);
+  assert_int_equal(wdr_policy_pending(g_p), 2);
+
+  wdr_policy_job_t job = take(T0);
+  assert_job(&job, WF, "async-fly", WDR_JOB_ASYNC, 1, 0);
+  assert_string_equal(job.async_id, "a-2");
+  job = take(T0);
+  assert_job(&job, WF, "follow-fly", WDR_JOB_FOLLOW, 1, 0);
+  job = take(T0);
+  assert_job(&job, WF, "rerun-fly", WDR_JOB_RERUN, 1, 0);
+  take_none(T0, T0 + HOUR);
+  assert_int_equal(wdr_policy_pending(g_p), 2); /* sched, rerun-fly */
+}
+
+/* After a restart: a read of a followed rerun that was out is made again
+ * at once (reading is harmless); a CHECK that was out is redone (SCHEDULED,
+ * due now: it sent nothing, so there is nothing to verify); a rerun or a
+ * verify that was out is verified after WDR_VERIFY_DELAY_MS, as before. An
+ * ASYNC run without an AsyncId follows the run. */
+static void test_track_restore(void **state) {
+  (void)state;
+  g_wf[WF].track = true;
+  g_wf[WF].verify = true;
+  create();
+  const int64_t now = T0 + 10 * MIN;
+  wdr_run_t r = restored(WF, "async", WDR_RUN_IN_FLIGHT, T0 - 5);
+  r.in_flight = WDR_JOB_ASYNC;
+  r.attempts = 1;
+  r.track_ms = T0 - MIN;
+  snprintf(r.last_async_id, sizeof(r.last_async_id), "a-1");
+  snprintf(r.async_status, sizeof(r.async_status), "RUNNING");
+  restore_ok(r, now);
+  r = restored(WF, "follow", WDR_RUN_IN_FLIGHT, T0 - 5);
+  r.in_flight = WDR_JOB_FOLLOW;
+  r.attempts = 1;
+  r.track_ms = T0 - MIN;
+  r.track_reads = 2;
+  r.seen_active = true;
+  restore_ok(r, now);
+  r = restored(WF, "check", WDR_RUN_IN_FLIGHT, T0 - 5);
+  r.in_flight = WDR_JOB_CHECK;
+  restore_ok(r, now);
+  r = restored(WF, "fly-no-id", WDR_RUN_IN_FLIGHT, T0 - 5);
+  r.in_flight = WDR_JOB_ASYNC;
+  restore_ok(r, now);
+  r = restored(WF, "rerun", WDR_RUN_IN_FLIGHT, T0 - 5);
+  r.in_flight = WDR_JOB_RERUN;
+  restore_ok(r, now);
+  r = restored(WF, "verify", WDR_RUN_IN_FLIGHT, T0 - 5);
+  r.in_flight = WDR_JOB_VERIFY;
+  restore_ok(r, now);
+  restore_ok(restored(WF, "wait-no-id", WDR_RUN_ASYNC, T0 + HOUR), now);
+  r = restored(WF, "wait", WDR_RUN_ASYNC, T0 + HOUR);
+  snprintf(r.last_async_id, sizeof(r.last_async_id), "a-3");
+  restore_ok(r, now);
+
+  r = run_of(WF, "async");
+  assert_int_equal(r.state, WDR_RUN_ASYNC);
+  assert_int_equal(r.next_at_ms, now);
+  assert_int_equal(r.track_ms, T0 - MIN);
+  assert_string_equal(r.async_status, "RUNNING");
+  r = run_of(WF, "follow");
+  assert_int_equal(r.state, WDR_RUN_FOLLOW);
+  assert_int_equal(r.next_at_ms, now);
+  assert_int_equal(r.track_reads, 2);
+  assert_true(r.seen_active);
+  r = run_of(WF, "check");
+  assert_int_equal(r.state, WDR_RUN_SCHEDULED);
+  assert_int_equal(r.next_at_ms, now);
+  assert_int_equal(run_of(WF, "fly-no-id").state, WDR_RUN_FOLLOW);
+  assert_int_equal(run_of(WF, "fly-no-id").next_at_ms, now);
+  r = run_of(WF, "rerun");
+  assert_int_equal(r.state, WDR_RUN_VERIFY);
+  assert_int_equal(r.next_at_ms, now + WDR_VERIFY_DELAY_MS);
+  r = run_of(WF, "verify");
+  assert_int_equal(r.state, WDR_RUN_VERIFY);
+  assert_int_equal(r.next_at_ms, now + WDR_VERIFY_DELAY_MS);
+  r = run_of(WF, "wait-no-id");
+  assert_int_equal(r.state, WDR_RUN_FOLLOW);
+  assert_int_equal(r.next_at_ms, T0 + HOUR);
+  r = run_of(WF, "wait");
+  assert_int_equal(r.state, WDR_RUN_ASYNC);
+  assert_int_equal(r.next_at_ms, T0 + HOUR);
+
+  /* Due now, in table order: the reads, and the check (not a verify). */
+  wdr_policy_job_t job = take(now);
+  assert_job(&job, WF, "async", WDR_JOB_ASYNC, 1, 0);
+  assert_string_equal(job.async_id, "a-1");
+  job = take(now);
+  assert_job(&job, WF, "follow", WDR_JOB_FOLLOW, 1, 0);
+  job = take(now);
+  assert_job(&job, WF, "check", WDR_JOB_CHECK, 1, 0);
+  job = take(now);
+  assert_job(&job, WF, "fly-no-id", WDR_JOB_FOLLOW, 1, 0);
+  take_none(now, now + WDR_VERIFY_DELAY_MS);
+  assert_int_equal(take(now + WDR_VERIFY_DELAY_MS).kind, WDR_JOB_VERIFY);
+  assert_int_equal(take(now + WDR_VERIFY_DELAY_MS).kind, WDR_JOB_VERIFY);
+}
+
+/* TrackAsync switched off since the state was saved: nothing is followed;
+ * the runs are IDLE and a failure starts the next attempt. */
+static void test_track_restore_switched_off(void **state) {
+  (void)state;
+  create();
+  const wdr_run_state_t states[] = {WDR_RUN_ASYNC, WDR_RUN_FOLLOW,
+                                    WDR_RUN_IN_FLIGHT, WDR_RUN_IN_FLIGHT};
+  const wdr_job_kind_t kinds[] = {WDR_JOB_ASYNC, WDR_JOB_FOLLOW, WDR_JOB_ASYNC,
+                                  WDR_JOB_FOLLOW};
+  for (int i = 0; i < 4; i++) {
+    char id[32];
+    snprintf(id, sizeof(id), "run-%d", i);
+    wdr_run_t r = restored(WF, id, states[i], T0);
+    r.in_flight = kinds[i];
+    r.attempts = 1;
+    snprintf(r.last_async_id, sizeof(r.last_async_id), "a-%d", i);
+    restore_ok(r, T0);
+    assert_int_equal(run_of(WF, id).state, WDR_RUN_IDLE);
+  }
+  assert_int_equal(wdr_policy_pending(g_p), 0);
+  take_none(T0 + DAY, INT64_MAX);
+  assert_int_equal(sig_scheduled(WF, "run-0", T0 + HOUR, 0), T0 + HOUR);
+}
+
+/* ASYNC and FOLLOW jobs are answered with on_async and on_follow only, and
+ * only while in flight; anything else is STALE and changes nothing. */
+static void test_track_stale(void **state) {
+  (void)state;
+  g_wf[WF].track = true;
+  create();
+  track_accept(WF, "run-1", T0, "async-1");
+  wdr_policy_job_t job = take(T0 + POLL);
+  const wdr_outcome_t outcomes[] = {WDR_OUTCOME_ACCEPTED, WDR_OUTCOME_RETRYABLE,
+                                    WDR_OUTCOME_PERMANENT,
+                                    WDR_OUTCOME_AMBIGUOUS};
+  for (int i = 0; i < 4; i++) {
+    wdr_result_decision_t d = wdr_policy_on_result(
+        g_p, &job, outcomes[i], "async-x", "InternalError", T0 + POLL + 1, 0);
+    assert_int_equal(d.verdict, WDR_RESULT_STALE);
+  }
+  assert_int_equal(on_follow(&job, WDR_FOLLOW_SUCCESS, 1, T0 + POLL, 0).verdict,
+                   WDR_TRACK_STALE);
+  wdr_policy_job_t as_follow = job;
+  as_follow.kind = WDR_JOB_FOLLOW;
+  assert_int_equal(
+      on_follow(&as_follow, WDR_FOLLOW_SUCCESS, 1, T0 + POLL, 0).verdict,
+      WDR_TRACK_STALE);
+  assert_int_equal(
+      wdr_policy_on_check(g_p, &job, WDR_CHECK_PASS, NULL, 0, T0 + POLL)
+          .verdict,
+      WDR_RESULT_STALE);
+  wdr_run_t r = run_of(WF, "run-1");
+  assert_int_equal(r.state, WDR_RUN_IN_FLIGHT);
+  assert_int_equal(r.in_flight, WDR_JOB_ASYNC);
+  assert_int_equal(r.attempts, 1);
+  assert_string_equal(r.last_async_id, "async-1");
+  assert_string_equal(r.last_error, "");
+  assert_int_equal(r.updated_ms, T0 + POLL);
+
+  /* Answered once; a second answer is stale. */
+  wdr_track_decision_t t =
+      on_async(&job, WDR_ASYNC_ENDED, "SUCCESS", T0 + POLL);
+  assert_int_equal(t.verdict, WDR_TRACK_FOLLOW);
+  assert_int_equal(
+      on_async(&job, WDR_ASYNC_ENDED, "FAIL", T0 + POLL + 1).verdict,
+      WDR_TRACK_STALE);
+  r = run_of(WF, "run-1");
+  assert_string_equal(r.async_status, "SUCCESS");
+  assert_int_equal(r.next_at_ms, t.at_ms);
+  assert_int_equal(r.updated_ms, T0 + POLL);
+
+  wdr_policy_job_t fjob = take(t.at_ms);
+  assert_int_equal(res(&fjob, WDR_OUTCOME_ACCEPTED, t.at_ms, 0).verdict,
+                   WDR_RESULT_STALE);
+  assert_int_equal(on_async(&fjob, WDR_ASYNC_ENDED, "SUCCESS", t.at_ms).verdict,
+                   WDR_TRACK_STALE);
+  assert_int_equal(run_of(WF, "run-1").in_flight, WDR_JOB_FOLLOW);
+  /* Another run, or the same id in another workflow. */
+  wdr_policy_job_t ghost = fjob;
+  snprintf(ghost.execution_id, sizeof(ghost.execution_id), "nope");
+  assert_int_equal(on_follow(&ghost, WDR_FOLLOW_SUCCESS, 1, t.at_ms, 0).verdict,
+                   WDR_TRACK_STALE);
+  ghost = fjob;
+  ghost.wf = DRY;
+  assert_int_equal(on_follow(&ghost, WDR_FOLLOW_SUCCESS, 1, t.at_ms, 0).verdict,
+                   WDR_TRACK_STALE);
+  assert_int_equal(on_follow(&fjob, WDR_FOLLOW_SUCCESS, 1, t.at_ms, 0).verdict,
+                   WDR_TRACK_RECOVERED);
+  assert_int_equal(
+      on_follow(&fjob, WDR_FOLLOW_FAILED, 1, t.at_ms + 1, 0).verdict,
+      WDR_TRACK_STALE);
+  assert_int_equal(run_of(WF, "run-1").state, WDR_RUN_IDLE);
+
+  /* A rerun in flight is not an async job, whatever the job says. */
+  sig_scheduled(WF, "run-2", T0, 0);
+  wdr_policy_job_t rjob = take(t.at_ms);
+  assert_int_equal(rjob.kind, WDR_JOB_RERUN);
+  assert_int_equal(on_async(&rjob, WDR_ASYNC_ENDED, "SUCCESS", t.at_ms).verdict,
+                   WDR_TRACK_STALE);
+  wdr_policy_job_t as_async = rjob;
+  as_async.kind = WDR_JOB_ASYNC;
+  assert_int_equal(
+      on_async(&as_async, WDR_ASYNC_ENDED, "SUCCESS", t.at_ms).verdict,
+      WDR_TRACK_STALE);
+  assert_int_equal(run_of(WF, "run-2").in_flight, WDR_JOB_RERUN);
+  assert_string_equal(run_of(WF, "run-2").async_status, "");
+}
+
+static void test_track_mappings(void **state) {
+  (void)state;
+  assert_int_equal(wdr_policy_async_of("SUCCESS"), WDR_ASYNC_ENDED);
+  assert_int_equal(wdr_policy_async_of("FAIL"), WDR_ASYNC_ENDED);
+  assert_int_equal(wdr_policy_async_of("PART_SUCCESS"), WDR_ASYNC_ENDED);
+  /* Not ended, or not known: read again. */
+  assert_int_equal(wdr_policy_async_of("INIT"), WDR_ASYNC_PENDING);
+  assert_int_equal(wdr_policy_async_of("RUNNING"), WDR_ASYNC_PENDING);
+  assert_int_equal(wdr_policy_async_of(NULL), WDR_ASYNC_PENDING);
+  assert_int_equal(wdr_policy_async_of(""), WDR_ASYNC_PENDING);
+  assert_int_equal(wdr_policy_async_of("success"), WDR_ASYNC_PENDING);
+  assert_int_equal(wdr_policy_async_of("SUCCESSFUL"), WDR_ASYNC_PENDING);
+
+  assert_int_equal(wdr_policy_follow_of("SUCCESS"), WDR_FOLLOW_SUCCESS);
+  assert_int_equal(wdr_policy_follow_of("FAILED"), WDR_FOLLOW_FAILED);
+  assert_int_equal(wdr_policy_follow_of("SKIPED"), WDR_FOLLOW_SKIPPED);
+  /* Anything else has not ended. */
+  assert_int_equal(wdr_policy_follow_of("RUNNING"), WDR_FOLLOW_RUNNING);
+  assert_int_equal(wdr_policy_follow_of("PENDING"), WDR_FOLLOW_RUNNING);
+  assert_int_equal(wdr_policy_follow_of("QUEUED"), WDR_FOLLOW_RUNNING);
+  assert_int_equal(wdr_policy_follow_of("INIT"), WDR_FOLLOW_RUNNING);
+  assert_int_equal(wdr_policy_follow_of(NULL), WDR_FOLLOW_RUNNING);
+  assert_int_equal(wdr_policy_follow_of(""), WDR_FOLLOW_RUNNING);
+  assert_int_equal(wdr_policy_follow_of("failed"), WDR_FOLLOW_RUNNING);
+}
+
+/* Runs being followed are never pruned, however old; once following ends
+ * they age out like other IDLE runs. */
+static void test_prune_keeps_followed(void **state) {
+  (void)state;
+  g_wf[WF].track = true;
+  create();
+  wdr_run_t r = restored(WF, "async", WDR_RUN_ASYNC, T0 + 100 * DAY);
+  snprintf(r.last_async_id, sizeof(r.last_async_id), "a-1");
+  restore_ok(r, T0);
+  restore_ok(restored(WF, "follow", WDR_RUN_FOLLOW, T0 + 100 * DAY), T0);
+  r = restored(WF, "async-fly", WDR_RUN_ASYNC, T0);
+  snprintf(r.last_async_id, sizeof(r.last_async_id), "a-2");
+  restore_ok(r, T0);
+  restore_ok(restored(WF, "follow-fly", WDR_RUN_FOLLOW, T0 + 1), T0);
+  restore_ok(restored(WF, "idle", WDR_RUN_IDLE, 0), T0);
+  wdr_policy_job_t a = take(T0 + 1);
+  wdr_policy_job_t f = take(T0 + 1);
+  assert_int_equal(a.kind, WDR_JOB_ASYNC);
+  assert_int_equal(f.kind, WDR_JOB_FOLLOW);
+  /* All updated at T0 - 1 min, bar the two taken (at T0 + 1). */
+  assert_int_equal(wdr_policy_prune(g_p, T0 + 10 * DAY), 1);
+  assert_false(has_run(WF, "idle"));
+  assert_int_equal(runs_num(), 4);
+  assert_int_equal(run_of(WF, "async").state, WDR_RUN_ASYNC);
+  assert_int_equal(run_of(WF, "follow").state, WDR_RUN_FOLLOW);
+  assert_int_equal(run_of(WF, "async-fly").state, WDR_RUN_IN_FLIGHT);
+  assert_int_equal(run_of(WF, "follow-fly").state, WDR_RUN_IN_FLIGHT);
+
+  assert_int_equal(on_follow(&f, WDR_FOLLOW_SUCCESS, 1, T0 + 2, 0).verdict,
+                   WDR_TRACK_RECOVERED);
+  assert_int_equal(wdr_policy_prune(g_p, T0 + 2 + DAY), 0);
+  assert_int_equal(wdr_policy_prune(g_p, T0 + 3 + DAY), 1);
+  assert_false(has_run(WF, "follow-fly"));
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void) {
@@ -1627,6 +2785,31 @@ int main(void) {
       T(test_prune),
       T(test_prune_forgets_exhausted),
       T(test_pending),
+      T(test_track_accepted_reads_async_job),
+      T(test_untracked_accepted_is_idle),
+      T(test_track_accepted_without_async_id),
+      T(test_async_pending_until_timeout),
+      T(test_async_timeout_shorter_than_poll),
+      T(test_async_ended_or_gone),
+      T(test_follow_success_recovers),
+      T(test_follow_read_intervals),
+      T(test_follow_unknown_reads_keep_the_interval),
+      T(test_follow_skipped_or_gone_lost),
+      T(test_follow_lost_after_retention),
+      T(test_follow_failed_stale_reads),
+      T(test_follow_failed_believed),
+      T(test_follow_failed_exhausted_or_budget),
+      T(test_track_cycle_exhausted),
+      T(test_track_cycle_recovered),
+      T(test_track_duplicates),
+      T(test_track_verify_seen_follows_run),
+      T(test_track_requeue),
+      T(test_track_pending),
+      T(test_track_restore),
+      T(test_track_restore_switched_off),
+      T(test_track_stale),
+      T(test_track_mappings),
+      T(test_prune_keeps_followed),
   };
   return cmocka_run_group_tests_name("wdr_policy", tests, NULL, NULL);
 }

@@ -15,8 +15,11 @@
 #define MIN 60000LL
 #define HOUR (60 * MIN)
 #define DAY (24 * HOUR)
+#define POLL 5000LL /* AsyncPollInterval */
 
-/* Three workflows: "etl" and "hourly" are persisted, "dry" is a dry run. */
+/* Three workflows: "etl" and "hourly" are persisted and follow their
+ * reruns (TrackAsync: runs in ASYNC and FOLLOW survive a restore), "dry" is
+ * a dry run. */
 static wdr_policy_wf_t g_wf[3];
 static char *g_names[] = {"etl", "hourly", "dry"};
 static bool g_persist[] = {true, true, false};
@@ -31,7 +34,9 @@ static wdr_policy_t *new_policy(size_t max_runs) {
                                             .wf_num = 3,
                                             .max_request_retries = 3,
                                             .retention_ms = DAY,
-                                            .max_runs = max_runs});
+                                            .max_runs = max_runs,
+                                            .async_poll_ms = POLL,
+                                            .async_timeout_ms = HOUR});
   assert_non_null(p);
   return p;
 }
@@ -43,7 +48,8 @@ static int setup(void **state) {
                                 .retry_interval_ms = MIN,
                                 .max_retry_interval_ms = HOUR,
                                 .max_reruns_per_hour = 10,
-                                .dry_run = i == 2};
+                                .dry_run = i == 2,
+                                .track = i != 2};
   g_p = new_policy(100);
   g_q = new_policy(100);
   wdr_buf_init(&g_buf, WDR_STATE_MAX);
@@ -87,21 +93,29 @@ static wdr_run_t make_run(size_t wf, const char *id, wdr_run_state_t state,
                           int seed) {
   wdr_run_t r = {.wf = wf,
                  .state = state,
-                 .in_flight = seed % 2 ? WDR_JOB_VERIFY : WDR_JOB_RERUN,
+                 .in_flight = (wdr_job_kind_t)(seed % WDR_JOB_KIND_NUM),
                  .attempts = seed % 4,
                  .tries = seed % 4 + 1,
                  .request_retries = seed % 3,
                  .verify_tries = (seed + 1) % 3,
                  .resigned = seed % 2 == 0,
                  .gave_up = seed % 3 == 0,
+                 .had_accepted = seed % 3 == 1,
                  .first_signal_ms = T0 - 100000 + seed,
                  .last_signal_ms = T0 - 50000 + seed,
                  .last_try_ms = T0 - 40000 + seed,
                  .next_at_ms = T0 + 1000 * seed,
-                 .updated_ms = T0 - 30000 + seed};
+                 .updated_ms = T0 - 30000 + seed,
+                 .track_ms = T0 - 20000 + seed,
+                 .track_reads = seed % 4,
+                 .seen_active = seed % 2 == 1};
   snprintf(r.execution_id, sizeof(r.execution_id), "%s", id);
   snprintf(r.last_async_id, sizeof(r.last_async_id), "async-%d", seed);
   snprintf(r.last_error, sizeof(r.last_error), seed % 2 ? "" : "InternalError");
+  snprintf(r.async_status, sizeof(r.async_status), "%s",
+           seed % 3 == 0   ? ""
+           : seed % 3 == 1 ? "SUCCESS"
+                           : "PART_SUCCESS");
   return r;
 }
 
@@ -129,6 +143,7 @@ static void assert_runs_equal(const wdr_run_t *a, const wdr_run_t *b) {
   assert_int_equal(a->verify_tries, b->verify_tries);
   assert_int_equal(a->resigned, b->resigned);
   assert_int_equal(a->gave_up, b->gave_up);
+  assert_int_equal(a->had_accepted, b->had_accepted);
   assert_int_equal(a->first_signal_ms, b->first_signal_ms);
   assert_int_equal(a->last_signal_ms, b->last_signal_ms);
   assert_int_equal(a->last_try_ms, b->last_try_ms);
@@ -136,6 +151,10 @@ static void assert_runs_equal(const wdr_run_t *a, const wdr_run_t *b) {
   assert_int_equal(a->updated_ms, b->updated_ms);
   assert_string_equal(a->last_async_id, b->last_async_id);
   assert_string_equal(a->last_error, b->last_error);
+  assert_int_equal(a->track_ms, b->track_ms);
+  assert_int_equal(a->track_reads, b->track_reads);
+  assert_string_equal(a->async_status, b->async_status);
+  assert_int_equal(a->seen_active, b->seen_active);
 }
 
 static void serialize(wdr_policy_t *p, int64_t now) {
@@ -184,9 +203,10 @@ static void parse_error(const char *text, const char *want) {
 /* A policy with runs in every state, of two persisted workflows and the
  * dry-run one, plus budget windows. */
 static void fill_source(void) {
-  const wdr_run_state_t states[] = {WDR_RUN_IDLE, WDR_RUN_SCHEDULED,
-                                    WDR_RUN_VERIFY, WDR_RUN_PERMANENT};
-  for (int i = 0; i < 4; i++) {
+  const wdr_run_state_t states[] = {WDR_RUN_IDLE,   WDR_RUN_SCHEDULED,
+                                    WDR_RUN_VERIFY, WDR_RUN_PERMANENT,
+                                    WDR_RUN_ASYNC,  WDR_RUN_FOLLOW};
+  for (int i = 0; i < 6; i++) {
     char id[32];
     snprintf(id, sizeof(id), "etl-run-%d", i);
     wdr_run_t r = make_run(0, id, states[i], i + 1);
@@ -224,15 +244,15 @@ static void test_round_trip(void **state) {
   serialize(g_p, T0 + 1);
   const int64_t later = T0 + DAY / 2;
   wdr_state_stats_t st = parse_ok(wdr_buf_str(&g_buf), later);
-  assert_int_equal(st.runs, 10);
+  assert_int_equal(st.runs, 14);
   assert_int_equal(st.unknown_workflow, 0);
   assert_int_equal(st.rejected, 0);
 
   size_t n_src = 0, n_dst = 0;
   const wdr_run_t *src = wdr_policy_runs(g_p, &n_src);
   (void)wdr_policy_runs(g_q, &n_dst);
-  assert_int_equal(n_src, 12);
-  assert_int_equal(n_dst, 10);
+  assert_int_equal(n_src, 16);
+  assert_int_equal(n_dst, 14);
   size_t compared = 0;
   for (size_t i = 0; i < n_src; i++) {
     const wdr_run_t *got = find(g_q, src[i].wf, src[i].execution_id);
@@ -251,7 +271,7 @@ static void test_round_trip(void **state) {
     assert_runs_equal(got, &want);
     compared++;
   }
-  assert_int_equal(compared, 10);
+  assert_int_equal(compared, 14);
   assert_int_equal(find(g_q, 0, "flying")->state, WDR_RUN_VERIFY);
   assert_int_equal(find(g_q, 0, "flying")->in_flight, WDR_JOB_RERUN);
 
@@ -308,42 +328,55 @@ static void test_round_trip_live(void **state) {
   assert_non_null(b);
   assert_runs_equal(a, b);
   assert_string_equal(b->last_async_id, "async-9f");
+  /* etl follows its reruns: the async job is read next. */
+  assert_int_equal(b->state, WDR_RUN_ASYNC);
+  assert_int_equal(b->track_ms, T0 + 10);
+  assert_int_equal(b->next_at_ms, T0 + 10 + POLL);
   size_t n = 0;
   const int64_t *t = wdr_policy_budget(g_q, 0, &n);
   assert_int_equal(n, 1);
   assert_int_equal(t[0], T0);
 }
 
+/* The exact text, with every field away from its default. The run is being
+ * followed (FOLLOW, in a TrackAsync workflow), its last request out an
+ * async read. */
 static const char *golden =
     "{\"version\":1,\"saved_ms\":1767225601234,\"runs\":[{\"workflow\":"
-    "\"hourly\",\"execution_id\":\"run-42\",\"state\":\"permanent\","
-    "\"in_flight\":\"verify\",\"attempts\":2,\"tries\":3,\"request_retries\":"
+    "\"hourly\",\"execution_id\":\"run-42\",\"state\":\"follow\","
+    "\"in_flight\":\"async\",\"attempts\":2,\"tries\":3,\"request_retries\":"
     "1,\"verify_tries\":2,\"resigned\":true,\"gave_up\":false,\"had_accepted\":"
-    "false,"
+    "true,"
     "\"first_signal_ms\":1767225500000,\"last_signal_ms\":1767225550000,"
     "\"last_try_ms\":1767225560000,\"next_at_ms\":1767225570000,"
     "\"updated_ms\":1767225580000,\"last_async_id\":\"a-\\\"q\\\"\","
-    "\"last_error\":\"InvalidParameter\"}],\"budget\":{\"hourly\":"
-    "[1767225000000,1767225100000]}}";
+    "\"last_error\":\"InvalidParameter\",\"track_ms\":1767225565000,"
+    "\"track_reads\":4,\"async_status\":\"PART_SUCCESS\",\"seen_active\":"
+    "true}],\"budget\":{\"hourly\":[1767225000000,1767225100000]}}";
 
 static void add_golden_run(wdr_policy_t *p) {
   wdr_run_t r = {.wf = 1,
-                 .state = WDR_RUN_PERMANENT,
-                 .in_flight = WDR_JOB_VERIFY,
+                 .state = WDR_RUN_FOLLOW,
+                 .in_flight = WDR_JOB_ASYNC,
                  .attempts = 2,
                  .tries = 3,
                  .request_retries = 1,
                  .verify_tries = 2,
                  .resigned = true,
                  .gave_up = false,
+                 .had_accepted = true,
                  .first_signal_ms = 1767225500000,
                  .last_signal_ms = 1767225550000,
                  .last_try_ms = 1767225560000,
                  .next_at_ms = 1767225570000,
-                 .updated_ms = 1767225580000};
+                 .updated_ms = 1767225580000,
+                 .track_ms = 1767225565000,
+                 .track_reads = 4,
+                 .seen_active = true};
   snprintf(r.execution_id, sizeof(r.execution_id), "run-42");
   snprintf(r.last_async_id, sizeof(r.last_async_id), "a-\"q\"");
   snprintf(r.last_error, sizeof(r.last_error), "InvalidParameter");
+  snprintf(r.async_status, sizeof(r.async_status), "PART_SUCCESS");
   restore(p, &r, T0);
   wdr_policy_restore_budget(p, 1, 1767225000000);
   wdr_policy_restore_budget(p, 1, 1767225100000);
@@ -358,7 +391,246 @@ static void test_golden(void **state) {
   /* And it reads back. */
   wdr_state_stats_t st = parse_ok(golden, T0);
   assert_int_equal(st.runs, 1);
-  assert_runs_equal(find(g_q, 1, "run-42"), find(g_p, 1, "run-42"));
+  const wdr_run_t *r = find(g_q, 1, "run-42");
+  assert_non_null(r);
+  assert_runs_equal(r, find(g_p, 1, "run-42"));
+  assert_int_equal(r->state, WDR_RUN_FOLLOW);
+  assert_int_equal(r->in_flight, WDR_JOB_ASYNC);
+  assert_int_equal(r->track_ms, 1767225565000);
+  assert_int_equal(r->track_reads, 4);
+  assert_string_equal(r->async_status, "PART_SUCCESS");
+  assert_true(r->seen_active);
+  assert_true(r->had_accepted);
+}
+
+/* A file the previous version wrote, from before TrackAsync: it has no
+ * track_ms, track_reads, async_status or seen_active. */
+static const char *golden_before_track =
+    "{\"version\":1,\"saved_ms\":1767225601234,\"runs\":[{\"workflow\":"
+    "\"hourly\",\"execution_id\":\"run-42\",\"state\":\"permanent\","
+    "\"in_flight\":\"verify\",\"attempts\":2,\"tries\":3,\"request_retries\":"
+    "1,\"verify_tries\":2,\"resigned\":true,\"gave_up\":false,\"had_accepted\":"
+    "false,"
+    "\"first_signal_ms\":1767225500000,\"last_signal_ms\":1767225550000,"
+    "\"last_try_ms\":1767225560000,\"next_at_ms\":1767225570000,"
+    "\"updated_ms\":1767225580000,\"last_async_id\":\"a-\\\"q\\\"\","
+    "\"last_error\":\"InvalidParameter\"}],\"budget\":{\"hourly\":"
+    "[1767225000000,1767225100000]}}";
+
+/* Such a file still loads: the new fields are 0, "" and false (it follows
+ * nothing), the rest as the file says. */
+static void test_file_before_track(void **state) {
+  (void)state;
+  wdr_state_stats_t st = parse_ok(golden_before_track, T0);
+  assert_int_equal(st.runs, 1);
+  const wdr_run_t *r = find(g_q, 1, "run-42");
+  assert_non_null(r);
+  assert_int_equal(r->state, WDR_RUN_PERMANENT);
+  assert_int_equal(r->in_flight, WDR_JOB_VERIFY);
+  assert_int_equal(r->attempts, 2);
+  assert_int_equal(r->tries, 3);
+  assert_int_equal(r->request_retries, 1);
+  assert_int_equal(r->verify_tries, 2);
+  assert_true(r->resigned);
+  assert_false(r->had_accepted);
+  assert_int_equal(r->next_at_ms, 1767225570000);
+  assert_string_equal(r->last_async_id, "a-\"q\"");
+  assert_string_equal(r->last_error, "InvalidParameter");
+  assert_int_equal(r->track_ms, 0);
+  assert_int_equal(r->track_reads, 0);
+  assert_string_equal(r->async_status, "");
+  assert_false(r->seen_active);
+  size_t n = 0;
+  (void)wdr_policy_budget(g_q, 1, &n);
+  assert_int_equal(n, 2);
+
+  /* Saved again, it has them: the text of the current version. */
+  serialize(g_q, 1767225601234);
+  assert_non_null(strstr(wdr_buf_str(&g_buf),
+                         "\"last_error\":\"InvalidParameter\",\"track_ms\":0,"
+                         "\"track_reads\":0,\"async_status\":\"\","
+                         "\"seen_active\":false}"));
+}
+
+static const char *const kind_names[] = {"rerun", "verify", "check", "async",
+                                         "follow"};
+
+/* Every kind of request a run can have out is saved under its own name
+ * and read back as itself (CHECK was once saved as "rerun"). */
+static void test_in_flight_kinds_round_trip(void **state) {
+  (void)state;
+  assert_int_equal(WDR_JOB_KIND_NUM, 5); /* a new kind needs a name here */
+  for (int k = 0; k < WDR_JOB_KIND_NUM; k++) {
+    char id[32];
+    snprintf(id, sizeof(id), "kind-%d", k);
+    wdr_run_t r = make_run(0, id, WDR_RUN_IDLE, 3);
+    r.in_flight = (wdr_job_kind_t)k;
+    restore(g_p, &r, T0);
+  }
+  serialize(g_p, T0);
+  for (int k = 0; k < WDR_JOB_KIND_NUM; k++) {
+    char want[128];
+    snprintf(want, sizeof(want),
+             "\"execution_id\":\"kind-%d\",\"state\":\"idle\","
+             "\"in_flight\":\"%s\",",
+             k, kind_names[k]);
+    if (strstr(wdr_buf_str(&g_buf), want) == NULL)
+      fail_msg("no %s in %s", want, wdr_buf_str(&g_buf));
+  }
+  wdr_state_stats_t st = parse_ok(wdr_buf_str(&g_buf), T0 + HOUR);
+  assert_int_equal(st.runs, WDR_JOB_KIND_NUM);
+  for (int k = 0; k < WDR_JOB_KIND_NUM; k++) {
+    char id[32];
+    snprintf(id, sizeof(id), "kind-%d", k);
+    const wdr_run_t *got = find(g_q, 0, id);
+    assert_non_null(got);
+    assert_int_equal(got->in_flight, k);
+    assert_runs_equal(got, find(g_p, 0, id));
+  }
+}
+
+/* Takes the next due job of p at now, which must be of kind for run id. */
+static void take_from(wdr_policy_t *p, int64_t now, const char *id,
+                      wdr_job_kind_t kind) {
+  wdr_policy_job_t job;
+  assert_true(wdr_policy_take_due(p, now, &job, NULL));
+  assert_string_equal(job.execution_id, id);
+  assert_int_equal(job.kind, kind);
+}
+
+/* Requests out when the state is saved, made by the policy as the plugin
+ * does, through the file: after the restart a read of a followed rerun is
+ * made again at once, a check is redone (due now: it sent nothing), a
+ * rerun or a verify is verified first. */
+static void test_in_flight_restored(void **state) {
+  (void)state;
+  g_wf[0].verify = true; /* etl reads the run before a rerun: CHECK */
+  wdr_policy_job_t job;
+  assert_int_equal(wdr_policy_on_signal(g_p, 0, "checking", T0, 0).verdict,
+                   WDR_SIGNAL_SCHEDULED);
+  assert_true(wdr_policy_take_due(g_p, T0, &job, NULL));
+  assert_int_equal(job.kind, WDR_JOB_CHECK);
+
+  assert_int_equal(wdr_policy_on_signal(g_p, 1, "sending", T0, 0).verdict,
+                   WDR_SIGNAL_SCHEDULED);
+  take_from(g_p, T0, "sending", WDR_JOB_RERUN);
+
+  assert_int_equal(wdr_policy_on_signal(g_p, 1, "verifying", T0, 0).verdict,
+                   WDR_SIGNAL_SCHEDULED);
+  assert_true(wdr_policy_take_due(g_p, T0, &job, NULL));
+  assert_int_equal(
+      wdr_policy_on_result(g_p, &job, WDR_OUTCOME_AMBIGUOUS, NULL, NULL, T0, 0)
+          .verdict,
+      WDR_RESULT_VERIFY);
+  take_from(g_p, T0 + WDR_VERIFY_DELAY_MS, "verifying", WDR_JOB_VERIFY);
+
+  const int64_t a = T0 + 10000;
+  assert_int_equal(wdr_policy_on_signal(g_p, 1, "reading-async", a, 0).verdict,
+                   WDR_SIGNAL_SCHEDULED);
+  assert_true(wdr_policy_take_due(g_p, a, &job, NULL));
+  assert_int_equal(wdr_policy_on_result(g_p, &job, WDR_OUTCOME_ACCEPTED,
+                                        "async-7", NULL, a, 0)
+                       .verdict,
+                   WDR_RESULT_ACCEPTED);
+  take_from(g_p, a + POLL, "reading-async", WDR_JOB_ASYNC);
+
+  const int64_t f = T0 + 20000;
+  assert_int_equal(wdr_policy_on_signal(g_p, 1, "reading-run", f, 0).verdict,
+                   WDR_SIGNAL_SCHEDULED);
+  assert_true(wdr_policy_take_due(g_p, f, &job, NULL));
+  assert_int_equal(
+      wdr_policy_on_result(g_p, &job, WDR_OUTCOME_ACCEPTED, NULL, NULL, f, 0)
+          .verdict,
+      WDR_RESULT_ACCEPTED);
+  take_from(g_p, f + POLL, "reading-run", WDR_JOB_FOLLOW);
+
+  serialize(g_p, T0 + 30000);
+  const char *saved[][2] = {{"checking", "check"},
+                            {"sending", "rerun"},
+                            {"verifying", "verify"},
+                            {"reading-async", "async"},
+                            {"reading-run", "follow"}};
+  for (int i = 0; i < 5; i++) {
+    char want[128];
+    snprintf(want, sizeof(want),
+             "\"execution_id\":\"%s\",\"state\":\"in_flight\","
+             "\"in_flight\":\"%s\",",
+             saved[i][0], saved[i][1]);
+    if (strstr(wdr_buf_str(&g_buf), want) == NULL)
+      fail_msg("no %s in %s", want, wdr_buf_str(&g_buf));
+  }
+
+  const int64_t later = T0 + HOUR;
+  wdr_state_stats_t st = parse_ok(wdr_buf_str(&g_buf), later);
+  assert_int_equal(st.runs, 5);
+  const wdr_run_t *r = find(g_q, 0, "checking");
+  assert_int_equal(r->state, WDR_RUN_SCHEDULED);
+  assert_int_equal(r->next_at_ms, later);
+  r = find(g_q, 1, "sending");
+  assert_int_equal(r->state, WDR_RUN_VERIFY);
+  assert_int_equal(r->next_at_ms, later + WDR_VERIFY_DELAY_MS);
+  r = find(g_q, 1, "verifying");
+  assert_int_equal(r->state, WDR_RUN_VERIFY);
+  assert_int_equal(r->next_at_ms, later + WDR_VERIFY_DELAY_MS);
+  r = find(g_q, 1, "reading-async");
+  assert_int_equal(r->state, WDR_RUN_ASYNC);
+  assert_int_equal(r->next_at_ms, later);
+  assert_int_equal(r->track_ms, a);
+  assert_int_equal(r->attempts, 1);
+  assert_string_equal(r->last_async_id, "async-7");
+  r = find(g_q, 1, "reading-run");
+  assert_int_equal(r->state, WDR_RUN_FOLLOW);
+  assert_int_equal(r->next_at_ms, later);
+  assert_int_equal(r->track_ms, f);
+
+  /* What the restarted plugin sends, in the saved order. */
+  take_from(g_q, later, "checking", WDR_JOB_CHECK);
+  take_from(g_q, later, "reading-async", WDR_JOB_ASYNC);
+  take_from(g_q, later, "reading-run", WDR_JOB_FOLLOW);
+  int64_t next = 0;
+  assert_false(wdr_policy_take_due(g_q, later, &job, &next));
+  assert_int_equal(next, later + WDR_VERIFY_DELAY_MS);
+  take_from(g_q, later + WDR_VERIFY_DELAY_MS, "sending", WDR_JOB_VERIFY);
+  take_from(g_q, later + WDR_VERIFY_DELAY_MS, "verifying", WDR_JOB_VERIFY);
+}
+
+/* Runs being followed (ASYNC, FOLLOW) come back as they were, with what
+ * following has learnt so far. In a workflow that no longer follows its
+ * reruns (TrackAsync off since) they come back IDLE. */
+static void test_track_states_round_trip(void **state) {
+  (void)state;
+  wdr_run_t r = make_run(0, "waiting-async", WDR_RUN_ASYNC, 4);
+  snprintf(r.async_status, sizeof(r.async_status), "RUNNING");
+  restore(g_p, &r, T0);
+  r = make_run(1, "waiting-run", WDR_RUN_FOLLOW, 5);
+  r.track_reads = 3;
+  r.seen_active = true;
+  restore(g_p, &r, T0);
+  r = make_run(0, "reading-run", WDR_RUN_FOLLOW, 6);
+  restore(g_p, &r, T0);
+  serialize(g_p, T0);
+  const char *text = wdr_buf_str(&g_buf);
+  assert_non_null(
+      strstr(text, "\"execution_id\":\"waiting-async\",\"state\":\"async\""));
+  assert_non_null(
+      strstr(text, "\"execution_id\":\"waiting-run\",\"state\":\"follow\""));
+  assert_non_null(strstr(text, "\"track_reads\":3,\"async_status\":"
+                               "\"PART_SUCCESS\",\"seen_active\":true}"));
+  assert_non_null(strstr(text, "\"async_status\":\"RUNNING\""));
+
+  wdr_state_stats_t st = parse_ok(text, T0 + DAY / 2);
+  assert_int_equal(st.runs, 3);
+  const char *ids[] = {"waiting-async", "waiting-run", "reading-run"};
+  const size_t wfs[] = {0, 1, 0};
+  for (int i = 0; i < 3; i++)
+    assert_runs_equal(find(g_q, wfs[i], ids[i]), find(g_p, wfs[i], ids[i]));
+
+  g_wf[0].track = false;
+  st = parse_ok(text, T0 + DAY / 2);
+  assert_int_equal(st.runs, 3);
+  assert_int_equal(find(g_q, 0, "waiting-async")->state, WDR_RUN_IDLE);
+  assert_int_equal(find(g_q, 0, "reading-run")->state, WDR_RUN_IDLE);
+  assert_int_equal(find(g_q, 1, "waiting-run")->state, WDR_RUN_FOLLOW);
 }
 
 /* An empty policy. */
@@ -480,6 +752,12 @@ static void run_json(char *out, size_t size, const char *key,
       {"updated_ms", "1767225600000"},
       {"last_async_id", "\"\""},
       {"last_error", "\"\""},
+      /* Optional: files from before them lack them. */
+      {"had_accepted", "false"},
+      {"track_ms", "0"},
+      {"track_reads", "0"},
+      {"async_status", "\"\""},
+      {"seen_active", "false"},
   };
   size_t len = 0;
   len += (size_t)snprintf(out + len, size - len, "{");
@@ -648,6 +926,14 @@ static void test_corrupt_runs(void **state) {
   run_field_error("state", "\"\"");
   run_field_error("in_flight", "\"both\"");
   run_field_error("in_flight", "\"\"");
+  run_field_error("in_flight", "\"bogus\"");
+  run_field_error("in_flight", "\"RERUN\"");
+  run_field_error("in_flight", "\"Check\"");
+  run_field_error("in_flight", "\"follow \"");
+  run_field_error("in_flight", "\"in_flight\""); /* a state, not a kind */
+  run_field_error("state", "\"ASYNC\"");
+  run_field_error("state", "\"following\"");
+  run_field_error("state", "\"check\""); /* a kind, not a state */
 
   /* execution_id: empty or longer than 127 bytes. */
   run_field_error("execution_id", "\"\"");
@@ -677,6 +963,59 @@ static void test_corrupt_runs(void **state) {
   parse_ok(text, T0);
   state_json(text, sizeof(text), "updated_ms", "9223372036854775807");
   parse_ok(text, T0);
+  state_json(text, sizeof(text), "track_ms", "9223372036854775807");
+  parse_ok(text, T0);
+  assert_int_equal(find(g_q, 0, "run-1")->track_ms, INT64_MAX);
+  state_json(text, sizeof(text), "track_reads", "1000000");
+  parse_ok(text, T0);
+  assert_int_equal(find(g_q, 0, "run-1")->track_reads, 1000000);
+  memset(id + 1, 's', 127); /* 127 bytes: the longest Status that fits */
+  snprintf(id + 128, sizeof(id) - 128, "\"");
+  state_json(text, sizeof(text), "async_status", id);
+  parse_ok(text, T0);
+  assert_int_equal(strlen(find(g_q, 0, "run-1")->async_status), 127);
+  state_json(text, sizeof(text), "seen_active", "true");
+  parse_ok(text, T0);
+  assert_true(find(g_q, 0, "run-1")->seen_active);
+
+  /* The fields added later may be left out, each on its own. */
+  static const char *const optional[] = {
+      "had_accepted", "track_ms", "track_reads", "async_status", "seen_active"};
+  for (size_t i = 0; i < sizeof(optional) / sizeof(optional[0]); i++) {
+    state_json(text, sizeof(text), optional[i], NULL);
+    assert_null(strstr(text, optional[i]));
+    parse_ok(text, T0);
+    assert_non_null(find(g_q, 0, "run-1"));
+  }
+}
+
+/* The fields TrackAsync added may be left out (a file from before it), but
+ * when present they are checked like every other field: a wrong type, a
+ * negative or too large number, an over-long text makes the run malformed
+ * rather than a silent 0, "" or false (a FOLLOW run whose track_ms read as
+ * 0 is LOST at its first read: "not ended within StateRetention"). */
+static void test_corrupt_track_fields(void **state) {
+  (void)state;
+  static const char *const ints[] = {"track_ms", "track_reads"};
+  for (size_t i = 0; i < 2; i++) {
+    run_field_error(ints[i], "\"1\"");
+    run_field_error(ints[i], "1.5");
+    run_field_error(ints[i], "true");
+    run_field_error(ints[i], "null");
+    run_field_error(ints[i], "-1");
+  }
+  run_field_error("track_reads", "1000001");
+  run_field_error("async_status", "1");
+  run_field_error("async_status", "null");
+  run_field_error("async_status", "[\"x\"]");
+  char status[200];
+  status[0] = '"';
+  memset(status + 1, 's', 128);
+  snprintf(status + 129, sizeof(status) - 129, "\"");
+  run_field_error("async_status", status);
+  run_field_error("seen_active", "1");
+  run_field_error("seen_active", "\"true\"");
+  run_field_error("seen_active", "null");
 }
 
 /* --- files -------------------------------------------------------------- */
@@ -862,12 +1201,17 @@ int main(void) {
       T(test_round_trip),
       T(test_round_trip_live),
       T(test_golden),
+      T(test_file_before_track),
+      T(test_in_flight_kinds_round_trip),
+      T(test_in_flight_restored),
+      T(test_track_states_round_trip),
       T(test_empty),
       T(test_unknown_workflows),
       T(test_rejected_runs),
       T(test_template_is_valid),
       T(test_corrupt_documents),
       T(test_corrupt_runs),
+      T(test_corrupt_track_fields),
       T(test_write_read_file),
       T(test_read_errors),
       T(test_write_errors),
