@@ -75,8 +75,9 @@ typedef struct {
   job_msg_t job;
   int rc; /* wdr_api_* return: -1 when no request left */
   wdr_api_result_t res;
-  wdr_run_view_t view; /* VERIFY and CHECK jobs; owned, freed by drain */
-  wdr_run_list_t runs; /* listings; owned, freed by drain */
+  wdr_run_view_t view;    /* VERIFY, CHECK, FOLLOW; owned, freed by drain */
+  wdr_async_view_t async; /* ASYNC jobs */
+  wdr_run_list_t runs;    /* listings; owned, freed by drain */
 } result_msg_t;
 
 /* The polled workflows of one ProjectId. */
@@ -291,6 +292,17 @@ static void save_state(void) {
   state_dirty = status != 0;
 }
 
+static wdr_policy_t *create_policy(void) {
+  return wdr_policy_create(&(wdr_policy_cfg_t){
+      .wf = policy_wf,
+      .wf_num = cfg->workflows_num,
+      .max_request_retries = cfg->max_request_retries,
+      .retention_ms = (int64_t)(cfg->state_retention * 1000.0),
+      .max_runs = MAX_RUNS,
+      .async_poll_ms = (int64_t)ceil(cfg->async_poll_interval * 1000.0),
+      .async_timeout_ms = (int64_t)ceil(cfg->async_timeout * 1000.0)});
+}
+
 /* Reads the state file into the (empty) policy. A corrupt file is moved
  * aside and the plugin starts empty: a bad file must not keep collectd
  * down. Runs only in init. */
@@ -318,12 +330,7 @@ static int load_state(int64_t now) {
   wdr_buf_free(&buf, false);
   /* Part of the file may be in the policy: start again from nothing. */
   wdr_policy_destroy(policy);
-  policy = wdr_policy_create(&(wdr_policy_cfg_t){
-      .wf = policy_wf,
-      .wf_num = cfg->workflows_num,
-      .max_request_retries = cfg->max_request_retries,
-      .retention_ms = (int64_t)(cfg->state_retention * 1000.0),
-      .max_runs = MAX_RUNS});
+  policy = create_policy();
   if (policy == NULL)
     return -1;
   char aside[4096];
@@ -618,6 +625,147 @@ static void handle_check(const result_msg_t *m, int64_t now) {
        m->view.support_rerun ? "true" : "false", m->view.rerun_times);
 }
 
+/* What a read of the async job of a followed rerun found. */
+static void report_async(const result_msg_t *m, wdr_async_t what,
+                         const wdr_track_decision_t *d, int64_t now) {
+  const wdr_policy_job_t *job = &m->job.job;
+  const wdr_workflow_cfg_t *w = &cfg->workflows[job->wf];
+  const char *status = m->async.status;
+  char text[1024];
+  if (d->verdict == WDR_TRACK_TIMEOUT) {
+    wdr_metrics_count(metrics, job->wf, WDR_CNT_ASYNC_TIMEOUT);
+    snprintf(text, sizeof(text),
+             "rerun of %s (workflow %s): async job %s has not ended after "
+             "AsyncTimeout %g s (last status %s): following the run itself",
+             job->execution_id, w->name, job->async_id, cfg->async_timeout,
+             status[0] ? status : "unknown");
+    notify(NOTIF_WARNING, w->name, "rerun", text, "AsyncId", job->async_id,
+           "AsyncStatus", "TIMEOUT", "WorkflowId", w->workflow_id,
+           "WorkflowExecutionId", job->execution_id, NULL);
+    return;
+  }
+  if (d->verdict != WDR_TRACK_FOLLOW)
+    return;
+  if (what == WDR_ASYNC_GONE) {
+    NOTICE(LOG_PREFIX "workflow %s: the async job %s of the rerun of %s "
+                      "cannot be read (%s): following the run itself",
+           w->name, job->async_id, job->execution_id,
+           m->res.response.error_code);
+    return;
+  }
+  bool success = strcmp(status, "SUCCESS") == 0;
+  wdr_metrics_count(metrics, job->wf,
+                    success                       ? WDR_CNT_ASYNC_SUCCESS
+                    : strcmp(status, "FAIL") == 0 ? WDR_CNT_ASYNC_FAIL
+                                                  : WDR_CNT_ASYNC_PART_SUCCESS);
+  if (success) {
+    INFO(LOG_PREFIX "workflow %s: async job %s of the rerun of %s ended "
+                    "SUCCESS: following the run, next read in %.1f s",
+         w->name, job->async_id, job->execution_id,
+         (double)(d->at_ms - now) / 1000.0);
+    return;
+  }
+  snprintf(text, sizeof(text),
+           "rerun of %s (workflow %s): async job %s ended %s: %s; following "
+           "the run",
+           job->execution_id, w->name, job->async_id, status,
+           m->async.error_desc[0] ? m->async.error_desc : "no ErrorDesc");
+  notify(NOTIF_WARNING, w->name, "rerun", text, "AsyncId", job->async_id,
+         "AsyncStatus", status, "ErrorDesc", m->async.error_desc, "WorkflowId",
+         w->workflow_id, "WorkflowExecutionId", job->execution_id, NULL);
+}
+
+/* What a read of the run after its rerun found. */
+static void report_follow(const result_msg_t *m, wdr_follow_t what,
+                          const wdr_track_decision_t *d, int64_t now) {
+  const wdr_policy_job_t *job = &m->job.job;
+  const wdr_workflow_cfg_t *w = &cfg->workflows[job->wf];
+  char text[1024], attempts[16], seconds[32];
+  snprintf(attempts, sizeof(attempts), "%d", d->attempts);
+  switch (d->verdict) {
+  case WDR_TRACK_RECOVERED: {
+    double s = (double)d->recover_ms / 1000.0;
+    wdr_metrics_count(metrics, job->wf, WDR_CNT_RECOVERED);
+    wdr_metrics_set_recovery(metrics, job->wf, s);
+    snprintf(seconds, sizeof(seconds), "%.3f", s);
+    snprintf(text, sizeof(text),
+             "run %s (workflow %s) recovered: SUCCESS after %d rerun(s), "
+             "%.1f s after its first failure signal",
+             job->execution_id, w->name, d->attempts, s);
+    notify(NOTIF_OKAY, w->name, "rerun", text, "Attempts", attempts,
+           "TimeToRecover", seconds, "AsyncId", job->async_id, "WorkflowId",
+           w->workflow_id, "WorkflowExecutionId", job->execution_id, NULL);
+    return;
+  }
+  case WDR_TRACK_FAILED:
+    if (d->signal.verdict == WDR_SIGNAL_SCHEDULED) {
+      snprintf(text, sizeof(text),
+               "run %s (workflow %s) failed again after %d rerun(s): next "
+               "attempt in %.1f s",
+               job->execution_id, w->name, d->attempts,
+               (double)(d->signal.at_ms - now) / 1000.0);
+      notify(NOTIF_WARNING, w->name, "rerun", text, "Attempts", attempts,
+             "WorkflowId", w->workflow_id, "WorkflowExecutionId",
+             job->execution_id, NULL);
+    } else
+      INFO(LOG_PREFIX "workflow %s: run %s failed again after %d rerun(s)",
+           w->name, job->execution_id, d->attempts);
+    report_decision(job->wf, job->execution_id, &d->signal, now);
+    return;
+  case WDR_TRACK_LOST: {
+    const char *why = what == WDR_FOLLOW_GONE      ? "it cannot be read"
+                      : what == WDR_FOLLOW_SKIPPED ? "it was skipped (SKIPED)"
+                                                   : "it has not ended within "
+                                                     "StateRetention";
+    snprintf(text, sizeof(text),
+             "stopped following the rerun of %s (workflow %s): %s%s%s",
+             job->execution_id, w->name, why,
+             what == WDR_FOLLOW_GONE ? ": " : "",
+             what == WDR_FOLLOW_GONE ? m->res.response.error_code : "");
+    notify(NOTIF_WARNING, w->name, "rerun", text, "Attempts", attempts,
+           "WorkflowId", w->workflow_id, "WorkflowExecutionId",
+           job->execution_id, NULL);
+    return;
+  }
+  default:
+    return;
+  }
+}
+
+/* A read of a followed rerun came back (or did not). A read that failed is
+ * made again later, except after a permanent error: then the async job (or
+ * the run) is taken as gone. */
+static void handle_track(const result_msg_t *m, wdr_api_class_t cls,
+                         int64_t now) {
+  const wdr_policy_job_t *job = &m->job.job;
+  const wdr_response_t *r = &m->res.response;
+  bool ok = cls == WDR_CLASS_OK;
+  if (!ok) {
+    wdr_metrics_error(metrics, job->wf, r->error_code);
+    NOTICE(LOG_PREFIX "workflow %s: reading %s %s failed: %s: %s",
+           cfg->workflows[job->wf].name,
+           job->kind == WDR_JOB_ASYNC ? "the async job" : "the run",
+           job->kind == WDR_JOB_ASYNC ? job->async_id : job->execution_id,
+           r->error_code, r->error_message);
+  }
+  state_dirty = true;
+  if (job->kind == WDR_JOB_ASYNC) {
+    wdr_async_t what = ok ? wdr_policy_async_of(m->async.status)
+                       : cls == WDR_CLASS_PERMANENT ? WDR_ASYNC_GONE
+                                                    : WDR_ASYNC_PENDING;
+    wdr_track_decision_t d = wdr_policy_on_async(
+        policy, job, what, ok ? m->async.status : NULL, now);
+    report_async(m, what, &d, now);
+    return;
+  }
+  wdr_follow_t what = ok ? wdr_policy_follow_of(m->view.state)
+                      : cls == WDR_CLASS_PERMANENT ? WDR_FOLLOW_GONE
+                                                   : WDR_FOLLOW_UNKNOWN;
+  wdr_track_decision_t d = wdr_policy_on_follow(
+      policy, job, what, ok ? m->view.rerun_times : -1, now, next_rand());
+  report_follow(m, what, &d, now);
+}
+
 static void handle_result(const result_msg_t *m, int64_t now) {
   if (m->job.is_list) {
     handle_list(m, now);
@@ -632,7 +780,9 @@ static void handle_result(const result_msg_t *m, int64_t now) {
 
   if (m->res.http_status != 0)
     wdr_metrics_latency(metrics, job->wf,
-                        rerun ? WDR_ACTION_RERUN : WDR_ACTION_GET_RUN,
+                        rerun                        ? WDR_ACTION_RERUN
+                        : job->kind == WDR_JOB_ASYNC ? WDR_ACTION_ASYNC_JOB
+                                                     : WDR_ACTION_GET_RUN,
                         m->res.seconds);
   if (m->rc == 0)
     record_breaker(cls == WDR_CLASS_OK || cls == WDR_CLASS_PERMANENT ||
@@ -640,6 +790,10 @@ static void handle_result(const result_msg_t *m, int64_t now) {
                    now);
   else
     wdr_breaker_cancel(&breaker); /* nothing was sent: no verdict */
+  if (job->kind == WDR_JOB_ASYNC || job->kind == WDR_JOB_FOLLOW) {
+    handle_track(m, cls, now);
+    return;
+  }
   if (!r->ok) {
     wdr_metrics_error(metrics, job->wf, r->error_code);
     if (rerun) {
@@ -678,6 +832,11 @@ static void handle_result(const result_msg_t *m, int64_t now) {
     notify(NOTIF_OKAY, w->name, "rerun", text, "AsyncId",
            rerun ? r->async_id : "", "RequestId", r->request_id, "WorkflowId",
            w->workflow_id, "WorkflowExecutionId", job->execution_id, NULL);
+    if (d.at_ms != 0) /* TrackAsync */
+      INFO(LOG_PREFIX "workflow %s: following the rerun of %s: first read of "
+                      "%s in %.1f s",
+           w->name, job->execution_id, rerun ? "its async job" : "the run",
+           (double)(d.at_ms - now) / 1000.0);
     break;
   case WDR_RESULT_RETRY: {
     wdr_metrics_count(metrics, job->wf, WDR_CNT_RETRIES);
@@ -896,6 +1055,11 @@ static void run_job(const job_msg_t *msg, const wdr_transport_t *t,
         l->resolve ? &one : projects[l->project].ids,
         l->resolve ? 1 : projects[l->project].num, l->page, now, &out->res,
         &out->runs);
+    return;
+  }
+  if (job->kind == WDR_JOB_ASYNC) {
+    out->rc = wdr_api_get_async_job(&ep, t, w->project_id, job->async_id, now,
+                                    &out->res, &out->async);
     return;
   }
   if (job->kind != WDR_JOB_RERUN) {
@@ -1134,18 +1298,14 @@ static int build_policy(void) {
         .dry_run = dry,
         .verify = w->verify_before_rerun,
         .scope_incomplete = w->scope_incomplete,
-        .escalate = w->escalate_to_full};
+        .escalate = w->escalate_to_full,
+        .track = w->track_async};
     /* Dry-run decisions stay in memory: they must not use up the attempts
      * of real reruns once DryRun is switched off. */
     persist_wf[i] = !dry;
     workflow_names[i] = w->name;
   }
-  policy = wdr_policy_create(&(wdr_policy_cfg_t){
-      .wf = policy_wf,
-      .wf_num = n,
-      .max_request_retries = cfg->max_request_retries,
-      .retention_ms = (int64_t)(cfg->state_retention * 1000.0),
-      .max_runs = MAX_RUNS});
+  policy = create_policy();
   return policy != NULL ? 0 : -1;
 }
 
