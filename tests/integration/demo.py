@@ -4,14 +4,16 @@
     python3 tests/integration/demo.py [--plugin build/wedata_rerun.so]
 
 1. starts the stand-in (standalone, HTTPS on 127.0.0.1) holding FAILED runs
-   of two workflows, one of them scripted to fail with an error code, plus
-   its write_http notification sink;
-2. starts collectd in the foreground with a demo config (two Workflows:
-   ExecuteType 1, and ExecuteType 2 with TaskIds, AdvancedParams and
-   resource groups) and shows its log as it is written;
+   of three workflows, one run scripted to fail with an error code and one
+   scripted to fail again after its first rerun and recover after the
+   second, plus its write_http notification sink;
+2. starts collectd in the foreground with a demo config (three Workflows:
+   ExecuteType 1; ExecuteType 2 with TaskIds, AdvancedParams and resource
+   groups; TrackAsync, which follows each rerun to its end) and shows its
+   log as it is written;
 3. fires failure notifications through collectd's unixsock socket;
-4. shows each rerun request the stand-in received and the metrics read
-   back from collectd's csv files;
+4. shows each request the stand-in received (reruns, reads of async jobs
+   and runs) and the metrics read back from collectd's csv files;
 5. stops everything; exits 0 when every rerun ended as expected.
 
 Nothing leaves 127.0.0.1; everything lives in a temp dir.
@@ -42,6 +44,7 @@ PROJECT_ID = "1460947878944567296"
 WORKFLOWS = {
     "daily_sales": "0fae8078-a7a7-4b67-afd1-8bf18e068dda",
     "nightly_etl": "5b1f2c3d-9e8f-4a6b-8c7d-112233445566",
+    "hourly_report": "9a8b7c6d-1111-4e2f-9a3b-4c5d6e7f8091",
 }
 RUNS = [
     # (workflow name, WorkflowExecutionId)
@@ -49,9 +52,15 @@ RUNS = [
     ("daily_sales", "7d3c0a51-2b44-4e71-bd2f-5e1d8a6c0f93"),
     ("nightly_etl", "c0ffee00-1234-4abc-8def-000000000001"),
     ("nightly_etl", "c0ffee00-1234-4abc-8def-000000000002"),
+    ("hourly_report", "beef0000-5678-4abc-8def-000000000003"),
 ]
 FAILING_RUN = RUNS[3][1]
 FAILING_CODE = "InvalidParameter.InvalidJobState"
+# TrackAsync: its async jobs answer INIT, RUNNING, SUCCESS; the run fails
+# again after its first rerun and succeeds after the second.
+TRACKED_RUN = RUNS[4][1]
+ASYNC_PLAN = "INIT,RUNNING,SUCCESS"
+OUTCOMES = "RUNNING,FAILED;RUNNING,SUCCESS"
 
 _print_lock = threading.Lock()
 
@@ -125,10 +134,14 @@ def start_standin(tmp):
            "--no-auto-create",
            "--script", "%s=error:%s:the run is not in a state that can be rerun"
            % (FAILING_RUN, FAILING_CODE),
+           "--async-plan", "%s=%s" % (TRACKED_RUN, ASYNC_PLAN),
+           "--rerun-outcomes", "%s=%s" % (TRACKED_RUN, OUTCOMES),
            "--sink", "--record", record, "--notifications-record", notes]
     say("$ python3 tests/standin/wedata_standin.py --port 0 --cert-dir ... --runs runs.json "
-        "--no-auto-create --script %s=error:%s:... --sink --record requests.jsonl"
-        % (FAILING_RUN[:8] + "...", FAILING_CODE))
+        "--no-auto-create --script %s=error:%s:... --async-plan %s=%s "
+        "--rerun-outcomes '%s=%s' --sink --record requests.jsonl"
+        % (FAILING_RUN[:8] + "...", FAILING_CODE, TRACKED_RUN[:8] + "...", ASYNC_PLAN,
+           TRACKED_RUN[:8] + "...", OUTCOMES))
     proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, start_new_session=True)
     info = {}
@@ -158,7 +171,7 @@ def demo_config(tmp, port, ca_cert):
     options = [("Endpoint", "https://127.0.0.1:%d" % port), ("Region", "ap-guangzhou"),
                ("SecretId", SECRET_ID), ("SecretKeyFile", key_file), ("CACert", ca_cert),
                ("VerifyPeer", True), ("Timeout", 10), ("Language", "en-US"),
-               ("QueueLimit", 1024), ("Workers", 2)]
+               ("QueueLimit", 1024), ("Workers", 2), ("AsyncPollInterval", 0.5)]
     workflows = [
         workflow_block("daily_sales", PROJECT_ID, WORKFLOWS["daily_sales"], 1,
                        matches=[{"severity": "failure", "plugin": "wedata",
@@ -170,6 +183,10 @@ def demo_config(tmp, port, ca_cert):
                        integration_resource_group="rg-integ",
                        matches=[{"severity": "failure", "plugin": "wedata",
                                  "plugin_instance": "/^nightly/"}]),
+        workflow_block("hourly_report", PROJECT_ID, WORKFLOWS["hourly_report"], 1,
+                       matches=[{"severity": "failure", "plugin": "wedata",
+                                 "plugin_instance": "hourly_report"}],
+                       extra=["TrackAsync true", "RetryInterval 2", "MaxRetryInterval 4"]),
     ]
     return plugin_block(options, workflows)
 
@@ -232,6 +249,10 @@ def main(argv=None):
 
         wait_until(lambda: len(reruns()) >= len(RUNS), 15,
                    message="the stand-in to answer %d reruns" % len(RUNS))
+        say("")
+        say("hourly_report has TrackAsync: the plugin follows its rerun (async job,")
+        say("then the run); the run fails again, is rerun after its backoff, and")
+        say("recovers ...")
         # Without a run id the plugin looks for the newest FAILED run of the
         # workflow; daily_sales has none left now (both are rerunning).
         reply, elapsed = collectd.putnotif(message="daily_sales failed (no run id)",
@@ -242,18 +263,34 @@ def main(argv=None):
                                 if n.get("labels", {}).get("severity") in ("OKAY", "WARNING")
                                 and "wedata_rerun" in n.get("labels", {})]) >= len(RUNS), 10,
                    message="the plugin's result notifications")
-        expected_accepted = {"daily_sales": 2, "nightly_etl": 1}
+        collectd.wait_counters("hourly_report", {"recovered": 1, "async-SUCCESS": 2},
+                               timeout=60)
+        expected_accepted = {"daily_sales": 2, "nightly_etl": 1, "hourly_report": 2}
         for wf, n in expected_accepted.items():
             collectd.wait_counters(wf, {"accepted": n, "failed": 2 - n, "attempts": 2},
                                    timeout=10)
         collectd.wait_counters("daily_sales", {"skipped-no_failed_run": 1}, timeout=10)
 
-        banner("4. rerun requests received by the stand-in")
+        banner("4. requests received by the stand-in")
         requests = read_jsonl(record)
         name_of = dict((v, k) for k, v in WORKFLOWS.items())
+        wf_of_run = dict((run, wf) for wf, run in RUNS)
+        wf_of_job = dict((r["async_id"], wf_of_run.get(r["execution_id"], "?"))
+                         for r in requests if r["async_id"])
         rows = []
         for req in requests:
             body = json.loads(req["body"]) if req["body"] else {}
+            if req["action"] in ("GetOpsAsyncJob", "GetTriggerWorkflowRun"):
+                job = req["action"] == "GetOpsAsyncJob"
+                rows.append((req["seq"], req["action"],
+                             wf_of_job.get(req["asked_async_id"], "?") if job
+                             else wf_of_run.get(req["execution_id"], "?"),
+                             "AsyncId " + str(req["asked_async_id"]) if job
+                             else req["execution_id"], "read",
+                             "verified" if req["signature_ok"] else "REJECTED",
+                             "%s %s" % ("Status" if job else "ExecutionState",
+                                        req["answered_state"])))
+                continue
             if req["action"] == "ListTriggerWorkflowRuns":
                 ids = [v for f in body.get("Filters", []) for v in f.get("Values", [])]
                 rows.append((req["seq"], req["action"],
@@ -283,10 +320,10 @@ def main(argv=None):
             labels, ann = n.get("labels", {}), n.get("annotations", {})
             if "wedata_rerun" not in labels:
                 continue
+            summary = ann.get("summary", "")
             rows.append((labels.get("severity"), labels.get("wedata_rerun"),
-                         ann.get("WorkflowExecutionId"),
-                         ann.get("AsyncId") or ann.get("ErrorCode")))
-        table(["severity", "workflow", "WorkflowExecutionId", "AsyncId / ErrorCode"], rows)
+                         summary if len(summary) <= 160 else summary[:157] + "..."))
+        table(["severity", "workflow", "message"], rows)
 
         banner("6. metrics read back from collectd's csv files")
         now = time.time()   # wait for one more interval so every series is current
@@ -300,7 +337,7 @@ def main(argv=None):
             instance = folder[len("wedata_rerun-"):] if "-" in folder else None
             typ, _, tinst = name.partition("-")
             value = collectd.metric(instance, typ, tinst or None)
-            shown = ("%.3f s" % value if typ == "response_time"
+            shown = ("%.3f s" % value if typ in ("response_time", "duration")
                      else "%g" % value if value is not None else "-")
             rows.append((ident, shown))
         table(["metric", "value"], rows)
@@ -309,10 +346,12 @@ def main(argv=None):
         results = {}
         for req in requests:
             results[req["execution_id"]] = req["async_id"] or req["error_code"]
-        ok = (len(requests) == len(RUNS)
+        ok = (len(requests) == len(RUNS) + 1     # the tracked run twice
               and all(r["signature_ok"] for r in requests)
               and results.get(FAILING_RUN) == FAILING_CODE
-              and sum(1 for r in requests if r["async_id"]) == len(RUNS) - 1)
+              and sum(1 for r in requests if r["async_id"]) == len(RUNS)
+              and collectd.counter("hourly_report", "recovered") == 1
+              and collectd.metric("hourly_report", "duration", "time_to_recover") > 0)
     except Exception as exc:  # report and fall through to the clean-up
         say("demo: FAILED: %s" % exc)
         if collectd is not None:

@@ -1094,6 +1094,9 @@ class ServerTest(unittest.TestCase):
         self.assertEqual(polls[0].as_dict()["asked_async_id"], first)
         self.assertEqual([json.loads(r.response_body)["Response"]["Data"]["Status"]
                           for r in polls], ["INIT", "RUNNING"] + ["SUCCESS"] * 4)
+        # The record also says which Status each poll answered (for logs).
+        self.assertEqual([r.as_dict()["answered_state"] for r in polls],
+                         ["INIT", "RUNNING"] + ["SUCCESS"] * 4)
         # async_id= without an action also finds the rerun that answered it.
         self.assertEqual([r.action for r in self.standin.requests(async_id=first)],
                          ["RerunTriggerWorkflowRunAsync"] + [self.JOB] * 6)
@@ -1245,6 +1248,9 @@ class ServerTest(unittest.TestCase):
         reads = self.standin.requests(self.GET, execution_id=exec_id)
         self.assertEqual(len(reads), 11)
         self.assertTrue(all(r.body["WorkflowExecutionId"] == exec_id for r in reads))
+        self.assertEqual([r.as_dict()["answered_state"] for r in reads],
+                         ["FAILED", "RUNNING", "FAILED", "FAILED", "RUNNING", "RUNNING",
+                          "SUCCESS", "SUCCESS"] + ["RUNNING"] * 3)
         self.assertEqual(len(self.standin.wait_for_run_reads(exec_id, 11, timeout=1)), 11)
         with self.assertRaises(TimeoutError):
             self.standin.wait_for_run_reads(exec_id, 12, timeout=0.2)

@@ -712,6 +712,7 @@ class RequestRecord:
         self.error_code = None            # Response.Error.Code sent, if any
         self.async_id = None              # AsyncId answered by an accepted rerun
         self.asked_async_id = None        # AsyncId a GetOpsAsyncJob request asked for
+        self.answered_state = None        # Status / ExecutionState a read answered
         self.request_id = None
         self.answered_at = None
         self.applied = False              # a rerun's side effect was applied
@@ -748,6 +749,7 @@ class RequestRecord:
             "answer": self.answer, "status": self.status,
             "error_code": self.error_code, "async_id": self.async_id,
             "asked_async_id": self.asked_async_id,
+            "answered_state": self.answered_state,
             "request_id": self.request_id, "applied": self.applied,
             "rate_limited": self.rate_limited, "client_gone": self.client_gone,
         }
@@ -1682,6 +1684,7 @@ class WeDataStandin(_Served):
         with self._lock:
             run = self._find_run(project_id, execution_id)
             self._advance_outcome(run)
+            record.answered_state = run.state
             return {"TriggerWorkflowRun": run.brief(),
                     "TriggerTaskRuns": run.task_briefs(),
                     "BizStateEnumInfos": [{"LabelKey": run.state, "LabelValue": run.state,
@@ -1839,6 +1842,7 @@ class WeDataStandin(_Served):
                     del self._job_plans[async_id]     # played out: the last one stays
             data = dict(job)
         data.pop("WorkflowExecutionId", None)
+        record.answered_state = data["Status"]
         return data
 
 
@@ -2033,6 +2037,16 @@ def main(argv=None):
                         help="scripted answers for a WorkflowExecutionId ('*' = default); "
                         "SPEC: comma-separated ok | error:CODE[:MSG] | delay:S[:SPEC] | "
                         "http:N[:applied] | garbage[:applied] | close[:applied] | huge")
+    parser.add_argument("--async-plan", action="append", default=[],
+                        metavar="[EXECID=]STATUS,...",
+                        help="GetOpsAsyncJob answers for the async jobs of later reruns "
+                        "(of EXECID, else of any run), one Status per read, the last "
+                        "repeating; e.g. INIT,RUNNING,SUCCESS")
+    parser.add_argument("--rerun-outcomes", action="append", default=[],
+                        metavar="EXECID=STATE,...[;STATE,...]",
+                        help="the run's ExecutionState after each later rerun, one state "
+                        "per GetTriggerWorkflowRun read, one ';'-separated list per "
+                        "rerun; e.g. RUNNING,FAILED;RUNNING,SUCCESS")
     parser.add_argument("--rate-limit", type=float, default=None, metavar="N",
                         help="answer RequestLimitExceeded beyond N requests a second "
                         "(token bucket of N over all actions)")
@@ -2077,6 +2091,14 @@ def main(argv=None):
         exec_id, _, spec = item.partition("=")
         answers = [parse_answer_spec(s) for s in spec.split(",") if s.strip()]
         standin.script(*answers, execution_id=None if exec_id == "*" else exec_id)
+    for item in args.async_plan:
+        exec_id, _, spec = item.rpartition("=")
+        standin.async_plan([x.strip() for x in spec.split(",") if x.strip()],
+                           execution_id=exec_id or None)
+    for item in args.rerun_outcomes:
+        exec_id, _, spec = item.partition("=")
+        standin.rerun_outcomes(exec_id, [[x.strip() for x in plan.split(",") if x.strip()]
+                                         for plan in spec.split(";") if plan.strip()])
 
     standin.start()
     sink = None
