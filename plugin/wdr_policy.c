@@ -396,16 +396,37 @@ static wdr_result_verdict_t end_attempt(wdr_run_t *run, bool maybe_sent) {
   return WDR_RESULT_RETRIES_EXHAUSTED;
 }
 
+/* One more try of the same request later: *tries (request_retries or
+ * verify_tries) counts it and sets the backoff; the run waits in state. */
+static void retry_later(wdr_run_t *run, int *tries, wdr_run_state_t state,
+                        int64_t now_ms, uint32_t rnd, int64_t *ret_at) {
+  (*tries)++;
+  run->state = state;
+  run->next_at_ms = now_ms + request_backoff_ms(*tries, rnd);
+  *ret_at = run->next_at_ms;
+}
+
 static wdr_result_verdict_t retry_rerun(const wdr_policy_t *p, wdr_run_t *run,
                                         int64_t now_ms, uint32_t rnd,
                                         int64_t *ret_at) {
   if (run->request_retries >= p->cfg.max_request_retries)
     return end_attempt(run, false);
-  run->request_retries++;
-  run->state = WDR_RUN_SCHEDULED;
-  run->next_at_ms = now_ms + request_backoff_ms(run->request_retries, rnd);
-  *ret_at = run->next_at_ms;
+  retry_later(run, &run->request_retries, WDR_RUN_SCHEDULED, now_ms, rnd,
+              ret_at);
   return WDR_RESULT_RETRY;
+}
+
+/* WeData took a rerun of run (async_id: its AsyncId, or unknown). */
+static wdr_result_verdict_t accepted(const wdr_policy_t *p, wdr_run_t *run,
+                                     const char *async_id, int64_t now_ms,
+                                     int64_t *ret_at) {
+  run->attempts++;
+  run->had_accepted = true;
+  run->state = WDR_RUN_IDLE;
+  set_text(run->last_async_id, async_id);
+  run->last_error[0] = '\0';
+  start_tracking(p, run, now_ms, ret_at);
+  return WDR_RESULT_ACCEPTED;
 }
 
 static wdr_result_verdict_t
@@ -414,13 +435,7 @@ on_rerun_result(const wdr_policy_t *p, wdr_run_t *run, wdr_outcome_t outcome,
                 int64_t *ret_at) {
   switch (outcome) {
   case WDR_OUTCOME_ACCEPTED:
-    run->attempts++;
-    run->had_accepted = true;
-    run->state = WDR_RUN_IDLE;
-    set_text(run->last_async_id, async_id);
-    run->last_error[0] = '\0';
-    start_tracking(p, run, now_ms, ret_at);
-    return WDR_RESULT_ACCEPTED;
+    return accepted(p, run, async_id, now_ms, ret_at);
   case WDR_OUTCOME_DRY_RUN:
     run->attempts++;
     run->state = WDR_RUN_IDLE;
@@ -457,13 +472,7 @@ on_verify_result(const wdr_policy_t *p, wdr_run_t *run, wdr_outcome_t outcome,
                  int64_t now_ms, uint32_t rnd, int64_t *ret_at) {
   switch (outcome) {
   case WDR_OUTCOME_RERUN_SEEN:
-    run->attempts++;
-    run->had_accepted = true;
-    run->state = WDR_RUN_IDLE;
-    run->last_async_id[0] = '\0'; /* accepted, AsyncId unknown */
-    run->last_error[0] = '\0';
-    start_tracking(p, run, now_ms, ret_at);
-    return WDR_RESULT_ACCEPTED;
+    return accepted(p, run, NULL, now_ms, ret_at); /* AsyncId unknown */
   case WDR_OUTCOME_RERUN_NOT_SEEN:
     /* Provably not acted on: now a resend is safe. */
     return retry_rerun(p, run, now_ms, rnd, ret_at);
@@ -471,10 +480,7 @@ on_verify_result(const wdr_policy_t *p, wdr_run_t *run, wdr_outcome_t outcome,
   case WDR_OUTCOME_AMBIGUOUS:
   case WDR_OUTCOME_RESIGN:
     if (run->verify_tries < p->cfg.max_request_retries) {
-      run->verify_tries++;
-      run->state = WDR_RUN_VERIFY;
-      run->next_at_ms = now_ms + request_backoff_ms(run->verify_tries, rnd);
-      *ret_at = run->next_at_ms;
+      retry_later(run, &run->verify_tries, WDR_RUN_VERIFY, now_ms, rnd, ret_at);
       return WDR_RESULT_VERIFY;
     }
     return end_attempt(run, true);
@@ -496,10 +502,7 @@ on_check_failed(const wdr_policy_t *p, wdr_run_t *run, wdr_outcome_t outcome,
   }
   if (run->verify_tries >= p->cfg.max_request_retries)
     return end_attempt(run, false);
-  run->verify_tries++;
-  run->state = WDR_RUN_SCHEDULED;
-  run->next_at_ms = now_ms + request_backoff_ms(run->verify_tries, rnd);
-  *ret_at = run->next_at_ms;
+  retry_later(run, &run->verify_tries, WDR_RUN_SCHEDULED, now_ms, rnd, ret_at);
   return WDR_RESULT_RETRY;
 }
 

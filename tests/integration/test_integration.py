@@ -275,6 +275,18 @@ class PluginTestCase(unittest.TestCase):
                                         % (i, j, rate, shown))
         return times
 
+    def assert_config_refused(self, label, text, name, value=None):
+        """collectd refuses to start with config text, and one wedata_rerun
+        error line names option `name` (any case) and, if given, `value`."""
+        c = self.collectd(conf=text, start=False)
+        rc = c.run_to_exit(timeout=15)
+        errors = c.plugin_errors()
+        self.assertNotEqual(rc, 0, "collectd accepted the config (%s)" % label)
+        named = [e for e in errors if name.lower() in e.lower() and
+                 (value is None or value in e)]
+        self.assertTrue(named, "no error line names %s%s; errors: %r\n%s" % (
+            name, "" if value is None else " and " + value, errors, c.output_tail()))
+
     def assert_meta_if_present(self, note, **expected):
         """Meta fields the contract does not require, checked when sent."""
         for key, value in expected.items():
@@ -1402,13 +1414,7 @@ class TestConfigPolicy(PluginTestCase):
         ]
         for label, text, name, value in cases:
             with self.subTest(label):
-                c = self.collectd(conf=text, start=False)
-                rc = c.run_to_exit(timeout=15)
-                errors = c.plugin_errors()
-                self.assertNotEqual(rc, 0, "collectd accepted the config (%s)" % label)
-                named = [e for e in errors if name.lower() in e.lower() and value in e]
-                self.assertTrue(named, "no error line names %s and %s; errors: %r\n%s"
-                                % (name, value, errors, c.output_tail()))
+                self.assert_config_refused(label, text, name, value)
 
 
 class TestVerifyAndScope(PluginTestCase):
@@ -1738,13 +1744,7 @@ class TestVerifyAndScope(PluginTestCase):
                 "incomplete")]
         for label, text, value in bad:
             with self.subTest(label):
-                c = self.collectd(conf=text, start=False)
-                rc = c.run_to_exit(timeout=15)
-                errors = c.plugin_errors()
-                self.assertNotEqual(rc, 0, "collectd accepted the config (%s)" % label)
-                named = [e for e in errors if "taskscope" in e.lower() and value in e]
-                self.assertTrue(named, "no 'wedata_rerun plugin:' error line names TaskScope "
-                                "and %r; errors: %r\n%s" % (value, errors, c.output_tail()))
+                self.assert_config_refused(label, text, "TaskScope", value)
         accepted = [("all three on", self.advanced_workflow(**self.ALL_OPTIONS)),
                     ("all three at their defaults", self.advanced_workflow(**self.DEFAULTS)),
                     ("ExecuteType 1, verify and escalate",
@@ -2228,14 +2228,7 @@ class TestPolling(PluginTestCase):
                 "2592001")]
         for label, text, name, value in bad:
             with self.subTest(label):
-                c = self.collectd(conf=text, start=False)
-                rc = c.run_to_exit(timeout=15)
-                errors = c.plugin_errors()
-                self.assertNotEqual(rc, 0, "collectd accepted the config (%s)" % label)
-                named = [e for e in errors if name.lower() in e.lower() and
-                         (value is None or value in e)]
-                self.assertTrue(named, "no error line names %s%s; errors: %r\n%s" % (
-                    name, "" if value is None else " and " + value, errors, c.output_tail()))
+                self.assert_config_refused(label, text, name, value)
 
         zeros = dict((n, 0) for n in COUNTERS + POLICY_COUNTERS + POLL_COUNTERS)
         accepted = [("Poll true without Match, defaults", [polled], {}),
@@ -2981,13 +2974,7 @@ class TestTrackAsync(PluginTestCase):
                ("AsyncTimeout 604801", conf(AsyncTimeout=604801), "AsyncTimeout", "604801")]
         for label, text, name, value in bad:
             with self.subTest(label):
-                c = self.collectd(conf=text, start=False)
-                rc = c.run_to_exit(timeout=15)
-                errors = c.plugin_errors()
-                self.assertNotEqual(rc, 0, "collectd accepted the config (%s)" % label)
-                named = [e for e in errors if name.lower() in e.lower() and value in e]
-                self.assertTrue(named, "no error line names %s and %s; errors: %r\n%s"
-                                % (name, value, errors, c.output_tail()))
+                self.assert_config_refused(label, text, name, value)
         accepted = [("lowest", dict(AsyncPollInterval=0.1, AsyncTimeout=1), True),
                     ("highest", dict(AsyncPollInterval=3600, AsyncTimeout=604800), True),
                     ("TrackAsync false", dict(AsyncPollInterval=1, AsyncTimeout=60), False)]
