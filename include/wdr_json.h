@@ -10,6 +10,7 @@
 #include "wdr_buf.h"
 
 #include <yajl/yajl_gen.h>
+#include <yajl/yajl_tree.h>
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -22,6 +23,21 @@
 #define WDR_ERR_NETWORK "ClientError.NetworkError"
 #define WDR_ERR_HTTP_STATUS "ClientError.HttpStatusCodeError"
 #define WDR_ERR_PARSE_JSON "ClientError.ParseJsonError"
+
+/* The deepest nesting of arrays and objects any JSON the plugin reads may
+ * have. WeData's answers need about 6 levels and the state file 4; yajl_tree
+ * builds and frees a tree recursively, so an unbounded depth would let one
+ * answer overflow a thread's stack and take collectd down with it. */
+#define WDR_JSON_DEPTH_MAX 32
+
+/* wdr_json_tree_parse parses text (len bytes, text[len] == NUL) into a tree
+ * that the caller frees with yajl_tree_free. The depth is checked first with
+ * yajl's streaming parser, which keeps its nesting on the heap, so no tree is
+ * built for a text that nests deeper than max_depth. Returns NULL on error,
+ * with a one-line reason in err (control characters replaced): the depth
+ * ("nests deeper than N levels"), a NUL byte, or yajl's syntax error. */
+yajl_val wdr_json_tree_parse(const char *text, size_t len, unsigned max_depth,
+                             char *err, size_t err_size);
 
 typedef struct {
   char *key;

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <yajl/yajl_gen.h>
+#include <yajl/yajl_parse.h>
 #include <yajl/yajl_tree.h>
 
 static bool is_set(const char *s) { return s != NULL && s[0] != '\0'; }
@@ -112,6 +113,70 @@ void wdr_json_copy_text(char *dst, size_t size, const char *src) {
   dst[n] = '\0';
 }
 
+/* --- bounded parsing ---------------------------------------------------- */
+
+typedef struct {
+  unsigned depth;
+  unsigned max;
+  bool too_deep;
+} depth_ctx_t;
+
+static int depth_open(void *ctx) {
+  depth_ctx_t *d = ctx;
+  if (++d->depth <= d->max)
+    return 1;
+  d->too_deep = true;
+  return 0; /* cancels the parse */
+}
+
+static int depth_close(void *ctx) {
+  ((depth_ctx_t *)ctx)->depth--;
+  return 1;
+}
+
+/* Only nesting matters: scalars and keys need no callback. */
+static const yajl_callbacks depth_callbacks = {
+    .yajl_start_map = depth_open,
+    .yajl_end_map = depth_close,
+    .yajl_start_array = depth_open,
+    .yajl_end_array = depth_close,
+};
+
+/* Returns true when text nests at most max levels deep. A syntax error is
+ * not this check's business: yajl_tree_parse reports it next, at the same
+ * place, before any deeper level could be reached. */
+static bool depth_ok(const char *text, size_t len, unsigned max) {
+  depth_ctx_t d = {.max = max};
+  yajl_handle h = yajl_alloc(&depth_callbacks, NULL, &d);
+  if (h == NULL)
+    return false;
+  /* The same grammar as yajl_tree_parse, which allows comments. */
+  yajl_config(h, yajl_allow_comments, 1);
+  if (yajl_parse(h, (const unsigned char *)text, len) == yajl_status_ok)
+    (void)yajl_complete_parse(h);
+  yajl_free(h);
+  return !d.too_deep;
+}
+
+yajl_val wdr_json_tree_parse(const char *text, size_t len, unsigned max_depth,
+                             char *err, size_t err_size) {
+  char why[128] = "";
+  if (text == NULL || len == 0) {
+    snprintf(why, sizeof(why), "empty");
+  } else if (strlen(text) != len) {
+    snprintf(why, sizeof(why), "contains a NUL byte");
+  } else if (!depth_ok(text, len, max_depth)) {
+    snprintf(why, sizeof(why), "nests deeper than %u levels", max_depth);
+  } else {
+    yajl_val root = yajl_tree_parse(text, why, sizeof(why));
+    if (root != NULL)
+      return root;
+  }
+  /* yajl's message spans lines and quotes the text: keep it one line. */
+  wdr_json_copy_text(err, err_size, why);
+  return NULL;
+}
+
 static void set_parse_error(wdr_response_t *out, const char *what) {
   out->ok = false;
   out->async_id[0] = '\0';
@@ -150,7 +215,8 @@ static yajl_val parse_envelope(const char *body, size_t len,
     set_parse_error(out, "response body contains a NUL byte");
     return NULL;
   }
-  yajl_val root = yajl_tree_parse(body, errbuf, sizeof(errbuf));
+  yajl_val root = wdr_json_tree_parse(body, len, WDR_JSON_DEPTH_MAX, errbuf,
+                                      sizeof(errbuf));
   if (root == NULL) {
     char what[256];
     snprintf(what, sizeof(what), "response is not JSON: %s", errbuf);

@@ -264,12 +264,10 @@ int wdr_state_parse(const char *text, size_t len, wdr_policy_t *p,
     snprintf(err, err_size, "empty, or contains a NUL byte");
     return -1;
   }
-  yajl_val root = yajl_tree_parse(text, why, sizeof(why));
+  yajl_val root =
+      wdr_json_tree_parse(text, len, WDR_JSON_DEPTH_MAX, why, sizeof(why));
   if (root == NULL) {
-    /* yajl's message spans lines and quotes the file: keep it one line. */
-    char line[sizeof(why)];
-    wdr_json_copy_text(line, sizeof(line), why);
-    snprintf(err, err_size, "not JSON: %s", line);
+    snprintf(err, err_size, "not JSON: %s", why);
     return -1;
   }
   yajl_val runs = yajl_tree_get(root, p_runs, yajl_t_array);

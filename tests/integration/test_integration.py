@@ -616,6 +616,29 @@ class TestFailures(PluginTestCase):
         self.assert_spaced(20)      # RateLimit covers both actions together
         self.assert_request_count_stays(11, 1.5)
 
+    def test_05e_deeply_nested_answer(self):
+        """A 200 answer of about 1 MB nesting 520,000 levels (half as many
+        overflowed a worker's 2 MiB stack; this many overflows 8 MiB, and
+        killed collectd): refused as ParseJsonError before
+        any tree is built, so collectd stays up; like any unreadable answer
+        it is ambiguous, the run is read back and, not rerun by the stand-in,
+        resent once and accepted."""
+        depth = 520000
+        deep = b'{"Response":' + b"[" * depth + b"]" * depth + b"}"
+        run_id = new_run_id()
+        self.standin.script(ws.http_status(200, body=deep), execution_id=run_id,
+                            action=RERUN)
+        c = self.collectd()
+        self.fire(c, run_id)
+        c.wait_counters(WF, {"attempts": 2, "accepted": 1, "failed": 1,
+                             "error-ClientError.ParseJsonError": 1}, timeout=30)
+        self.assertTrue(c.running(), "collectd died")
+        self.assertTrue(self.info_lines_with(c, "nests deeper than 32 levels"),
+                        "no log line says why the answer was refused")
+        self.assertEqual(len(self.rerun_requests(run_id)), 2)
+        self.assertEqual(len(self.verify_requests(run_id)), 1)
+        self.assertEqual(self.standin.get_run(run_id).rerun_times, 1)
+
     def test_05b_wrong_secret_key(self):
         """AuthFailure.SignatureFailure is permanent: one request, a FAILURE
         notification.  (Before the rerun policy: a WARNING.)"""
@@ -1313,8 +1336,12 @@ class TestDurableState(PluginTestCase):
         self.assert_rerun_count_stays(2, 1.0)
 
     def test_24_corrupt_state_file(self):
+        depth = 2000000
         cases = [("binary", b"\x00\xffnot a state file\x13\x37" * 40),
-                 ("truncated json", b'{"version":1,"runs":[{"workflow":"nightly_etl","exec')]
+                 ("truncated json", b'{"version":1,"runs":[{"workflow":"nightly_etl","exec'),
+                 # Crashed collectd at every start before parsing was bounded.
+                 ("deep nesting", b'{"version":1,"runs":' + b"[" * depth + b"]" * depth +
+                  b',"budget":{}}')]
         for label, junk in cases:
             with self.subTest(label):
                 state_dir = os.path.join(self.tmp, label.replace(" ", "_"))

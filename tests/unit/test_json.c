@@ -4,6 +4,8 @@
 
 #include "wdr_json.h"
 
+#include <pthread.h>
+
 #define PROJECT "1460947878944567296"
 #define WORKFLOW "0fae8078-a7a7-4b67-afd1-8bf18e068dda"
 #define RUN "001e2f39-a71d-4588-9a9a-9f244d32c96c"
@@ -286,18 +288,109 @@ static void test_parse_limits(void **state) {
   assert_int_equal((len - 4) % 2, 0);
   assert_int_equal((unsigned char)r.error_message[len - 2], 0xc3);
   assert_int_equal((unsigned char)r.error_message[len - 1], 0xa9);
+}
 
-  /* Deep nesting neither crashes nor parses into anything. */
-  size_t depth = 100000;
-  char *deep = malloc(2 * depth + 1);
-  assert_non_null(deep);
-  memset(deep, '[', depth);
-  memset(deep + depth, ']', depth);
-  deep[2 * depth] = '\0';
-  wdr_json_parse_rerun(deep, 2 * depth, &r);
-  assert_false(r.ok);
-  assert_string_equal(r.error_code, WDR_ERR_PARSE_JSON);
-  free(deep);
+/* {"Response": followed by depth-1 '[' and as many ']', then '}': the
+ * answer that took collectd down. Caller frees. */
+static char *deep_answer(size_t depth, size_t *ret_len) {
+  static const char head[] = "{\"Response\":";
+  size_t n = depth - 1, len = strlen(head) + 2 * n + 1;
+  char *s = malloc(len + 1);
+  assert_non_null(s);
+  memcpy(s, head, strlen(head));
+  memset(s + strlen(head), '[', n);
+  memset(s + strlen(head) + n, ']', n);
+  s[len - 1] = '}';
+  s[len] = '\0';
+  *ret_len = len;
+  return s;
+}
+
+typedef struct {
+  const char *body;
+  size_t len;
+  wdr_response_t r;
+} deep_job_t;
+
+static void *parse_in_thread(void *arg) {
+  deep_job_t *j = arg;
+  wdr_json_parse_rerun(j->body, j->len, &j->r);
+  return NULL;
+}
+
+/* 260,000 levels (the 520 KB answer) on a thread with a 256 KiB stack:
+ * a recursive tree build or free overflows it (SIGSEGV); the depth check
+ * refuses the answer before any tree exists. */
+static void test_parse_deep_nesting(void **state) {
+  (void)state;
+  size_t len = 0;
+  deep_job_t j = {0};
+  j.body = deep_answer(260000, &len);
+  j.len = len;
+  pthread_attr_t attr;
+  pthread_t t;
+  assert_int_equal(pthread_attr_init(&attr), 0);
+  assert_int_equal(pthread_attr_setstacksize(&attr, 256 * 1024), 0);
+  assert_int_equal(pthread_create(&t, &attr, parse_in_thread, &j), 0);
+  assert_int_equal(pthread_join(t, NULL), 0);
+  pthread_attr_destroy(&attr);
+  assert_false(j.r.ok);
+  assert_string_equal(j.r.error_code, WDR_ERR_PARSE_JSON);
+  assert_string_equal(j.r.error_message,
+                      "response is not JSON: nests deeper than 32 levels");
+  free((char *)j.body);
+
+  /* Exactly WDR_JSON_DEPTH_MAX levels is still read (its Response is an
+   * array, not an object); one more is refused. */
+  wdr_response_t r;
+  char *at = deep_answer(WDR_JSON_DEPTH_MAX, &len);
+  wdr_json_parse_rerun(at, len, &r);
+  assert_string_equal(r.error_message, "response has no Response object");
+  free(at);
+  char *over = deep_answer(WDR_JSON_DEPTH_MAX + 1, &len);
+  wdr_json_parse_rerun(over, len, &r);
+  assert_string_equal(r.error_message,
+                      "response is not JSON: nests deeper than 32 levels");
+  free(over);
+  /* Every decoder goes through the same check. */
+  wdr_run_view_t view = {0};
+  over = deep_answer(WDR_JSON_DEPTH_MAX + 1, &len);
+  wdr_json_parse_get_run(over, len, &r, &view);
+  assert_string_equal(r.error_message,
+                      "response is not JSON: nests deeper than 32 levels");
+  wdr_async_view_t av = {0};
+  wdr_json_parse_async_job(over, len, &r, &av);
+  assert_string_equal(r.error_message,
+                      "response is not JSON: nests deeper than 32 levels");
+  wdr_run_list_t list = {0};
+  wdr_json_parse_list_runs(over, len, &r, &list);
+  assert_string_equal(r.error_message,
+                      "response is not JSON: nests deeper than 32 levels");
+  free(over);
+}
+
+static void test_tree_parse(void **state) {
+  (void)state;
+  char err[128];
+  /* Depth counts arrays and objects alike, and closes bring it back. */
+  const char *flat = "[[[1]],{\"a\":{\"b\":[]}}]";
+  yajl_val v = wdr_json_tree_parse(flat, strlen(flat), 4, err, sizeof(err));
+  assert_non_null(v);
+  yajl_tree_free(v);
+  assert_null(wdr_json_tree_parse(flat, strlen(flat), 3, err, sizeof(err)));
+  assert_string_equal(err, "nests deeper than 3 levels");
+  /* Syntax errors keep yajl's reason, on one line. */
+  assert_null(wdr_json_tree_parse("[1,", 3, 8, err, sizeof(err)));
+  assert_non_null(strstr(err, "premature EOF"));
+  assert_null(strchr(err, '\n'));
+  assert_null(wdr_json_tree_parse("[1]\0]", 5, 8, err, sizeof(err)));
+  assert_string_equal(err, "contains a NUL byte");
+  assert_null(wdr_json_tree_parse("", 0, 8, err, sizeof(err)));
+  assert_string_equal(err, "empty");
+  /* Comments are allowed, as yajl_tree_parse allows them. */
+  v = wdr_json_tree_parse("/* c */ [1]", 11, 1, err, sizeof(err));
+  assert_non_null(v);
+  yajl_tree_free(v);
 }
 
 static void test_copy_text(void **state) {
@@ -571,6 +664,8 @@ int main(void) {
       cmocka_unit_test(test_parse_api_error),
       cmocka_unit_test(test_parse_malformed),
       cmocka_unit_test(test_parse_limits),
+      cmocka_unit_test(test_parse_deep_nesting),
+      cmocka_unit_test(test_tree_parse),
       cmocka_unit_test(test_copy_text),
       cmocka_unit_test(test_list_body),
       cmocka_unit_test(test_list_parse),

@@ -829,6 +829,17 @@ static void test_corrupt_documents(void **state) {
       fail_msg("cut at %zu: %s", cuts[i], err);
   }
 
+  /* Nested deeper than any state can be: refused before a tree is built
+   * (a recursive build of 100,000 levels overflows a thread's stack). */
+  size_t depth = 100000;
+  char *deep = malloc(2 * depth + 1);
+  assert_non_null(deep);
+  memset(deep, '[', depth);
+  memset(deep + depth, ']', depth);
+  deep[2 * depth] = '\0';
+  parse_error(deep, "not JSON: nests deeper than 32 levels");
+  free(deep);
+
   parse_error("[]", "no version");
   parse_error("42", "no version");
   parse_error("null", "no version");
