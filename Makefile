@@ -31,6 +31,12 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 MODULES   := $(sort $(wildcard plugin/wdr_*.c))
 HEADERS   := $(wildcard include/*.h)
 PLUGIN_SO := $(BUILD)/wedata_rerun.so
+# Every module is compiled once into a static library that the plugin, the
+# unit tests and the benchmarks link; the sanitizer build likewise.
+LIB       := $(BUILD)/libwdr.a
+SAN_LIB   := $(BUILD)/san/libwdr.a
+OBJS      := $(patsubst plugin/%.c,$(BUILD)/obj/%.o,$(MODULES))
+SAN_OBJS  := $(patsubst plugin/%.c,$(BUILD)/san/obj/%.o,$(MODULES))
 
 UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(sort $(wildcard tests/unit/test_*.c)))
 SAN_FLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer \
@@ -41,11 +47,23 @@ SAN_FLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer \
 
 all: $(PLUGIN_SO)
 
-$(PLUGIN_SO): plugin/wedata_rerun.c $(MODULES) $(HEADERS) | $(BUILD)
+$(PLUGIN_SO): plugin/wedata_rerun.c $(LIB) $(HEADERS) | $(BUILD)
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -shared -o $@ \
-	    plugin/wedata_rerun.c $(MODULES) $(PKG_LIBS) -lpthread -lm
+	    plugin/wedata_rerun.c $(LIB) $(PKG_LIBS) -lpthread -lm
 
-$(BUILD) $(BUILD)/san:
+$(BUILD)/obj/%.o: plugin/%.c $(HEADERS) | $(BUILD)/obj
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/san/obj/%.o: plugin/%.c $(HEADERS) | $(BUILD)/san/obj
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -O1 $(SAN_FLAGS) -c -o $@ $<
+
+$(LIB): $(OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(SAN_LIB): $(SAN_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD) $(BUILD)/san $(BUILD)/obj $(BUILD)/san/obj:
 	mkdir -p $@
 
 # Installs what is missing when run as root; otherwise only says what is.
@@ -62,14 +80,14 @@ deps:
 	  fi; \
 	fi
 
-# Unit tests link the pure modules, never the collectd glue.
-$(BUILD)/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(MODULES) $(HEADERS) | $(BUILD)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -o $@ $< $(MODULES) \
+# Unit tests link the modules' library, never the collectd glue.
+$(BUILD)/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(LIB) $(HEADERS) | $(BUILD)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -o $@ $< $(LIB) \
 	    $(PKG_LIBS) -lcmocka -lpthread -lm
 
-$(BUILD)/san/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(MODULES) $(HEADERS) | $(BUILD)/san
+$(BUILD)/san/%: tests/unit/%.c $(wildcard tests/unit/*.h) $(SAN_LIB) $(HEADERS) | $(BUILD)/san
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -O1 $(SAN_FLAGS) -o $@ $< \
-	    $(MODULES) $(PKG_LIBS) -lcmocka -lpthread -lm
+	    $(SAN_LIB) $(PKG_LIBS) -lcmocka -lpthread -lm
 
 unit: $(addprefix $(BUILD)/,$(UNIT_TESTS))
 	@set -e; for t in $(UNIT_TESTS); do \
@@ -98,8 +116,8 @@ demo: deps
 	$(MAKE) all
 	$(PYTHON) tests/integration/demo.py --plugin $(PLUGIN_SO)
 
-$(BUILD)/bench_callback: tests/bench/bench_callback.c $(MODULES) $(HEADERS) | $(BUILD)
-	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -o $@ $< $(MODULES) \
+$(BUILD)/bench_callback: tests/bench/bench_callback.c $(LIB) $(HEADERS) | $(BUILD)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -o $@ $< $(LIB) \
 	    $(PKG_LIBS) -lpthread -lm
 
 bench: deps

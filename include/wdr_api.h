@@ -5,6 +5,7 @@
 #ifndef WDR_API_H
 #define WDR_API_H
 
+#include "wdr_answer.h"
 #include "wdr_http.h"
 #include "wdr_json.h"
 
@@ -29,12 +30,23 @@ typedef struct {
   const char *language;      /* X-TC-Language, or NULL */
 } wdr_api_endpoint_t;
 
-typedef struct {
-  wdr_response_t response; /* ok, AsyncId or error code/message, RequestId */
-  long http_status;        /* 0 when no HTTP answer came */
-  bool request_sent;       /* false: provably never reached the server */
-  double seconds;          /* time the HTTP exchange took */
-} wdr_api_result_t;
+/* Decodes an HTTP 200 body of len bytes (body[len] is NUL) into out, and
+ * the action's own part into extra. */
+typedef void (*wdr_api_decode_fn)(const char *body, size_t len,
+                                  wdr_response_t *out, void *extra);
+
+/* wdr_api_call signs body (built by the caller; body_ok false when that
+ * failed) for action at time now, posts it through t and, for an HTTP 200
+ * answer, decodes it with decode. It always fills out: transport failures,
+ * non-200 answers and unreadable bodies become ClientError.* codes. Returns
+ * 0, or -1 when no request was sent because none could be built or the
+ * transport could not even try (then out says why, as a ClientError code).
+ * The one path every action takes; the wrappers below and wdr_action's
+ * table use it. */
+int wdr_api_call(const wdr_api_endpoint_t *ep, const wdr_transport_t *t,
+                 const char *action, const wdr_buf_t *body, bool body_ok,
+                 int64_t now, wdr_api_decode_fn decode, void *extra,
+                 wdr_api_result_t *out) __attribute__((warn_unused_result));
 
 /* wdr_api_rerun sends RerunTriggerWorkflowRunAsync for req, signed at time
  * now, and always fills out: transport failures, non-200 answers and
@@ -68,21 +80,5 @@ int wdr_api_get_async_job(const wdr_api_endpoint_t *ep,
                           const char *async_id, int64_t now,
                           wdr_api_result_t *out, wdr_async_view_t *view)
     __attribute__((warn_unused_result));
-
-/* What a result means for the caller's next step. */
-typedef enum {
-  WDR_CLASS_OK,        /* the action did what was asked */
-  WDR_CLASS_RETRYABLE, /* refused, or provably never sent: may retry */
-  WDR_CLASS_RESIGN,    /* AuthFailure.SignatureExpire: sign afresh, once */
-  WDR_CLASS_PERMANENT, /* retrying will not help */
-  WDR_CLASS_AMBIGUOUS, /* sent, no usable answer: the server may have acted */
-} wdr_api_class_t;
-
-/* wdr_api_classify: retryable codes are RequestLimitExceeded*,
- * InternalError*, ServiceUnavailable, ResourceUnavailable*, ResourceInUse*,
- * InvalidParameter.ServiceIsBusy and HTTP statuses below 500; ambiguous are
- * a transport failure after sending, HTTP 5xx and an unreadable answer;
- * unknown codes are permanent. */
-wdr_api_class_t wdr_api_classify(const wdr_api_result_t *res);
 
 #endif

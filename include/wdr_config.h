@@ -8,7 +8,8 @@
 #ifndef WDR_CONFIG_H
 #define WDR_CONFIG_H
 
-#include "wdr_json.h"
+#include "wdr_common.h"
+#include "wdr_json.h" /* wdr_param_t */
 #include "wdr_match.h"
 
 #include "liboconfig/oconfig.h"
@@ -17,7 +18,6 @@
 #include <stddef.h>
 
 #define WDR_DEFAULT_ENDPOINT "https://wedata.tencentcloudapi.com"
-#define WDR_NAME_MAX 64 /* Workflow names: they become plugin_instance */
 #define WDR_DEFAULT_STATE_FILE "wedata_rerun.state"
 
 typedef struct {

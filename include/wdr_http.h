@@ -70,4 +70,11 @@ void wdr_http_destroy(wdr_http_t *h);
 int wdr_http_post(void *h, const wdr_http_request_t *req,
                   wdr_http_response_t *resp);
 
+/* A transport backed by its own wdr_http_t, for one thread: open takes a
+ * const wdr_http_options_t * as ctx and returns NULL on failure; close
+ * frees both (NULL is fine). They match wdr_runtime_cfg_t's transport
+ * hooks. */
+wdr_transport_t *wdr_http_transport_open(void *options);
+void wdr_http_transport_close(void *options, wdr_transport_t *t);
+
 #endif

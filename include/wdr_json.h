@@ -7,22 +7,15 @@
 #ifndef WDR_JSON_H
 #define WDR_JSON_H
 
+#include "wdr_answer.h"
 #include "wdr_buf.h"
+#include "wdr_common.h"
 
 #include <yajl/yajl_gen.h>
 #include <yajl/yajl_tree.h>
 
 #include <stdbool.h>
 #include <stddef.h>
-
-#define WDR_ID_MAX 128  /* AsyncId, RequestId, error code: with the NUL */
-#define WDR_MSG_MAX 512 /* error message: with the NUL */
-
-/* Codes for failures that never got a Response.Error, named as the official
- * SDKs name them. */
-#define WDR_ERR_NETWORK "ClientError.NetworkError"
-#define WDR_ERR_HTTP_STATUS "ClientError.HttpStatusCodeError"
-#define WDR_ERR_PARSE_JSON "ClientError.ParseJsonError"
 
 /* The deepest nesting of arrays and objects any JSON the plugin reads may
  * have. WeData's answers need about 6 levels and the state file 4; yajl_tree
@@ -58,14 +51,6 @@ typedef struct {
   const char *integration_rg;
 } wdr_rerun_req_t;
 
-typedef struct {
-  bool ok;                         /* an AsyncId came back */
-  char async_id[WDR_ID_MAX];       /* "" unless ok */
-  char request_id[WDR_ID_MAX];     /* "" when the server sent none */
-  char error_code[WDR_ID_MAX];     /* "" when ok */
-  char error_message[WDR_MSG_MAX]; /* control characters replaced by ' ' */
-} wdr_response_t;
-
 /* wdr_json_generate runs fill on a fresh yajl generator (compact output,
  * UTF-8 validated) and appends the text to out. fill returns 0, or -1 to
  * abandon. Returns 0 or -1. The one place where generators are made. */
@@ -87,25 +72,6 @@ int wdr_json_rerun_body(const wdr_rerun_req_t *req, wdr_buf_t *out)
  * with a message saying what was wrong. */
 void wdr_json_parse_rerun(const char *body, size_t len, wdr_response_t *out);
 
-/* The parts of a workflow run (GetTriggerWorkflowRun) the policy reads. */
-typedef struct {
-  char state[WDR_ID_MAX]; /* ExecutionState, e.g. "FAILED", "RUNNING" */
-  long long rerun_times;  /* RerunTimes; -1 when absent */
-  bool support_rerun;     /* SupportRerun; false when absent */
-  /* TaskIds of the task runs (Data.TriggerTaskRuns) not in state SUCCESS,
-   * in the order given; owned: free with wdr_run_view_free. */
-  char **incomplete;
-  size_t incomplete_num;
-  /* A task run not in SUCCESS had no usable TaskId, or there were more
-   * than WDR_TASKS_MAX: incomplete is then empty and cannot be trusted. */
-  bool tasks_unnamed;
-} wdr_run_view_t;
-
-#define WDR_TASKS_MAX 2000 /* task runs read from one workflow run */
-
-/* wdr_run_view_free frees the task list and leaves view empty. */
-void wdr_run_view_free(wdr_run_view_t *view);
-
 /* wdr_json_get_run_body appends the GetTriggerWorkflowRun body
  * {"ProjectId":..,"WorkflowExecutionId":..} to out. Returns 0 or -1. */
 int wdr_json_get_run_body(const char *project_id, const char *execution_id,
@@ -117,12 +83,6 @@ int wdr_json_get_run_body(const char *project_id, const char *execution_id,
 void wdr_json_parse_get_run(const char *body, size_t len, wdr_response_t *out,
                             wdr_run_view_t *view);
 
-/* The parts of an async job (GetOpsAsyncJob) the plugin reads. */
-typedef struct {
-  char status[WDR_ID_MAX];      /* Status: INIT, RUNNING, SUCCESS, FAIL, ... */
-  char error_desc[WDR_MSG_MAX]; /* ErrorDesc; "" when null or absent */
-} wdr_async_view_t;
-
 /* wdr_json_async_job_body appends the GetOpsAsyncJob body
  * {"ProjectId":..,"AsyncId":..} to out. Returns 0 or -1. */
 int wdr_json_async_job_body(const char *project_id, const char *async_id,
@@ -133,27 +93,6 @@ int wdr_json_async_job_body(const char *project_id, const char *async_id,
  * Response.Data's Status (required) and ErrorDesc. */
 void wdr_json_parse_async_job(const char *body, size_t len, wdr_response_t *out,
                               wdr_async_view_t *view);
-
-/* One run of a ListTriggerWorkflowRuns page. */
-typedef struct {
-  char execution_id[WDR_ID_MAX];
-  char workflow_id[WDR_ID_MAX];
-  char state[WDR_ID_MAX];
-  bool support_rerun;
-  long long rerun_times; /* -1 when absent */
-  long long create_ms;   /* CreateTime, epoch ms; 0 when absent */
-} wdr_run_brief_t;
-
-typedef struct {
-  wdr_run_brief_t *items; /* owned: free with wdr_run_list_free */
-  size_t items_num;
-  long long total_pages; /* TotalPageNumber; 0 when absent */
-} wdr_run_list_t;
-
-#define WDR_LIST_PAGE_SIZE 100
-#define WDR_LIST_ITEMS_MAX 1000 /* items read from one page */
-
-void wdr_run_list_free(wdr_run_list_t *list);
 
 /* wdr_json_list_runs_body appends the ListTriggerWorkflowRuns body: the
  * project, a WorkflowId filter with the given ids, CreateTime descending,
@@ -168,10 +107,5 @@ int wdr_json_list_runs_body(const char *project_id,
  * without ExecutionId or WorkflowId are left out). */
 void wdr_json_parse_list_runs(const char *body, size_t len, wdr_response_t *out,
                               wdr_run_list_t *list);
-
-/* wdr_json_copy_text copies src into dst (size bytes), replacing control
- * characters by spaces and cutting, if it must, on a UTF-8 character
- * boundary. Exposed for the other modules that show server text. */
-void wdr_json_copy_text(char *dst, size_t size, const char *src);
 
 #endif

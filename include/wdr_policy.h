@@ -14,7 +14,8 @@
 #ifndef WDR_POLICY_H
 #define WDR_POLICY_H
 
-#include "wdr_json.h" /* WDR_ID_MAX */
+#include "wdr_answer.h"
+#include "wdr_common.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -23,9 +24,6 @@
 /* After an ambiguous request, the run is read this long afterwards: a rerun
  * is asynchronous and needs a moment to show in the run's state. */
 #define WDR_VERIFY_DELAY_MS 5000
-/* Request retries (retryable errors) back off from 1 s, doubling, to 60 s. */
-#define WDR_REQUEST_RETRY_BASE_MS 1000
-#define WDR_REQUEST_RETRY_MAX_MS 60000
 /* Following a rerun (TrackAsync): the run's reads start at the async poll
  * interval and double up to this (or the poll interval, if longer). */
 #define WDR_FOLLOW_MAX_MS 60000
@@ -66,18 +64,9 @@ typedef enum {
   WDR_RUN_STATE_NUM
 } wdr_run_state_t;
 
-/* RERUN: send the rerun. VERIFY: read the run after a request whose fate
- * is unknown. CHECK: read the run before an attempt (VerifyBeforeRerun,
- * TaskScope "incomplete"). ASYNC: read the async job of an accepted rerun
- * (GetOpsAsyncJob). FOLLOW: read the run after it (TrackAsync). */
-typedef enum {
-  WDR_JOB_RERUN,
-  WDR_JOB_VERIFY,
-  WDR_JOB_CHECK,
-  WDR_JOB_ASYNC,
-  WDR_JOB_FOLLOW,
-  WDR_JOB_KIND_NUM
-} wdr_job_kind_t;
+/* The kinds of job a run can have in flight: RERUN to FOLLOW (see
+ * wdr_common.h); LIST belongs to polling. */
+#define WDR_RUN_JOB_KINDS WDR_JOB_LIST
 
 /* One run the plugin has acted on. Everything in it is persisted. */
 typedef struct {
@@ -159,7 +148,6 @@ typedef enum {
   WDR_OUTCOME_AMBIGUOUS,      /* the server may have acted */
   WDR_OUTCOME_RERUN_SEEN,     /* VERIFY: the rerun did happen */
   WDR_OUTCOME_RERUN_NOT_SEEN, /* VERIFY: still FAILED, no new rerun */
-  WDR_OUTCOME_DRY_RUN,        /* RERUN in dry-run: would have been sent */
 } wdr_outcome_t;
 
 typedef enum {
@@ -168,7 +156,6 @@ typedef enum {
   WDR_RESULT_VERIFY,            /* read the run at at_ms */
   WDR_RESULT_PERMANENT,         /* ended by a permanent error */
   WDR_RESULT_RETRIES_EXHAUSTED, /* MaxRequestRetries used up */
-  WDR_RESULT_WOULD_RERUN,       /* dry run */
   WDR_RESULT_CHECKED,           /* the check passed: the rerun is due now */
   WDR_RESULT_SKIPPED,           /* the check said no (wdr_policy_on_check) */
   WDR_RESULT_STALE,             /* the run is no longer in flight: ignore */
@@ -216,6 +203,9 @@ wdr_signal_decision_t wdr_policy_on_polled(wdr_policy_t *p, size_t wf,
  * leave in any hour, also when one was scheduled long before (a backoff). */
 bool wdr_policy_take_due(wdr_policy_t *p, int64_t now_ms, wdr_policy_job_t *job,
                          int64_t *ret_next_ms);
+/* A RERUN of a dry-run workflow comes out of wdr_policy_take_due already
+ * decided (job->dry_run true, the run IDLE with the attempt counted): the
+ * caller reports it and sends nothing; it has no answer to hand back. */
 
 /* wdr_policy_on_result: the request for job ended with outcome at now_ms.
  * async_id: the AsyncId on ACCEPTED (may be NULL); error_code: the code on
@@ -338,6 +328,42 @@ wdr_track_decision_t wdr_policy_on_follow(wdr_policy_t *p,
                                           long long rerun_times, int64_t now_ms,
                                           uint32_t rnd);
 
+/* --- one answer per job -------------------------------------------------
+ *
+ * wdr_policy_on_answer is how the engine hands back what came of a job of
+ * kind RERUN to FOLLOW (LIST answers belong to polling). It classifies the
+ * answer and applies the step below that fits: on_result, on_check,
+ * on_async or on_follow; those stay exported for the unit tests only. */
+
+typedef enum {
+  WDR_ANSWERED_RESULT, /* result holds the verdict (RERUN, VERIFY, a CHECK
+                          that got no usable answer) */
+  WDR_ANSWERED_CHECK,  /* a CHECK read the run: check is what it found,
+                          result the verdict (CHECKED, SKIPPED or STALE) */
+  WDR_ANSWERED_TRACK,  /* an ASYNC or FOLLOW read: track holds the verdict,
+                          async or follow what the read found */
+} wdr_answered_t;
+
+typedef struct {
+  wdr_api_class_t cls; /* the answer's class */
+  wdr_answered_t what;
+  wdr_result_decision_t result;
+  wdr_check_t check;
+  bool whole; /* CHECK: task runs without usable TaskIds, so the attempt
+                 reruns the whole workflow (TaskScope "incomplete") */
+  wdr_async_t async;
+  wdr_follow_t follow;
+  wdr_track_decision_t track;
+} wdr_answer_decision_t;
+
+/* wdr_policy_on_answer: job (taken by wdr_policy_take_due, never a dry
+ * run) got answer at now_ms; rnd is for the jitter. The answer is only
+ * read: the caller still owns it. */
+wdr_answer_decision_t wdr_policy_on_answer(wdr_policy_t *p,
+                                           const wdr_policy_job_t *job,
+                                           const wdr_answer_t *answer,
+                                           int64_t now_ms, uint32_t rnd);
+
 /* wdr_policy_pending: runs SCHEDULED, VERIFY or IN_FLIGHT (reads of a
  * followed rerun are not counted: they are not waiting reruns). */
 size_t wdr_policy_pending(const wdr_policy_t *p);
@@ -346,31 +372,6 @@ size_t wdr_policy_pending(const wdr_policy_t *p);
  * retention, and budget entries older than an hour. Returns how many runs
  * it removed. */
 size_t wdr_policy_prune(wdr_policy_t *p, int64_t now_ms);
-
-/* --- for the state file ------------------------------------------------- */
-
-/* wdr_policy_runs: the table, borrowed, valid until the next call that
- * changes the policy. */
-const wdr_run_t *wdr_policy_runs(const wdr_policy_t *p, size_t *ret_num);
-
-/* The budget window of workflow wf: send times (ms) of the reruns counted
- * in the last hour, oldest first; borrowed like wdr_policy_runs. */
-const int64_t *wdr_policy_budget(const wdr_policy_t *p, size_t wf,
-                                 size_t *ret_num);
-
-/* wdr_policy_restore adds a run read back from the state file. A run that
- * was IN_FLIGHT with a rerun or verify request becomes VERIFY, due after
- * WDR_VERIFY_DELAY_MS from now_ms: after a crash nobody knows whether the
- * rerun reached the server. One that was in the middle of a read makes it
- * again, due at now_ms: a CHECK as SCHEDULED, an ASYNC or FOLLOW read as
- * ASYNC or FOLLOW. A run being followed in a workflow whose track is now
- * false becomes IDLE; ASYNC without an AsyncId becomes FOLLOW. Returns 0,
- * or -1 when the table is full, wf is out of range or the run is already
- * there. */
-int wdr_policy_restore(wdr_policy_t *p, const wdr_run_t *run, int64_t now_ms);
-
-/* wdr_policy_restore_budget appends a send time to workflow wf's window. */
-void wdr_policy_restore_budget(wdr_policy_t *p, size_t wf, int64_t sent_ms);
 
 /* wdr_policy_backoff_ms: the wait before attempt n+1 after n tries (n >= 1):
  * at least retry_interval * 2^(n-1), plus up to as much again of jitter,

@@ -10,8 +10,6 @@
 
 #include "collectd/core/daemon/plugin.h"
 
-#define WDR_PLUGIN_NAME "wedata_rerun"
-
 typedef enum {
   WDR_SIGNAL_NONE,             /* not for this workflow */
   WDR_SIGNAL_RUN,              /* rerun the run in execution_id */

@@ -44,8 +44,8 @@ static void set_client_error(wdr_api_result_t *out, const char *code,
   out->response.ok = false;
   snprintf(out->response.error_code, sizeof(out->response.error_code), "%s",
            code);
-  wdr_json_copy_text(out->response.error_message,
-                     sizeof(out->response.error_message), message);
+  wdr_text_copy(out->response.error_message,
+                sizeof(out->response.error_message), message);
 }
 
 /* Signs and posts one action; fills out from the transport's answer, and
@@ -113,15 +113,10 @@ cleanup:
   return status;
 }
 
-typedef void (*decode_fn)(const char *body, size_t len, wdr_response_t *out,
-                          void *extra);
-
-/* Sends one action whose body build() appends, and decodes an HTTP 200
- * answer with decode(). */
-static int api_action(const wdr_api_endpoint_t *ep, const wdr_transport_t *t,
-                      const char *action, wdr_buf_t *body, bool body_ok,
-                      int64_t now, decode_fn decode, void *extra,
-                      wdr_api_result_t *out) {
+int wdr_api_call(const wdr_api_endpoint_t *ep, const wdr_transport_t *t,
+                 const char *action, const wdr_buf_t *body, bool body_ok,
+                 int64_t now, wdr_api_decode_fn decode, void *extra,
+                 wdr_api_result_t *out) {
   wdr_http_response_t resp;
   int status = -1;
   memset(out, 0, sizeof(*out));
@@ -159,8 +154,8 @@ int wdr_api_rerun(const wdr_api_endpoint_t *ep, const wdr_transport_t *t,
   wdr_buf_t body;
   wdr_buf_init(&body, API_BODY_MAX);
   bool body_ok = wdr_json_rerun_body(req, &body) == 0;
-  int status = api_action(ep, t, WDR_ACTION_RERUN, &body, body_ok, now,
-                          decode_rerun, NULL, out);
+  int status = wdr_api_call(ep, t, WDR_ACTION_RERUN, &body, body_ok, now,
+                            decode_rerun, NULL, out);
   wdr_buf_free(&body, false);
   return status;
 }
@@ -173,8 +168,8 @@ int wdr_api_get_run(const wdr_api_endpoint_t *ep, const wdr_transport_t *t,
   memset(view, 0, sizeof(*view));
   view->rerun_times = -1;
   bool body_ok = wdr_json_get_run_body(project_id, execution_id, &body) == 0;
-  int status = api_action(ep, t, WDR_ACTION_GET_RUN, &body, body_ok, now,
-                          decode_get_run, view, out);
+  int status = wdr_api_call(ep, t, WDR_ACTION_GET_RUN, &body, body_ok, now,
+                            decode_get_run, view, out);
   wdr_buf_free(&body, false);
   return status;
 }
@@ -193,8 +188,8 @@ int wdr_api_list_runs(const wdr_api_endpoint_t *ep, const wdr_transport_t *t,
   memset(list, 0, sizeof(*list));
   bool body_ok = wdr_json_list_runs_body(project_id, workflow_ids, ids_num,
                                          page, WDR_LIST_PAGE_SIZE, &body) == 0;
-  int status = api_action(ep, t, WDR_ACTION_LIST_RUNS, &body, body_ok, now,
-                          decode_list, list, out);
+  int status = wdr_api_call(ep, t, WDR_ACTION_LIST_RUNS, &body, body_ok, now,
+                            decode_list, list, out);
   wdr_buf_free(&body, false);
   return status;
 }
@@ -212,42 +207,8 @@ int wdr_api_get_async_job(const wdr_api_endpoint_t *ep,
   wdr_buf_init(&body, API_BODY_MAX);
   memset(view, 0, sizeof(*view));
   bool body_ok = wdr_json_async_job_body(project_id, async_id, &body) == 0;
-  int status = api_action(ep, t, WDR_ACTION_ASYNC_JOB, &body, body_ok, now,
-                          decode_async_job, view, out);
+  int status = wdr_api_call(ep, t, WDR_ACTION_ASYNC_JOB, &body, body_ok, now,
+                            decode_async_job, view, out);
   wdr_buf_free(&body, false);
   return status;
-}
-
-/* Codes worth another try, from wedata-api.md section 4: the rate limits,
- * transient server trouble, and the WeData "service busy" code. A code is
- * retryable when it equals an entry or starts with an entry and a dot. */
-static const char *const retryable_codes[] = {
-    "RequestLimitExceeded", "InternalError", "ServiceUnavailable",
-    "ResourceUnavailable",  "ResourceInUse", "InvalidParameter.ServiceIsBusy",
-};
-
-static bool code_is(const char *code, const char *family) {
-  size_t n = strlen(family);
-  return strncmp(code, family, n) == 0 && (code[n] == '\0' || code[n] == '.');
-}
-
-wdr_api_class_t wdr_api_classify(const wdr_api_result_t *res) {
-  const char *code = res->response.error_code;
-  if (res->response.ok)
-    return WDR_CLASS_OK;
-  if (strcmp(code, WDR_ERR_NETWORK) == 0)
-    return res->request_sent ? WDR_CLASS_AMBIGUOUS : WDR_CLASS_RETRYABLE;
-  if (strcmp(code, WDR_ERR_HTTP_STATUS) == 0)
-    return res->http_status >= 500 ? WDR_CLASS_AMBIGUOUS : WDR_CLASS_RETRYABLE;
-  if (strcmp(code, WDR_ERR_PARSE_JSON) == 0)
-    /* An answer came but cannot be read: the server may have acted. A body
-     * we could not even build was never sent: that will not get better. */
-    return res->request_sent ? WDR_CLASS_AMBIGUOUS : WDR_CLASS_PERMANENT;
-  if (strcmp(code, "AuthFailure.SignatureExpire") == 0)
-    return WDR_CLASS_RESIGN;
-  for (size_t i = 0; i < sizeof(retryable_codes) / sizeof(retryable_codes[0]);
-       i++)
-    if (code_is(code, retryable_codes[i]))
-      return WDR_CLASS_RETRYABLE;
-  return WDR_CLASS_PERMANENT;
 }

@@ -153,3 +153,23 @@ cleanup:
   curl_slist_free_all(headers);
   return status;
 }
+
+wdr_transport_t *wdr_http_transport_open(void *options) {
+  wdr_transport_t *t = malloc(sizeof(*t));
+  wdr_http_t *h = wdr_http_create(options);
+  if (t == NULL || h == NULL) {
+    free(t);
+    wdr_http_destroy(h);
+    return NULL;
+  }
+  *t = (wdr_transport_t){.post = wdr_http_post, .ctx = h};
+  return t;
+}
+
+void wdr_http_transport_close(void *options, wdr_transport_t *t) {
+  (void)options;
+  if (t == NULL)
+    return;
+  wdr_http_destroy(t->ctx);
+  free(t);
+}

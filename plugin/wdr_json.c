@@ -90,29 +90,6 @@ int wdr_json_rerun_body(const wdr_rerun_req_t *req, wdr_buf_t *out) {
   return wdr_json_generate(out, fill_rerun, req);
 }
 
-/* Length of the longest prefix of s, at most max bytes, that does not end in
- * the middle of a UTF-8 sequence. */
-static size_t utf8_cut(const char *s, size_t len, size_t max) {
-  if (len <= max)
-    return len;
-  size_t n = max;
-  /* Step back over continuation bytes to the start of the cut character. */
-  while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-    n--;
-  return n;
-}
-
-void wdr_json_copy_text(char *dst, size_t size, const char *src) {
-  if (size == 0)
-    return;
-  size_t n = utf8_cut(src, strlen(src), size - 1);
-  for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)src[i];
-    dst[i] = (c < 0x20 || c == 0x7f) ? ' ' : (char)c;
-  }
-  dst[n] = '\0';
-}
-
 /* --- bounded parsing ---------------------------------------------------- */
 
 typedef struct {
@@ -173,7 +150,7 @@ yajl_val wdr_json_tree_parse(const char *text, size_t len, unsigned max_depth,
       return root;
   }
   /* yajl's message spans lines and quotes the text: keep it one line. */
-  wdr_json_copy_text(err, err_size, why);
+  wdr_text_copy(err, err_size, why);
   return NULL;
 }
 
@@ -181,7 +158,7 @@ static void set_parse_error(wdr_response_t *out, const char *what) {
   out->ok = false;
   out->async_id[0] = '\0';
   snprintf(out->error_code, sizeof(out->error_code), "%s", WDR_ERR_PARSE_JSON);
-  wdr_json_copy_text(out->error_message, sizeof(out->error_message), what);
+  wdr_text_copy(out->error_message, sizeof(out->error_message), what);
 }
 
 /* Returns the string at path below v, or NULL when absent or not a string. */
@@ -195,7 +172,7 @@ static const char *get_string(yajl_val v, const char **path) {
 static bool copy_id(char *dst, size_t size, const char *src) {
   if (src == NULL || src[0] == '\0' || strlen(src) >= size)
     return false;
-  wdr_json_copy_text(dst, size, src);
+  wdr_text_copy(dst, size, src);
   return true;
 }
 
@@ -236,7 +213,7 @@ static yajl_val parse_envelope(const char *body, size_t len,
   }
   const char *request_id = get_string(root, p_request_id);
   if (request_id != NULL && strlen(request_id) < sizeof(out->request_id))
-    wdr_json_copy_text(out->request_id, sizeof(out->request_id), request_id);
+    wdr_text_copy(out->request_id, sizeof(out->request_id), request_id);
 
   if (yajl_tree_get(root, p_error, yajl_t_any) != NULL) {
     if (!copy_id(out->error_code, sizeof(out->error_code),
@@ -245,8 +222,8 @@ static yajl_val parse_envelope(const char *body, size_t len,
       goto done;
     }
     const char *message = get_string(root, p_message);
-    wdr_json_copy_text(out->error_message, sizeof(out->error_message),
-                       message != NULL ? message : "");
+    wdr_text_copy(out->error_message, sizeof(out->error_message),
+                  message != NULL ? message : "");
     goto done;
   }
   return root;
@@ -320,19 +297,11 @@ void wdr_json_parse_async_job(const char *body, size_t len, wdr_response_t *out,
   }
   /* ErrorDesc is nullable: absent, null or not a string reads as "". */
   const char *desc = get_string(data, p_desc);
-  wdr_json_copy_text(view->error_desc, sizeof(view->error_desc),
-                     desc != NULL ? desc : "");
+  wdr_text_copy(view->error_desc, sizeof(view->error_desc),
+                desc != NULL ? desc : "");
   out->ok = true;
 cleanup:
   yajl_tree_free(root);
-}
-
-void wdr_run_view_free(wdr_run_view_t *view) {
-  for (size_t i = 0; i < view->incomplete_num; i++)
-    free(view->incomplete[i]);
-  free(view->incomplete);
-  view->incomplete = NULL;
-  view->incomplete_num = 0;
 }
 
 /* Collects the TaskIds of the task runs that did not succeed. Lenient:
@@ -406,12 +375,6 @@ void wdr_json_parse_get_run(const char *body, size_t len, wdr_response_t *out,
   out->ok = true;
 cleanup:
   yajl_tree_free(root);
-}
-
-void wdr_run_list_free(wdr_run_list_t *list) {
-  free(list->items);
-  list->items = NULL;
-  list->items_num = 0;
 }
 
 typedef struct {
@@ -519,7 +482,7 @@ void wdr_json_parse_list_runs(const char *body, size_t len, wdr_response_t *out,
         !copy_id(b->workflow_id, sizeof(b->workflow_id), get_string(it, p_wf)))
       continue;
     const char *state = get_string(it, p_state);
-    wdr_json_copy_text(b->state, sizeof(b->state), state ? state : "");
+    wdr_text_copy(b->state, sizeof(b->state), state ? state : "");
     yajl_val sup = yajl_tree_get(it, p_support, yajl_t_any);
     b->support_rerun = sup != NULL && YAJL_IS_TRUE(sup);
     yajl_val rt = yajl_tree_get(it, p_rerun_times, yajl_t_number);

@@ -1,4 +1,6 @@
 #include "wdr_policy.h"
+#include "wdr_backoff.h"
+#include "wdr_policy_store.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -111,33 +113,17 @@ static void window_expire(window_t *w, int64_t now_ms) {
   }
 }
 
-/* Random value in [lo, hi], from rnd. */
-static int64_t pick(int64_t lo, int64_t hi, uint32_t rnd) {
-  if (hi <= lo)
-    return lo;
-  return lo + (int64_t)((uint64_t)rnd % (uint64_t)(hi - lo + 1));
-}
-
 int64_t wdr_policy_backoff_ms(const wdr_policy_wf_t *wf, int n, uint32_t rnd) {
-  int64_t cap = wf->max_retry_interval_ms;
-  int64_t d = wf->retry_interval_ms;
-  for (int i = 1; i < n && d < cap; i++)
-    d *= 2;
-  if (d > cap)
-    d = cap;
-  int64_t hi = 2 * d < cap ? 2 * d : cap;
-  return pick(d, hi, rnd);
+  return wdr_backoff_ms(&(wdr_backoff_t){.base_ms = wf->retry_interval_ms,
+                                         .cap_ms = wf->max_retry_interval_ms,
+                                         .jitter = WDR_JITTER_UP},
+                        n, rnd);
 }
 
-/* Request retries: from 1 s doubling to 60 s, jittered over the upper half
+/* Request retries: from 1 s doubling to 60 s, jittered over the lower half
  * so that retries of many runs do not line up. */
 static int64_t request_backoff_ms(int k, uint32_t rnd) {
-  int64_t d = WDR_REQUEST_RETRY_BASE_MS;
-  for (int i = 1; i < k && d < WDR_REQUEST_RETRY_MAX_MS; i++)
-    d *= 2;
-  if (d > WDR_REQUEST_RETRY_MAX_MS)
-    d = WDR_REQUEST_RETRY_MAX_MS;
-  return pick(d / 2, d, rnd);
+  return wdr_backoff_ms(&wdr_request_backoff, k, rnd);
 }
 
 static bool awaits_first_send(const wdr_run_t *r) {
@@ -354,6 +340,10 @@ bool wdr_policy_take_due(wdr_policy_t *p, int64_t now_ms, wdr_policy_job_t *job,
   memcpy(job->execution_id, best->execution_id, strlen(best->execution_id) + 1);
   if (kind == WDR_JOB_ASYNC || kind == WDR_JOB_FOLLOW)
     memcpy(job->async_id, best->last_async_id, strlen(best->last_async_id) + 1);
+  if (job->dry_run) { /* decided here: nothing will be sent or answered */
+    best->attempts++;
+    best->state = WDR_RUN_IDLE;
+  }
   return true;
 }
 
@@ -436,10 +426,6 @@ on_rerun_result(const wdr_policy_t *p, wdr_run_t *run, wdr_outcome_t outcome,
   switch (outcome) {
   case WDR_OUTCOME_ACCEPTED:
     return accepted(p, run, async_id, now_ms, ret_at);
-  case WDR_OUTCOME_DRY_RUN:
-    run->attempts++;
-    run->state = WDR_RUN_IDLE;
-    return WDR_RESULT_WOULD_RERUN;
   case WDR_OUTCOME_RESIGN:
     /* A stale timestamp: one immediate re-signed retry, then it is the
      * clock's fault and retrying will not help. */
@@ -711,6 +697,99 @@ wdr_track_decision_t wdr_policy_on_follow(wdr_policy_t *p,
   return d;
 }
 
+/* What a rerun or a read of the run before or after one means, when the
+ * API answered it (OK) or not: the policy's outcome vocabulary. */
+static wdr_outcome_t outcome_of(const wdr_policy_job_t *job,
+                                const wdr_answer_t *a, wdr_api_class_t cls) {
+  if (job->kind == WDR_JOB_VERIFY && cls == WDR_CLASS_OK)
+    /* Any state but FAILED (RUNNING, PENDING, SUCCESS, and undocumented
+     * ones such as QUEUED) means the rerun started; so does a RerunTimes
+     * above the reruns we know of (manual ones make this err on the side
+     * of not resending). */
+    return (strcmp(a->view.state, "FAILED") != 0 ||
+            a->view.rerun_times > job->known_attempts)
+               ? WDR_OUTCOME_RERUN_SEEN
+               : WDR_OUTCOME_RERUN_NOT_SEEN;
+  if (job->kind != WDR_JOB_RERUN)
+    return cls == WDR_CLASS_PERMANENT ? WDR_OUTCOME_PERMANENT
+                                      : WDR_OUTCOME_RETRYABLE;
+  switch (cls) {
+  case WDR_CLASS_OK:
+    return WDR_OUTCOME_ACCEPTED;
+  case WDR_CLASS_RETRYABLE:
+    return WDR_OUTCOME_RETRYABLE;
+  case WDR_CLASS_RESIGN:
+    return WDR_OUTCOME_RESIGN;
+  case WDR_CLASS_AMBIGUOUS:
+    return WDR_OUTCOME_AMBIGUOUS;
+  default:
+    return WDR_OUTCOME_PERMANENT;
+  }
+}
+
+/* A CHECK that read the run: rerun now, with which tasks, or not at all. */
+static void answered_check(wdr_policy_t *p, const wdr_policy_job_t *job,
+                           const wdr_run_view_t *v, int64_t now_ms,
+                           wdr_answer_decision_t *d) {
+  const wdr_policy_wf_t *w = &p->cfg.wf[job->wf];
+  d->what = WDR_ANSWERED_CHECK;
+  d->check =
+      wdr_policy_evaluate_check(w, v->state, v->support_rerun, v->rerun_times);
+  /* Tasks that cannot be named are rerun with the whole workflow: a
+   * superset of what did not finish, never less. */
+  d->whole = v->tasks_unnamed && w->scope_incomplete;
+  d->result =
+      wdr_policy_on_check(p, job, d->check, d->whole ? NULL : v->incomplete,
+                          d->whole ? 0 : v->incomplete_num, now_ms);
+}
+
+/* A read of a followed rerun. A read that failed is made again later,
+ * except after a permanent error: then the async job (or the run) is taken
+ * as gone. */
+static void answered_track(wdr_policy_t *p, const wdr_policy_job_t *job,
+                           const wdr_answer_t *a, int64_t now_ms, uint32_t rnd,
+                           wdr_answer_decision_t *d) {
+  bool ok = d->cls == WDR_CLASS_OK;
+  bool gone = d->cls == WDR_CLASS_PERMANENT;
+  d->what = WDR_ANSWERED_TRACK;
+  if (job->kind == WDR_JOB_ASYNC) {
+    d->async = ok     ? wdr_policy_async_of(a->async.status)
+               : gone ? WDR_ASYNC_GONE
+                      : WDR_ASYNC_PENDING;
+    d->track = wdr_policy_on_async(p, job, d->async,
+                                   ok ? a->async.status : NULL, now_ms);
+    return;
+  }
+  d->follow = ok     ? wdr_policy_follow_of(a->view.state)
+              : gone ? WDR_FOLLOW_GONE
+                     : WDR_FOLLOW_UNKNOWN;
+  d->track = wdr_policy_on_follow(p, job, d->follow,
+                                  ok ? a->view.rerun_times : -1, now_ms, rnd);
+}
+
+wdr_answer_decision_t wdr_policy_on_answer(wdr_policy_t *p,
+                                           const wdr_policy_job_t *job,
+                                           const wdr_answer_t *answer,
+                                           int64_t now_ms, uint32_t rnd) {
+  wdr_answer_decision_t d = {.cls = wdr_answer_classify(&answer->res),
+                             .what = WDR_ANSWERED_RESULT,
+                             .result = {.verdict = WDR_RESULT_STALE}};
+  if (job->kind == WDR_JOB_ASYNC || job->kind == WDR_JOB_FOLLOW) {
+    answered_track(p, job, answer, now_ms, rnd, &d);
+    return d;
+  }
+  if (job->kind == WDR_JOB_CHECK && d.cls == WDR_CLASS_OK) {
+    answered_check(p, job, &answer->view, now_ms, &d);
+    return d;
+  }
+  if (job->kind > WDR_JOB_CHECK)
+    return d; /* not a kind of the policy's */
+  const wdr_response_t *r = &answer->res.response;
+  d.result = wdr_policy_on_result(p, job, outcome_of(job, answer, d.cls),
+                                  r->async_id, r->error_code, now_ms, rnd);
+  return d;
+}
+
 /* The state a run waits in before a job of this kind is taken. */
 static wdr_run_state_t state_of(wdr_job_kind_t kind) {
   switch (kind) {
@@ -787,7 +866,7 @@ int wdr_policy_restore(wdr_policy_t *p, const wdr_run_t *run, int64_t now_ms) {
   r->checked = false;
   r->scope = NULL;
   r->scope_num = 0;
-  if (r->in_flight >= WDR_JOB_KIND_NUM)
+  if (r->in_flight >= WDR_RUN_JOB_KINDS)
     r->in_flight = WDR_JOB_RERUN;
   if (r->state == WDR_RUN_IN_FLIGHT) {
     if (r->in_flight == WDR_JOB_RERUN || r->in_flight == WDR_JOB_VERIFY) {

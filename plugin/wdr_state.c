@@ -1,5 +1,6 @@
 #include "wdr_state.h"
 #include "wdr_json.h"
+#include "wdr_policy_store.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -37,7 +38,7 @@ static int gen_text(yajl_gen g, const char *key, const char *v) {
   return (gen_str(g, key) == 0 && gen_str(g, v) == 0) ? 0 : -1;
 }
 
-static const char *const kind_names[WDR_JOB_KIND_NUM] = {
+static const char *const kind_names[WDR_RUN_JOB_KINDS] = {
     [WDR_JOB_RERUN] = "rerun",   [WDR_JOB_VERIFY] = "verify",
     [WDR_JOB_CHECK] = "check",   [WDR_JOB_ASYNC] = "async",
     [WDR_JOB_FOLLOW] = "follow",
@@ -49,8 +50,8 @@ static int gen_run(yajl_gen g, const wdr_run_t *r, const char *workflow) {
       gen_text(g, "execution_id", r->execution_id) != 0 ||
       gen_text(g, "state", wdr_run_state_name(r->state)) != 0 ||
       gen_text(g, "in_flight",
-               r->in_flight < WDR_JOB_KIND_NUM ? kind_names[r->in_flight]
-                                               : "rerun") != 0 ||
+               r->in_flight < WDR_RUN_JOB_KINDS ? kind_names[r->in_flight]
+                                                : "rerun") != 0 ||
       gen_int(g, "attempts", r->attempts) != 0 ||
       gen_int(g, "tries", r->tries) != 0 ||
       gen_int(g, "request_retries", r->request_retries) != 0 ||
@@ -238,11 +239,11 @@ static bool parse_run(yajl_val obj, wdr_run_t *r) {
       r->state = (wdr_run_state_t)s;
   if (r->state == WDR_RUN_STATE_NUM)
     return false;
-  r->in_flight = WDR_JOB_KIND_NUM;
-  for (int k = 0; k < WDR_JOB_KIND_NUM; k++)
+  r->in_flight = WDR_RUN_JOB_KINDS;
+  for (int k = 0; k < WDR_RUN_JOB_KINDS; k++)
     if (strcmp(in_flight, kind_names[k]) == 0)
       r->in_flight = (wdr_job_kind_t)k;
-  return r->in_flight != WDR_JOB_KIND_NUM;
+  return r->in_flight != WDR_RUN_JOB_KINDS;
 }
 
 #define PARSE_FAIL(...)                                                        \

@@ -266,7 +266,7 @@ static wdr_api_class_t classify(const char *code, long http_status,
            code);
   res.http_status = http_status;
   res.request_sent = request_sent;
-  return wdr_api_classify(&res);
+  return wdr_answer_classify(&res);
 }
 
 static void test_classify_codes(void **state) {
@@ -276,7 +276,7 @@ static void test_classify_codes(void **state) {
   ok.response.ok = true;
   ok.http_status = 200;
   ok.request_sent = true;
-  assert_int_equal(wdr_api_classify(&ok), WDR_CLASS_OK);
+  assert_int_equal(wdr_answer_classify(&ok), WDR_CLASS_OK);
 
   /* Rate limits, server trouble and "busy": worth another try. */
   const char *retryable[] = {
@@ -366,48 +366,48 @@ static void test_classify_from_transport(void **state) {
   wdr_api_result_t res;
   fake_t *f = new_fake();
   run_with(f, &res);
-  assert_int_equal(wdr_api_classify(&res), WDR_CLASS_OK);
+  assert_int_equal(wdr_answer_classify(&res), WDR_CLASS_OK);
 
   f->answer = "{\"Response\":{\"Error\":{\"Code\":\"RequestLimitExceeded\","
               "\"Message\":\"slow down\"},\"RequestId\":\"r\"}}";
   run_with(f, &res);
-  assert_int_equal(wdr_api_classify(&res), WDR_CLASS_RETRYABLE);
+  assert_int_equal(wdr_answer_classify(&res), WDR_CLASS_RETRYABLE);
 
   f->answer = "{\"Response\":{\"Error\":{\"Code\":\"AuthFailure."
               "SignatureExpire\",\"Message\":\"old\"},\"RequestId\":\"r\"}}";
   run_with(f, &res);
-  assert_int_equal(wdr_api_classify(&res), WDR_CLASS_RESIGN);
+  assert_int_equal(wdr_answer_classify(&res), WDR_CLASS_RESIGN);
 
   f->answer = "{\"Response\":{\"Error\":{\"Code\":\"ResourceNotFound\","
               "\"Message\":\"no run\"},\"RequestId\":\"r\"}}";
   run_with(f, &res);
-  assert_int_equal(wdr_api_classify(&res), WDR_CLASS_PERMANENT);
+  assert_int_equal(wdr_answer_classify(&res), WDR_CLASS_PERMANENT);
 
   f->answer = "{\"Response\":{\"Data\":{}}}"; /* no AsyncId */
   run_with(f, &res);
-  assert_int_equal(wdr_api_classify(&res), WDR_CLASS_AMBIGUOUS);
+  assert_int_equal(wdr_answer_classify(&res), WDR_CLASS_AMBIGUOUS);
 
   f->status = 429;
   run_with(f, &res);
-  assert_int_equal(wdr_api_classify(&res), WDR_CLASS_RETRYABLE);
+  assert_int_equal(wdr_answer_classify(&res), WDR_CLASS_RETRYABLE);
   f->status = 502;
   run_with(f, &res);
-  assert_int_equal(wdr_api_classify(&res), WDR_CLASS_AMBIGUOUS);
+  assert_int_equal(wdr_answer_classify(&res), WDR_CLASS_AMBIGUOUS);
 
   f->outcome = WDR_HTTP_NETWORK;
   f->status = 0;
   f->answer = NULL;
   f->request_sent = false;
   run_with(f, &res);
-  assert_int_equal(wdr_api_classify(&res), WDR_CLASS_RETRYABLE);
+  assert_int_equal(wdr_answer_classify(&res), WDR_CLASS_RETRYABLE);
   f->request_sent = true;
   run_with(f, &res);
-  assert_int_equal(wdr_api_classify(&res), WDR_CLASS_AMBIGUOUS);
+  assert_int_equal(wdr_answer_classify(&res), WDR_CLASS_AMBIGUOUS);
 
   f->outcome = WDR_HTTP_TOO_LARGE;
   f->status = 200;
   run_with(f, &res);
-  assert_int_equal(wdr_api_classify(&res), WDR_CLASS_AMBIGUOUS);
+  assert_int_equal(wdr_answer_classify(&res), WDR_CLASS_AMBIGUOUS);
   free(f);
 
   /* A body that cannot be built is never sent, and never will be. */
@@ -421,7 +421,7 @@ static void test_classify_from_transport(void **state) {
   wdr_rerun_req_t req = minimal_req;
   req.execution_id = "bad-\xc3";
   assert_int_equal(wdr_api_rerun(&ep, &t, &req, 1000, &res), -1);
-  assert_int_equal(wdr_api_classify(&res), WDR_CLASS_PERMANENT);
+  assert_int_equal(wdr_answer_classify(&res), WDR_CLASS_PERMANENT);
   free(f);
 }
 
@@ -491,7 +491,7 @@ static void test_get_run_request(void **state) {
   assert_string_equal(res.response.error_code, "");
   assert_int_equal(res.http_status, 200);
   assert_true(res.request_sent);
-  assert_int_equal(wdr_api_classify(&res), WDR_CLASS_OK);
+  assert_int_equal(wdr_answer_classify(&res), WDR_CLASS_OK);
   assert_string_equal(view.state, "RUNNING");
   assert_int_equal(view.rerun_times, 2);
   assert_true(view.support_rerun);
@@ -627,7 +627,7 @@ static void assert_malformed(const char *answer) {
   assert_false(res.response.ok);
   assert_string_equal(res.response.error_code, "ClientError.ParseJsonError");
   /* An answer came (request_sent): the class is ambiguous. */
-  assert_int_equal(wdr_api_classify(&res), WDR_CLASS_AMBIGUOUS);
+  assert_int_equal(wdr_answer_classify(&res), WDR_CLASS_AMBIGUOUS);
   assert_string_equal(view.state, "");
   assert_int_equal(view.rerun_times, -1);
   assert_false(view.support_rerun);
@@ -678,7 +678,7 @@ static void test_get_run_errors(void **state) {
   assert_string_equal(res.response.error_code, "ResourceNotFound");
   assert_string_equal(res.response.error_message, "no such run");
   assert_string_equal(res.response.request_id, "r-3");
-  assert_int_equal(wdr_api_classify(&res), WDR_CLASS_PERMANENT);
+  assert_int_equal(wdr_answer_classify(&res), WDR_CLASS_PERMANENT);
   assert_string_equal(view.state, "");
   assert_int_equal(view.rerun_times, -1);
 
@@ -689,7 +689,7 @@ static void test_get_run_errors(void **state) {
   assert_int_equal(get_run_with(f, &res, &view), 0);
   assert_string_equal(res.response.error_code,
                       "ClientError.HttpStatusCodeError");
-  assert_int_equal(wdr_api_classify(&res), WDR_CLASS_AMBIGUOUS);
+  assert_int_equal(wdr_answer_classify(&res), WDR_CLASS_AMBIGUOUS);
   assert_string_equal(view.state, "");
   assert_int_equal(view.rerun_times, -1);
   assert_false(view.support_rerun);
@@ -700,7 +700,7 @@ static void test_get_run_errors(void **state) {
   poison(&view);
   assert_int_equal(get_run_with(f, &res, &view), 0);
   assert_string_equal(res.response.error_code, "ClientError.NetworkError");
-  assert_int_equal(wdr_api_classify(&res), WDR_CLASS_RETRYABLE);
+  assert_int_equal(wdr_answer_classify(&res), WDR_CLASS_RETRYABLE);
   assert_string_equal(view.state, "");
 
   /* Nothing to send: no request at all. */
@@ -720,7 +720,7 @@ static void test_get_run_errors(void **state) {
   assert_int_equal(f->calls, 0);
   assert_false(res.response.ok);
   assert_string_equal(res.response.error_code, "ClientError.ParseJsonError");
-  assert_int_equal(wdr_api_classify(&res), WDR_CLASS_PERMANENT);
+  assert_int_equal(wdr_answer_classify(&res), WDR_CLASS_PERMANENT);
   assert_string_equal(view.state, "");
   assert_int_equal(view.rerun_times, -1);
   free(f);
@@ -809,7 +809,7 @@ static void test_async_job_request(void **state) {
   assert_int_equal(res.http_status, 200);
   assert_true(res.request_sent);
   assert_true(res.seconds == 0.25);
-  assert_int_equal(wdr_api_classify(&res), WDR_CLASS_OK);
+  assert_int_equal(wdr_answer_classify(&res), WDR_CLASS_OK);
   assert_string_equal(view.status, "PART_SUCCESS");
   assert_string_equal(view.error_desc, "1 of 3 tasks failed");
   free(f);
@@ -839,7 +839,7 @@ static wdr_api_class_t async_answered(const char *answer, wdr_api_result_t *res,
   int rc = async_job_with(f, "1", "a-1", res, view);
   free(f);
   assert_int_equal(rc, 0);
-  return wdr_api_classify(res);
+  return wdr_answer_classify(res);
 }
 
 /* Errors reach the result, classified as for the other actions; the view
@@ -890,7 +890,7 @@ static void test_async_job_errors(void **state) {
   assert_string_equal(res.response.error_code,
                       "ClientError.HttpStatusCodeError");
   assert_int_equal(res.http_status, 503);
-  assert_int_equal(wdr_api_classify(&res), WDR_CLASS_AMBIGUOUS);
+  assert_int_equal(wdr_answer_classify(&res), WDR_CLASS_AMBIGUOUS);
   assert_string_equal(view.status, "");
   assert_string_equal(view.error_desc, "");
 
@@ -899,7 +899,7 @@ static void test_async_job_errors(void **state) {
   f->request_sent = false;
   assert_int_equal(async_job_with(f, "1", "a-1", &res, &view), 0);
   assert_string_equal(res.response.error_code, "ClientError.NetworkError");
-  assert_int_equal(wdr_api_classify(&res), WDR_CLASS_RETRYABLE);
+  assert_int_equal(wdr_answer_classify(&res), WDR_CLASS_RETRYABLE);
   assert_string_equal(view.status, "");
 
   /* Nothing to send: no request at all. */
@@ -911,7 +911,7 @@ static void test_async_job_errors(void **state) {
   assert_int_equal(f->calls, 0);
   assert_false(res.response.ok);
   assert_string_equal(res.response.error_code, "ClientError.ParseJsonError");
-  assert_int_equal(wdr_api_classify(&res), WDR_CLASS_PERMANENT);
+  assert_int_equal(wdr_answer_classify(&res), WDR_CLASS_PERMANENT);
   assert_string_equal(view.status, "");
   assert_string_equal(view.error_desc, "");
   free(f);

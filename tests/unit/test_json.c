@@ -396,11 +396,11 @@ static void test_tree_parse(void **state) {
 static void test_copy_text(void **state) {
   (void)state;
   char out[6];
-  wdr_json_copy_text(out, sizeof(out), "ab\xe2\x9c\x93z"); /* ab✓z */
+  wdr_text_copy(out, sizeof(out), "ab\xe2\x9c\x93z"); /* ab✓z */
   assert_string_equal(out, "ab\xe2\x9c\x93");
-  wdr_json_copy_text(out, 5, "ab\xe2\x9c\x93z"); /* no room for the ✓ */
+  wdr_text_copy(out, 5, "ab\xe2\x9c\x93z"); /* no room for the ✓ */
   assert_string_equal(out, "ab");
-  wdr_json_copy_text(out, sizeof(out), "\x01\x7f\tok");
+  wdr_text_copy(out, sizeof(out), "\x01\x7f\tok");
   assert_string_equal(out, "   ok");
 }
 

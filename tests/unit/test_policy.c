@@ -2,7 +2,9 @@
  * (milliseconds) and fixed random values, so each decision is exact. */
 #include "testutil.h"
 
+#include "wdr_backoff.h"
 #include "wdr_policy.h"
+#include "wdr_policy_store.h"
 
 #define T0 1767225600000LL /* 2026-01-01 00:00:00 UTC */
 #define SEC 1000LL
@@ -540,7 +542,7 @@ static void test_budget_sliding_hour(void **state) {
   assert_budget(DRY, NULL, 0);
 
   for (int i = 0; i < 20; i++)
-    res_ok(take(T0 + 2 * HOUR), T0 + 2 * HOUR);
+    assert_true(take(T0 + 2 * HOUR).dry_run); /* decided as taken */
   assert_budget(DRY, NULL, 0);
 }
 
@@ -916,10 +918,10 @@ static void test_request_retries_capped(void **state) {
   for (int k = 1; k <= 20; k++) {
     wdr_result_decision_t r = res(&job, WDR_OUTCOME_RETRYABLE, now, UINT32_MAX);
     assert_int_equal(r.verdict, WDR_RESULT_RETRY);
-    assert_between(r.at_ms - now, 500, WDR_REQUEST_RETRY_MAX_MS);
+    assert_between(r.at_ms - now, 500, wdr_request_backoff.cap_ms);
     if (k >= 7)
-      assert_between(r.at_ms - now, WDR_REQUEST_RETRY_MAX_MS / 2,
-                     WDR_REQUEST_RETRY_MAX_MS);
+      assert_between(r.at_ms - now, wdr_request_backoff.cap_ms / 2,
+                     wdr_request_backoff.cap_ms);
     now = r.at_ms;
     job = take(now);
   }
@@ -1354,16 +1356,17 @@ static void test_dry_run(void **state) {
   wdr_policy_job_t job = take(T0);
   assert_job(&job, DRY, "run-1", WDR_JOB_RERUN, 1, 0);
   assert_true(job.dry_run);
-  wdr_result_decision_t d = res(&job, WDR_OUTCOME_DRY_RUN, T0, 0);
-  assert_int_equal(d.verdict, WDR_RESULT_WOULD_RERUN);
-  assert_int_equal(d.attempts, 1);
+  /* Decided as it is taken: the attempt counts, nothing is in flight, and
+   * an answer for it would be stale. */
+  assert_int_equal(run_of(DRY, "run-1").attempts, 1);
   assert_int_equal(run_of(DRY, "run-1").state, WDR_RUN_IDLE);
+  assert_int_equal(res(&job, WDR_OUTCOME_ACCEPTED, T0, 0).verdict,
+                   WDR_RESULT_STALE);
 
   /* Every rule applies as for real runs: backoff, MaxAttempts. */
   assert_int_equal(sig_scheduled(DRY, "run-1", T0 + SEC, 0), T0 + MIN);
   job = take(T0 + MIN);
   assert_true(job.dry_run);
-  res(&job, WDR_OUTCOME_DRY_RUN, T0 + MIN, 0);
   wdr_signal_decision_t s = sig(DRY, "run-1", T0 + HOUR, 0);
   assert_int_equal(s.verdict, WDR_SIGNAL_EXHAUSTED);
   assert_true(s.gave_up);
@@ -1701,8 +1704,6 @@ static void test_untracked_accepted_is_idle(void **state) {
   sig_scheduled(DRY, "run-2", T0, 0);
   job = take(T0);
   assert_true(job.dry_run);
-  assert_int_equal(res(&job, WDR_OUTCOME_DRY_RUN, T0, 0).verdict,
-                   WDR_RESULT_WOULD_RERUN);
   assert_int_equal(run_of(DRY, "run-2").state, WDR_RUN_IDLE);
   take_none(T0 + DAY, INT64_MAX);
 }

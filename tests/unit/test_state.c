@@ -3,6 +3,7 @@
  * temporary folder. */
 #include "testutil.h"
 
+#include "wdr_policy_store.h"
 #include "wdr_state.h"
 
 #include <dirent.h>
@@ -93,7 +94,7 @@ static wdr_run_t make_run(size_t wf, const char *id, wdr_run_state_t state,
                           int seed) {
   wdr_run_t r = {.wf = wf,
                  .state = state,
-                 .in_flight = (wdr_job_kind_t)(seed % WDR_JOB_KIND_NUM),
+                 .in_flight = (wdr_job_kind_t)(seed % WDR_RUN_JOB_KINDS),
                  .attempts = seed % 4,
                  .tries = seed % 4 + 1,
                  .request_retries = seed % 3,
@@ -459,8 +460,8 @@ static const char *const kind_names[] = {"rerun", "verify", "check", "async",
  * and read back as itself (CHECK was once saved as "rerun"). */
 static void test_in_flight_kinds_round_trip(void **state) {
   (void)state;
-  assert_int_equal(WDR_JOB_KIND_NUM, 5); /* a new kind needs a name here */
-  for (int k = 0; k < WDR_JOB_KIND_NUM; k++) {
+  assert_int_equal(WDR_RUN_JOB_KINDS, 5); /* a new kind needs a name here */
+  for (int k = 0; k < WDR_RUN_JOB_KINDS; k++) {
     char id[32];
     snprintf(id, sizeof(id), "kind-%d", k);
     wdr_run_t r = make_run(0, id, WDR_RUN_IDLE, 3);
@@ -468,7 +469,7 @@ static void test_in_flight_kinds_round_trip(void **state) {
     restore(g_p, &r, T0);
   }
   serialize(g_p, T0);
-  for (int k = 0; k < WDR_JOB_KIND_NUM; k++) {
+  for (int k = 0; k < WDR_RUN_JOB_KINDS; k++) {
     char want[128];
     snprintf(want, sizeof(want),
              "\"execution_id\":\"kind-%d\",\"state\":\"idle\","
@@ -478,8 +479,8 @@ static void test_in_flight_kinds_round_trip(void **state) {
       fail_msg("no %s in %s", want, wdr_buf_str(&g_buf));
   }
   wdr_state_stats_t st = parse_ok(wdr_buf_str(&g_buf), T0 + HOUR);
-  assert_int_equal(st.runs, WDR_JOB_KIND_NUM);
-  for (int k = 0; k < WDR_JOB_KIND_NUM; k++) {
+  assert_int_equal(st.runs, WDR_RUN_JOB_KINDS);
+  for (int k = 0; k < WDR_RUN_JOB_KINDS; k++) {
     char id[32];
     snprintf(id, sizeof(id), "kind-%d", k);
     const wdr_run_t *got = find(g_q, 0, id);

@@ -1,0 +1,74 @@
+/* wdr_engine: the plugin's decisions, without threads or collectd.
+ *
+ * The body of the engine thread. It owns the policy (the table of runs),
+ * polling, the rate limit and the breaker; it takes failure signals and
+ * answers in, hands out the jobs that are due, and reports everything it
+ * decides through the sink (log lines, notifications, the durable state)
+ * and the counters. Data flows one way:
+ *
+ *   wdr_engine_on_signal / wdr_engine_on_answer   (what happened)
+ *   wdr_engine_dispatch -> jobs for the workers    (what to do now)
+ *
+ * Pure: time (wall-clock milliseconds, so that it survives a restart) and
+ * randomness (uniform 32-bit values, for jitter) are arguments; nothing here
+ * reads a clock, sleeps, locks or does I/O but through the sink. One owner
+ * thread; the counters (wdr_metrics) are the only thing other threads read
+ * meanwhile. */
+#ifndef WDR_ENGINE_H
+#define WDR_ENGINE_H
+
+#include "wdr_action.h"
+#include "wdr_config.h"
+#include "wdr_metrics.h"
+#include "wdr_sink.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define WDR_ENGINE_MAX_RUNS 100000 /* runs tracked at once */
+#define WDR_ENGINE_PRUNE_MS 60000  /* forget old runs this often */
+#define WDR_ENGINE_IDLE_MS 1000    /* longest wait between two passes */
+
+typedef struct wdr_engine_s wdr_engine_t;
+
+/* wdr_engine_create: an engine for cfg, reporting to metrics and sink (all
+ * borrowed: they must outlive it), with the durable state loaded through
+ * the sink (a corrupt one is moved aside and the engine starts empty, with
+ * a WARNING). Returns NULL on no memory. */
+wdr_engine_t *wdr_engine_create(const wdr_config_t *cfg, wdr_metrics_t *metrics,
+                                const wdr_sink_t *sink, int64_t now_ms);
+void wdr_engine_destroy(wdr_engine_t *e);
+
+/* wdr_engine_on_signal: a failure signal for run execution_id of workflow
+ * wf; "" means "no run id": the newest failed run is looked for. */
+void wdr_engine_on_signal(wdr_engine_t *e, size_t wf, const char *execution_id,
+                          int64_t now_ms, uint32_t rnd);
+
+/* wdr_engine_on_answer: job (handed out by wdr_engine_dispatch) came back
+ * with answer. Takes what answer owns (it is freed here). */
+void wdr_engine_on_answer(wdr_engine_t *e, const wdr_job_t *job,
+                          wdr_answer_t *answer, int64_t now_ms, uint32_t rnd);
+
+/* wdr_engine_dispatch: forgets old runs and starts polls when their time
+ * has come, then hands out at most max due jobs (listings first: they find
+ * failures) while the rate limit and the breaker allow, writing the state
+ * through the sink before returning any (so that after a crash a request
+ * that may have left is verified, never resent blindly). Dry-run reruns are
+ * decided and reported here and never handed out. Returns the number of
+ * jobs in jobs; *ret_wake is when another pass could hand out more. */
+size_t wdr_engine_dispatch(wdr_engine_t *e, int64_t now_ms, wdr_job_t *jobs,
+                           size_t max, int64_t *ret_wake);
+
+/* wdr_engine_requeue: a job from wdr_engine_dispatch that no worker took
+ * (the queue was full, or the plugin stops): it is due again as before. */
+void wdr_engine_requeue(wdr_engine_t *e, const wdr_job_t *job, int64_t now_ms);
+
+/* wdr_engine_save writes the state through the sink if it changed (always
+ * when force). A failed write is logged (rate-limited) and tried again at
+ * the next save. */
+void wdr_engine_save(wdr_engine_t *e, int64_t now_ms, bool force);
+
+/* wdr_engine_pending: runs waiting for a rerun or its read-back. */
+size_t wdr_engine_pending(const wdr_engine_t *e);
+
+#endif

@@ -1,0 +1,34 @@
+/* wdr_policy_store: the policy's table as the state file sees it.
+ *
+ * Only the state file (wdr_state) reads the table out and puts runs back
+ * in; the engine works through wdr_policy.h alone. Same threading as
+ * wdr_policy: one owner. */
+#ifndef WDR_POLICY_STORE_H
+#define WDR_POLICY_STORE_H
+
+#include "wdr_policy.h"
+
+/* wdr_policy_runs: the table, borrowed, valid until the next call that
+ * changes the policy. */
+const wdr_run_t *wdr_policy_runs(const wdr_policy_t *p, size_t *ret_num);
+
+/* The budget window of workflow wf: send times (ms) of the reruns counted
+ * in the last hour, oldest first; borrowed like wdr_policy_runs. */
+const int64_t *wdr_policy_budget(const wdr_policy_t *p, size_t wf,
+                                 size_t *ret_num);
+
+/* wdr_policy_restore adds a run read back from the state file. A run that
+ * was IN_FLIGHT with a rerun or verify request becomes VERIFY, due after
+ * WDR_VERIFY_DELAY_MS from now_ms: after a crash nobody knows whether the
+ * rerun reached the server. One that was in the middle of a read makes it
+ * again, due at now_ms: a CHECK as SCHEDULED, an ASYNC or FOLLOW read as
+ * ASYNC or FOLLOW. A run being followed in a workflow whose track is now
+ * false becomes IDLE; ASYNC without an AsyncId becomes FOLLOW. Returns 0,
+ * or -1 when the table is full, wf is out of range or the run is already
+ * there. */
+int wdr_policy_restore(wdr_policy_t *p, const wdr_run_t *run, int64_t now_ms);
+
+/* wdr_policy_restore_budget appends a send time to workflow wf's window. */
+void wdr_policy_restore_budget(wdr_policy_t *p, size_t wf, int64_t sent_ms);
+
+#endif

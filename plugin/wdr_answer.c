@@ -1,0 +1,62 @@
+#include "wdr_answer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void wdr_answer_init(wdr_answer_t *a) {
+  memset(a, 0, sizeof(*a));
+  a->view.rerun_times = -1;
+}
+
+void wdr_run_view_free(wdr_run_view_t *view) {
+  for (size_t i = 0; i < view->incomplete_num; i++)
+    free(view->incomplete[i]);
+  free(view->incomplete);
+  view->incomplete = NULL;
+  view->incomplete_num = 0;
+}
+
+void wdr_run_list_free(wdr_run_list_t *list) {
+  free(list->items);
+  list->items = NULL;
+  list->items_num = 0;
+}
+
+void wdr_answer_free(wdr_answer_t *a) {
+  wdr_run_view_free(&a->view);
+  wdr_run_list_free(&a->runs);
+}
+
+/* Codes worth another try, from wedata-api.md section 4: the rate limits,
+ * transient server trouble, and the WeData "service busy" code. A code is
+ * retryable when it equals an entry or starts with an entry and a dot. */
+static const char *const retryable_codes[] = {
+    "RequestLimitExceeded", "InternalError", "ServiceUnavailable",
+    "ResourceUnavailable",  "ResourceInUse", "InvalidParameter.ServiceIsBusy",
+};
+
+static bool code_is(const char *code, const char *family) {
+  size_t n = strlen(family);
+  return strncmp(code, family, n) == 0 && (code[n] == '\0' || code[n] == '.');
+}
+
+wdr_api_class_t wdr_answer_classify(const wdr_api_result_t *res) {
+  const char *code = res->response.error_code;
+  if (res->response.ok)
+    return WDR_CLASS_OK;
+  if (strcmp(code, WDR_ERR_NETWORK) == 0)
+    return res->request_sent ? WDR_CLASS_AMBIGUOUS : WDR_CLASS_RETRYABLE;
+  if (strcmp(code, WDR_ERR_HTTP_STATUS) == 0)
+    return res->http_status >= 500 ? WDR_CLASS_AMBIGUOUS : WDR_CLASS_RETRYABLE;
+  if (strcmp(code, WDR_ERR_PARSE_JSON) == 0)
+    /* An answer came but cannot be read: the server may have acted. A body
+     * we could not even build was never sent: that will not get better. */
+    return res->request_sent ? WDR_CLASS_AMBIGUOUS : WDR_CLASS_PERMANENT;
+  if (strcmp(code, "AuthFailure.SignatureExpire") == 0)
+    return WDR_CLASS_RESIGN;
+  for (size_t i = 0; i < sizeof(retryable_codes) / sizeof(retryable_codes[0]);
+       i++)
+    if (code_is(code, retryable_codes[i]))
+      return WDR_CLASS_RETRYABLE;
+  return WDR_CLASS_PERMANENT;
+}

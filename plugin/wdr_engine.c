@@ -1,0 +1,732 @@
+#include "wdr_engine.h"
+#include "wdr_breaker.h"
+#include "wdr_loglimit.h"
+#include "wdr_policy.h"
+#include "wdr_poll.h"
+#include "wdr_ratelimit.h"
+#include "wdr_state.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct wdr_engine_s {
+  const wdr_config_t *cfg;
+  wdr_metrics_t *metrics;
+  const wdr_sink_t *sink;
+  wdr_policy_t *policy;
+  wdr_policy_wf_t *policy_wf; /* one per workflow */
+  bool *persist;              /* false for dry-run workflows */
+  char **names;               /* the workflows' names, borrowed from cfg */
+  wdr_poll_t *poll;
+  wdr_ratelimit_t ratelimit;
+  wdr_breaker_t breaker;
+  bool dirty; /* the state changed since it was last written */
+  int64_t next_prune;
+  wdr_loglimit_t limit_refused, limit_state;
+};
+
+static const wdr_workflow_cfg_t *wf_cfg(const wdr_engine_t *e, size_t wf) {
+  return &e->cfg->workflows[wf];
+}
+
+/* Rate-limited WARNING: one per WDR_LOG_EVERY_SECONDS, with the count of
+ * the ones held back appended. */
+__attribute__((format(printf, 4, 5))) static void
+warn_limited(wdr_engine_t *e, wdr_loglimit_t *l, int64_t now_ms,
+             const char *fmt, ...) {
+  uint64_t held = 0;
+  if (!wdr_loglimit_allow(l, now_ms / 1000, &held))
+    return;
+  char text[768];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(text, sizeof(text), fmt, ap);
+  va_end(ap);
+  wdr_sink_logf(e->sink, WDR_LOG_WARNING,
+                "%s (%" PRIu64 " more such messages held back)", text, held);
+}
+
+/* --- building and the state ---------------------------------------------- */
+
+static wdr_policy_t *create_policy(const wdr_engine_t *e) {
+  const wdr_config_t *cfg = e->cfg;
+  return wdr_policy_create(&(wdr_policy_cfg_t){
+      .wf = e->policy_wf,
+      .wf_num = cfg->workflows_num,
+      .max_request_retries = cfg->max_request_retries,
+      .retention_ms = (int64_t)(cfg->state_retention * 1000.0),
+      .max_runs = WDR_ENGINE_MAX_RUNS,
+      .async_poll_ms = (int64_t)ceil(cfg->async_poll_interval * 1000.0),
+      .async_timeout_ms = (int64_t)ceil(cfg->async_timeout * 1000.0)});
+}
+
+static int build_workflows(wdr_engine_t *e) {
+  size_t n = e->cfg->workflows_num;
+  e->policy_wf = calloc(n, sizeof(*e->policy_wf));
+  e->persist = calloc(n, sizeof(*e->persist));
+  e->names = calloc(n, sizeof(*e->names));
+  if (e->policy_wf == NULL || e->persist == NULL || e->names == NULL)
+    return -1;
+  for (size_t i = 0; i < n; i++) {
+    const wdr_workflow_cfg_t *w = wf_cfg(e, i);
+    bool dry = w->dry_run < 0 ? e->cfg->dry_run : w->dry_run != 0;
+    e->policy_wf[i] = (wdr_policy_wf_t){
+        .max_attempts = w->max_attempts,
+        .retry_interval_ms = (int64_t)ceil(w->retry_interval * 1000.0),
+        .max_retry_interval_ms = (int64_t)ceil(w->max_retry_interval * 1000.0),
+        .max_reruns_per_hour = w->max_reruns_per_hour,
+        .dry_run = dry,
+        .verify = w->verify_before_rerun,
+        .scope_incomplete = w->scope_incomplete,
+        .escalate = w->escalate_to_full,
+        .track = w->track_async};
+    /* Dry-run decisions stay in memory: they must not use up the attempts
+     * of real reruns once DryRun is switched off. */
+    e->persist[i] = !dry;
+    e->names[i] = w->name;
+  }
+  return 0;
+}
+
+/* Reads the state into the (empty) policy. A corrupt state is moved aside
+ * and the engine starts empty: a bad file must not keep collectd down. */
+static int load_state(wdr_engine_t *e, int64_t now_ms) {
+  wdr_buf_t buf;
+  char err[256] = "";
+  const char *path = e->cfg->state_file;
+  wdr_state_stats_t stats = {0};
+  wdr_buf_init(&buf, WDR_STATE_MAX);
+  int rc = e->sink->load(e->sink->ctx, &buf, err, sizeof(err));
+  if (rc == 1) {
+    wdr_sink_logf(e->sink, WDR_LOG_INFO,
+                  "no state file \"%s\" yet: starting empty", path);
+    wdr_buf_free(&buf, false);
+    return 0;
+  }
+  if (rc == 0 && wdr_state_parse(wdr_buf_str(&buf), buf.len, e->policy,
+                                 e->names, e->cfg->workflows_num, now_ms,
+                                 &stats, err, sizeof(err)) == 0) {
+    wdr_sink_logf(e->sink, WDR_LOG_INFO,
+                  "state file \"%s\": restored %zu run(s); dropped %zu of "
+                  "workflows no longer configured and %zu others",
+                  path, stats.runs, stats.unknown_workflow, stats.rejected);
+    wdr_buf_free(&buf, false);
+    return 0;
+  }
+  wdr_buf_free(&buf, false);
+  /* Part of the file may be in the policy: start again from nothing. */
+  wdr_policy_destroy(e->policy);
+  e->policy = create_policy(e);
+  if (e->policy == NULL)
+    return -1;
+  char aside[4096];
+  if (e->sink->move_aside(e->sink->ctx, now_ms / 1000, aside, sizeof(aside)) ==
+      0)
+    wdr_sink_logf(e->sink, WDR_LOG_WARNING,
+                  "state file \"%s\" is corrupt or unreadable (%s); moved it "
+                  "to \"%s\" and started empty",
+                  path, err, aside);
+  else
+    wdr_sink_logf(e->sink, WDR_LOG_WARNING,
+                  "state file \"%s\" is corrupt or unreadable (%s) and cannot "
+                  "be moved aside (%s); started empty, and it will be "
+                  "overwritten",
+                  path, err, aside);
+  e->dirty = true;
+  return 0;
+}
+
+wdr_engine_t *wdr_engine_create(const wdr_config_t *cfg, wdr_metrics_t *metrics,
+                                const wdr_sink_t *sink, int64_t now_ms) {
+  wdr_engine_t *e = calloc(1, sizeof(*e));
+  if (e == NULL)
+    return NULL;
+  e->cfg = cfg;
+  e->metrics = metrics;
+  e->sink = sink;
+  e->next_prune = now_ms + WDR_ENGINE_PRUNE_MS;
+  wdr_ratelimit_init(&e->ratelimit, cfg->rate_limit, 1.0, now_ms);
+  wdr_breaker_init(&e->breaker, cfg->breaker_threshold,
+                   (int64_t)(cfg->breaker_cooldown * 1000.0));
+  if (build_workflows(e) != 0 || (e->policy = create_policy(e)) == NULL ||
+      (e->poll = wdr_poll_create(cfg, metrics, sink)) == NULL ||
+      load_state(e, now_ms) != 0) {
+    wdr_engine_destroy(e);
+    return NULL;
+  }
+  return e;
+}
+
+void wdr_engine_destroy(wdr_engine_t *e) {
+  if (e == NULL)
+    return;
+  wdr_poll_destroy(e->poll);
+  wdr_policy_destroy(e->policy);
+  free(e->policy_wf);
+  free(e->persist);
+  free(e->names);
+  free(e);
+}
+
+void wdr_engine_save(wdr_engine_t *e, int64_t now_ms, bool force) {
+  if (!e->dirty && !force)
+    return;
+  char err[256] = "";
+  wdr_buf_t buf;
+  wdr_buf_init(&buf, WDR_STATE_MAX);
+  int status = wdr_state_serialize(e->policy, e->names, e->persist,
+                                   e->cfg->workflows_num, now_ms, &buf);
+  if (status != 0)
+    snprintf(err, sizeof(err), "cannot serialise the state");
+  else
+    status = e->sink->save(e->sink->ctx, &buf, err, sizeof(err));
+  wdr_buf_free(&buf, false);
+  uint64_t held = 0;
+  if (status != 0 && wdr_loglimit_allow(&e->limit_state, now_ms / 1000, &held))
+    wdr_sink_logf(e->sink, WDR_LOG_ERROR,
+                  "cannot write the state file \"%s\": %s (%" PRIu64
+                  " more such messages held back); reruns go on, but a "
+                  "restart would forget them",
+                  e->cfg->state_file, err, held);
+  e->dirty = status != 0;
+}
+
+size_t wdr_engine_pending(const wdr_engine_t *e) {
+  return wdr_policy_pending(e->policy);
+}
+
+/* --- signals ------------------------------------------------------------- */
+
+/* Counts and reports what the policy decided about a failure signal. */
+static void report_decision(wdr_engine_t *e, size_t wf,
+                            const char *execution_id,
+                            const wdr_signal_decision_t *d, int64_t now_ms) {
+  const wdr_workflow_cfg_t *w = wf_cfg(e, wf);
+  char text[512], attempts[16];
+  switch (d->verdict) {
+  case WDR_SIGNAL_SCHEDULED:
+    e->dirty = true;
+    if (d->at_ms > now_ms)
+      wdr_sink_logf(e->sink, WDR_LOG_INFO,
+                    "workflow %s: rerun of %s scheduled in %.1f s (backoff "
+                    "after %d accepted rerun(s))",
+                    w->name, execution_id, (double)(d->at_ms - now_ms) / 1000.0,
+                    d->attempts);
+    return;
+  case WDR_SIGNAL_DUPLICATE:
+    wdr_metrics_skip(e->metrics, wf, WDR_SKIP_DUPLICATE);
+    return;
+  case WDR_SIGNAL_EXHAUSTED:
+    wdr_metrics_skip(e->metrics, wf, WDR_SKIP_EXHAUSTED);
+    if (!d->gave_up)
+      return;
+    e->dirty = true;
+    wdr_metrics_count(e->metrics, wf, WDR_CNT_GAVE_UP);
+    snprintf(text, sizeof(text),
+             "gave up on %s (workflow %s) after %d attempts: it failed "
+             "again, and MaxAttempts is %d",
+             execution_id, w->name, d->attempts, w->max_attempts);
+    snprintf(attempts, sizeof(attempts), "%d", d->attempts);
+    wdr_sink_notify(e->sink, WDR_NOTE_FAILURE, w->name, "rerun", text,
+                    "WorkflowId", w->workflow_id, "WorkflowExecutionId",
+                    execution_id, "Attempts", attempts, NULL);
+    return;
+  case WDR_SIGNAL_BUDGET:
+    wdr_metrics_skip(e->metrics, wf, WDR_SKIP_BUDGET);
+    warn_limited(e, &e->limit_refused, now_ms,
+                 "workflow %s: MaxRerunsPerHour %d reached: no rerun of %s",
+                 w->name, w->max_reruns_per_hour, execution_id);
+    return;
+  case WDR_SIGNAL_PERMANENT:
+    wdr_metrics_skip(e->metrics, wf, WDR_SKIP_PERMANENT_ERROR);
+    return;
+  case WDR_SIGNAL_FULL:
+    wdr_metrics_skip(e->metrics, wf, WDR_SKIP_TABLE_FULL);
+    warn_limited(e, &e->limit_refused, now_ms,
+                 "tracking %d runs already: no rerun of %s",
+                 WDR_ENGINE_MAX_RUNS, execution_id);
+    return;
+  }
+}
+
+void wdr_engine_on_signal(wdr_engine_t *e, size_t wf, const char *execution_id,
+                          int64_t now_ms, uint32_t rnd) {
+  if (wf >= e->cfg->workflows_num)
+    return;
+  if (execution_id[0] == '\0') {
+    wdr_poll_resolve(e->poll, wf, now_ms);
+    return;
+  }
+  wdr_signal_decision_t d =
+      wdr_policy_on_signal(e->policy, wf, execution_id, now_ms, rnd);
+  report_decision(e, wf, execution_id, &d, now_ms);
+}
+
+typedef struct {
+  wdr_engine_t *e;
+  uint32_t rnd;
+} found_ctx_t;
+
+/* A failed run that a listing found: decided like a failure signal, with
+ * WeData's RerunTimes as evidence. */
+static void on_found(void *ctx, size_t wf, const wdr_run_brief_t *run,
+                     int64_t now_ms) {
+  found_ctx_t *f = ctx;
+  wdr_signal_decision_t d = wdr_policy_on_polled(
+      f->e->policy, wf, run->execution_id, run->rerun_times, now_ms, f->rnd);
+  report_decision(f->e, wf, run->execution_id, &d, now_ms);
+}
+
+/* --- answers ------------------------------------------------------------- */
+
+static void record_breaker(wdr_engine_t *e, bool success, int64_t now_ms) {
+  int change = wdr_breaker_record(&e->breaker, success, now_ms);
+  if (change == 0)
+    return;
+  wdr_metrics_set_breaker(e->metrics, change > 0);
+  char text[256];
+  if (change > 0)
+    snprintf(text, sizeof(text),
+             "%d requests in a row failed: no request for %.0f s, then one "
+             "probe",
+             e->breaker.failures, e->cfg->breaker_cooldown);
+  else
+    snprintf(text, sizeof(text), "a request succeeded: sending again");
+  wdr_sink_notify(e->sink, change > 0 ? WDR_NOTE_WARNING : WDR_NOTE_OKAY, "",
+                  "breaker", text, NULL);
+}
+
+/* The read before an attempt found the run: say why there is no rerun. */
+static void report_check(wdr_engine_t *e, const wdr_policy_job_t *job,
+                         const wdr_run_view_t *view,
+                         const wdr_answer_decision_t *d) {
+  const wdr_workflow_cfg_t *w = wf_cfg(e, job->wf);
+  e->dirty = true;
+  if (d->whole && d->check == WDR_CHECK_PASS)
+    wdr_sink_logf(e->sink, WDR_LOG_INFO,
+                  "workflow %s: run %s lists task runs without a usable "
+                  "TaskId (or too many): rerunning the whole workflow",
+                  w->name, job->execution_id);
+  if (d->result.verdict != WDR_RESULT_SKIPPED)
+    return;
+  static const struct {
+    enum wdr_skip skip;
+    const char *why;
+  } reasons[] = {
+      [WDR_CHECK_NOT_FAILED] = {WDR_SKIP_NOT_FAILED, "it is not FAILED"},
+      [WDR_CHECK_NOT_RERUNNABLE] = {WDR_SKIP_NOT_RERUNNABLE,
+                                    "WeData says it cannot be rerun"},
+      [WDR_CHECK_EXHAUSTED] = {WDR_SKIP_EXHAUSTED,
+                               "WeData counts MaxAttempts reruns already"},
+  };
+  if (d->check == WDR_CHECK_PASS)
+    return;
+  wdr_metrics_skip(e->metrics, job->wf, reasons[d->check].skip);
+  wdr_sink_logf(e->sink, WDR_LOG_INFO,
+                "workflow %s: no rerun of %s: %s (state %s, SupportRerun %s, "
+                "RerunTimes %lld)",
+                w->name, job->execution_id, reasons[d->check].why, view->state,
+                view->support_rerun ? "true" : "false", view->rerun_times);
+}
+
+/* What a read of the async job of a followed rerun found. */
+static void report_async(wdr_engine_t *e, const wdr_policy_job_t *job,
+                         const wdr_answer_t *a, const wdr_answer_decision_t *dd,
+                         int64_t now_ms) {
+  const wdr_workflow_cfg_t *w = wf_cfg(e, job->wf);
+  const wdr_track_decision_t *d = &dd->track;
+  const char *status = a->async.status;
+  char text[1024];
+  if (d->verdict == WDR_TRACK_TIMEOUT) {
+    wdr_metrics_count(e->metrics, job->wf, WDR_CNT_ASYNC_TIMEOUT);
+    snprintf(text, sizeof(text),
+             "rerun of %s (workflow %s): async job %s has not ended after "
+             "AsyncTimeout %g s (last status %s): following the run itself",
+             job->execution_id, w->name, job->async_id, e->cfg->async_timeout,
+             status[0] ? status : "unknown");
+    wdr_sink_notify(e->sink, WDR_NOTE_WARNING, w->name, "rerun", text,
+                    "AsyncId", job->async_id, "AsyncStatus", "TIMEOUT",
+                    "WorkflowId", w->workflow_id, "WorkflowExecutionId",
+                    job->execution_id, NULL);
+    return;
+  }
+  if (d->verdict != WDR_TRACK_FOLLOW)
+    return;
+  if (dd->async == WDR_ASYNC_GONE) {
+    wdr_sink_logf(e->sink, WDR_LOG_NOTICE,
+                  "workflow %s: the async job %s of the rerun of %s cannot be "
+                  "read (%s): following the run itself",
+                  w->name, job->async_id, job->execution_id,
+                  a->res.response.error_code);
+    return;
+  }
+  bool success = strcmp(status, "SUCCESS") == 0;
+  wdr_metrics_count(e->metrics, job->wf,
+                    success                       ? WDR_CNT_ASYNC_SUCCESS
+                    : strcmp(status, "FAIL") == 0 ? WDR_CNT_ASYNC_FAIL
+                                                  : WDR_CNT_ASYNC_PART_SUCCESS);
+  if (success) {
+    wdr_sink_logf(e->sink, WDR_LOG_INFO,
+                  "workflow %s: async job %s of the rerun of %s ended "
+                  "SUCCESS: following the run, next read in %.1f s",
+                  w->name, job->async_id, job->execution_id,
+                  (double)(d->at_ms - now_ms) / 1000.0);
+    return;
+  }
+  snprintf(text, sizeof(text),
+           "rerun of %s (workflow %s): async job %s ended %s: %s; following "
+           "the run",
+           job->execution_id, w->name, job->async_id, status,
+           a->async.error_desc[0] ? a->async.error_desc : "no ErrorDesc");
+  wdr_sink_notify(e->sink, WDR_NOTE_WARNING, w->name, "rerun", text, "AsyncId",
+                  job->async_id, "AsyncStatus", status, "ErrorDesc",
+                  a->async.error_desc, "WorkflowId", w->workflow_id,
+                  "WorkflowExecutionId", job->execution_id, NULL);
+}
+
+/* What a read of the run after its rerun found. */
+static void report_follow(wdr_engine_t *e, const wdr_policy_job_t *job,
+                          const wdr_answer_t *a,
+                          const wdr_answer_decision_t *dd, int64_t now_ms) {
+  const wdr_workflow_cfg_t *w = wf_cfg(e, job->wf);
+  const wdr_track_decision_t *d = &dd->track;
+  char text[1024], attempts[16], seconds[32];
+  snprintf(attempts, sizeof(attempts), "%d", d->attempts);
+  switch (d->verdict) {
+  case WDR_TRACK_RECOVERED: {
+    double s = (double)d->recover_ms / 1000.0;
+    wdr_metrics_count(e->metrics, job->wf, WDR_CNT_RECOVERED);
+    wdr_metrics_set_recovery(e->metrics, job->wf, s);
+    snprintf(seconds, sizeof(seconds), "%.3f", s);
+    snprintf(text, sizeof(text),
+             "run %s (workflow %s) recovered: SUCCESS after %d rerun(s), "
+             "%.1f s after its first failure signal",
+             job->execution_id, w->name, d->attempts, s);
+    wdr_sink_notify(e->sink, WDR_NOTE_OKAY, w->name, "rerun", text, "Attempts",
+                    attempts, "TimeToRecover", seconds, "AsyncId",
+                    job->async_id, "WorkflowId", w->workflow_id,
+                    "WorkflowExecutionId", job->execution_id, NULL);
+    return;
+  }
+  case WDR_TRACK_FAILED:
+    if (d->signal.verdict == WDR_SIGNAL_SCHEDULED) {
+      snprintf(text, sizeof(text),
+               "run %s (workflow %s) failed again after %d rerun(s): next "
+               "attempt in %.1f s",
+               job->execution_id, w->name, d->attempts,
+               (double)(d->signal.at_ms - now_ms) / 1000.0);
+      wdr_sink_notify(e->sink, WDR_NOTE_WARNING, w->name, "rerun", text,
+                      "Attempts", attempts, "WorkflowId", w->workflow_id,
+                      "WorkflowExecutionId", job->execution_id, NULL);
+    } else
+      wdr_sink_logf(e->sink, WDR_LOG_INFO,
+                    "workflow %s: run %s failed again after %d rerun(s)",
+                    w->name, job->execution_id, d->attempts);
+    report_decision(e, job->wf, job->execution_id, &d->signal, now_ms);
+    return;
+  case WDR_TRACK_LOST: {
+    bool gone = dd->follow == WDR_FOLLOW_GONE;
+    const char *why = gone ? "it cannot be read"
+                      : dd->follow == WDR_FOLLOW_SKIPPED
+                          ? "it was skipped (SKIPED)"
+                          : "it has not ended within StateRetention";
+    snprintf(text, sizeof(text),
+             "stopped following the rerun of %s (workflow %s): %s%s%s",
+             job->execution_id, w->name, why, gone ? ": " : "",
+             gone ? a->res.response.error_code : "");
+    wdr_sink_notify(e->sink, WDR_NOTE_WARNING, w->name, "rerun", text,
+                    "Attempts", attempts, "WorkflowId", w->workflow_id,
+                    "WorkflowExecutionId", job->execution_id, NULL);
+    return;
+  }
+  default:
+    return;
+  }
+}
+
+/* A read of a followed rerun came back (or did not). */
+static void report_track(wdr_engine_t *e, const wdr_policy_job_t *job,
+                         const wdr_answer_t *a, const wdr_answer_decision_t *d,
+                         int64_t now_ms) {
+  const wdr_response_t *r = &a->res.response;
+  e->dirty = true;
+  if (d->cls != WDR_CLASS_OK) {
+    bool async = job->kind == WDR_JOB_ASYNC;
+    wdr_metrics_error(e->metrics, job->wf, r->error_code);
+    wdr_sink_logf(e->sink, WDR_LOG_NOTICE,
+                  "workflow %s: reading %s %s failed: %s: %s",
+                  wf_cfg(e, job->wf)->name, async ? "the async job" : "the run",
+                  async ? job->async_id : job->execution_id, r->error_code,
+                  r->error_message);
+  }
+  if (job->kind == WDR_JOB_ASYNC)
+    report_async(e, job, a, d, now_ms);
+  else
+    report_follow(e, job, a, d, now_ms);
+}
+
+/* A rerun, or a read of the run before or after one, that got an error. */
+static void report_error(wdr_engine_t *e, const wdr_policy_job_t *job,
+                         const wdr_response_t *r) {
+  const wdr_workflow_cfg_t *w = wf_cfg(e, job->wf);
+  char text[1024];
+  wdr_metrics_error(e->metrics, job->wf, r->error_code);
+  if (job->kind != WDR_JOB_RERUN) {
+    wdr_sink_logf(e->sink, WDR_LOG_NOTICE,
+                  "reading run %s (workflow %s) failed: %s: %s",
+                  job->execution_id, w->name, r->error_code, r->error_message);
+    return;
+  }
+  wdr_metrics_count(e->metrics, job->wf, WDR_CNT_FAILED);
+  snprintf(text, sizeof(text), "rerun of %s (workflow %s) failed: %s: %s",
+           job->execution_id, w->name, r->error_code, r->error_message);
+  wdr_sink_notify(e->sink, WDR_NOTE_WARNING, w->name, "rerun", text,
+                  "ErrorCode", r->error_code, "ErrorMessage", r->error_message,
+                  "RequestId", r->request_id, "WorkflowId", w->workflow_id,
+                  "WorkflowExecutionId", job->execution_id, NULL);
+}
+
+/* What the policy decided about a rerun or a read around one. */
+static void report_result(wdr_engine_t *e, const wdr_policy_job_t *job,
+                          const wdr_answer_t *a, const wdr_result_decision_t *d,
+                          int64_t now_ms) {
+  const wdr_workflow_cfg_t *w = wf_cfg(e, job->wf);
+  const wdr_response_t *r = &a->res.response;
+  bool rerun = job->kind == WDR_JOB_RERUN;
+  char text[1024];
+  e->dirty = true;
+  switch (d->verdict) {
+  case WDR_RESULT_ACCEPTED:
+    wdr_metrics_count(e->metrics, job->wf, WDR_CNT_ACCEPTED);
+    if (rerun)
+      snprintf(text, sizeof(text),
+               "rerun of %s (workflow %s) accepted: AsyncId %s",
+               job->execution_id, w->name, r->async_id);
+    else
+      snprintf(text, sizeof(text),
+               "rerun of %s (workflow %s) accepted: its answer was lost, but "
+               "the run shows it (state %s, RerunTimes %lld); AsyncId unknown",
+               job->execution_id, w->name, a->view.state, a->view.rerun_times);
+    wdr_sink_notify(e->sink, WDR_NOTE_OKAY, w->name, "rerun", text, "AsyncId",
+                    rerun ? r->async_id : "", "RequestId", r->request_id,
+                    "WorkflowId", w->workflow_id, "WorkflowExecutionId",
+                    job->execution_id, NULL);
+    if (d->at_ms != 0) /* TrackAsync */
+      wdr_sink_logf(e->sink, WDR_LOG_INFO,
+                    "workflow %s: following the rerun of %s: first read of %s "
+                    "in %.1f s",
+                    w->name, job->execution_id,
+                    rerun ? "its async job" : "the run",
+                    (double)(d->at_ms - now_ms) / 1000.0);
+    return;
+  case WDR_RESULT_RETRY: {
+    wdr_metrics_count(e->metrics, job->wf, WDR_CNT_RETRIES);
+    const char *why = rerun ? r->error_code
+                      : job->kind == WDR_JOB_VERIFY
+                          ? "the run shows no rerun: resending"
+                          : "reading the run before the rerun failed: "
+                            "reading again";
+    wdr_sink_logf(e->sink, WDR_LOG_INFO,
+                  "workflow %s: rerun of %s: retrying in %.1f s (%s)", w->name,
+                  job->execution_id, (double)(d->at_ms - now_ms) / 1000.0, why);
+    return;
+  }
+  case WDR_RESULT_VERIFY:
+    wdr_sink_logf(e->sink, WDR_LOG_NOTICE,
+                  "workflow %s: the rerun request for %s may have reached "
+                  "WeData (%s): reading the run in %.1f s before anything is "
+                  "sent again",
+                  w->name, job->execution_id, r->error_code,
+                  (double)(d->at_ms - now_ms) / 1000.0);
+    return;
+  case WDR_RESULT_PERMANENT:
+    wdr_metrics_skip(e->metrics, job->wf, WDR_SKIP_PERMANENT_ERROR);
+    snprintf(text, sizeof(text),
+             "rerun of %s (workflow %s) stopped: %s: %s; not retried",
+             job->execution_id, w->name, r->error_code, r->error_message);
+    wdr_sink_notify(e->sink, WDR_NOTE_FAILURE, w->name, "rerun", text,
+                    "ErrorCode", r->error_code, "ErrorMessage",
+                    r->error_message, "RequestId", r->request_id, "WorkflowId",
+                    w->workflow_id, "WorkflowExecutionId", job->execution_id,
+                    NULL);
+    return;
+  case WDR_RESULT_RETRIES_EXHAUSTED: {
+    wdr_metrics_skip(e->metrics, job->wf, WDR_SKIP_RETRIES_EXHAUSTED);
+    const char *ending =
+        rerun ? ""
+        : job->kind == WDR_JOB_VERIFY
+            ? " and counts as made, since it may have reached WeData"
+            : "; the run could not be read, and nothing was sent";
+    snprintf(text, sizeof(text),
+             "rerun of %s (workflow %s): %s after %d retries "
+             "(MaxRequestRetries); this attempt ends%s",
+             job->execution_id, w->name,
+             r->error_code[0] ? r->error_code : "no answer",
+             e->cfg->max_request_retries, ending);
+    wdr_sink_notify(e->sink, WDR_NOTE_FAILURE, w->name, "rerun", text,
+                    "ErrorCode", r->error_code, "ErrorMessage",
+                    r->error_message, "WorkflowId", w->workflow_id,
+                    "WorkflowExecutionId", job->execution_id, NULL);
+    return;
+  }
+  case WDR_RESULT_STALE:
+  case WDR_RESULT_CHECKED:
+  case WDR_RESULT_SKIPPED:
+    return;
+  }
+}
+
+/* The latency of every answer, under each workflow the job is about. */
+static void record_latency(wdr_engine_t *e, const wdr_job_t *job,
+                           const wdr_answer_t *a) {
+  if (a->res.http_status == 0)
+    return;
+  const char *action = wdr_action_of(job->kind)->action;
+  if (job->kind != WDR_JOB_LIST) {
+    wdr_metrics_latency(e->metrics, job->run.wf, action, a->res.seconds);
+    return;
+  }
+  /* One listing serves every workflow it lists. */
+  const size_t *wfs = NULL;
+  size_t num = wdr_poll_workflows(e->poll, &job->list, &wfs);
+  for (size_t i = 0; i < num; i++)
+    wdr_metrics_latency(e->metrics, wfs[i], action, a->res.seconds);
+}
+
+void wdr_engine_on_answer(wdr_engine_t *e, const wdr_job_t *job,
+                          wdr_answer_t *a, int64_t now_ms, uint32_t rnd) {
+  if (wdr_action_of(job->kind) == NULL) {
+    wdr_answer_free(a);
+    return;
+  }
+  wdr_api_class_t cls = wdr_answer_classify(&a->res);
+  record_latency(e, job, a);
+  if (a->rc == 0)
+    record_breaker(e,
+                   cls == WDR_CLASS_OK || cls == WDR_CLASS_PERMANENT ||
+                       cls == WDR_CLASS_RESIGN,
+                   now_ms);
+  else
+    wdr_breaker_cancel(&e->breaker); /* nothing was sent: no verdict */
+  if (job->kind == WDR_JOB_LIST) {
+    found_ctx_t f = {e, rnd};
+    wdr_poll_on_answer(e->poll, &job->list, a, now_ms, rnd, on_found, &f);
+    wdr_answer_free(a);
+    return;
+  }
+  const wdr_policy_job_t *pj = &job->run;
+  wdr_answer_decision_t d = wdr_policy_on_answer(e->policy, pj, a, now_ms, rnd);
+  switch (d.what) {
+  case WDR_ANSWERED_TRACK:
+    report_track(e, pj, a, &d, now_ms);
+    break;
+  case WDR_ANSWERED_CHECK:
+    report_check(e, pj, &a->view, &d);
+    break;
+  case WDR_ANSWERED_RESULT:
+    if (!a->res.response.ok)
+      report_error(e, pj, &a->res.response);
+    report_result(e, pj, a, &d.result, now_ms);
+    break;
+  }
+  wdr_answer_free(a);
+}
+
+/* --- dispatch ------------------------------------------------------------ */
+
+/* May one more request go now? Takes a rate-limit token and, when the
+ * breaker is half-open, its probe. Otherwise lowers *wake to when to try. */
+static bool may_send(wdr_engine_t *e, int64_t now_ms, int64_t *wake) {
+  int64_t wait = 0;
+  /* The rate limit first: a refused token costs nothing, while a half-open
+   * breaker hands out its one probe when it says yes. */
+  if (wdr_ratelimit_take(&e->ratelimit, now_ms, &wait) &&
+      wdr_breaker_allow(&e->breaker, now_ms, &wait))
+    return true;
+  int64_t at = now_ms + (wait > 0 ? wait : WDR_ENGINE_IDLE_MS);
+  if (at < *wake)
+    *wake = at;
+  return false;
+}
+
+static void report_dry_run(wdr_engine_t *e, const wdr_policy_job_t *job) {
+  wdr_metrics_count(e->metrics, job->wf, WDR_CNT_WOULD_RERUN);
+  wdr_sink_logf(e->sink, WDR_LOG_INFO,
+                "dry run: would rerun %s of workflow %s (ExecuteType %d)",
+                job->execution_id, wf_cfg(e, job->wf)->name,
+                wf_cfg(e, job->wf)->execute_type);
+}
+
+static void lower(int64_t *wake, int64_t at) {
+  if (at < *wake)
+    *wake = at;
+}
+
+size_t wdr_engine_dispatch(wdr_engine_t *e, int64_t now_ms, wdr_job_t *jobs,
+                           size_t max, int64_t *ret_wake) {
+  int64_t wake = now_ms + WDR_ENGINE_IDLE_MS;
+  if (now_ms >= e->next_prune) {
+    if (wdr_policy_prune(e->policy, now_ms) > 0)
+      e->dirty = true;
+    e->next_prune = now_ms + WDR_ENGINE_PRUNE_MS;
+  }
+  lower(&wake, e->next_prune);
+  lower(&wake, wdr_poll_tick(e->poll, now_ms));
+  size_t n = 0;
+  bool blocked = false;
+  while (n < max) {
+    int64_t next = INT64_MAX;
+    wdr_job_t *j = &jobs[n];
+    *j = (wdr_job_t){.kind = WDR_JOB_LIST};
+    if (!wdr_poll_take_due(e->poll, now_ms, &j->list, &next)) {
+      lower(&wake, next);
+      break;
+    }
+    if (!may_send(e, now_ms, &wake)) {
+      wdr_poll_requeue(e->poll, &j->list, now_ms);
+      blocked = true;
+      break;
+    }
+    n++;
+  }
+  while (!blocked && n < max) {
+    int64_t next = INT64_MAX;
+    wdr_job_t *j = &jobs[n];
+    *j = (wdr_job_t){.kind = WDR_JOB_RERUN};
+    if (!wdr_policy_take_due(e->policy, now_ms, &j->run, &next)) {
+      lower(&wake, next);
+      break;
+    }
+    j->kind = j->run.kind;
+    if (j->run.dry_run) {
+      e->dirty = true;
+      report_dry_run(e, &j->run);
+      continue;
+    }
+    if (!may_send(e, now_ms, &wake)) {
+      wdr_policy_requeue(e->policy, &j->run);
+      break;
+    }
+    if (j->kind == WDR_JOB_RERUN)
+      wdr_metrics_count(e->metrics, j->run.wf, WDR_CNT_ATTEMPTS);
+    n++;
+  }
+  /* The state says "in flight" before any of them can leave: after a crash
+   * they are verified, never resent blindly. */
+  if (n > 0)
+    wdr_engine_save(e, now_ms, true);
+  *ret_wake = wake;
+  return n;
+}
+
+void wdr_engine_requeue(wdr_engine_t *e, const wdr_job_t *job, int64_t now_ms) {
+  if (job->kind == WDR_JOB_LIST)
+    wdr_poll_requeue(e->poll, &job->list, now_ms);
+  else
+    wdr_policy_requeue(e->policy, &job->run);
+  wdr_breaker_cancel(&e->breaker);
+}
