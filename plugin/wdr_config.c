@@ -26,81 +26,202 @@ enum opt_kind {
   OPT_TRI,    /* int: -1 until given, then 0 or 1 (a boolean override) */
 };
 
+/* One scalar option: how it is parsed, whether it is required and its
+ * default. */
 typedef struct {
   const char *key;
   enum opt_kind kind;
   size_t offset;
-  double min, max;
+  double min, max; /* NUMBER and INT only */
+  bool required;   /* refused when not given */
+  /* BOOL, TRI, NUMBER, INT: stored before parsing (apply_defaults), unless
+   * required. Strings start NULL; where there is a default, the code puts
+   * it in after parsing. */
+  double def;
 } opt_t;
 
+#define PLUGIN_FIELD(f) offsetof(wdr_config_t, f)
+#define WORKFLOW_FIELD(f) offsetof(wdr_workflow_cfg_t, f)
+
 static const opt_t plugin_opts[] = {
-    {"Endpoint", OPT_STRING, offsetof(wdr_config_t, endpoint), 0, 0},
-    {"Region", OPT_STRING, offsetof(wdr_config_t, region), 0, 0},
-    {"SecretId", OPT_STRING, offsetof(wdr_config_t, secret_id), 0, 0},
-    {"SecretKey", OPT_SECRET, offsetof(wdr_config_t, secret_key), 0, 0},
-    {"SecretKeyFile", OPT_STRING, offsetof(wdr_config_t, secret_key_file), 0,
-     0},
-    {"SessionToken", OPT_SECRET, offsetof(wdr_config_t, session_token), 0, 0},
-    {"CACert", OPT_STRING, offsetof(wdr_config_t, ca_cert), 0, 0},
-    {"VerifyPeer", OPT_BOOL, offsetof(wdr_config_t, verify_peer), 0, 0},
+    {.key = "Endpoint", .kind = OPT_STRING, .offset = PLUGIN_FIELD(endpoint)},
+    {.key = "Region",
+     .kind = OPT_STRING,
+     .offset = PLUGIN_FIELD(region),
+     .required = true},
+    {.key = "SecretId", .kind = OPT_STRING, .offset = PLUGIN_FIELD(secret_id)},
+    {.key = "SecretKey",
+     .kind = OPT_SECRET,
+     .offset = PLUGIN_FIELD(secret_key)},
+    {.key = "SecretKeyFile",
+     .kind = OPT_STRING,
+     .offset = PLUGIN_FIELD(secret_key_file)},
+    {.key = "SessionToken",
+     .kind = OPT_SECRET,
+     .offset = PLUGIN_FIELD(session_token)},
+    {.key = "CACert", .kind = OPT_STRING, .offset = PLUGIN_FIELD(ca_cert)},
+    {.key = "VerifyPeer",
+     .kind = OPT_BOOL,
+     .offset = PLUGIN_FIELD(verify_peer),
+     .def = true},
     /* libcurl takes milliseconds, and 0 would mean "no timeout". */
-    {"Timeout", OPT_NUMBER, offsetof(wdr_config_t, timeout), 0.001, 3600},
-    {"Language", OPT_STRING, offsetof(wdr_config_t, language), 0, 0},
-    {"QueueLimit", OPT_INT, offsetof(wdr_config_t, queue_limit), 1, 100000},
-    {"Workers", OPT_INT, offsetof(wdr_config_t, workers), 1, 16},
-    {"MaxRequestRetries", OPT_INT, offsetof(wdr_config_t, max_request_retries),
-     0, 20},
-    {"RateLimit", OPT_NUMBER, offsetof(wdr_config_t, rate_limit), 0.1, 1000},
-    {"BreakerThreshold", OPT_INT, offsetof(wdr_config_t, breaker_threshold), 1,
-     1000},
-    {"BreakerCooldown", OPT_NUMBER, offsetof(wdr_config_t, breaker_cooldown),
-     0.001, 86400},
-    {"DryRun", OPT_BOOL, offsetof(wdr_config_t, dry_run), 0, 0},
-    {"StateFile", OPT_STRING, offsetof(wdr_config_t, state_file), 0, 0},
-    {"StateRetention", OPT_NUMBER, offsetof(wdr_config_t, state_retention), 60,
-     315360000},
-    {"PollInterval", OPT_NUMBER, offsetof(wdr_config_t, poll_interval), 1,
-     86400},
-    {"PollLookback", OPT_NUMBER, offsetof(wdr_config_t, poll_lookback), 60,
-     2592000},
+    {.key = "Timeout",
+     .kind = OPT_NUMBER,
+     .offset = PLUGIN_FIELD(timeout),
+     .min = 0.001,
+     .max = 3600,
+     .def = 10},
+    {.key = "Language", .kind = OPT_STRING, .offset = PLUGIN_FIELD(language)},
+    {.key = "QueueLimit",
+     .kind = OPT_INT,
+     .offset = PLUGIN_FIELD(queue_limit),
+     .min = 1,
+     .max = 100000,
+     .def = 1024},
+    {.key = "Workers",
+     .kind = OPT_INT,
+     .offset = PLUGIN_FIELD(workers),
+     .min = 1,
+     .max = 16,
+     .def = 2},
+    {.key = "MaxRequestRetries",
+     .kind = OPT_INT,
+     .offset = PLUGIN_FIELD(max_request_retries),
+     .min = 0,
+     .max = 20,
+     .def = 5},
+    {.key = "RateLimit",
+     .kind = OPT_NUMBER,
+     .offset = PLUGIN_FIELD(rate_limit),
+     .min = 0.1,
+     .max = 1000,
+     .def = 20},
+    {.key = "BreakerThreshold",
+     .kind = OPT_INT,
+     .offset = PLUGIN_FIELD(breaker_threshold),
+     .min = 1,
+     .max = 1000,
+     .def = 10},
+    {.key = "BreakerCooldown",
+     .kind = OPT_NUMBER,
+     .offset = PLUGIN_FIELD(breaker_cooldown),
+     .min = 0.001,
+     .max = 86400,
+     .def = 60},
+    {.key = "DryRun",
+     .kind = OPT_BOOL,
+     .offset = PLUGIN_FIELD(dry_run),
+     .def = false},
+    {.key = "StateFile",
+     .kind = OPT_STRING,
+     .offset = PLUGIN_FIELD(state_file)},
+    {.key = "StateRetention",
+     .kind = OPT_NUMBER,
+     .offset = PLUGIN_FIELD(state_retention),
+     .min = 60,
+     .max = 315360000,
+     .def = 604800},
+    {.key = "PollInterval",
+     .kind = OPT_NUMBER,
+     .offset = PLUGIN_FIELD(poll_interval),
+     .min = 1,
+     .max = 86400,
+     .def = 60},
+    {.key = "PollLookback",
+     .kind = OPT_NUMBER,
+     .offset = PLUGIN_FIELD(poll_lookback),
+     .min = 60,
+     .max = 2592000,
+     .def = 86400},
     /* Below 1 s only makes sense against a local stand-in; the rate limit
      * still bounds the requests. */
-    {"AsyncPollInterval", OPT_NUMBER,
-     offsetof(wdr_config_t, async_poll_interval), 0.1, 3600},
-    {"AsyncTimeout", OPT_NUMBER, offsetof(wdr_config_t, async_timeout), 1,
-     604800},
+    {.key = "AsyncPollInterval",
+     .kind = OPT_NUMBER,
+     .offset = PLUGIN_FIELD(async_poll_interval),
+     .min = 0.1,
+     .max = 3600,
+     .def = 5},
+    {.key = "AsyncTimeout",
+     .kind = OPT_NUMBER,
+     .offset = PLUGIN_FIELD(async_timeout),
+     .min = 1,
+     .max = 604800,
+     .def = 3600},
 };
 
 static const opt_t workflow_opts[] = {
-    {"ProjectId", OPT_STRING, offsetof(wdr_workflow_cfg_t, project_id), 0, 0},
-    {"WorkflowId", OPT_STRING, offsetof(wdr_workflow_cfg_t, workflow_id), 0, 0},
-    {"ExecuteType", OPT_INT, offsetof(wdr_workflow_cfg_t, execute_type), 1, 2},
-    {"SchedulingResourceGroup", OPT_STRING,
-     offsetof(wdr_workflow_cfg_t, scheduling_rg), 0, 0},
-    {"IntegrationResourceGroup", OPT_STRING,
-     offsetof(wdr_workflow_cfg_t, integration_rg), 0, 0},
-    {"MaxAttempts", OPT_INT, offsetof(wdr_workflow_cfg_t, max_attempts), 1,
-     100},
-    {"RetryInterval", OPT_NUMBER, offsetof(wdr_workflow_cfg_t, retry_interval),
-     0.001, 604800},
-    {"MaxRetryInterval", OPT_NUMBER,
-     offsetof(wdr_workflow_cfg_t, max_retry_interval), 0.001, 604800},
-    {"MaxRerunsPerHour", OPT_INT,
-     offsetof(wdr_workflow_cfg_t, max_reruns_per_hour), 0, 100000},
-    {"DryRun", OPT_TRI, offsetof(wdr_workflow_cfg_t, dry_run), 0, 0},
-    {"VerifyBeforeRerun", OPT_BOOL,
-     offsetof(wdr_workflow_cfg_t, verify_before_rerun), 0, 0},
-    {"TaskScope", OPT_STRING, offsetof(wdr_workflow_cfg_t, task_scope), 0, 0},
-    {"EscalateToFull", OPT_BOOL, offsetof(wdr_workflow_cfg_t, escalate_to_full),
-     0, 0},
-    {"Poll", OPT_BOOL, offsetof(wdr_workflow_cfg_t, poll), 0, 0},
-    {"TrackAsync", OPT_BOOL, offsetof(wdr_workflow_cfg_t, track_async), 0, 0},
+    {.key = "ProjectId",
+     .kind = OPT_STRING,
+     .offset = WORKFLOW_FIELD(project_id),
+     .required = true},
+    {.key = "WorkflowId",
+     .kind = OPT_STRING,
+     .offset = WORKFLOW_FIELD(workflow_id),
+     .required = true},
+    {.key = "ExecuteType",
+     .kind = OPT_INT,
+     .offset = WORKFLOW_FIELD(execute_type),
+     .min = 1,
+     .max = 2,
+     .required = true},
+    {.key = "SchedulingResourceGroup",
+     .kind = OPT_STRING,
+     .offset = WORKFLOW_FIELD(scheduling_rg)},
+    {.key = "IntegrationResourceGroup",
+     .kind = OPT_STRING,
+     .offset = WORKFLOW_FIELD(integration_rg)},
+    {.key = "MaxAttempts",
+     .kind = OPT_INT,
+     .offset = WORKFLOW_FIELD(max_attempts),
+     .min = 1,
+     .max = 100,
+     .def = 3},
+    {.key = "RetryInterval",
+     .kind = OPT_NUMBER,
+     .offset = WORKFLOW_FIELD(retry_interval),
+     .min = 0.001,
+     .max = 604800,
+     .def = 60},
+    {.key = "MaxRetryInterval",
+     .kind = OPT_NUMBER,
+     .offset = WORKFLOW_FIELD(max_retry_interval),
+     .min = 0.001,
+     .max = 604800,
+     .def = 3600},
+    {.key = "MaxRerunsPerHour",
+     .kind = OPT_INT,
+     .offset = WORKFLOW_FIELD(max_reruns_per_hour),
+     .min = 0,
+     .max = 100000,
+     .def = 0},
+    /* -1 until given: the plugin-wide DryRun then decides. */
+    {.key = "DryRun",
+     .kind = OPT_TRI,
+     .offset = WORKFLOW_FIELD(dry_run),
+     .def = -1},
+    {.key = "VerifyBeforeRerun",
+     .kind = OPT_BOOL,
+     .offset = WORKFLOW_FIELD(verify_before_rerun),
+     .def = false},
+    {.key = "TaskScope",
+     .kind = OPT_STRING,
+     .offset = WORKFLOW_FIELD(task_scope)},
+    {.key = "EscalateToFull",
+     .kind = OPT_BOOL,
+     .offset = WORKFLOW_FIELD(escalate_to_full),
+     .def = false},
+    {.key = "Poll",
+     .kind = OPT_BOOL,
+     .offset = WORKFLOW_FIELD(poll),
+     .def = false},
+    {.key = "TrackAsync",
+     .kind = OPT_BOOL,
+     .offset = WORKFLOW_FIELD(track_async),
+     .def = false},
 };
 
 #define OPTS_MAX 32
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
-/* The first WORKFLOW_REQUIRED entries of workflow_opts must be given. */
-#define WORKFLOW_REQUIRED 3
 
 _Static_assert(ARRAY_LEN(plugin_opts) <= OPTS_MAX, "plugin_opts too long");
 _Static_assert(ARRAY_LEN(workflow_opts) <= OPTS_MAX, "workflow_opts too long");
@@ -227,6 +348,42 @@ static int set_opt(ctx_t *c, const opt_t *o, const oconfig_item_t *ci,
     return 0;
   }
   return fail(c, "internal error: option kind");
+}
+
+/* Stores the table's defaults into base: BOOL, TRI, NUMBER and INT rows
+ * that are not required. Strings are left as they are (NULL). */
+static void apply_defaults(const opt_t *opts, size_t opts_num, void *base) {
+  for (size_t i = 0; i < opts_num; i++) {
+    const opt_t *o = &opts[i];
+    char *field = (char *)base + o->offset;
+    if (o->required)
+      continue;
+    switch (o->kind) {
+    case OPT_STRING:
+    case OPT_SECRET:
+      break;
+    case OPT_BOOL:
+      *(bool *)field = o->def != 0;
+      break;
+    case OPT_NUMBER:
+      *(double *)field = o->def;
+      break;
+    case OPT_INT:
+    case OPT_TRI:
+      *(int *)field = (int)o->def;
+      break;
+    }
+  }
+}
+
+/* Fails naming the first required row (in table order) that seen does not
+ * mark; returns 0 when all were given. */
+static int check_required(ctx_t *c, const opt_t *opts, size_t opts_num,
+                          const bool seen[OPTS_MAX]) {
+  for (size_t i = 0; i < opts_num; i++)
+    if (opts[i].required && !seen[i])
+      return fail(c, "missing required option \"%s\"", opts[i].key);
+  return 0;
 }
 
 /* Looks ci up in the table and sets it. Returns 1 when the key is not in the
@@ -388,9 +545,8 @@ static int parse_workflow(ctx_t *c, const oconfig_item_t *ci,
       return -1;
   }
 
-  for (size_t i = 0; i < WORKFLOW_REQUIRED; i++)
-    if (!seen[i])
-      return fail(c, "missing required option \"%s\"", workflow_opts[i].key);
+  if (check_required(c, workflow_opts, ARRAY_LEN(workflow_opts), seen) != 0)
+    return -1;
   if (w->execute_type == 1 && w->task_ids_num > 0)
     return fail(c, "option \"TaskId\" needs ExecuteType 2 (advanced run); "
                    "ExecuteType is 1");
@@ -543,14 +699,16 @@ static int parse_endpoint(ctx_t *c, wdr_config_t *cfg) {
   return 0;
 }
 
-static int validate_plugin(ctx_t *c, wdr_config_t *cfg, wdr_getenv_fn get_env) {
+/* seen: which plugin_opts rows were given. */
+static int validate_plugin(ctx_t *c, wdr_config_t *cfg, wdr_getenv_fn get_env,
+                           const bool seen[OPTS_MAX]) {
   if (cfg->endpoint == NULL &&
       (cfg->endpoint = strdup(WDR_DEFAULT_ENDPOINT)) == NULL)
     return fail(c, "out of memory");
   if (parse_endpoint(c, cfg) != 0)
     return -1;
-  if (cfg->region == NULL)
-    return fail(c, "missing required option \"Region\"");
+  if (check_required(c, plugin_opts, ARRAY_LEN(plugin_opts), seen) != 0)
+    return -1;
   for (const char *r = cfg->region; *r != '\0'; r++)
     if (!isalnum((unsigned char)*r) && *r != '-')
       return fail(c, "option \"Region\": \"%s\" is not a region name",
@@ -612,11 +770,8 @@ static int parse_workflow_block(ctx_t *c, const oconfig_item_t *child,
     return fail(c, "out of memory");
   cfg->workflows = w;
   w = &w[cfg->workflows_num++];
-  *w = (wdr_workflow_cfg_t){.name = strdup(name),
-                            .max_attempts = 3,
-                            .retry_interval = 60,
-                            .max_retry_interval = 3600,
-                            .dry_run = -1};
+  *w = (wdr_workflow_cfg_t){.name = strdup(name)};
+  apply_defaults(workflow_opts, ARRAY_LEN(workflow_opts), w);
   if (w->name == NULL)
     return fail(c, "out of memory");
   ctx_t wc = {.err = c->err, .err_size = c->err_size};
@@ -634,19 +789,7 @@ int wdr_config_parse(const oconfig_item_t *ci, wdr_getenv_fn get_env,
   wdr_config_t *cfg = calloc(1, sizeof(*cfg));
   if (cfg == NULL)
     return fail(&c, "out of memory");
-  cfg->verify_peer = true;
-  cfg->timeout = 10.0;
-  cfg->queue_limit = 1024;
-  cfg->workers = 2;
-  cfg->max_request_retries = 5;
-  cfg->rate_limit = 20;
-  cfg->breaker_threshold = 10;
-  cfg->breaker_cooldown = 60;
-  cfg->state_retention = 604800;
-  cfg->poll_interval = 60;
-  cfg->poll_lookback = 86400;
-  cfg->async_poll_interval = 5;
-  cfg->async_timeout = 3600;
+  apply_defaults(plugin_opts, ARRAY_LEN(plugin_opts), cfg);
 
   for (int i = 0; i < ci->children_num; i++) {
     const oconfig_item_t *child = &ci->children[i];
@@ -661,7 +804,7 @@ int wdr_config_parse(const oconfig_item_t *ci, wdr_getenv_fn get_env,
     if (status != 0)
       goto fail;
   }
-  if (validate_plugin(&c, cfg, get_env) != 0)
+  if (validate_plugin(&c, cfg, get_env, seen) != 0)
     goto fail;
   *ret = cfg;
   return 0;
