@@ -88,4 +88,44 @@ int wdr_config_parse(const oconfig_item_t *ci, wdr_getenv_fn get_env,
 /* wdr_config_free releases cfg and wipes the secrets. NULL is fine. */
 void wdr_config_free(wdr_config_t *cfg);
 
+/* --- documentation of the options --------------------------------------
+ *
+ * The same table that drives parsing describes each scalar option, so the
+ * README's option tables can be checked against it (tests/unit/
+ * test_config_doc.c). Options parsed by hand (TaskId, AdvancedParam,
+ * <Match> and its keys) are not in it. */
+
+typedef enum {
+  WDR_CONFIG_PLUGIN,   /* directly in <Plugin wedata_rerun> */
+  WDR_CONFIG_WORKFLOW, /* in <Workflow "name"> */
+} wdr_config_scope_t;
+
+#define WDR_CONFIG_DOC_TEXT 64 /* fits any default and range text */
+
+typedef struct {
+  const char *key;  /* as written in the docs; matched case-insensitively */
+  const char *type; /* "string", "secret", "boolean", "number", "integer" */
+  bool required;    /* the config is refused without it */
+  /* The value used when the option is not given, as users write it ("20",
+   * "true", "wedata_rerun.state"); "required" when required; "" when there
+   * is none (the meaning says what happens then). */
+  char default_text[WDR_CONFIG_DOC_TEXT];
+  /* "MIN to MAX" for numbers and integers, formatted as the range errors
+   * format them (%.15g); "" for other types. */
+  char range[WDR_CONFIG_DOC_TEXT];
+  const char *meaning; /* one line, plain English; may hold `code` */
+} wdr_config_doc_t;
+
+/* wdr_config_doc_count returns how many options scope has (0 for an
+ * unknown scope). */
+size_t wdr_config_doc_count(wdr_config_scope_t scope);
+
+/* wdr_config_doc fills *ret with option i (0 <= i < count) of scope, in the
+ * table's order. The strings ret points at are static and read-only; the
+ * texts are copied into *ret. Reads constant tables only, so any thread may
+ * call it. Returns 0, or -1 (and *ret untouched) for an unknown scope or
+ * an i out of range. */
+int wdr_config_doc(wdr_config_scope_t scope, size_t i, wdr_config_doc_t *ret)
+    __attribute__((warn_unused_result));
+
 #endif

@@ -26,8 +26,9 @@ enum opt_kind {
   OPT_TRI,    /* int: -1 until given, then 0 or 1 (a boolean override) */
 };
 
-/* One scalar option: how it is parsed, whether it is required and its
- * default. */
+/* One scalar option: how it is parsed, its default and what it means. The
+ * meaning and the defaults are what the README's option tables show; the
+ * unit tests hold the README to them. */
 typedef struct {
   const char *key;
   enum opt_kind kind;
@@ -35,104 +36,148 @@ typedef struct {
   double min, max; /* NUMBER and INT only */
   bool required;   /* refused when not given */
   /* BOOL, TRI, NUMBER, INT: stored before parsing (apply_defaults), unless
-   * required. Strings start NULL; where there is a default, the code puts
-   * it in after parsing. */
+   * required. Strings start NULL; def_text names the value the code puts in
+   * when none is given (NULL: none), using the same macro as that code. */
   double def;
+  const char *def_text;
+  const char *meaning; /* one line, plain English, no '|' */
 } opt_t;
 
 #define PLUGIN_FIELD(f) offsetof(wdr_config_t, f)
 #define WORKFLOW_FIELD(f) offsetof(wdr_workflow_cfg_t, f)
 
 static const opt_t plugin_opts[] = {
-    {.key = "Endpoint", .kind = OPT_STRING, .offset = PLUGIN_FIELD(endpoint)},
+    {.key = "Endpoint",
+     .kind = OPT_STRING,
+     .offset = PLUGIN_FIELD(endpoint),
+     .def_text = WDR_DEFAULT_ENDPOINT,
+     .meaning = "`http://` or `https://` URL with an optional port and no "
+                "path. The host (with the port when it is not the default) is "
+                "sent and signed as `Host`."},
     {.key = "Region",
      .kind = OPT_STRING,
      .offset = PLUGIN_FIELD(region),
-     .required = true},
-    {.key = "SecretId", .kind = OPT_STRING, .offset = PLUGIN_FIELD(secret_id)},
+     .required = true,
+     .meaning = "sent as `X-TC-Region`: the region of your WeData project, "
+                "e.g. `ap-guangzhou`"},
+    {.key = "SecretId",
+     .kind = OPT_STRING,
+     .offset = PLUGIN_FIELD(secret_id),
+     .meaning = "API key id; when not given, env `TENCENTCLOUD_SECRET_ID`"},
     {.key = "SecretKey",
      .kind = OPT_SECRET,
-     .offset = PLUGIN_FIELD(secret_key)},
+     .offset = PLUGIN_FIELD(secret_key),
+     .meaning = "API key secret. First `SecretKey`, then `SecretKeyFile`, then "
+                "env `TENCENTCLOUD_SECRET_KEY`."},
     {.key = "SecretKeyFile",
      .kind = OPT_STRING,
-     .offset = PLUGIN_FIELD(secret_key_file)},
+     .offset = PLUGIN_FIELD(secret_key_file),
+     .meaning = "file holding the secret key; trailing newline ignored; an "
+                "unreadable or empty file is a config error"},
     {.key = "SessionToken",
      .kind = OPT_SECRET,
-     .offset = PLUGIN_FIELD(session_token)},
-    {.key = "CACert", .kind = OPT_STRING, .offset = PLUGIN_FIELD(ca_cert)},
+     .offset = PLUGIN_FIELD(session_token),
+     .meaning = "temporary credentials only: sent as `X-TC-Token` (not "
+                "signed); when not given and the key comes from the "
+                "environment, env `TENCENTCLOUD_SESSION_TOKEN`"},
+    {.key = "CACert",
+     .kind = OPT_STRING,
+     .offset = PLUGIN_FIELD(ca_cert),
+     .meaning = "CA bundle used to verify the server; when not given, the "
+                "system bundle"},
     {.key = "VerifyPeer",
      .kind = OPT_BOOL,
      .offset = PLUGIN_FIELD(verify_peer),
-     .def = true},
+     .def = true,
+     .meaning = "verify the TLS certificate and host name. Leave it on."},
     /* libcurl takes milliseconds, and 0 would mean "no timeout". */
     {.key = "Timeout",
      .kind = OPT_NUMBER,
      .offset = PLUGIN_FIELD(timeout),
      .min = 0.001,
      .max = 3600,
-     .def = 10},
-    {.key = "Language", .kind = OPT_STRING, .offset = PLUGIN_FIELD(language)},
+     .def = 10,
+     .meaning = "seconds for one HTTP request (connect included)"},
+    {.key = "Language",
+     .kind = OPT_STRING,
+     .offset = PLUGIN_FIELD(language),
+     .meaning = "`zh-CN` or `en-US`: language of WeData's error messages "
+                "(`X-TC-Language`); not sent when not given"},
     {.key = "QueueLimit",
      .kind = OPT_INT,
      .offset = PLUGIN_FIELD(queue_limit),
      .min = 1,
      .max = 100000,
-     .def = 1024},
+     .def = 1024,
+     .meaning = "failure signals waiting for the engine thread; more are "
+                "dropped and counted as `dropped`"},
     {.key = "Workers",
      .kind = OPT_INT,
      .offset = PLUGIN_FIELD(workers),
      .min = 1,
      .max = 16,
-     .def = 2},
+     .def = 2,
+     .meaning = "threads sending requests"},
     {.key = "MaxRequestRetries",
      .kind = OPT_INT,
      .offset = PLUGIN_FIELD(max_request_retries),
      .min = 0,
      .max = 20,
-     .def = 5},
+     .def = 5,
+     .meaning = "retries of a retryable error within one attempt"},
     {.key = "RateLimit",
      .kind = OPT_NUMBER,
      .offset = PLUGIN_FIELD(rate_limit),
      .min = 0.1,
      .max = 1000,
-     .def = 20},
+     .def = 20,
+     .meaning = "requests per second, all actions and workflows together"},
     {.key = "BreakerThreshold",
      .kind = OPT_INT,
      .offset = PLUGIN_FIELD(breaker_threshold),
      .min = 1,
      .max = 1000,
-     .def = 10},
+     .def = 10,
+     .meaning = "consecutive failed requests that open the breaker"},
     {.key = "BreakerCooldown",
      .kind = OPT_NUMBER,
      .offset = PLUGIN_FIELD(breaker_cooldown),
      .min = 0.001,
      .max = 86400,
-     .def = 60},
+     .def = 60,
+     .meaning = "seconds the breaker stays open before one probe"},
     {.key = "DryRun",
      .kind = OPT_BOOL,
      .offset = PLUGIN_FIELD(dry_run),
-     .def = false},
+     .def = false,
+     .meaning = "decide everything, send no rerun (`would_rerun` counts)"},
     {.key = "StateFile",
      .kind = OPT_STRING,
-     .offset = PLUGIN_FIELD(state_file)},
+     .offset = PLUGIN_FIELD(state_file),
+     .def_text = WDR_DEFAULT_STATE_FILE,
+     .meaning = "the durable state; relative to collectd's `BaseDir`"},
     {.key = "StateRetention",
      .kind = OPT_NUMBER,
      .offset = PLUGIN_FIELD(state_retention),
      .min = 60,
      .max = 315360000,
-     .def = 604800},
+     .def = 604800,
+     .meaning = "seconds a finished run is remembered"},
     {.key = "PollInterval",
      .kind = OPT_NUMBER,
      .offset = PLUGIN_FIELD(poll_interval),
      .min = 1,
      .max = 86400,
-     .def = 60},
+     .def = 60,
+     .meaning = "seconds between polls of the workflows with `Poll true`"},
     {.key = "PollLookback",
      .kind = OPT_NUMBER,
      .offset = PLUGIN_FIELD(poll_lookback),
      .min = 60,
      .max = 2592000,
-     .def = 86400},
+     .def = 86400,
+     .meaning = "seconds back that runs are looked at when polling or "
+                "resolving a signal without a run id"},
     /* Below 1 s only makes sense against a local stand-in; the rate limit
      * still bounds the requests. */
     {.key = "AsyncPollInterval",
@@ -140,84 +185,121 @@ static const opt_t plugin_opts[] = {
      .offset = PLUGIN_FIELD(async_poll_interval),
      .min = 0.1,
      .max = 3600,
-     .def = 5},
+     .def = 5,
+     .meaning = "`TrackAsync`: seconds between reads of a rerun's async job, "
+                "and the first wait before reading the run"},
     {.key = "AsyncTimeout",
      .kind = OPT_NUMBER,
      .offset = PLUGIN_FIELD(async_timeout),
      .min = 1,
      .max = 604800,
-     .def = 3600},
+     .def = 3600,
+     .meaning = "`TrackAsync`: seconds after an accepted rerun that its async "
+                "job may stay unfinished; then `async-TIMEOUT` and the run is "
+                "read directly"},
 };
 
 static const opt_t workflow_opts[] = {
     {.key = "ProjectId",
      .kind = OPT_STRING,
      .offset = WORKFLOW_FIELD(project_id),
-     .required = true},
+     .required = true,
+     .meaning = "the WeData project id (keep the quotes: it is a 19-digit "
+                "string)"},
     {.key = "WorkflowId",
      .kind = OPT_STRING,
      .offset = WORKFLOW_FIELD(workflow_id),
-     .required = true},
+     .required = true,
+     .meaning = "the workflow id"},
     {.key = "ExecuteType",
      .kind = OPT_INT,
      .offset = WORKFLOW_FIELD(execute_type),
      .min = 1,
      .max = 2,
-     .required = true},
+     .required = true,
+     .meaning = "`1` normal run (all tasks, default parameters) or `2` "
+                "advanced run"},
     {.key = "SchedulingResourceGroup",
      .kind = OPT_STRING,
-     .offset = WORKFLOW_FIELD(scheduling_rg)},
+     .offset = WORKFLOW_FIELD(scheduling_rg),
+     .meaning = "scheduling resource group; when not given, the configured "
+                "one"},
     {.key = "IntegrationResourceGroup",
      .kind = OPT_STRING,
-     .offset = WORKFLOW_FIELD(integration_rg)},
+     .offset = WORKFLOW_FIELD(integration_rg),
+     .meaning = "integration resource group; when not given, the configured "
+                "one"},
     {.key = "MaxAttempts",
      .kind = OPT_INT,
      .offset = WORKFLOW_FIELD(max_attempts),
      .min = 1,
      .max = 100,
-     .def = 3},
+     .def = 3,
+     .meaning = "accepted reruns per run"},
     {.key = "RetryInterval",
      .kind = OPT_NUMBER,
      .offset = WORKFLOW_FIELD(retry_interval),
      .min = 0.001,
      .max = 604800,
-     .def = 60},
+     .def = 60,
+     .meaning = "seconds: backoff base between attempts of one run"},
     {.key = "MaxRetryInterval",
      .kind = OPT_NUMBER,
      .offset = WORKFLOW_FIELD(max_retry_interval),
      .min = 0.001,
      .max = 604800,
-     .def = 3600},
+     .def = 3600,
+     .meaning = "seconds: backoff cap; not below `RetryInterval`"},
     {.key = "MaxRerunsPerHour",
      .kind = OPT_INT,
      .offset = WORKFLOW_FIELD(max_reruns_per_hour),
      .min = 0,
      .max = 100000,
-     .def = 0},
+     .def = 0,
+     .meaning = "reruns scheduled per sliding hour for this workflow; `0`: "
+                "unlimited"},
     /* -1 until given: the plugin-wide DryRun then decides. */
     {.key = "DryRun",
      .kind = OPT_TRI,
      .offset = WORKFLOW_FIELD(dry_run),
-     .def = -1},
+     .def = -1,
+     .meaning = "overrides the plugin-wide `DryRun` for this workflow; when "
+                "not given, the plugin-wide value holds"},
     {.key = "VerifyBeforeRerun",
      .kind = OPT_BOOL,
      .offset = WORKFLOW_FIELD(verify_before_rerun),
-     .def = false},
+     .def = false,
+     .meaning = "`true`: read the run before each attempt and rerun only if "
+                "WeData still shows it `FAILED`, `SupportRerun` and "
+                "`RerunTimes` below `MaxAttempts`"},
+    /* NULL in the config means "configured". */
     {.key = "TaskScope",
      .kind = OPT_STRING,
-     .offset = WORKFLOW_FIELD(task_scope)},
+     .offset = WORKFLOW_FIELD(task_scope),
+     .def_text = "configured",
+     .meaning = "`configured`: the `TaskId` list; `incomplete` (ExecuteType "
+                "2, no `TaskId`): the tasks of that run that did not succeed, "
+                "read before each attempt; none left: the whole workflow"},
     {.key = "EscalateToFull",
      .kind = OPT_BOOL,
      .offset = WORKFLOW_FIELD(escalate_to_full),
-     .def = false},
+     .def = false,
+     .meaning = "`true`: once a run has had an accepted rerun, later attempts "
+                "rerun the whole workflow (ExecuteType 1, no TaskIds or "
+                "AdvancedParams, same resource groups)"},
     {.key = "Poll",
      .kind = OPT_BOOL,
      .offset = WORKFLOW_FIELD(poll),
-     .def = false},
+     .def = false,
+     .meaning = "`true`: find this workflow's failed runs by listing them "
+                "every `PollInterval`; no `<Match>` is needed then"},
     {.key = "TrackAsync",
      .kind = OPT_BOOL,
      .offset = WORKFLOW_FIELD(track_async),
-     .def = false},
+     .def = false,
+     .meaning = "`true`: follow each accepted rerun (its async job, then the "
+                "run) until the run has recovered or failed again; a failure "
+                "starts the next attempt (see \"Following each rerun\")"},
 };
 
 #define OPTS_MAX 32
@@ -856,4 +938,100 @@ void wdr_config_free(wdr_config_t *cfg) {
   free(cfg->language);
   free(cfg->state_file);
   free(cfg);
+}
+
+/* --- documentation ------------------------------------------------------- */
+
+_Static_assert(sizeof(WDR_DEFAULT_ENDPOINT) <= WDR_CONFIG_DOC_TEXT,
+               "WDR_DEFAULT_ENDPOINT does not fit the doc's default_text");
+_Static_assert(sizeof(WDR_DEFAULT_STATE_FILE) <= WDR_CONFIG_DOC_TEXT,
+               "WDR_DEFAULT_STATE_FILE does not fit the doc's default_text");
+/* %.15g takes at most 22 characters ("-1.23456789012345e-308"), so a range
+ * "MIN to MAX" takes at most 48. */
+_Static_assert(2 * 22 + sizeof(" to ") <= WDR_CONFIG_DOC_TEXT,
+               "a range does not fit the doc's range");
+
+static const char *kind_name(enum opt_kind kind) {
+  switch (kind) {
+  case OPT_STRING:
+    return "string";
+  case OPT_SECRET:
+    return "secret";
+  case OPT_BOOL:
+  case OPT_TRI:
+    return "boolean";
+  case OPT_NUMBER:
+    return "number";
+  case OPT_INT:
+    return "integer";
+  }
+  return "?";
+}
+
+/* The default as users write it: derived from def for the kinds that
+ * apply_defaults stores, so the text cannot drift from the behaviour. A TRI
+ * row's -1 means "not given", which has no text. */
+static void default_text(const opt_t *o, char *buf, size_t size) {
+  if (o->required) {
+    snprintf(buf, size, "required");
+    return;
+  }
+  switch (o->kind) {
+  case OPT_STRING:
+  case OPT_SECRET:
+    snprintf(buf, size, "%s", o->def_text != NULL ? o->def_text : "");
+    return;
+  case OPT_BOOL:
+    snprintf(buf, size, "%s", o->def != 0 ? "true" : "false");
+    return;
+  case OPT_TRI:
+    snprintf(buf, size, "%s", o->def < 0 ? "" : o->def != 0 ? "true" : "false");
+    return;
+  case OPT_NUMBER:
+  case OPT_INT:
+    snprintf(buf, size, "%.15g", o->def);
+    return;
+  }
+  buf[0] = '\0';
+}
+
+static void range_text(const opt_t *o, char *buf, size_t size) {
+  if (o->kind == OPT_NUMBER || o->kind == OPT_INT)
+    snprintf(buf, size, "%.15g to %.15g", o->min, o->max);
+  else
+    snprintf(buf, size, "%s", "");
+}
+
+static const opt_t *scope_opts(wdr_config_scope_t scope, size_t *ret_num) {
+  switch (scope) {
+  case WDR_CONFIG_PLUGIN:
+    *ret_num = ARRAY_LEN(plugin_opts);
+    return plugin_opts;
+  case WDR_CONFIG_WORKFLOW:
+    *ret_num = ARRAY_LEN(workflow_opts);
+    return workflow_opts;
+  }
+  *ret_num = 0;
+  return NULL;
+}
+
+size_t wdr_config_doc_count(wdr_config_scope_t scope) {
+  size_t num = 0;
+  (void)scope_opts(scope, &num);
+  return num;
+}
+
+int wdr_config_doc(wdr_config_scope_t scope, size_t i, wdr_config_doc_t *ret) {
+  size_t num = 0;
+  const opt_t *opts = scope_opts(scope, &num);
+  if (opts == NULL || i >= num)
+    return -1;
+  const opt_t *o = &opts[i];
+  ret->key = o->key;
+  ret->type = kind_name(o->kind);
+  ret->required = o->required;
+  default_text(o, ret->default_text, sizeof(ret->default_text));
+  range_text(o, ret->range, sizeof(ret->range));
+  ret->meaning = o->meaning;
+  return 0;
 }
