@@ -1,0 +1,758 @@
+/* wdr_engine with a fake sink, a fake clock and scripted answers: every
+ * path that the collectd glue used to hold (each answer class for each job
+ * kind, dry run, polling, resolving, gave_up, recovered, the breaker, the
+ * rate limit and the state written before requests leave). */
+#include "oconfig_build.h"
+#include "testutil.h"
+
+#include "wdr_engine.h"
+#include "wdr_state.h"
+
+#define T0 1764000000000LL /* ms */
+#define SEC 1000LL
+#define RUN "run-1"
+
+/* --- the fake sink ------------------------------------------------------ */
+
+#define LINES_MAX 256
+typedef struct {
+  wdr_log_level_t level[LINES_MAX];
+  char line[LINES_MAX][1024];
+  size_t lines;
+  wdr_note_t notes[64];
+  size_t notes_num;
+  char *load_text; /* NULL: no state yet */
+  int saves;
+  int fail_saves; /* saves that fail from now on */
+  char saved[1 << 16];
+  int moved;
+} fake_t;
+
+static fake_t g_fake;
+
+static void fake_log(void *ctx, wdr_log_level_t level, const char *text) {
+  fake_t *f = ctx;
+  assert_true(f->lines < LINES_MAX);
+  f->level[f->lines] = level;
+  snprintf(f->line[f->lines], sizeof(f->line[0]), "%s", text);
+  f->lines++;
+}
+
+static void fake_notify(void *ctx, const wdr_note_t *n) {
+  fake_t *f = ctx;
+  assert_true(f->notes_num < 64);
+  f->notes[f->notes_num++] = *n;
+}
+
+static int fake_load(void *ctx, wdr_buf_t *out, char *err, size_t err_size) {
+  fake_t *f = ctx;
+  (void)err;
+  (void)err_size;
+  if (f->load_text == NULL)
+    return 1;
+  return wdr_buf_append(out, f->load_text, strlen(f->load_text));
+}
+
+static int fake_save(void *ctx, const wdr_buf_t *data, char *err,
+                     size_t err_size) {
+  fake_t *f = ctx;
+  if (f->fail_saves > 0) {
+    f->fail_saves--;
+    snprintf(err, err_size, "disk full");
+    return -1;
+  }
+  f->saves++;
+  snprintf(f->saved, sizeof(f->saved), "%s", wdr_buf_str(data));
+  return 0;
+}
+
+static int fake_move_aside(void *ctx, int64_t now_s, char *where,
+                           size_t where_size) {
+  fake_t *f = ctx;
+  f->moved++;
+  snprintf(where, where_size, "state.corrupt-%lld", (long long)now_s);
+  return 0;
+}
+
+static const wdr_sink_t g_sink = {.ctx = &g_fake,
+                                  .log = fake_log,
+                                  .notify = fake_notify,
+                                  .load = fake_load,
+                                  .save = fake_save,
+                                  .move_aside = fake_move_aside};
+
+/* The log line containing text (fails when there is none). */
+static const char *line_with(wdr_log_level_t level, const char *text) {
+  for (size_t i = 0; i < g_fake.lines; i++)
+    if (g_fake.level[i] == level && strstr(g_fake.line[i], text) != NULL)
+      return g_fake.line[i];
+  for (size_t i = 0; i < g_fake.lines; i++)
+    print_message("log %d: %s\n", g_fake.level[i], g_fake.line[i]);
+  fail_msg("no log line at level %d with \"%s\"", level, text);
+  return NULL;
+}
+
+static size_t lines_with(const char *text) {
+  size_t n = 0;
+  for (size_t i = 0; i < g_fake.lines; i++)
+    n += strstr(g_fake.line[i], text) != NULL;
+  return n;
+}
+
+static const wdr_note_t *last_note(void) {
+  assert_true(g_fake.notes_num > 0);
+  return &g_fake.notes[g_fake.notes_num - 1];
+}
+
+/* The newest note of that type ("rerun", "breaker"). */
+static const wdr_note_t *note_of(const char *type) {
+  for (size_t i = g_fake.notes_num; i-- > 0;)
+    if (strcmp(g_fake.notes[i].type, type) == 0)
+      return &g_fake.notes[i];
+  fail_msg("no %s notification", type);
+  return NULL;
+}
+
+static const char *meta(const wdr_note_t *n, const char *name) {
+  for (int i = 0; i < n->meta_num; i++)
+    if (strcmp(n->meta[i].name, name) == 0)
+      return n->meta[i].value;
+  return NULL;
+}
+
+/* --- config, engine, counters -------------------------------------------- */
+
+static oconfig_item_t *g_root;
+static oconfig_item_t *g_wf;
+static wdr_config_t *g_cfg;
+static wdr_metrics_t *g_metrics;
+static wdr_engine_t *g_e;
+
+static const char *no_env(const char *name) {
+  (void)name;
+  return NULL;
+}
+
+static int setup(void **state) {
+  (void)state;
+  memset(&g_fake, 0, sizeof(g_fake));
+  g_root = ocb_add_str(ocb_root("Plugin"), "wedata_rerun");
+  ocb_str(g_root, "Region", "ap-guangzhou");
+  ocb_str(g_root, "SecretId", "AKIDtest");
+  ocb_str(g_root, "SecretKey", "secret-test-key");
+  ocb_num(g_root, "RateLimit", 1000);
+  g_wf = ocb_str(g_root, "Workflow", "etl");
+  ocb_str(g_wf, "ProjectId", "1460947878944567296");
+  ocb_str(g_wf, "WorkflowId", "wf-etl");
+  ocb_num(g_wf, "ExecuteType", 1);
+  ocb_str(ocb_child(g_wf, "Match"), "Plugin", "etl_monitor");
+  return 0;
+}
+
+static int teardown(void **state) {
+  (void)state;
+  wdr_engine_destroy(g_e);
+  g_e = NULL;
+  wdr_metrics_destroy(g_metrics);
+  g_metrics = NULL;
+  wdr_config_free(g_cfg);
+  g_cfg = NULL;
+  ocb_free(g_root);
+  free(g_fake.load_text);
+  return 0;
+}
+
+static void start_at(int64_t now) {
+  char err[512];
+  if (wdr_config_parse(g_root, no_env, &g_cfg, err, sizeof(err)) != 0)
+    fail_msg("config: %s", err);
+  g_metrics = wdr_metrics_create(g_cfg->workflows_num);
+  assert_non_null(g_metrics);
+  g_e = wdr_engine_create(g_cfg, g_metrics, &g_sink, now);
+  assert_non_null(g_e);
+}
+
+static void start(void) { start_at(T0); }
+
+typedef struct {
+  const char *id;
+  bool found;
+  uint64_t derive;
+  double gauge;
+} want_metric_t;
+
+static void capture(void *ctx, const wdr_metric_t *m) {
+  want_metric_t *w = ctx;
+  char id[256];
+  snprintf(id, sizeof(id), "%s/%s%s%s", m->plugin_instance, m->type,
+           m->type_instance[0] ? "-" : "", m->type_instance);
+  if (strcmp(id, w->id) != 0)
+    return;
+  w->found = true;
+  w->derive = m->derive;
+  w->gauge = m->gauge;
+}
+
+/* The value the read callback would dispatch as id ("etl/derive-accepted"). */
+static want_metric_t metric(const char *id) {
+  want_metric_t w = {.id = id};
+  char *names[] = {"etl", "hourly", "polled"};
+  wdr_metrics_emit(g_metrics, names, 0, capture, &w);
+  return w;
+}
+
+static uint64_t counter(const char *name) {
+  char id[128];
+  snprintf(id, sizeof(id), "etl/derive-%s", name);
+  want_metric_t w = metric(id);
+  if (!w.found)
+    fail_msg("%s not emitted", id);
+  return w.derive;
+}
+
+/* --- driving ------------------------------------------------------------- */
+
+/* Hands out the due jobs at now; returns how many (jobs in out). */
+static size_t dispatch(int64_t now, wdr_job_t *out, size_t max, int64_t *wake) {
+  int64_t w = 0;
+  size_t n = wdr_engine_dispatch(g_e, now, out, max, &w);
+  if (wake != NULL)
+    *wake = w;
+  return n;
+}
+
+#define one_job(now, kind) one_job_at(now, kind, __LINE__)
+static wdr_job_t one_job_at(int64_t now, wdr_job_kind_t kind, int line) {
+  wdr_job_t jobs[4];
+  size_t n = dispatch(now, jobs, 4, NULL);
+  if (n != 1) {
+    for (size_t i = 0; i < g_fake.lines; i++)
+      print_message("log %d: %s\n", g_fake.level[i], g_fake.line[i]);
+    fail_msg("line %d: %zu jobs at T0+%lld ms, expected one", line, n,
+             (long long)(now - T0));
+  }
+  assert_int_equal(jobs[0].kind, kind);
+  return jobs[0];
+}
+
+static void no_job(int64_t now) {
+  wdr_job_t jobs[4];
+  assert_int_equal(dispatch(now, jobs, 4, NULL), 0);
+}
+
+/* Answers: HTTP 200 with the API's success, or an API error code. */
+static wdr_answer_t ok_answer(void) {
+  wdr_answer_t a;
+  wdr_answer_init(&a);
+  a.res.http_status = 200;
+  a.res.request_sent = true;
+  a.res.seconds = 0.25;
+  a.res.response.ok = true;
+  snprintf(a.res.response.request_id, WDR_ID_MAX, "req-1");
+  return a;
+}
+
+static wdr_answer_t accepted_answer(const char *async_id) {
+  wdr_answer_t a = ok_answer();
+  snprintf(a.res.response.async_id, WDR_ID_MAX, "%s", async_id);
+  return a;
+}
+
+static wdr_answer_t error_answer(const char *code) {
+  wdr_answer_t a = ok_answer();
+  a.res.response.ok = false;
+  snprintf(a.res.response.error_code, WDR_ID_MAX, "%s", code);
+  snprintf(a.res.response.error_message, WDR_MSG_MAX, "scripted %s", code);
+  return a;
+}
+
+/* A connection that broke after the request left: WeData may have acted. */
+static wdr_answer_t network_answer(bool sent) {
+  wdr_answer_t a = error_answer(WDR_ERR_NETWORK);
+  a.res.http_status = 0;
+  a.res.request_sent = sent;
+  return a;
+}
+
+static wdr_answer_t run_answer(const char *state, long long rerun_times) {
+  wdr_answer_t a = ok_answer();
+  snprintf(a.view.state, WDR_ID_MAX, "%s", state);
+  a.view.rerun_times = rerun_times;
+  a.view.support_rerun = true;
+  return a;
+}
+
+static void answer(const wdr_job_t *job, wdr_answer_t a, int64_t now) {
+  wdr_engine_on_answer(g_e, job, &a, now, 0);
+}
+
+static void signal_at(const char *run, int64_t now) {
+  wdr_engine_on_signal(g_e, 0, run, now, 0);
+}
+
+/* --- tests --------------------------------------------------------------- */
+
+static void test_signal_rerun_accepted(void **state) {
+  (void)state;
+  start();
+  line_with(WDR_LOG_INFO, "no state file \"wedata_rerun.state\" yet");
+  signal_at(RUN, T0);
+  int saves = g_fake.saves;
+  wdr_job_t job = one_job(T0, WDR_JOB_RERUN);
+  assert_string_equal(job.run.execution_id, RUN);
+  /* Written before the job is handed out, saying it is in flight. */
+  assert_int_equal(g_fake.saves, saves + 1);
+  assert_non_null(strstr(g_fake.saved, "\"in_flight\":\"rerun\""));
+  assert_non_null(strstr(g_fake.saved, "\"state\":\"in_flight\""));
+  assert_int_equal(counter("attempts"), 1);
+
+  answer(&job, accepted_answer("async-7"), T0 + SEC);
+  assert_int_equal(counter("accepted"), 1);
+  const wdr_note_t *n = last_note();
+  assert_int_equal(n->severity, WDR_NOTE_OKAY);
+  assert_string_equal(n->plugin_instance, "etl");
+  assert_string_equal(
+      n->message, "rerun of run-1 (workflow etl) accepted: AsyncId async-7");
+  assert_string_equal(meta(n, "AsyncId"), "async-7");
+  assert_string_equal(meta(n, "RequestId"), "req-1");
+  assert_string_equal(meta(n, "WorkflowId"), "wf-etl");
+  assert_string_equal(meta(n, "WorkflowExecutionId"), RUN);
+  line_with(WDR_LOG_INFO, "accepted: AsyncId async-7");
+  want_metric_t lat = metric("etl/response_time-RerunTriggerWorkflowRunAsync");
+  assert_true(lat.found);
+  assert_true(lat.gauge == 0.25);
+
+  /* Persisted at the next save; nothing more to send. */
+  wdr_engine_save(g_e, T0 + SEC, false);
+  assert_int_equal(g_fake.saves, saves + 2);
+  assert_non_null(strstr(g_fake.saved, "\"last_async_id\":\"async-7\""));
+  wdr_engine_save(g_e, T0 + SEC, false); /* unchanged: not written again */
+  assert_int_equal(g_fake.saves, saves + 2);
+  no_job(T0 + 10 * SEC);
+  /* A second signal comes after the backoff (RetryInterval 60 s). */
+  signal_at(RUN, T0 + 2 * SEC);
+  no_job(T0 + 30 * SEC);
+  one_job(T0 + 121 * SEC, WDR_JOB_RERUN);
+}
+
+static void test_permanent_error(void **state) {
+  (void)state;
+  start();
+  signal_at(RUN, T0);
+  wdr_job_t job = one_job(T0, WDR_JOB_RERUN);
+  answer(&job, error_answer("InvalidParameter"), T0 + SEC);
+  assert_int_equal(counter("failed"), 1);
+  assert_int_equal(counter("error-InvalidParameter"), 1);
+  assert_int_equal(counter("skipped-permanent_error"), 1);
+  assert_int_equal(g_fake.notes_num, 2);
+  assert_int_equal(g_fake.notes[0].severity, WDR_NOTE_WARNING);
+  assert_string_equal(g_fake.notes[0].message,
+                      "rerun of run-1 (workflow etl) failed: InvalidParameter: "
+                      "scripted InvalidParameter");
+  assert_string_equal(meta(&g_fake.notes[0], "ErrorCode"), "InvalidParameter");
+  assert_int_equal(g_fake.notes[1].severity, WDR_NOTE_FAILURE);
+  assert_string_equal(g_fake.notes[1].message,
+                      "rerun of run-1 (workflow etl) stopped: "
+                      "InvalidParameter: scripted InvalidParameter; not "
+                      "retried");
+  no_job(T0 + 3600 * SEC);
+  signal_at(RUN, T0 + 5 * SEC);
+  assert_int_equal(counter("skipped-permanent_error"), 2);
+}
+
+static void test_retryable_then_exhausted(void **state) {
+  (void)state;
+  ocb_num(g_root, "MaxRequestRetries", 1);
+  start();
+  signal_at(RUN, T0);
+  wdr_job_t job = one_job(T0, WDR_JOB_RERUN);
+  answer(&job, error_answer("RequestLimitExceeded"), T0);
+  assert_int_equal(counter("retries"), 1);
+  line_with(WDR_LOG_INFO, "workflow etl: rerun of run-1: retrying in 0.5 s "
+                          "(RequestLimitExceeded)");
+  no_job(T0 + 499);
+  job = one_job(T0 + 500, WDR_JOB_RERUN);
+  assert_int_equal(job.run.retry, 1);
+  answer(&job, error_answer("InternalError"), T0 + 600);
+  assert_int_equal(counter("skipped-retries_exhausted"), 1);
+  const wdr_note_t *n = last_note();
+  assert_int_equal(n->severity, WDR_NOTE_FAILURE);
+  assert_string_equal(n->message,
+                      "rerun of run-1 (workflow etl): InternalError after 1 "
+                      "retries (MaxRequestRetries); this attempt ends");
+}
+
+static void test_ambiguous_is_verified(void **state) {
+  (void)state;
+  start();
+  /* Not rerun by WeData: the read shows no rerun, so it is resent. */
+  signal_at(RUN, T0);
+  wdr_job_t job = one_job(T0, WDR_JOB_RERUN);
+  answer(&job, network_answer(true), T0);
+  line_with(WDR_LOG_NOTICE, "the rerun request for run-1 may have reached "
+                            "WeData (ClientError.NetworkError): reading the "
+                            "run in 5.0 s");
+  assert_int_equal(counter("error-ClientError.NetworkError"), 1);
+  no_job(T0 + 4999);
+  job = one_job(T0 + 5 * SEC, WDR_JOB_VERIFY);
+  answer(&job, run_answer("FAILED", 0), T0 + 5 * SEC);
+  line_with(WDR_LOG_INFO, "the run shows no rerun: resending");
+  job = one_job(T0 + 7 * SEC, WDR_JOB_RERUN);
+  answer(&job, accepted_answer("async-2"), T0 + 7 * SEC);
+  assert_int_equal(counter("accepted"), 1);
+  assert_int_equal(counter("attempts"), 2);
+
+  /* Rerun by WeData after all: accepted on the read, never resent. */
+  signal_at("run-2", T0 + 8 * SEC);
+  job = one_job(T0 + 8 * SEC, WDR_JOB_RERUN);
+  wdr_answer_t a = error_answer(WDR_ERR_HTTP_STATUS);
+  a.res.http_status = 502;
+  answer(&job, a, T0 + 8 * SEC);
+  job = one_job(T0 + 13 * SEC, WDR_JOB_VERIFY);
+  answer(&job, run_answer("RUNNING", 1), T0 + 13 * SEC);
+  assert_int_equal(counter("accepted"), 2);
+  assert_string_equal(last_note()->message,
+                      "rerun of run-2 (workflow etl) accepted: its answer was "
+                      "lost, but the run shows it (state RUNNING, RerunTimes "
+                      "1); AsyncId unknown");
+  assert_null(meta(last_note(), "AsyncId"));
+  assert_int_equal(counter("attempts"), 3);
+  no_job(T0 + 60 * SEC);
+}
+
+static void test_dry_run(void **state) {
+  (void)state;
+  ocb_bool(g_root, "DryRun", 1);
+  start();
+  signal_at(RUN, T0);
+  int saves = g_fake.saves;
+  no_job(T0);
+  assert_int_equal(counter("would_rerun"), 1);
+  assert_int_equal(counter("attempts"), 0);
+  line_with(WDR_LOG_INFO,
+            "dry run: would rerun run-1 of workflow etl (ExecuteType 1)");
+  /* Dry-run decisions are not persisted. */
+  wdr_engine_save(g_e, T0, false);
+  assert_int_equal(g_fake.saves, saves + 1);
+  assert_null(strstr(g_fake.saved, RUN));
+}
+
+static void test_gave_up(void **state) {
+  (void)state;
+  ocb_num(g_wf, "MaxAttempts", 1);
+  start();
+  signal_at(RUN, T0);
+  wdr_job_t job = one_job(T0, WDR_JOB_RERUN);
+  answer(&job, accepted_answer("a"), T0);
+  signal_at(RUN, T0 + 100 * SEC);
+  assert_int_equal(counter("gave_up"), 1);
+  assert_int_equal(counter("skipped-exhausted"), 1);
+  const wdr_note_t *n = last_note();
+  assert_int_equal(n->severity, WDR_NOTE_FAILURE);
+  assert_string_equal(n->message, "gave up on run-1 (workflow etl) after 1 "
+                                  "attempts: it failed again, and MaxAttempts "
+                                  "is 1");
+  assert_string_equal(meta(n, "Attempts"), "1");
+  /* Said once: later signals are only counted. */
+  signal_at(RUN, T0 + 200 * SEC);
+  assert_int_equal(counter("gave_up"), 1);
+  assert_int_equal(counter("skipped-exhausted"), 2);
+  assert_int_equal(g_fake.notes_num, 2);
+}
+
+static void test_check_before_rerun(void **state) {
+  (void)state;
+  ocb_bool(g_wf, "VerifyBeforeRerun", 1);
+  start();
+  /* RateLimit 1000: one request per ms, so the clock moves between them. */
+  int64_t t = T0;
+  signal_at(RUN, t);
+  wdr_job_t job = one_job(t, WDR_JOB_CHECK);
+  answer(&job, run_answer("SUCCESS", 0), t);
+  assert_int_equal(counter("skipped-not_failed"), 1);
+  line_with(WDR_LOG_INFO, "workflow etl: no rerun of run-1: it is not FAILED "
+                          "(state SUCCESS, SupportRerun true, RerunTimes 0)");
+  no_job(t += 10);
+
+  signal_at("run-2", t);
+  job = one_job(t += 10, WDR_JOB_CHECK);
+  answer(&job, run_answer("FAILED", 3), t); /* MaxAttempts 3 reached */
+  assert_int_equal(counter("skipped-exhausted"), 1);
+  line_with(WDR_LOG_INFO, "no rerun of run-2: WeData counts MaxAttempts "
+                          "reruns already");
+
+  signal_at("run-3", t);
+  job = one_job(t += 10, WDR_JOB_CHECK);
+  answer(&job, run_answer("FAILED", 0), t);
+  job = one_job(t += 10, WDR_JOB_RERUN);
+  assert_string_equal(job.run.execution_id, "run-3");
+
+  /* A read that fails is made again, not a rerun. */
+  signal_at("run-4", t);
+  job = one_job(t += 10, WDR_JOB_CHECK);
+  answer(&job, error_answer("InternalError"), t);
+  line_with(WDR_LOG_NOTICE, "reading run run-4 (workflow etl) failed: "
+                            "InternalError");
+  line_with(WDR_LOG_INFO, "retrying in 0.5 s (reading the run before the "
+                          "rerun failed: reading again)");
+  job = one_job(t + SEC, WDR_JOB_CHECK);
+  assert_string_equal(job.run.execution_id, "run-4");
+}
+
+static void test_track_until_recovered(void **state) {
+  (void)state;
+  ocb_bool(g_wf, "TrackAsync", 1);
+  ocb_num(g_root, "AsyncPollInterval", 2);
+  start();
+  signal_at(RUN, T0);
+  wdr_job_t job = one_job(T0, WDR_JOB_RERUN);
+  answer(&job, accepted_answer("async-9"), T0 + SEC);
+  line_with(WDR_LOG_INFO, "following the rerun of run-1: first read of its "
+                          "async job in 2.0 s");
+  no_job(T0 + 2 * SEC);
+  job = one_job(T0 + 3 * SEC, WDR_JOB_ASYNC);
+  assert_string_equal(job.run.async_id, "async-9");
+  wdr_answer_t a = ok_answer();
+  snprintf(a.async.status, WDR_ID_MAX, "RUNNING");
+  answer(&job, a, T0 + 3 * SEC);
+  job = one_job(T0 + 5 * SEC, WDR_JOB_ASYNC);
+  a = ok_answer();
+  snprintf(a.async.status, WDR_ID_MAX, "SUCCESS");
+  answer(&job, a, T0 + 5 * SEC);
+  assert_int_equal(counter("async-SUCCESS"), 1);
+  line_with(WDR_LOG_INFO, "async job async-9 of the rerun of run-1 ended "
+                          "SUCCESS: following the run, next read in 2.0 s");
+  job = one_job(T0 + 7 * SEC, WDR_JOB_FOLLOW);
+  answer(&job, run_answer("SUCCESS", 1), T0 + 10 * SEC);
+  assert_int_equal(counter("recovered"), 1);
+  const wdr_note_t *n = last_note();
+  assert_int_equal(n->severity, WDR_NOTE_OKAY);
+  assert_string_equal(n->message, "run run-1 (workflow etl) recovered: "
+                                  "SUCCESS after 1 rerun(s), 10.0 s after its "
+                                  "first failure signal");
+  assert_string_equal(meta(n, "TimeToRecover"), "10.000");
+  want_metric_t g = metric("etl/duration-time_to_recover");
+  assert_true(g.found && g.gauge == 10.0);
+  want_metric_t lat = metric("etl/response_time-GetOpsAsyncJob");
+  assert_true(lat.found);
+}
+
+static void test_track_failed_again_and_async_fail(void **state) {
+  (void)state;
+  ocb_bool(g_wf, "TrackAsync", 1);
+  ocb_num(g_root, "AsyncPollInterval", 1);
+  start();
+  signal_at(RUN, T0);
+  wdr_job_t job = one_job(T0, WDR_JOB_RERUN);
+  answer(&job, accepted_answer("async-1"), T0);
+  job = one_job(T0 + SEC, WDR_JOB_ASYNC);
+  wdr_answer_t a = ok_answer();
+  snprintf(a.async.status, WDR_ID_MAX, "FAIL");
+  snprintf(a.async.error_desc, WDR_MSG_MAX, "no resources");
+  answer(&job, a, T0 + SEC);
+  assert_int_equal(counter("async-FAIL"), 1);
+  assert_string_equal(last_note()->message,
+                      "rerun of run-1 (workflow etl): async job async-1 ended "
+                      "FAIL: no resources; following the run");
+  assert_string_equal(meta(last_note(), "ErrorDesc"), "no resources");
+  job = one_job(T0 + 2 * SEC, WDR_JOB_FOLLOW);
+  answer(&job, run_answer("FAILED", 1), T0 + 2 * SEC);
+  assert_string_equal(last_note()->message,
+                      "run run-1 (workflow etl) failed again after 1 "
+                      "rerun(s): next attempt in 58.0 s");
+  job = one_job(T0 + 62 * SEC, WDR_JOB_RERUN);
+  assert_int_equal(job.run.attempt, 2);
+  /* A read that cannot be made for good ends the following. */
+  answer(&job, accepted_answer("async-2"), T0 + 62 * SEC);
+  job = one_job(T0 + 63 * SEC, WDR_JOB_ASYNC);
+  answer(&job, error_answer("ResourceNotFound"), T0 + 63 * SEC);
+  line_with(WDR_LOG_NOTICE, "the async job async-2 of the rerun of run-1 "
+                            "cannot be read (ResourceNotFound)");
+  job = one_job(T0 + 64 * SEC, WDR_JOB_FOLLOW);
+  answer(&job, error_answer("ResourceNotFound"), T0 + 64 * SEC);
+  assert_string_equal(last_note()->message,
+                      "stopped following the rerun of run-1 (workflow etl): "
+                      "it cannot be read: ResourceNotFound");
+  assert_int_equal(counter("error-ResourceNotFound"), 2);
+}
+
+static void test_poll_finds_failed_runs(void **state) {
+  (void)state;
+  ocb_bool(g_wf, "Poll", 1);
+  start();
+  wdr_job_t job = one_job(T0, WDR_JOB_LIST);
+  assert_false(job.list.resolve);
+  assert_string_equal(job.list.project_id, "1460947878944567296");
+  assert_int_equal(job.list.ids_num, 1);
+  assert_string_equal(job.list.workflow_ids[0], "wf-etl");
+  wdr_answer_t a = ok_answer();
+  a.runs.items = calloc(2, sizeof(*a.runs.items));
+  assert_non_null(a.runs.items);
+  a.runs.items_num = 2;
+  a.runs.total_pages = 1;
+  wdr_run_brief_t *b = a.runs.items;
+  snprintf(b[0].execution_id, WDR_ID_MAX, "run-ok");
+  snprintf(b[0].workflow_id, WDR_ID_MAX, "wf-etl");
+  snprintf(b[0].state, WDR_ID_MAX, "SUCCESS");
+  snprintf(b[1].execution_id, WDR_ID_MAX, "run-bad");
+  snprintf(b[1].workflow_id, WDR_ID_MAX, "wf-etl");
+  snprintf(b[1].state, WDR_ID_MAX, "FAILED");
+  b[1].support_rerun = true;
+  b[1].rerun_times = 0;
+  b[1].create_ms = T0 - 60 * SEC;
+  answer(&job, a, T0); /* the engine frees the items */
+  assert_int_equal(counter("polled"), 2);
+  assert_int_equal(counter("signals"), 1);
+  assert_true(metric("etl/response_time-ListTriggerWorkflowRuns").found);
+  job = one_job(T0 + 10, WDR_JOB_RERUN);
+  assert_string_equal(job.run.execution_id, "run-bad");
+  /* The next poll comes PollInterval (60 s) later. */
+  answer(&job, accepted_answer("x"), T0 + 10);
+  no_job(T0 + 59 * SEC);
+  one_job(T0 + 60 * SEC, WDR_JOB_LIST);
+}
+
+static void test_signal_without_run_id_is_resolved(void **state) {
+  (void)state;
+  start();
+  signal_at("", T0);
+  signal_at("", T0); /* the same search covers it */
+  wdr_job_t job = one_job(T0, WDR_JOB_LIST);
+  assert_true(job.list.resolve);
+  wdr_answer_t a = ok_answer();
+  a.runs.total_pages = 1;
+  answer(&job, a, T0);
+  assert_int_equal(counter("skipped-no_failed_run"), 1);
+  line_with(WDR_LOG_INFO, "a failure signal without a run id, and no failed "
+                          "run within PollLookback: nothing to rerun");
+  no_job(T0 + 100 * SEC);
+}
+
+static void test_breaker_opens_and_closes(void **state) {
+  (void)state;
+  ocb_num(g_root, "BreakerThreshold", 2);
+  ocb_num(g_root, "BreakerCooldown", 30);
+  start();
+  signal_at("run-a", T0);
+  signal_at("run-b", T0);
+  signal_at("run-c", T0);
+  wdr_job_t jobs[4];
+  assert_int_equal(dispatch(T0, jobs, 1, NULL), 1);
+  assert_int_equal(dispatch(T0 + 10, jobs + 1, 1, NULL), 1);
+  answer(&jobs[0], error_answer("InternalError"), T0 + 20);
+  assert_int_equal(g_fake.notes_num, 1); /* the rerun's warning */
+  answer(&jobs[1], error_answer("InternalError"), T0 + 20);
+  const wdr_note_t *n = note_of("breaker");
+  assert_int_equal(n->severity, WDR_NOTE_WARNING);
+  assert_string_equal(n->message, "2 requests in a row failed: no request "
+                                  "for 30 s, then one probe");
+  assert_true(metric("/gauge-breaker_open").gauge == 1.0);
+  int64_t wake = 0;
+  assert_int_equal(dispatch(T0 + 10 * SEC, jobs, 4, &wake), 0);
+  assert_true(wake > T0 + 10 * SEC && wake <= T0 + 30 * SEC + 20);
+  /* One probe after the cooldown (from the opening answer at T0 + 20 ms);
+   * its success closes the breaker. */
+  assert_int_equal(dispatch(T0 + 30 * SEC + 19, jobs, 4, NULL), 0);
+  assert_int_equal(dispatch(T0 + 30 * SEC + 20, jobs, 4, NULL), 1);
+  answer(&jobs[0], accepted_answer("p"), T0 + 31 * SEC);
+  assert_string_equal(note_of("breaker")->message, "a request succeeded: "
+                                                   "sending again");
+  assert_int_equal(note_of("breaker")->severity, WDR_NOTE_OKAY);
+  assert_true(metric("/gauge-breaker_open").gauge == 0.0);
+}
+
+static void test_rate_limit_and_requeue(void **state) {
+  (void)state;
+  g_root->children[3].values[0].value.number = 1; /* RateLimit */
+  start();
+  signal_at("run-a", T0);
+  signal_at("run-b", T0);
+  wdr_job_t jobs[4];
+  int64_t wake = 0;
+  assert_int_equal(dispatch(T0, jobs, 4, &wake), 1);
+  assert_int_equal(wake, T0 + SEC);
+  /* A job no worker took is due again as it was. */
+  wdr_engine_requeue(g_e, &jobs[0], T0);
+  assert_int_equal(dispatch(T0 + SEC, jobs, 4, NULL), 1);
+  assert_int_equal(dispatch(T0 + 2 * SEC, jobs, 4, NULL), 1);
+  assert_int_equal(wdr_engine_pending(g_e), 2); /* both in flight */
+}
+
+static void test_state_round_trip_and_corrupt(void **state) {
+  (void)state;
+  start();
+  signal_at(RUN, T0);
+  wdr_job_t job = one_job(T0, WDR_JOB_RERUN);
+  (void)job;
+  wdr_engine_save(g_e, T0, true);
+  char *saved = strdup(g_fake.saved);
+  assert_non_null(saved);
+  wdr_engine_destroy(g_e);
+  /* A restart: the rerun that was in flight is read back, never resent. */
+  g_fake.load_text = saved;
+  g_e = wdr_engine_create(g_cfg, g_metrics, &g_sink, T0 + SEC);
+  assert_non_null(g_e);
+  line_with(WDR_LOG_INFO, "restored 1 run(s)");
+  no_job(T0 + 5 * SEC);
+  one_job(T0 + 6 * SEC, WDR_JOB_VERIFY);
+  wdr_engine_destroy(g_e);
+
+  free(g_fake.load_text);
+  g_fake.load_text = strdup("{\"version\":1,");
+  g_e = wdr_engine_create(g_cfg, g_metrics, &g_sink, T0 + 2 * SEC);
+  assert_non_null(g_e);
+  assert_int_equal(g_fake.moved, 1);
+  line_with(WDR_LOG_WARNING, "is corrupt or unreadable (not JSON: ");
+  line_with(WDR_LOG_WARNING, "moved it to \"state.corrupt-1764000002\" and "
+                             "started empty");
+  no_job(T0 + 100 * SEC);
+}
+
+static void test_save_failure_logged_once(void **state) {
+  (void)state;
+  start();
+  g_fake.fail_saves = 3;
+  signal_at("run-a", T0);
+  one_job(T0, WDR_JOB_RERUN);
+  signal_at("run-b", T0 + SEC);
+  one_job(T0 + SEC, WDR_JOB_RERUN);
+  assert_int_equal(lines_with("cannot write the state file"), 1);
+  line_with(WDR_LOG_ERROR, "cannot write the state file \"wedata_rerun.state\""
+                           ": disk full (0 more such messages held back)");
+  /* Kept dirty: the next save tries again and succeeds. */
+  wdr_engine_save(g_e, T0 + 20 * SEC, false);
+  wdr_engine_save(g_e, T0 + 20 * SEC, false);
+  assert_int_equal(g_fake.saves, 1);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_signal_rerun_accepted, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_permanent_error, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_retryable_then_exhausted, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_ambiguous_is_verified, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_dry_run, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_gave_up, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_check_before_rerun, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_track_until_recovered, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_track_failed_again_and_async_fail,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_poll_finds_failed_runs, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_signal_without_run_id_is_resolved,
+                                      setup, teardown),
+      cmocka_unit_test_setup_teardown(test_breaker_opens_and_closes, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_rate_limit_and_requeue, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_state_round_trip_and_corrupt, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_save_failure_logged_once, setup,
+                                      teardown),
+  };
+  return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
+}
