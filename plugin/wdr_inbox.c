@@ -148,12 +148,16 @@ int wdr_inbox_unpush_job(wdr_inbox_t *ib, void *job) {
 }
 
 void wdr_inbox_wait(wdr_inbox_t *ib, int64_t deadline_ms) {
+  /* A deadline before the epoch would make a negative timespec, which
+   * timedwait refuses at once (EINVAL): the loop would spin. */
+  if (deadline_ms < 0)
+    deadline_ms = 0;
   struct timespec ts = {.tv_sec = (time_t)(deadline_ms / 1000),
                         .tv_nsec = (long)(deadline_ms % 1000) * 1000000L};
   pthread_mutex_lock(&ib->lock);
   while (!ib->stopped && ib->signals.len == 0 && ib->results.len == 0)
-    if (pthread_cond_timedwait(&ib->policy_cond, &ib->lock, &ts) == ETIMEDOUT)
-      break;
+    if (pthread_cond_timedwait(&ib->policy_cond, &ib->lock, &ts) != 0)
+      break; /* timed out (or any error: never spin) */
   pthread_mutex_unlock(&ib->lock);
 }
 
