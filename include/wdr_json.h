@@ -58,6 +58,14 @@ typedef int (*wdr_json_fill_fn)(yajl_gen g, const void *arg);
 int wdr_json_generate(wdr_buf_t *out, wdr_json_fill_fn fill, const void *arg)
     __attribute__((warn_unused_result));
 
+/* Generator helpers shared by every body and the state file: each emits
+ * one string, or one "key": value member, and returns 0 or -1 (yajl's
+ * status is sticky, so a caller may chain them and check once). */
+int wdr_json_gen_str(yajl_gen g, const char *s);
+int wdr_json_gen_text(yajl_gen g, const char *key, const char *value);
+int wdr_json_gen_int(yajl_gen g, const char *key, long long value);
+int wdr_json_gen_bool(yajl_gen g, const char *key, bool value);
+
 /* wdr_json_rerun_body appends the RerunTriggerWorkflowRunAsync body to out:
  * compact JSON, keys in a fixed order (ProjectId, WorkflowId,
  * WorkflowExecutionId, ExecuteType, TaskIds, AdvancedParams,

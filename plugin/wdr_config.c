@@ -337,25 +337,7 @@ __attribute__((format(printf, 2, 3))) static int fail(ctx_t *c, const char *fmt,
 /* True when s holds a control character or is not valid UTF-8: such text
  * would break a log line, or make the JSON body unsendable at 3 a.m. rather
  * than at start. */
-static bool has_control(const char *s) {
-  const unsigned char *p = (const unsigned char *)s;
-  while (*p != '\0') {
-    if (*p < 0x20 || *p == 0x7f)
-      return true;
-    int extra = *p < 0x80             ? 0
-                : (*p & 0xE0) == 0xC0 ? 1
-                : (*p & 0xF0) == 0xE0 ? 2
-                : (*p & 0xF8) == 0xF0 ? 3
-                                      : -1;
-    if (extra < 0 || (extra == 1 && *p < 0xC2))
-      return true;
-    p++;
-    for (int i = 0; i < extra; i++, p++)
-      if ((*p & 0xC0) != 0x80)
-        return true;
-  }
-  return false;
-}
+static bool has_control(const char *s) { return !wdr_text_is_clean(s); }
 
 static bool one_string(const oconfig_item_t *ci) {
   return ci->values_num == 1 && ci->values[0].type == OCONFIG_TYPE_STRING;

@@ -10,15 +10,31 @@
 
 static bool is_set(const char *s) { return s != NULL && s[0] != '\0'; }
 
-static int gen_string(yajl_gen g, const char *s) {
+int wdr_json_gen_str(yajl_gen g, const char *s) {
   return yajl_gen_string(g, (const unsigned char *)s, strlen(s)) ==
                  yajl_gen_status_ok
              ? 0
              : -1;
 }
 
-static int gen_pair(yajl_gen g, const char *key, const char *value) {
-  return (gen_string(g, key) == 0 && gen_string(g, value) == 0) ? 0 : -1;
+int wdr_json_gen_text(yajl_gen g, const char *key, const char *value) {
+  return (wdr_json_gen_str(g, key) == 0 && wdr_json_gen_str(g, value) == 0)
+             ? 0
+             : -1;
+}
+
+int wdr_json_gen_int(yajl_gen g, const char *key, long long value) {
+  return (wdr_json_gen_str(g, key) == 0 &&
+          yajl_gen_integer(g, value) == yajl_gen_status_ok)
+             ? 0
+             : -1;
+}
+
+int wdr_json_gen_bool(yajl_gen g, const char *key, bool value) {
+  return (wdr_json_gen_str(g, key) == 0 &&
+          yajl_gen_bool(g, value) == yajl_gen_status_ok)
+             ? 0
+             : -1;
 }
 
 /* Emits the body; a failed yajl call leaves the generator in an error state
@@ -27,39 +43,40 @@ static int gen_pair(yajl_gen g, const char *key, const char *value) {
 static int gen_rerun(yajl_gen g, const wdr_rerun_req_t *req) {
   char type[2] = {(char)('0' + req->execute_type), '\0'};
   if (yajl_gen_map_open(g) != yajl_gen_status_ok ||
-      gen_pair(g, "ProjectId", req->project_id) != 0 ||
-      gen_pair(g, "WorkflowId", req->workflow_id) != 0 ||
-      gen_pair(g, "WorkflowExecutionId", req->execution_id) != 0 ||
-      gen_pair(g, "ExecuteType", type) != 0)
+      wdr_json_gen_text(g, "ProjectId", req->project_id) != 0 ||
+      wdr_json_gen_text(g, "WorkflowId", req->workflow_id) != 0 ||
+      wdr_json_gen_text(g, "WorkflowExecutionId", req->execution_id) != 0 ||
+      wdr_json_gen_text(g, "ExecuteType", type) != 0)
     return -1;
   if (req->task_ids_num > 0) {
-    if (gen_string(g, "TaskIds") != 0 ||
+    if (wdr_json_gen_str(g, "TaskIds") != 0 ||
         yajl_gen_array_open(g) != yajl_gen_status_ok)
       return -1;
     for (size_t i = 0; i < req->task_ids_num; i++)
-      if (gen_string(g, req->task_ids[i]) != 0)
+      if (wdr_json_gen_str(g, req->task_ids[i]) != 0)
         return -1;
     if (yajl_gen_array_close(g) != yajl_gen_status_ok)
       return -1;
   }
   if (req->params_num > 0) {
-    if (gen_string(g, "AdvancedParams") != 0 ||
+    if (wdr_json_gen_str(g, "AdvancedParams") != 0 ||
         yajl_gen_array_open(g) != yajl_gen_status_ok)
       return -1;
     for (size_t i = 0; i < req->params_num; i++)
       if (yajl_gen_map_open(g) != yajl_gen_status_ok ||
-          gen_pair(g, "ParamKey", req->params[i].key) != 0 ||
-          gen_pair(g, "ParamValue", req->params[i].value) != 0 ||
+          wdr_json_gen_text(g, "ParamKey", req->params[i].key) != 0 ||
+          wdr_json_gen_text(g, "ParamValue", req->params[i].value) != 0 ||
           yajl_gen_map_close(g) != yajl_gen_status_ok)
         return -1;
     if (yajl_gen_array_close(g) != yajl_gen_status_ok)
       return -1;
   }
   if (is_set(req->scheduling_rg) &&
-      gen_pair(g, "SchedulingResourceGroup", req->scheduling_rg) != 0)
+      wdr_json_gen_text(g, "SchedulingResourceGroup", req->scheduling_rg) != 0)
     return -1;
   if (is_set(req->integration_rg) &&
-      gen_pair(g, "IntegrationResourceGroup", req->integration_rg) != 0)
+      wdr_json_gen_text(g, "IntegrationResourceGroup", req->integration_rg) !=
+          0)
     return -1;
   return yajl_gen_map_close(g) == yajl_gen_status_ok ? 0 : -1;
 }
@@ -255,8 +272,8 @@ typedef struct {
 static int fill_id_body(yajl_gen g, const void *arg) {
   const id_body_args_t *a = arg;
   return (yajl_gen_map_open(g) == yajl_gen_status_ok &&
-          gen_pair(g, "ProjectId", a->project_id) == 0 &&
-          gen_pair(g, a->key, a->value) == 0 &&
+          wdr_json_gen_text(g, "ProjectId", a->project_id) == 0 &&
+          wdr_json_gen_text(g, a->key, a->value) == 0 &&
           yajl_gen_map_close(g) == yajl_gen_status_ok)
              ? 0
              : -1;
@@ -388,30 +405,29 @@ typedef struct {
 static int fill_list(yajl_gen g, const void *arg) {
   const list_args_t *a = arg;
   if (yajl_gen_map_open(g) != yajl_gen_status_ok ||
-      gen_pair(g, "ProjectId", a->project_id) != 0 ||
-      gen_string(g, "Filters") != 0 ||
+      wdr_json_gen_text(g, "ProjectId", a->project_id) != 0 ||
+      wdr_json_gen_str(g, "Filters") != 0 ||
       yajl_gen_array_open(g) != yajl_gen_status_ok ||
       yajl_gen_map_open(g) != yajl_gen_status_ok ||
-      gen_pair(g, "Name", "WorkflowId") != 0 || gen_string(g, "Values") != 0 ||
+      wdr_json_gen_text(g, "Name", "WorkflowId") != 0 ||
+      wdr_json_gen_str(g, "Values") != 0 ||
       yajl_gen_array_open(g) != yajl_gen_status_ok)
     return -1;
   for (size_t i = 0; i < a->ids_num; i++)
-    if (gen_string(g, a->ids[i]) != 0)
+    if (wdr_json_gen_str(g, a->ids[i]) != 0)
       return -1;
   if (yajl_gen_array_close(g) != yajl_gen_status_ok ||
       yajl_gen_map_close(g) != yajl_gen_status_ok ||
       yajl_gen_array_close(g) != yajl_gen_status_ok ||
-      gen_string(g, "OrderFields") != 0 ||
+      wdr_json_gen_str(g, "OrderFields") != 0 ||
       yajl_gen_array_open(g) != yajl_gen_status_ok ||
       yajl_gen_map_open(g) != yajl_gen_status_ok ||
-      gen_pair(g, "Name", "CreateTime") != 0 ||
-      gen_pair(g, "Direction", "DESC") != 0 ||
+      wdr_json_gen_text(g, "Name", "CreateTime") != 0 ||
+      wdr_json_gen_text(g, "Direction", "DESC") != 0 ||
       yajl_gen_map_close(g) != yajl_gen_status_ok ||
       yajl_gen_array_close(g) != yajl_gen_status_ok ||
-      gen_string(g, "PageNumber") != 0 ||
-      yajl_gen_integer(g, a->page) != yajl_gen_status_ok ||
-      gen_string(g, "PageSize") != 0 ||
-      yajl_gen_integer(g, a->page_size) != yajl_gen_status_ok)
+      wdr_json_gen_int(g, "PageNumber", a->page) != 0 ||
+      wdr_json_gen_int(g, "PageSize", a->page_size) != 0)
     return -1;
   return yajl_gen_map_close(g) == yajl_gen_status_ok ? 0 : -1;
 }

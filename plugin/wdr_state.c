@@ -15,29 +15,6 @@
 
 /* --- serialisation ------------------------------------------------------ */
 
-static int gen_str(yajl_gen g, const char *s) {
-  return yajl_gen_string(g, (const unsigned char *)s, strlen(s)) ==
-                 yajl_gen_status_ok
-             ? 0
-             : -1;
-}
-
-static int gen_int(yajl_gen g, const char *key, long long v) {
-  return (gen_str(g, key) == 0 && yajl_gen_integer(g, v) == yajl_gen_status_ok)
-             ? 0
-             : -1;
-}
-
-static int gen_bool(yajl_gen g, const char *key, bool v) {
-  return (gen_str(g, key) == 0 && yajl_gen_bool(g, v) == yajl_gen_status_ok)
-             ? 0
-             : -1;
-}
-
-static int gen_text(yajl_gen g, const char *key, const char *v) {
-  return (gen_str(g, key) == 0 && gen_str(g, v) == 0) ? 0 : -1;
-}
-
 static const char *const kind_names[WDR_RUN_JOB_KINDS] = {
     [WDR_JOB_RERUN] = "rerun",   [WDR_JOB_VERIFY] = "verify",
     [WDR_JOB_CHECK] = "check",   [WDR_JOB_ASYNC] = "async",
@@ -46,30 +23,31 @@ static const char *const kind_names[WDR_RUN_JOB_KINDS] = {
 
 static int gen_run(yajl_gen g, const wdr_run_t *r, const char *workflow) {
   if (yajl_gen_map_open(g) != yajl_gen_status_ok ||
-      gen_text(g, "workflow", workflow) != 0 ||
-      gen_text(g, "execution_id", r->execution_id) != 0 ||
-      gen_text(g, "state", wdr_run_state_name(r->state)) != 0 ||
-      gen_text(g, "in_flight",
-               r->in_flight < WDR_RUN_JOB_KINDS ? kind_names[r->in_flight]
-                                                : "rerun") != 0 ||
-      gen_int(g, "attempts", r->attempts) != 0 ||
-      gen_int(g, "tries", r->tries) != 0 ||
-      gen_int(g, "request_retries", r->request_retries) != 0 ||
-      gen_int(g, "verify_tries", r->verify_tries) != 0 ||
-      gen_bool(g, "resigned", r->resigned) != 0 ||
-      gen_bool(g, "gave_up", r->gave_up) != 0 ||
-      gen_bool(g, "had_accepted", r->had_accepted) != 0 ||
-      gen_int(g, "first_signal_ms", r->first_signal_ms) != 0 ||
-      gen_int(g, "last_signal_ms", r->last_signal_ms) != 0 ||
-      gen_int(g, "last_try_ms", r->last_try_ms) != 0 ||
-      gen_int(g, "next_at_ms", r->next_at_ms) != 0 ||
-      gen_int(g, "updated_ms", r->updated_ms) != 0 ||
-      gen_text(g, "last_async_id", r->last_async_id) != 0 ||
-      gen_text(g, "last_error", r->last_error) != 0 ||
-      gen_int(g, "track_ms", r->track_ms) != 0 ||
-      gen_int(g, "track_reads", r->track_reads) != 0 ||
-      gen_text(g, "async_status", r->async_status) != 0 ||
-      gen_bool(g, "seen_active", r->seen_active) != 0)
+      wdr_json_gen_text(g, "workflow", workflow) != 0 ||
+      wdr_json_gen_text(g, "execution_id", r->execution_id) != 0 ||
+      wdr_json_gen_text(g, "state", wdr_run_state_name(r->state)) != 0 ||
+      wdr_json_gen_text(g, "in_flight",
+                        r->in_flight < WDR_RUN_JOB_KINDS
+                            ? kind_names[r->in_flight]
+                            : "rerun") != 0 ||
+      wdr_json_gen_int(g, "attempts", r->attempts) != 0 ||
+      wdr_json_gen_int(g, "tries", r->tries) != 0 ||
+      wdr_json_gen_int(g, "request_retries", r->request_retries) != 0 ||
+      wdr_json_gen_int(g, "verify_tries", r->verify_tries) != 0 ||
+      wdr_json_gen_bool(g, "resigned", r->resigned) != 0 ||
+      wdr_json_gen_bool(g, "gave_up", r->gave_up) != 0 ||
+      wdr_json_gen_bool(g, "had_accepted", r->had_accepted) != 0 ||
+      wdr_json_gen_int(g, "first_signal_ms", r->first_signal_ms) != 0 ||
+      wdr_json_gen_int(g, "last_signal_ms", r->last_signal_ms) != 0 ||
+      wdr_json_gen_int(g, "last_try_ms", r->last_try_ms) != 0 ||
+      wdr_json_gen_int(g, "next_at_ms", r->next_at_ms) != 0 ||
+      wdr_json_gen_int(g, "updated_ms", r->updated_ms) != 0 ||
+      wdr_json_gen_text(g, "last_async_id", r->last_async_id) != 0 ||
+      wdr_json_gen_text(g, "last_error", r->last_error) != 0 ||
+      wdr_json_gen_int(g, "track_ms", r->track_ms) != 0 ||
+      wdr_json_gen_int(g, "track_reads", r->track_reads) != 0 ||
+      wdr_json_gen_text(g, "async_status", r->async_status) != 0 ||
+      wdr_json_gen_bool(g, "seen_active", r->seen_active) != 0)
     return -1;
   return yajl_gen_map_close(g) == yajl_gen_status_ok ? 0 : -1;
 }
@@ -79,8 +57,9 @@ static int gen_state(yajl_gen g, const wdr_policy_t *p, char *const *names,
   size_t runs_num = 0;
   const wdr_run_t *runs = wdr_policy_runs(p, &runs_num);
   if (yajl_gen_map_open(g) != yajl_gen_status_ok ||
-      gen_int(g, "version", WDR_STATE_VERSION) != 0 ||
-      gen_int(g, "saved_ms", now_ms) != 0 || gen_str(g, "runs") != 0 ||
+      wdr_json_gen_int(g, "version", WDR_STATE_VERSION) != 0 ||
+      wdr_json_gen_int(g, "saved_ms", now_ms) != 0 ||
+      wdr_json_gen_str(g, "runs") != 0 ||
       yajl_gen_array_open(g) != yajl_gen_status_ok)
     return -1;
   for (size_t i = 0; i < runs_num; i++)
@@ -88,14 +67,15 @@ static int gen_state(yajl_gen g, const wdr_policy_t *p, char *const *names,
         gen_run(g, &runs[i], names[runs[i].wf]) != 0)
       return -1;
   if (yajl_gen_array_close(g) != yajl_gen_status_ok ||
-      gen_str(g, "budget") != 0 || yajl_gen_map_open(g) != yajl_gen_status_ok)
+      wdr_json_gen_str(g, "budget") != 0 ||
+      yajl_gen_map_open(g) != yajl_gen_status_ok)
     return -1;
   for (size_t wf = 0; wf < wf_num; wf++) {
     size_t n = 0;
     const int64_t *t = wdr_policy_budget(p, wf, &n);
     if (!persist[wf] || n == 0)
       continue;
-    if (gen_str(g, names[wf]) != 0 ||
+    if (wdr_json_gen_str(g, names[wf]) != 0 ||
         yajl_gen_array_open(g) != yajl_gen_status_ok)
       return -1;
     for (size_t i = 0; i < n; i++)
