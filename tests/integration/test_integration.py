@@ -852,10 +852,10 @@ class TestMetricsAndQueue(PluginTestCase):
 
     def test_10_queue_limit_drops(self):
         """A burst of signals over four unixsock connections against
-        QueueLimit 1 overflows the queue in front of the policy thread: the
+        QueueLimit 1 overflows the queue in front of the engine thread: the
         overflow is counted as dropped, every other signal is rerun once.
         (Before the rerun policy a busy worker let the queue fill; now the
-        policy thread takes signals at once and pending reruns wait in its
+        engine thread takes signals at once and pending reruns wait in its
         table, so only a burst fills the queue.)"""
         c = self.collectd(options=self.options(QueueLimit=1, RateLimit=1000))
         runs = [new_run_id() for _ in range(200)]
