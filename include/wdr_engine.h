@@ -25,9 +25,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WDR_ENGINE_MAX_RUNS 100000 /* runs tracked at once */
-#define WDR_ENGINE_PRUNE_MS 60000  /* forget old runs this often */
-#define WDR_ENGINE_IDLE_MS 1000    /* longest wait between two passes */
+#define WDR_ENGINE_PRUNE_MS 60000 /* forget old runs this often */
+#define WDR_ENGINE_IDLE_MS 1000   /* longest wait between two passes */
 
 typedef struct wdr_engine_s wdr_engine_t;
 

@@ -28,6 +28,7 @@ enum wdr_counter {
   WDR_CNT_ASYNC_FAIL,
   WDR_CNT_ASYNC_PART_SUCCESS,
   WDR_CNT_ASYNC_TIMEOUT, /* still pending after AsyncTimeout */
+  WDR_CNT_EVICTED,       /* finished runs forgotten early: MaxTrackedRuns */
   WDR_CNT_NUM
 };
 

@@ -109,7 +109,7 @@ typedef enum {
   WDR_SIGNAL_EXHAUSTED, /* MaxAttempts accepted reruns used */
   WDR_SIGNAL_BUDGET,    /* MaxRerunsPerHour sent in the last hour or due */
   WDR_SIGNAL_PERMANENT, /* a permanent error ended this run before */
-  WDR_SIGNAL_FULL,      /* the table holds max_runs runs (also: bad input) */
+  WDR_SIGNAL_FULL,      /* max_runs runs, all active (also: bad input) */
 } wdr_signal_verdict_t;
 
 typedef struct {
@@ -117,6 +117,10 @@ typedef struct {
   int64_t at_ms; /* SCHEDULED: when */
   bool gave_up;  /* EXHAUSTED: first time: say "gave up" once */
   int attempts;  /* the run's accepted reruns so far */
+  /* The table was full: the finished run updated longest ago (of workflow
+   * evicted_wf) was forgotten to make room. FULL: every run is active. */
+  bool evicted;
+  size_t evicted_wf;
 } wdr_signal_decision_t;
 
 /* A request the policy wants sent. */

@@ -163,6 +163,16 @@ static const opt_t plugin_opts[] = {
      .max = 315360000,
      .def = 604800,
      .meaning = "seconds a finished run is remembered"},
+    {.key = "MaxTrackedRuns",
+     .kind = OPT_INT,
+     .offset = PLUGIN_FIELD(max_tracked_runs),
+     .min = 100,
+     .max = 100000000,
+     .def = 1000000,
+     .meaning = "runs remembered at once; when full, the finished run updated "
+                "longest ago is forgotten (`evicted`), and a new failure is "
+                "refused (`skipped-table_full`) only while every run is "
+                "active"},
     {.key = "PollInterval",
      .kind = OPT_NUMBER,
      .offset = PLUGIN_FIELD(poll_interval),

@@ -59,7 +59,7 @@ static wdr_policy_t *create_policy(const wdr_engine_t *e) {
       .wf_num = cfg->workflows_num,
       .max_request_retries = cfg->max_request_retries,
       .retention_ms = (int64_t)(cfg->state_retention * 1000.0),
-      .max_runs = WDR_ENGINE_MAX_RUNS,
+      .max_runs = (size_t)cfg->max_tracked_runs,
       .async_poll_ms = (int64_t)ceil(cfg->async_poll_interval * 1000.0),
       .async_timeout_ms = (int64_t)ceil(cfg->async_timeout * 1000.0)});
 }
@@ -207,6 +207,8 @@ static void report_decision(wdr_engine_t *e, size_t wf,
                             const wdr_signal_decision_t *d, int64_t now_ms) {
   const wdr_workflow_cfg_t *w = wf_cfg(e, wf);
   char text[512], attempts[16];
+  if (d->evicted)
+    wdr_metrics_count(e->metrics, d->evicted_wf, WDR_CNT_EVICTED);
   switch (d->verdict) {
   case WDR_SIGNAL_SCHEDULED:
     e->dirty = true;
@@ -247,8 +249,9 @@ static void report_decision(wdr_engine_t *e, size_t wf,
   case WDR_SIGNAL_FULL:
     wdr_metrics_skip(e->metrics, wf, WDR_SKIP_TABLE_FULL);
     warn_limited(e, &e->limit_refused, now_ms,
-                 "tracking %d runs already: no rerun of %s",
-                 WDR_ENGINE_MAX_RUNS, execution_id);
+                 "tracking %d runs already (MaxTrackedRuns), none of them "
+                 "finished: no rerun of %s",
+                 e->cfg->max_tracked_runs, execution_id);
     return;
   }
 }

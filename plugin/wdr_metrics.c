@@ -51,6 +51,7 @@ static const char *const counter_names[WDR_CNT_NUM] = {
     [WDR_CNT_ASYNC_FAIL] = "async-FAIL",
     [WDR_CNT_ASYNC_PART_SUCCESS] = "async-PART_SUCCESS",
     [WDR_CNT_ASYNC_TIMEOUT] = "async-TIMEOUT",
+    [WDR_CNT_EVICTED] = "evicted",
 };
 
 static const char *const skip_names[WDR_SKIP_NUM] = {

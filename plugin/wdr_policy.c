@@ -1,6 +1,7 @@
 #include "wdr_policy.h"
 #include "wdr_backoff.h"
 #include "wdr_policy_store.h"
+#include "wdr_table.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -17,10 +18,8 @@ typedef struct {
 
 struct wdr_policy_s {
   wdr_policy_cfg_t cfg;
-  wdr_run_t *runs; /* unordered; removal moves the last one in */
-  size_t runs_num;
-  size_t runs_cap;
-  window_t *budget; /* one per workflow */
+  wdr_table_t *table; /* the runs, indexed */
+  window_t *budget;   /* one per workflow */
 };
 
 static const char *const state_names[WDR_RUN_STATE_NUM] = {
@@ -41,7 +40,8 @@ wdr_policy_t *wdr_policy_create(const wdr_policy_cfg_t *cfg) {
   if (p == NULL)
     return NULL;
   p->cfg = *cfg;
-  if ((p->budget = calloc(cfg->wf_num, sizeof(window_t))) == NULL)
+  if ((p->table = wdr_table_create(cfg->wf_num, cfg->max_runs)) == NULL ||
+      (p->budget = calloc(cfg->wf_num, sizeof(window_t))) == NULL)
     goto fail;
   for (size_t i = 0; i < cfg->wf_num; i++) {
     int max = cfg->wf[i].max_reruns_per_hour;
@@ -72,35 +72,43 @@ void wdr_policy_destroy(wdr_policy_t *p) {
     for (size_t i = 0; i < p->cfg.wf_num; i++)
       free(p->budget[i].t);
   free(p->budget);
-  for (size_t i = 0; i < p->runs_num; i++)
-    scope_clear(&p->runs[i]);
-  free(p->runs);
+  for (size_t i = 0; p->table != NULL && i < wdr_table_size(p->table); i++)
+    scope_clear(wdr_table_at(p->table, i));
+  wdr_table_destroy(p->table);
   free(p);
 }
 
 static wdr_run_t *find_run(wdr_policy_t *p, size_t wf, const char *id) {
-  for (size_t i = 0; i < p->runs_num; i++)
-    if (p->runs[i].wf == wf && strcmp(p->runs[i].execution_id, id) == 0)
-      return &p->runs[i];
-  return NULL;
+  return wdr_table_find(p->table, wf, id);
 }
 
-static wdr_run_t *add_run(wdr_policy_t *p) {
-  if (p->runs_num >= p->cfg.max_runs)
-    return NULL;
-  if (p->runs_num == p->runs_cap) {
-    size_t cap = p->runs_cap ? 2 * p->runs_cap : 64;
-    if (cap > p->cfg.max_runs)
-      cap = p->cfg.max_runs;
-    wdr_run_t *r = realloc(p->runs, cap * sizeof(*r));
-    if (r == NULL)
+/* Re-files a run after a public entry point changed it (wdr_table.h's
+ * contract); a run that is gone needs nothing. */
+static void settle(wdr_policy_t *p, size_t wf, const char *id) {
+  wdr_run_t *r = find_run(p, wf, id);
+  if (r != NULL)
+    wdr_table_settle(p->table, r);
+}
+
+static void forget(wdr_policy_t *p, wdr_run_t *r) {
+  scope_clear(r);
+  wdr_table_remove(p->table, r);
+}
+
+/* A new run for (wf, id). A full table forgets its finished run updated
+ * longest ago to make room (*ret_evicted says which workflow's); when every
+ * run is still active there is none. */
+static wdr_run_t *add_run(wdr_policy_t *p, size_t wf, const char *id,
+                          bool *ret_evicted, size_t *ret_evicted_wf) {
+  if (wdr_table_size(p->table) >= wdr_table_max(p->table)) {
+    wdr_run_t *old = wdr_table_oldest_finished(p->table);
+    if (old == NULL)
       return NULL;
-    p->runs = r;
-    p->runs_cap = cap;
+    *ret_evicted = true;
+    *ret_evicted_wf = old->wf;
+    forget(p, old);
   }
-  wdr_run_t *run = &p->runs[p->runs_num++];
-  memset(run, 0, sizeof(*run));
-  return run;
+  return wdr_table_add(p->table, wf, id);
 }
 
 static void window_expire(window_t *w, int64_t now_ms) {
@@ -131,15 +139,6 @@ static bool awaits_first_send(const wdr_run_t *r) {
          !r->resigned;
 }
 
-/* Reruns of workflow wf scheduled and not yet charged to its budget. */
-static size_t awaiting_first_send(const wdr_policy_t *p, size_t wf) {
-  size_t n = 0;
-  for (size_t i = 0; i < p->runs_num; i++)
-    if (p->runs[i].wf == wf && awaits_first_send(&p->runs[i]))
-      n++;
-  return n;
-}
-
 /* The next attempt for a failure of run (NULL: a run not in the table yet)
  * of workflow wf, which is IDLE: refused when its attempts or the hour's
  * budget are used up, else scheduled after its backoff. */
@@ -162,7 +161,7 @@ static wdr_signal_decision_t next_attempt(wdr_policy_t *p, size_t wf,
   window_t *win = &p->budget[wf];
   if (w->max_reruns_per_hour > 0) {
     window_expire(win, now_ms);
-    if (win->num + awaiting_first_send(p, wf) >= win->cap) {
+    if (win->num + wdr_table_awaiting(p->table, wf) >= win->cap) {
       d.verdict = WDR_SIGNAL_BUDGET;
       return d;
     }
@@ -170,12 +169,11 @@ static wdr_signal_decision_t next_attempt(wdr_policy_t *p, size_t wf,
   /* Only runs that get a rerun enter the table: a storm of signals over
    * budget must not fill it. */
   if (run == NULL) {
-    if ((run = add_run(p)) == NULL) {
+    if ((run = add_run(p, wf, execution_id, &d.evicted, &d.evicted_wf)) ==
+        NULL) {
       d.verdict = WDR_SIGNAL_FULL;
       return d;
     }
-    run->wf = wf;
-    memcpy(run->execution_id, execution_id, strlen(execution_id) + 1);
     run->first_signal_ms = now_ms;
     run->last_signal_ms = now_ms;
   }
@@ -202,9 +200,9 @@ static wdr_signal_decision_t next_attempt(wdr_policy_t *p, size_t wf,
   return d;
 }
 
-wdr_signal_decision_t wdr_policy_on_signal(wdr_policy_t *p, size_t wf,
-                                           const char *execution_id,
-                                           int64_t now_ms, uint32_t rnd) {
+static wdr_signal_decision_t signal_run(wdr_policy_t *p, size_t wf,
+                                        const char *execution_id,
+                                        int64_t now_ms, uint32_t rnd) {
   wdr_signal_decision_t d = {.verdict = WDR_SIGNAL_FULL};
   if (wf >= p->cfg.wf_num || execution_id == NULL ||
       strlen(execution_id) >= WDR_ID_MAX)
@@ -232,6 +230,14 @@ wdr_signal_decision_t wdr_policy_on_signal(wdr_policy_t *p, size_t wf,
   return next_attempt(p, wf, run, execution_id, now_ms, rnd);
 }
 
+wdr_signal_decision_t wdr_policy_on_signal(wdr_policy_t *p, size_t wf,
+                                           const char *execution_id,
+                                           int64_t now_ms, uint32_t rnd) {
+  wdr_signal_decision_t d = signal_run(p, wf, execution_id, now_ms, rnd);
+  settle(p, wf, execution_id);
+  return d;
+}
+
 wdr_signal_decision_t wdr_policy_on_polled(wdr_policy_t *p, size_t wf,
                                            const char *execution_id,
                                            long long rerun_times,
@@ -243,6 +249,7 @@ wdr_signal_decision_t wdr_policy_on_polled(wdr_policy_t *p, size_t wf,
       rerun_times < run->attempts) {
     run->last_signal_ms = now_ms;
     run->updated_ms = now_ms;
+    wdr_table_settle(p->table, run);
     return (wdr_signal_decision_t){.verdict = WDR_SIGNAL_DUPLICATE,
                                    .attempts = run->attempts};
   }
@@ -292,15 +299,7 @@ bool wdr_policy_take_due(wdr_policy_t *p, int64_t now_ms, wdr_policy_job_t *job,
   wdr_run_t *best = NULL;
   int64_t charged = 0;
   for (;;) {
-    best = NULL;
-    for (size_t i = 0; i < p->runs_num; i++) {
-      wdr_run_t *r = &p->runs[i];
-      if (r->state != WDR_RUN_SCHEDULED && r->state != WDR_RUN_VERIFY &&
-          r->state != WDR_RUN_ASYNC && r->state != WDR_RUN_FOLLOW)
-        continue;
-      if (best == NULL || r->next_at_ms < best->next_at_ms)
-        best = r;
-    }
+    best = wdr_table_next_due(p->table);
     if (best == NULL || best->next_at_ms > now_ms) {
       if (ret_next_ms != NULL)
         *ret_next_ms = best != NULL ? best->next_at_ms : INT64_MAX;
@@ -311,6 +310,7 @@ bool wdr_policy_take_due(wdr_policy_t *p, int64_t now_ms, wdr_policy_job_t *job,
     if (best->state != WDR_RUN_SCHEDULED || needs_check(p, best) ||
         budget_charge(p, best, now_ms, &charged))
       break;
+    wdr_table_settle(p->table, best);
   }
   wdr_job_kind_t kind = best->state == WDR_RUN_VERIFY   ? WDR_JOB_VERIFY
                         : best->state == WDR_RUN_ASYNC  ? WDR_JOB_ASYNC
@@ -344,6 +344,7 @@ bool wdr_policy_take_due(wdr_policy_t *p, int64_t now_ms, wdr_policy_job_t *job,
     best->attempts++;
     best->state = WDR_RUN_IDLE;
   }
+  wdr_table_settle(p->table, best);
   return true;
 }
 
@@ -508,10 +509,10 @@ wdr_check_t wdr_policy_evaluate_check(const wdr_policy_wf_t *wf,
   return WDR_CHECK_PASS;
 }
 
-wdr_result_decision_t wdr_policy_on_check(wdr_policy_t *p,
-                                          const wdr_policy_job_t *job,
-                                          wdr_check_t check, char *const *tasks,
-                                          size_t tasks_num, int64_t now_ms) {
+static wdr_result_decision_t check_run(wdr_policy_t *p,
+                                       const wdr_policy_job_t *job,
+                                       wdr_check_t check, char *const *tasks,
+                                       size_t tasks_num, int64_t now_ms) {
   wdr_result_decision_t d = {.verdict = WDR_RESULT_STALE};
   wdr_run_t *run = find_run(p, job->wf, job->execution_id);
   if (run == NULL || run->state != WDR_RUN_IN_FLIGHT ||
@@ -542,10 +543,19 @@ wdr_result_decision_t wdr_policy_on_check(wdr_policy_t *p,
   return d;
 }
 
-wdr_result_decision_t
-wdr_policy_on_result(wdr_policy_t *p, const wdr_policy_job_t *job,
-                     wdr_outcome_t outcome, const char *async_id,
-                     const char *error_code, int64_t now_ms, uint32_t rnd) {
+wdr_result_decision_t wdr_policy_on_check(wdr_policy_t *p,
+                                          const wdr_policy_job_t *job,
+                                          wdr_check_t check, char *const *tasks,
+                                          size_t tasks_num, int64_t now_ms) {
+  wdr_result_decision_t d = check_run(p, job, check, tasks, tasks_num, now_ms);
+  settle(p, job->wf, job->execution_id);
+  return d;
+}
+
+static wdr_result_decision_t
+result_run(wdr_policy_t *p, const wdr_policy_job_t *job, wdr_outcome_t outcome,
+           const char *async_id, const char *error_code, int64_t now_ms,
+           uint32_t rnd) {
   wdr_result_decision_t d = {.verdict = WDR_RESULT_STALE};
   wdr_run_t *run = find_run(p, job->wf, job->execution_id);
   if (run == NULL || run->state != WDR_RUN_IN_FLIGHT ||
@@ -563,6 +573,16 @@ wdr_policy_on_result(wdr_policy_t *p, const wdr_policy_job_t *job,
   else
     d.verdict = on_check_failed(p, run, outcome, now_ms, rnd, &d.at_ms);
   d.attempts = run->attempts;
+  return d;
+}
+
+wdr_result_decision_t
+wdr_policy_on_result(wdr_policy_t *p, const wdr_policy_job_t *job,
+                     wdr_outcome_t outcome, const char *async_id,
+                     const char *error_code, int64_t now_ms, uint32_t rnd) {
+  wdr_result_decision_t d =
+      result_run(p, job, outcome, async_id, error_code, now_ms, rnd);
+  settle(p, job->wf, job->execution_id);
   return d;
 }
 
@@ -612,10 +632,10 @@ static void follow_next(const wdr_policy_t *p, wdr_run_t *run, int64_t now_ms,
   d->at_ms = run->next_at_ms;
 }
 
-wdr_track_decision_t wdr_policy_on_async(wdr_policy_t *p,
-                                         const wdr_policy_job_t *job,
-                                         wdr_async_t what, const char *status,
-                                         int64_t now_ms) {
+static wdr_track_decision_t async_run(wdr_policy_t *p,
+                                      const wdr_policy_job_t *job,
+                                      wdr_async_t what, const char *status,
+                                      int64_t now_ms) {
   wdr_track_decision_t d = {.verdict = WDR_TRACK_STALE};
   wdr_run_t *run = tracked(p, job, WDR_JOB_ASYNC);
   if (run == NULL)
@@ -640,11 +660,19 @@ wdr_track_decision_t wdr_policy_on_async(wdr_policy_t *p,
   return d;
 }
 
-wdr_track_decision_t wdr_policy_on_follow(wdr_policy_t *p,
-                                          const wdr_policy_job_t *job,
-                                          wdr_follow_t what,
-                                          long long rerun_times, int64_t now_ms,
-                                          uint32_t rnd) {
+wdr_track_decision_t wdr_policy_on_async(wdr_policy_t *p,
+                                         const wdr_policy_job_t *job,
+                                         wdr_async_t what, const char *status,
+                                         int64_t now_ms) {
+  wdr_track_decision_t d = async_run(p, job, what, status, now_ms);
+  settle(p, job->wf, job->execution_id);
+  return d;
+}
+
+static wdr_track_decision_t follow_run(wdr_policy_t *p,
+                                       const wdr_policy_job_t *job,
+                                       wdr_follow_t what, long long rerun_times,
+                                       int64_t now_ms, uint32_t rnd) {
   wdr_track_decision_t d = {.verdict = WDR_TRACK_STALE};
   wdr_run_t *run = tracked(p, job, WDR_JOB_FOLLOW);
   if (run == NULL)
@@ -694,6 +722,16 @@ wdr_track_decision_t wdr_policy_on_follow(wdr_policy_t *p,
     return d;
   }
   follow_next(p, run, now_ms, &d, WDR_TRACK_WAIT);
+  return d;
+}
+
+wdr_track_decision_t wdr_policy_on_follow(wdr_policy_t *p,
+                                          const wdr_policy_job_t *job,
+                                          wdr_follow_t what,
+                                          long long rerun_times, int64_t now_ms,
+                                          uint32_t rnd) {
+  wdr_track_decision_t d = follow_run(p, job, what, rerun_times, now_ms, rnd);
+  settle(p, job->wf, job->execution_id);
   return d;
 }
 
@@ -810,33 +848,22 @@ void wdr_policy_requeue(wdr_policy_t *p, const wdr_policy_job_t *job) {
       run->in_flight != job->kind)
     return;
   run->state = state_of(job->kind);
+  wdr_table_settle(p->table, run);
   if (job->charged_ms != 0)
     budget_refund(p, job->wf, job->charged_ms);
 }
 
 size_t wdr_policy_pending(const wdr_policy_t *p) {
-  size_t n = 0;
-  for (size_t i = 0; i < p->runs_num; i++) {
-    const wdr_run_t *r = &p->runs[i];
-    if (r->state == WDR_RUN_SCHEDULED || r->state == WDR_RUN_VERIFY ||
-        (r->state == WDR_RUN_IN_FLIGHT && r->in_flight != WDR_JOB_ASYNC &&
-         r->in_flight != WDR_JOB_FOLLOW))
-      n++;
-  }
-  return n;
+  return wdr_table_pending(p->table);
 }
 
 size_t wdr_policy_prune(wdr_policy_t *p, int64_t now_ms) {
   size_t removed = 0;
-  for (size_t i = 0; i < p->runs_num;) {
-    wdr_run_t *r = &p->runs[i];
-    bool finished = r->state == WDR_RUN_IDLE || r->state == WDR_RUN_PERMANENT;
-    if (finished && r->updated_ms < now_ms - p->cfg.retention_ms) {
-      scope_clear(r);
-      *r = p->runs[--p->runs_num];
-      removed++;
-    } else
-      i++;
+  wdr_run_t *r;
+  while ((r = wdr_table_oldest_finished(p->table)) != NULL &&
+         r->updated_ms < now_ms - p->cfg.retention_ms) {
+    forget(p, r);
+    removed++;
   }
   for (size_t i = 0; i < p->cfg.wf_num; i++)
     window_expire(&p->budget[i], now_ms);
@@ -844,8 +871,8 @@ size_t wdr_policy_prune(wdr_policy_t *p, int64_t now_ms) {
 }
 
 const wdr_run_t *wdr_policy_runs(const wdr_policy_t *p, size_t *ret_num) {
-  *ret_num = p->runs_num;
-  return p->runs;
+  *ret_num = wdr_table_size(p->table);
+  return wdr_table_at(p->table, 0);
 }
 
 const int64_t *wdr_policy_budget(const wdr_policy_t *p, size_t wf,
@@ -856,13 +883,14 @@ const int64_t *wdr_policy_budget(const wdr_policy_t *p, size_t wf,
 
 int wdr_policy_restore(wdr_policy_t *p, const wdr_run_t *run, int64_t now_ms) {
   if (run->wf >= p->cfg.wf_num || run->state >= WDR_RUN_STATE_NUM ||
-      find_run(p, run->wf, run->execution_id) != NULL)
+      strnlen(run->execution_id, WDR_ID_MAX) == WDR_ID_MAX)
     return -1;
-  wdr_run_t *r = add_run(p);
+  /* A restored run never pushes another out: the file holds at most what
+   * the table held. */
+  wdr_run_t *r = wdr_table_add(p->table, run->wf, run->execution_id);
   if (r == NULL)
     return -1;
   *r = *run;
-  r->execution_id[WDR_ID_MAX - 1] = '\0';
   r->checked = false;
   r->scope = NULL;
   r->scope_num = 0;
@@ -885,6 +913,7 @@ int wdr_policy_restore(wdr_policy_t *p, const wdr_run_t *run, int64_t now_ms) {
     r->state = WDR_RUN_IDLE; /* TrackAsync was switched off */
   if (r->state == WDR_RUN_ASYNC && r->last_async_id[0] == '\0')
     r->state = WDR_RUN_FOLLOW;
+  wdr_table_settle(p->table, r);
   return 0;
 }
 

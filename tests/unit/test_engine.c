@@ -19,7 +19,7 @@ typedef struct {
   wdr_log_level_t level[LINES_MAX];
   char line[LINES_MAX][1024];
   size_t lines;
-  wdr_note_t notes[64];
+  wdr_note_t notes[256];
   size_t notes_num;
   char *load_text; /* NULL: no state yet */
   int saves;
@@ -40,7 +40,7 @@ static void fake_log(void *ctx, wdr_log_level_t level, const char *text) {
 
 static void fake_notify(void *ctx, const wdr_note_t *n) {
   fake_t *f = ctx;
-  assert_true(f->notes_num < 64);
+  assert_true(f->notes_num < 256);
   f->notes[f->notes_num++] = *n;
 }
 
@@ -725,6 +725,33 @@ static void test_save_failure_logged_once(void **state) {
   assert_int_equal(g_fake.saves, 1);
 }
 
+/* MaxTrackedRuns: the finished run updated longest ago makes room and is
+ * counted; when every run is active a new failure is refused. */
+static void test_max_tracked_runs(void **state) {
+  (void)state;
+  ocb_num(g_root, "MaxTrackedRuns", 100);
+  start();
+  char id[32];
+  int64_t t = T0;
+  for (int i = 0; i < 100; i++) {
+    snprintf(id, sizeof(id), "run-%03d", i);
+    signal_at(id, t);
+    wdr_job_t job = one_job(t += 10, WDR_JOB_RERUN);
+    answer(&job, accepted_answer("a"), t);
+  }
+  assert_int_equal(counter("evicted"), 0);
+  signal_at("run-new", t += 10);
+  assert_int_equal(counter("evicted"), 1);
+  assert_int_equal(counter("skipped-table_full"), 0);
+  wdr_job_t job = one_job(t += 10, WDR_JOB_RERUN);
+  assert_string_equal(job.run.execution_id, "run-new");
+  /* run-000 was forgotten: its next failure is a first attempt again. */
+  signal_at("run-000", t += 10);
+  assert_int_equal(counter("evicted"), 2);
+  job = one_job(t += 10, WDR_JOB_RERUN);
+  assert_int_equal(job.run.attempt, 1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_signal_rerun_accepted, setup,
@@ -753,6 +780,7 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_save_failure_logged_once, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_max_tracked_runs, setup, teardown),
   };
   return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
 }

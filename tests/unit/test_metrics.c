@@ -48,9 +48,9 @@ static void test_zero_counters_emitted(void **state) {
   wdr_metrics_t *m = wdr_metrics_create(2);
   capture_t c = {.n = 0};
   wdr_metrics_emit(m, names, 0, capture, &c);
-  /* 14 counters + 11 skip reasons per workflow, then queue_length and
+  /* 15 counters + 11 skip reasons per workflow, then queue_length and
    * breaker_open; no time to recover before a recovery. */
-  assert_int_equal(c.n, 2 * 25 + 2);
+  assert_int_equal(c.n, 2 * 26 + 2);
   assert_null(find(&c, "hourly/duration-time_to_recover"));
   const char *want[] = {"signals",
                         "attempts",
@@ -66,6 +66,7 @@ static void test_zero_counters_emitted(void **state) {
                         "async-FAIL",
                         "async-PART_SUCCESS",
                         "async-TIMEOUT",
+                        "evicted",
                         "skipped-no_execution_id",
                         "skipped-bad_execution_id",
                         "skipped-duplicate",

@@ -1454,14 +1454,21 @@ static void test_restore_full(void **state) {
   wdr_run_t r4 = restored(WF, "r4", WDR_RUN_IDLE, 0);
   assert_int_equal(wdr_policy_restore(g_p, &r4, T0), -1);
   assert_int_equal(runs_num(), 3);
-  /* A new run's signal finds the table full; known runs still work. */
-  wdr_signal_decision_t d = sig(WF, "r5", T0, 0);
-  assert_int_equal(d.verdict, WDR_SIGNAL_FULL);
+  /* A new run's signal finds the table full: the finished run updated
+   * longest ago (r1, then r2) makes room; known runs still work. */
+  assert_int_equal(sig_scheduled(WF, "r2", T0 + 1, 0), T0 + 1);
+  wdr_signal_decision_t d = sig(WF, "r5", T0 + 2, 0);
+  assert_int_equal(d.verdict, WDR_SIGNAL_SCHEDULED);
+  assert_true(d.evicted);
+  assert_int_equal(d.evicted_wf, WF);
   assert_int_equal(runs_num(), 3);
-  assert_int_equal(sig_scheduled(WF, "r1", T0, 0), T0); /* backoff over */
-  /* A pruned slot is free again. */
-  assert_int_equal(wdr_policy_prune(g_p, T0 + 2 * DAY), 1); /* r2 */
-  assert_int_equal(sig_scheduled(WF, "r5", T0 + 2 * DAY, 0), T0 + 2 * DAY);
+  assert_false(has_run(WF, "r1"));
+  /* Every run is active now: nothing is forgotten, the signal is FULL. */
+  d = sig(WF, "r6", T0 + 3, 0);
+  assert_int_equal(d.verdict, WDR_SIGNAL_FULL);
+  assert_false(d.evicted);
+  assert_int_equal(runs_num(), 3);
+  assert_false(has_run(WF, "r6"));
 }
 
 /* A signal that finds the table full uses no budget. */

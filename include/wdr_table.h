@@ -1,0 +1,63 @@
+/* wdr_table: the policy's table of runs, at constant cost per event.
+ *
+ * Runs live in one dense array (removal moves the last run into the gap).
+ * Beside it: a hash index by (workflow, run id), a min-heap of the runs
+ * waiting for a job (SCHEDULED, VERIFY, ASYNC, FOLLOW) by next_at_ms, a
+ * min-heap of finished runs (IDLE, PERMANENT) by updated_ms, and the counts
+ * the policy asks for on every signal (pending runs; per workflow, reruns
+ * scheduled and not yet charged to the budget). Lookup and insertion are
+ * O(1), the next due run and the oldest finished one O(1), a change of a
+ * run O(log n).
+ *
+ * The contract: after changing a run's state, next_at_ms, updated_ms,
+ * request_retries or resigned, call wdr_table_settle on it. Pointers into
+ * the table are valid until the next wdr_table_add or wdr_table_remove.
+ *
+ * Pure; one owner thread (the policy's). */
+#ifndef WDR_TABLE_H
+#define WDR_TABLE_H
+
+#include "wdr_policy.h"
+
+#include <stddef.h>
+
+typedef struct wdr_table_s wdr_table_t;
+
+/* wdr_table_create: room for at most max_runs runs of wf_num workflows.
+ * NULL on bad input or no memory. */
+wdr_table_t *wdr_table_create(size_t wf_num, size_t max_runs);
+/* wdr_table_destroy frees the table (not what runs point to: the owner
+ * clears those first). NULL is fine. */
+void wdr_table_destroy(wdr_table_t *t);
+
+wdr_run_t *wdr_table_find(const wdr_table_t *t, size_t wf, const char *id);
+
+/* wdr_table_add: a new, zeroed run with its key set and indexed (IDLE, so
+ * among the finished ones until settled otherwise). NULL when the table
+ * holds max_runs runs, the key is bad or already there, or on no memory. */
+wdr_run_t *wdr_table_add(wdr_table_t *t, size_t wf, const char *id);
+
+/* wdr_table_remove forgets r (the owner has freed what it points to). */
+void wdr_table_remove(wdr_table_t *t, wdr_run_t *r);
+
+/* wdr_table_settle re-files r after a change (see the contract above). */
+void wdr_table_settle(wdr_table_t *t, wdr_run_t *r);
+
+/* The run waiting for a job that is due first, or NULL. */
+wdr_run_t *wdr_table_next_due(const wdr_table_t *t);
+/* The finished run updated longest ago, or NULL. */
+wdr_run_t *wdr_table_oldest_finished(const wdr_table_t *t);
+
+size_t wdr_table_size(const wdr_table_t *t);
+size_t wdr_table_max(const wdr_table_t *t);
+/* Run i (0 <= i < size), for walking the whole table (the state file). */
+wdr_run_t *wdr_table_at(const wdr_table_t *t, size_t i);
+
+/* Runs SCHEDULED, VERIFY or IN_FLIGHT with a rerun, verify or check (reads
+ * of a followed rerun are not waiting reruns). */
+size_t wdr_table_pending(const wdr_table_t *t);
+/* Runs of workflow wf SCHEDULED for the first request of an attempt (not a
+ * retry, not a re-sign): the reruns the budget has not charged yet. */
+size_t wdr_table_awaiting(const wdr_table_t *t, size_t wf);
+
+#endif

@@ -1,0 +1,338 @@
+#include "wdr_table.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { HEAP_DUE, HEAP_FINISHED, HEAPS };
+
+/* What the table keeps about run i beside it: where it is in each heap (-1
+ * when not there) and which counts it is in. */
+typedef struct {
+  int32_t pos[HEAPS];
+  uint64_t seq[HEAPS]; /* when it entered the heap: ties go first-come */
+  bool pending;
+  bool awaiting;
+} meta_t;
+
+typedef struct {
+  uint32_t *a; /* run indexes */
+  size_t num;
+} heap_t;
+
+struct wdr_table_s {
+  size_t wf_num;
+  size_t max;
+  wdr_run_t *runs;
+  meta_t *meta;
+  size_t num, cap;
+  /* Open addressing with linear probing: run index + 1, 0 for empty. Kept
+   * at most half full, so probes stay short. */
+  uint32_t *slots;
+  size_t slots_cap; /* a power of two */
+  heap_t heap[HEAPS];
+  uint64_t seq; /* entries into a heap so far */
+  size_t pending;
+  size_t *awaiting; /* per workflow */
+};
+
+/* --- keys ---------------------------------------------------------------- */
+
+/* FNV-1a over the run id, mixed with the workflow. */
+static uint64_t key_hash(size_t wf, const char *id) {
+  uint64_t h = 14695981039346656037ULL ^ (uint64_t)wf;
+  for (const unsigned char *p = (const unsigned char *)id; *p != '\0'; p++)
+    h = (h ^ *p) * 1099511628211ULL;
+  return h ^ (h >> 29);
+}
+
+static bool key_is(const wdr_run_t *r, size_t wf, const char *id) {
+  return r->wf == wf && strcmp(r->execution_id, id) == 0;
+}
+
+/* The slot holding run (wf, id), or the empty slot where it would go. */
+static size_t slot_of(const wdr_table_t *t, size_t wf, const char *id) {
+  size_t mask = t->slots_cap - 1;
+  size_t i = (size_t)key_hash(wf, id) & mask;
+  while (t->slots[i] != 0 && !key_is(&t->runs[t->slots[i] - 1], wf, id))
+    i = (i + 1) & mask;
+  return i;
+}
+
+static int grow_slots(wdr_table_t *t) {
+  size_t cap = t->slots_cap * 2;
+  uint32_t *s = calloc(cap, sizeof(*s));
+  if (s == NULL)
+    return -1;
+  free(t->slots);
+  t->slots = s;
+  t->slots_cap = cap;
+  for (size_t i = 0; i < t->num; i++)
+    t->slots[slot_of(t, t->runs[i].wf, t->runs[i].execution_id)] =
+        (uint32_t)i + 1;
+  return 0;
+}
+
+/* Empties slot i without breaking the probe chains behind it (backward
+ * shift: no tombstones, so lookups never slow down with churn). */
+static void slot_delete(wdr_table_t *t, size_t i) {
+  size_t mask = t->slots_cap - 1;
+  size_t j = i;
+  for (;;) {
+    t->slots[i] = 0;
+    for (;;) {
+      j = (j + 1) & mask;
+      if (t->slots[j] == 0)
+        return;
+      const wdr_run_t *r = &t->runs[t->slots[j] - 1];
+      size_t home = (size_t)key_hash(r->wf, r->execution_id) & mask;
+      /* j's entry may move to i when its home is not in (i, j]. */
+      bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
+      if (!stays)
+        break;
+    }
+    t->slots[i] = t->slots[j];
+    i = j;
+  }
+}
+
+/* --- heaps --------------------------------------------------------------- */
+
+static int64_t heap_key(const wdr_table_t *t, int h, uint32_t run) {
+  const wdr_run_t *r = &t->runs[run];
+  return h == HEAP_DUE ? r->next_at_ms : r->updated_ms;
+}
+
+/* Heap order: the key, then first come first served, so that runs due at
+ * the same time leave in the order they became due. */
+static bool before(const wdr_table_t *t, int h, uint32_t a, uint32_t b) {
+  int64_t ka = heap_key(t, h, a), kb = heap_key(t, h, b);
+  return ka != kb ? ka < kb : t->meta[a].seq[h] < t->meta[b].seq[h];
+}
+
+static void heap_put(wdr_table_t *t, int h, size_t pos, uint32_t run) {
+  t->heap[h].a[pos] = run;
+  t->meta[run].pos[h] = (int32_t)pos;
+}
+
+static void sift_up(wdr_table_t *t, int h, size_t pos) {
+  heap_t *hp = &t->heap[h];
+  uint32_t run = hp->a[pos];
+  while (pos > 0) {
+    size_t parent = (pos - 1) / 2;
+    if (!before(t, h, run, hp->a[parent]))
+      break;
+    heap_put(t, h, pos, hp->a[parent]);
+    pos = parent;
+  }
+  heap_put(t, h, pos, run);
+}
+
+static void sift_down(wdr_table_t *t, int h, size_t pos) {
+  heap_t *hp = &t->heap[h];
+  uint32_t run = hp->a[pos];
+  for (;;) {
+    size_t child = 2 * pos + 1;
+    if (child >= hp->num)
+      break;
+    if (child + 1 < hp->num && before(t, h, hp->a[child + 1], hp->a[child]))
+      child++;
+    if (!before(t, h, hp->a[child], run))
+      break;
+    heap_put(t, h, pos, hp->a[child]);
+    pos = child;
+  }
+  heap_put(t, h, pos, run);
+}
+
+/* Puts run in heap h, or re-sorts it there after its key changed. */
+static void heap_file(wdr_table_t *t, int h, uint32_t run) {
+  int32_t pos = t->meta[run].pos[h];
+  if (pos < 0) {
+    t->meta[run].seq[h] = ++t->seq;
+    pos = (int32_t)t->heap[h].num++;
+    heap_put(t, h, (size_t)pos, run);
+  }
+  sift_up(t, h, (size_t)pos);
+  sift_down(t, h, (size_t)t->meta[run].pos[h]);
+}
+
+static void heap_drop(wdr_table_t *t, int h, uint32_t run) {
+  int32_t pos = t->meta[run].pos[h];
+  if (pos < 0)
+    return;
+  heap_t *hp = &t->heap[h];
+  t->meta[run].pos[h] = -1;
+  uint32_t last = hp->a[--hp->num];
+  if ((size_t)pos == hp->num)
+    return;
+  heap_put(t, h, (size_t)pos, last);
+  sift_up(t, h, (size_t)pos);
+  sift_down(t, h, (size_t)t->meta[last].pos[h]);
+}
+
+/* --- the table ----------------------------------------------------------- */
+
+wdr_table_t *wdr_table_create(size_t wf_num, size_t max_runs) {
+  if (wf_num == 0 || max_runs == 0 || max_runs > UINT32_MAX / 4)
+    return NULL;
+  wdr_table_t *t = calloc(1, sizeof(*t));
+  if (t == NULL)
+    return NULL;
+  t->wf_num = wf_num;
+  t->max = max_runs;
+  t->slots_cap = 64;
+  t->slots = calloc(t->slots_cap, sizeof(*t->slots));
+  t->awaiting = calloc(wf_num, sizeof(*t->awaiting));
+  if (t->slots == NULL || t->awaiting == NULL) {
+    wdr_table_destroy(t);
+    return NULL;
+  }
+  return t;
+}
+
+void wdr_table_destroy(wdr_table_t *t) {
+  if (t == NULL)
+    return;
+  free(t->runs);
+  free(t->meta);
+  free(t->slots);
+  for (int h = 0; h < HEAPS; h++)
+    free(t->heap[h].a);
+  free(t->awaiting);
+  free(t);
+}
+
+static size_t index_of(const wdr_table_t *t, const wdr_run_t *r) {
+  return (size_t)(r - t->runs);
+}
+
+wdr_run_t *wdr_table_find(const wdr_table_t *t, size_t wf, const char *id) {
+  if (id == NULL)
+    return NULL;
+  uint32_t v = t->slots[slot_of(t, wf, id)];
+  return v != 0 ? &t->runs[v - 1] : NULL;
+}
+
+/* Room for one more run in the arrays. */
+static int reserve(wdr_table_t *t) {
+  if (t->num < t->cap)
+    return 0;
+  size_t cap = t->cap ? 2 * t->cap : 64;
+  if (cap > t->max)
+    cap = t->max;
+  wdr_run_t *runs = realloc(t->runs, cap * sizeof(*runs));
+  if (runs == NULL)
+    return -1;
+  t->runs = runs;
+  meta_t *meta = realloc(t->meta, cap * sizeof(*meta));
+  if (meta == NULL)
+    return -1;
+  t->meta = meta;
+  for (int h = 0; h < HEAPS; h++) {
+    uint32_t *a = realloc(t->heap[h].a, cap * sizeof(*a));
+    if (a == NULL)
+      return -1;
+    t->heap[h].a = a;
+  }
+  t->cap = cap;
+  return 0;
+}
+
+wdr_run_t *wdr_table_add(wdr_table_t *t, size_t wf, const char *id) {
+  if (id == NULL || id[0] == '\0' || strlen(id) >= WDR_ID_MAX ||
+      wf >= t->wf_num || t->num >= t->max ||
+      wdr_table_find(t, wf, id) != NULL || reserve(t) != 0)
+    return NULL;
+  if (2 * (t->num + 1) > t->slots_cap && grow_slots(t) != 0)
+    return NULL;
+  uint32_t i = (uint32_t)t->num++;
+  wdr_run_t *r = &t->runs[i];
+  memset(r, 0, sizeof(*r));
+  r->wf = wf;
+  memcpy(r->execution_id, id, strlen(id) + 1);
+  t->meta[i] = (meta_t){.pos = {-1, -1}};
+  t->slots[slot_of(t, wf, id)] = i + 1;
+  wdr_table_settle(t, r);
+  return r;
+}
+
+static bool is_due(const wdr_run_t *r) {
+  return r->state == WDR_RUN_SCHEDULED || r->state == WDR_RUN_VERIFY ||
+         r->state == WDR_RUN_ASYNC || r->state == WDR_RUN_FOLLOW;
+}
+
+static bool is_finished(const wdr_run_t *r) {
+  return r->state == WDR_RUN_IDLE || r->state == WDR_RUN_PERMANENT;
+}
+
+static bool is_pending(const wdr_run_t *r) {
+  return r->state == WDR_RUN_SCHEDULED || r->state == WDR_RUN_VERIFY ||
+         (r->state == WDR_RUN_IN_FLIGHT && r->in_flight != WDR_JOB_ASYNC &&
+          r->in_flight != WDR_JOB_FOLLOW);
+}
+
+static bool is_awaiting(const wdr_run_t *r) {
+  return r->state == WDR_RUN_SCHEDULED && r->request_retries == 0 &&
+         !r->resigned;
+}
+
+void wdr_table_settle(wdr_table_t *t, wdr_run_t *r) {
+  uint32_t i = (uint32_t)index_of(t, r);
+  meta_t *m = &t->meta[i];
+  if (is_due(r))
+    heap_file(t, HEAP_DUE, i);
+  else
+    heap_drop(t, HEAP_DUE, i);
+  if (is_finished(r))
+    heap_file(t, HEAP_FINISHED, i);
+  else
+    heap_drop(t, HEAP_FINISHED, i);
+  bool pending = is_pending(r), awaiting = is_awaiting(r);
+  t->pending += (size_t)pending - (size_t)m->pending;
+  t->awaiting[r->wf] += (size_t)awaiting - (size_t)m->awaiting;
+  m->pending = pending;
+  m->awaiting = awaiting;
+}
+
+void wdr_table_remove(wdr_table_t *t, wdr_run_t *r) {
+  uint32_t i = (uint32_t)index_of(t, r);
+  meta_t *m = &t->meta[i];
+  heap_drop(t, HEAP_DUE, i);
+  heap_drop(t, HEAP_FINISHED, i);
+  t->pending -= m->pending;
+  t->awaiting[r->wf] -= m->awaiting;
+  slot_delete(t, slot_of(t, r->wf, r->execution_id));
+  uint32_t last = (uint32_t)--t->num;
+  if (i == last)
+    return;
+  /* The last run takes the gap: every place that names it follows. */
+  t->runs[i] = t->runs[last];
+  t->meta[i] = t->meta[last];
+  t->slots[slot_of(t, t->runs[i].wf, t->runs[i].execution_id)] = i + 1;
+  for (int h = 0; h < HEAPS; h++)
+    if (t->meta[i].pos[h] >= 0)
+      t->heap[h].a[t->meta[i].pos[h]] = i;
+}
+
+wdr_run_t *wdr_table_next_due(const wdr_table_t *t) {
+  return t->heap[HEAP_DUE].num > 0 ? &t->runs[t->heap[HEAP_DUE].a[0]] : NULL;
+}
+
+wdr_run_t *wdr_table_oldest_finished(const wdr_table_t *t) {
+  return t->heap[HEAP_FINISHED].num > 0 ? &t->runs[t->heap[HEAP_FINISHED].a[0]]
+                                        : NULL;
+}
+
+size_t wdr_table_size(const wdr_table_t *t) { return t->num; }
+size_t wdr_table_max(const wdr_table_t *t) { return t->max; }
+
+wdr_run_t *wdr_table_at(const wdr_table_t *t, size_t i) {
+  return i < t->num ? &t->runs[i] : NULL;
+}
+
+size_t wdr_table_pending(const wdr_table_t *t) { return t->pending; }
+
+size_t wdr_table_awaiting(const wdr_table_t *t, size_t wf) {
+  return wf < t->wf_num ? t->awaiting[wf] : 0;
+}
