@@ -2,7 +2,8 @@
  * the ones held back, so that a storm of signals does not flood the log.
  *
  * Lock-free (atomics): the notification callback uses one from any collectd
- * thread, the engine its own from its thread. Time comes in as seconds. */
+ * thread, the engine its own from its thread. Time comes in as seconds
+ * (>= 0); a zeroed wdr_loglimit_t is ready to use. */
 #ifndef WDR_LOGLIMIT_H
 #define WDR_LOGLIMIT_H
 
@@ -13,7 +14,7 @@
 #define WDR_LOG_EVERY_SECONDS 10
 
 typedef struct {
-  _Atomic int64_t last; /* when the last message went out; 0: never */
+  _Atomic int64_t next; /* when the next message may go out */
   _Atomic uint64_t held;
 } wdr_loglimit_t;
 
