@@ -256,109 +256,8 @@ static void test_unbuildable_request_never_sent(void **state) {
   free(f);
 }
 
-/* --- classification ---------------------------------------------------- */
-
-static wdr_api_class_t classify(const char *code, long http_status,
-                                bool request_sent) {
-  wdr_api_result_t res;
-  memset(&res, 0, sizeof(res));
-  snprintf(res.response.error_code, sizeof(res.response.error_code), "%s",
-           code);
-  res.http_status = http_status;
-  res.request_sent = request_sent;
-  return wdr_answer_classify(&res);
-}
-
-static void test_classify_codes(void **state) {
-  (void)state;
-  wdr_api_result_t ok;
-  memset(&ok, 0, sizeof(ok));
-  ok.response.ok = true;
-  ok.http_status = 200;
-  ok.request_sent = true;
-  assert_int_equal(wdr_answer_classify(&ok), WDR_CLASS_OK);
-
-  /* Rate limits, server trouble and "busy": worth another try. */
-  const char *retryable[] = {
-      "RequestLimitExceeded",
-      "RequestLimitExceeded.UinLimitExceeded",
-      "RequestLimitExceeded.IPLimitExceeded",
-      "InternalError",
-      "InternalError.DbError",
-      "ServiceUnavailable",
-      "ResourceUnavailable",
-      "ResourceUnavailable.x",
-      "ResourceInUse",
-      "ResourceInUse.Task",
-      "InvalidParameter.ServiceIsBusy",
-  };
-  for (size_t i = 0; i < sizeof(retryable) / sizeof(retryable[0]); i++) {
-    if (classify(retryable[i], 200, true) != WDR_CLASS_RETRYABLE)
-      fail_msg("%s is not retryable", retryable[i]);
-    /* The transport details do not matter for a server's code. */
-    assert_int_equal(classify(retryable[i], 200, false), WDR_CLASS_RETRYABLE);
-  }
-
-  /* Everything else the server says is final. */
-  const char *permanent[] = {
-      "InvalidParameter",
-      "InvalidParameter.Other",
-      "InvalidParameterValue",
-      "ResourceNotFound",
-      "ResourceNotFound.Workflow",
-      "AuthFailure.SignatureFailure",
-      "AuthFailure.SecretIdNotFound",
-      "UnauthorizedOperation",
-      "FailedOperation",
-      "UnknownCode",
-      "RequestLimitExceededX",
-      "InternalErrorX",
-      "ResourceInUseX.y",
-      "InvalidParameter.ServiceIsBusyNow",
-      "ServiceUnavailable2",
-      "xRequestLimitExceeded",
-      "requestlimitexceeded",
-      "",
-  };
-  for (size_t i = 0; i < sizeof(permanent) / sizeof(permanent[0]); i++)
-    if (classify(permanent[i], 200, true) != WDR_CLASS_PERMANENT)
-      fail_msg("\"%s\" is not permanent", permanent[i]);
-
-  /* A stale timestamp: sign again. */
-  assert_int_equal(classify("AuthFailure.SignatureExpire", 200, true),
-                   WDR_CLASS_RESIGN);
-  assert_int_equal(classify("AuthFailure.SignatureExpired", 200, true),
-                   WDR_CLASS_PERMANENT);
-}
-
-static void test_classify_client_errors(void **state) {
-  (void)state;
-  /* No answer: retryable only when provably never sent. */
-  assert_int_equal(classify(WDR_ERR_NETWORK, 0, false), WDR_CLASS_RETRYABLE);
-  assert_int_equal(classify(WDR_ERR_NETWORK, 0, true), WDR_CLASS_AMBIGUOUS);
-
-  /* A refusal below 500 did nothing; a 5xx may have. */
-  assert_int_equal(classify(WDR_ERR_HTTP_STATUS, 429, true),
-                   WDR_CLASS_RETRYABLE);
-  assert_int_equal(classify(WDR_ERR_HTTP_STATUS, 404, true),
-                   WDR_CLASS_RETRYABLE);
-  assert_int_equal(classify(WDR_ERR_HTTP_STATUS, 499, true),
-                   WDR_CLASS_RETRYABLE);
-  assert_int_equal(classify(WDR_ERR_HTTP_STATUS, 500, true),
-                   WDR_CLASS_AMBIGUOUS);
-  assert_int_equal(classify(WDR_ERR_HTTP_STATUS, 502, true),
-                   WDR_CLASS_AMBIGUOUS);
-  assert_int_equal(classify(WDR_ERR_HTTP_STATUS, 503, true),
-                   WDR_CLASS_AMBIGUOUS);
-  assert_int_equal(classify(WDR_ERR_HTTP_STATUS, 504, true),
-                   WDR_CLASS_AMBIGUOUS);
-
-  /* An answer that cannot be read: the server may have acted. A body that
-   * could not be built was never sent. */
-  assert_int_equal(classify(WDR_ERR_PARSE_JSON, 200, true),
-                   WDR_CLASS_AMBIGUOUS);
-  assert_int_equal(classify(WDR_ERR_PARSE_JSON, 0, false), WDR_CLASS_PERMANENT);
-}
+/* --- classification ----------------------------------------------------- *
+ * The classes of hand-built results are tested in test_answer.c. */
 
 /* The classes of what the client itself produces for each answer. */
 static void test_classify_from_transport(void **state) {
@@ -924,8 +823,6 @@ int main(void) {
       cmocka_unit_test(test_signed_afresh_each_call),
       cmocka_unit_test(test_classification),
       cmocka_unit_test(test_unbuildable_request_never_sent),
-      cmocka_unit_test(test_classify_codes),
-      cmocka_unit_test(test_classify_client_errors),
       cmocka_unit_test(test_classify_from_transport),
       cmocka_unit_test(test_get_run_request),
       cmocka_unit_test(test_get_run_views),

@@ -1,0 +1,245 @@
+/* wdr_answer: the empty answer, freeing what an answer owns, and the
+ * classification of every kind of result into what the policy does next.
+ * The results here are built by hand; test_api.c checks the classes of
+ * what the API client itself produces for each transport outcome. */
+#include "testutil.h"
+
+#include "wdr_answer.h"
+
+/* --- init and free ------------------------------------------------------- */
+
+/* Poisons a, so that a field wdr_answer_init forgets shows. */
+static void poison(wdr_answer_t *a) { memset(a, 0x5a, sizeof(*a)); }
+
+/* An empty answer is all zeros but RerunTimes, which is -1 ("absent"): 0
+ * would read as "WeData counts no rerun yet", which a check acts on. */
+static void test_init(void **state) {
+  (void)state;
+  wdr_answer_t a, want;
+  memset(&want, 0, sizeof(want));
+  want.view.rerun_times = -1;
+  poison(&a);
+  wdr_answer_init(&a);
+  assert_memory_equal(&a, &want, sizeof(want));
+  /* The fields the engine reads, spelled out. */
+  assert_int_equal(a.rc, 0);
+  assert_false(a.res.response.ok);
+  assert_string_equal(a.res.response.async_id, "");
+  assert_string_equal(a.res.response.error_code, "");
+  assert_int_equal(a.res.http_status, 0);
+  assert_false(a.res.request_sent);
+  assert_string_equal(a.view.state, "");
+  assert_int_equal(a.view.rerun_times, -1);
+  assert_false(a.view.support_rerun);
+  assert_null(a.view.incomplete);
+  assert_int_equal(a.view.incomplete_num, 0);
+  assert_false(a.view.tasks_unnamed);
+  assert_string_equal(a.async.status, "");
+  assert_string_equal(a.async.error_desc, "");
+  assert_null(a.runs.items);
+  assert_int_equal(a.runs.items_num, 0);
+  assert_int_equal(a.runs.total_pages, 0);
+
+  /* Repeating it is harmless (nothing is owned yet). */
+  wdr_answer_init(&a);
+  assert_memory_equal(&a, &want, sizeof(want));
+}
+
+static char *dup(const char *s) {
+  char *d = strdup(s);
+  assert_non_null(d);
+  return d;
+}
+
+/* An answer owning what a GetTriggerWorkflowRun and a listing leave in it:
+ * the task list and the page of runs. */
+static void fill_owned(wdr_answer_t *a) {
+  wdr_answer_init(a);
+  a->view.incomplete = calloc(3, sizeof(char *));
+  assert_non_null(a->view.incomplete);
+  a->view.incomplete[0] = dup("t1");
+  a->view.incomplete[1] = dup("t2");
+  a->view.incomplete[2] = dup("t3");
+  a->view.incomplete_num = 3;
+  a->runs.items = calloc(2, sizeof(wdr_run_brief_t));
+  assert_non_null(a->runs.items);
+  a->runs.items_num = 2;
+}
+
+/* Everything owned is freed (the leak checker of the sanitizer build
+ * proves it) and the pointers are left empty, so a second free, or a free
+ * by the next holder, is harmless. */
+static void test_free_answer(void **state) {
+  (void)state;
+  wdr_answer_t a;
+  fill_owned(&a);
+  wdr_answer_free(&a);
+  assert_null(a.view.incomplete);
+  assert_int_equal(a.view.incomplete_num, 0);
+  assert_null(a.runs.items);
+  assert_int_equal(a.runs.items_num, 0);
+
+  wdr_answer_free(&a); /* idempotent */
+  assert_null(a.view.incomplete);
+  assert_null(a.runs.items);
+
+  /* A fresh answer owns nothing: freeing it is fine too. */
+  wdr_answer_init(&a);
+  wdr_answer_free(&a);
+  assert_null(a.view.incomplete);
+  assert_null(a.runs.items);
+}
+
+/* The two parts free independently (wdr_run_view_free and
+ * wdr_run_list_free are what wdr_answer_free is made of). */
+static void test_free_parts(void **state) {
+  (void)state;
+  wdr_answer_t a;
+  fill_owned(&a);
+  wdr_run_view_free(&a.view);
+  assert_null(a.view.incomplete);
+  assert_int_equal(a.view.incomplete_num, 0);
+  assert_non_null(a.runs.items); /* untouched */
+  assert_int_equal(a.runs.items_num, 2);
+  wdr_run_list_free(&a.runs);
+  assert_null(a.runs.items);
+  assert_int_equal(a.runs.items_num, 0);
+  wdr_answer_free(&a);
+}
+
+/* --- classification ------------------------------------------------------ */
+
+static wdr_api_class_t classify(const char *code, long http_status,
+                                bool request_sent) {
+  wdr_api_result_t res;
+  memset(&res, 0, sizeof(res));
+  snprintf(res.response.error_code, sizeof(res.response.error_code), "%s",
+           code);
+  res.http_status = http_status;
+  res.request_sent = request_sent;
+  return wdr_answer_classify(&res);
+}
+
+static void test_classify_ok(void **state) {
+  (void)state;
+  wdr_api_result_t ok;
+  memset(&ok, 0, sizeof(ok));
+  ok.response.ok = true;
+  ok.http_status = 200;
+  ok.request_sent = true;
+  snprintf(ok.response.async_id, sizeof(ok.response.async_id), "a-1");
+  assert_int_equal(wdr_answer_classify(&ok), WDR_CLASS_OK);
+}
+
+static void test_classify_codes(void **state) {
+  (void)state;
+  /* Rate limits, server trouble and "busy": worth another try. A family
+   * matches itself and its sub-codes (after a dot). */
+  const char *retryable[] = {
+      "RequestLimitExceeded",
+      "RequestLimitExceeded.UinLimitExceeded",
+      "RequestLimitExceeded.IPLimitExceeded",
+      "InternalError",
+      "InternalError.X",
+      "InternalError.DbError",
+      "ServiceUnavailable",
+      "ResourceUnavailable",
+      "ResourceUnavailable.X",
+      "ResourceInUse",
+      "ResourceInUse.Task",
+      "InvalidParameter.ServiceIsBusy",
+  };
+  for (size_t i = 0; i < sizeof(retryable) / sizeof(retryable[0]); i++) {
+    if (classify(retryable[i], 200, true) != WDR_CLASS_RETRYABLE)
+      fail_msg("%s is not retryable", retryable[i]);
+    /* The transport details do not matter for a server's code. */
+    if (classify(retryable[i], 200, false) != WDR_CLASS_RETRYABLE)
+      fail_msg("%s is not retryable when not sent", retryable[i]);
+  }
+
+  /* Everything else the server says is final: unknown codes, and names
+   * that only start like a family (no dot after it). */
+  const char *permanent[] = {
+      "InvalidParameter",
+      "InvalidParameter.Other",
+      "InvalidParameterValue",
+      "ResourceNotFound",
+      "ResourceNotFound.Workflow",
+      "AuthFailure.SignatureFailure",
+      "AuthFailure.SecretIdNotFound",
+      "UnauthorizedOperation",
+      "FailedOperation",
+      "UnknownCode",
+      "RequestLimitExceededX",
+      "InternalErrorX",
+      "InternalErrorX.y",
+      "ResourceInUseX.y",
+      "ResourceUnavailableX",
+      "InvalidParameter.ServiceIsBusyNow",
+      "ServiceUnavailable2",
+      "ServiceUnavailableX",
+      "xRequestLimitExceeded",
+      "requestlimitexceeded",
+      "",
+  };
+  for (size_t i = 0; i < sizeof(permanent) / sizeof(permanent[0]); i++)
+    if (classify(permanent[i], 200, true) != WDR_CLASS_PERMANENT)
+      fail_msg("\"%s\" is not permanent", permanent[i]);
+
+  /* A stale timestamp: sign again; anything longer is just unknown. */
+  assert_int_equal(classify("AuthFailure.SignatureExpire", 200, true),
+                   WDR_CLASS_RESIGN);
+  assert_int_equal(classify("AuthFailure.SignatureExpire", 200, false),
+                   WDR_CLASS_RESIGN);
+  assert_int_equal(classify("AuthFailure.SignatureExpired", 200, true),
+                   WDR_CLASS_PERMANENT);
+  assert_int_equal(classify("AuthFailure.SignatureExpire.X", 200, true),
+                   WDR_CLASS_PERMANENT);
+}
+
+static void test_classify_client_errors(void **state) {
+  (void)state;
+  /* No answer: retryable only when provably never sent. */
+  assert_int_equal(classify(WDR_ERR_NETWORK, 0, false), WDR_CLASS_RETRYABLE);
+  assert_int_equal(classify(WDR_ERR_NETWORK, 0, true), WDR_CLASS_AMBIGUOUS);
+
+  /* A refusal below 500 did nothing; a 5xx may have. */
+  assert_int_equal(classify(WDR_ERR_HTTP_STATUS, 429, true),
+                   WDR_CLASS_RETRYABLE);
+  assert_int_equal(classify(WDR_ERR_HTTP_STATUS, 404, true),
+                   WDR_CLASS_RETRYABLE);
+  assert_int_equal(classify(WDR_ERR_HTTP_STATUS, 499, true),
+                   WDR_CLASS_RETRYABLE);
+  assert_int_equal(classify(WDR_ERR_HTTP_STATUS, 500, true),
+                   WDR_CLASS_AMBIGUOUS);
+  assert_int_equal(classify(WDR_ERR_HTTP_STATUS, 502, true),
+                   WDR_CLASS_AMBIGUOUS);
+  assert_int_equal(classify(WDR_ERR_HTTP_STATUS, 503, true),
+                   WDR_CLASS_AMBIGUOUS);
+  assert_int_equal(classify(WDR_ERR_HTTP_STATUS, 504, true),
+                   WDR_CLASS_AMBIGUOUS);
+
+  /* An answer that cannot be read: the server may have acted. A body that
+   * could not be built was never sent, and never will be. */
+  assert_int_equal(classify(WDR_ERR_PARSE_JSON, 200, true),
+                   WDR_CLASS_AMBIGUOUS);
+  assert_int_equal(classify(WDR_ERR_PARSE_JSON, 0, false), WDR_CLASS_PERMANENT);
+
+  /* The ClientError codes are exact: a look-alike is a server's unknown
+   * code. */
+  assert_int_equal(classify("ClientError.NetworkErrorX", 0, false),
+                   WDR_CLASS_PERMANENT);
+  assert_int_equal(classify("ClientError", 0, false), WDR_CLASS_PERMANENT);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_init),
+      cmocka_unit_test(test_free_answer),
+      cmocka_unit_test(test_free_parts),
+      cmocka_unit_test(test_classify_ok),
+      cmocka_unit_test(test_classify_codes),
+      cmocka_unit_test(test_classify_client_errors),
+  };
+  return cmocka_run_group_tests_name("answer", tests, NULL, NULL);
+}
