@@ -33,7 +33,7 @@
 typedef struct {
   bool resolve;   /* false: a poll of a project; true: search for wf */
   size_t project; /* poll: the project's index */
-  size_t wf;      /* resolve: the workflow */
+  size_t wf;      /* resolve: the workflow; poll: its first polled one */
   int page;       /* 1-based */
   int tries;      /* resolve: failed listings so far */
   int64_t not_before;

@@ -3,9 +3,7 @@
 #include <stdio.h>
 
 size_t wdr_job_wf(const wdr_job_t *job) {
-  if (job->kind != WDR_JOB_LIST)
-    return job->run.wf;
-  return job->list.resolve ? job->list.wf : 0;
+  return job->kind != WDR_JOB_LIST ? job->run.wf : job->list.wf;
 }
 
 /* The body a rerun job sends: the workflow's configured request, unless

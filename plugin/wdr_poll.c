@@ -124,7 +124,10 @@ int64_t wdr_poll_tick(wdr_poll_t *p, int64_t now_ms) {
   for (size_t i = 0; i < p->projects_num; i++)
     if (!p->projects[i].busy) {
       p->projects[i].busy = true;
-      add_list(p, (wdr_poll_job_t){.project = i, .page = 1}, now_ms);
+      add_list(
+          p,
+          (wdr_poll_job_t){.project = i, .wf = p->projects[i].wf[0], .page = 1},
+          now_ms);
     }
   p->next_poll = now_ms + (int64_t)(p->cfg->poll_interval * 1000.0);
   return p->next_poll;

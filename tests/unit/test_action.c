@@ -521,6 +521,12 @@ static void test_nothing_sent(void **state) {
 
 /* --- wdr_job_wf ----------------------------------------------------------- */
 
+static void log_nothing(void *ctx, wdr_log_level_t level, const char *text) {
+  (void)ctx;
+  (void)level;
+  (void)text;
+}
+
 static void test_job_wf(void **state) {
   (void)state;
   start(false, NULL);
@@ -533,6 +539,24 @@ static void test_job_wf(void **state) {
   /* A search for a signal without a run id: its workflow. */
   wdr_job_t search = {.kind = WDR_JOB_LIST, .list = {.resolve = true, .wf = 1}};
   assert_int_equal(wdr_job_wf(&search), 1);
+
+  /* A project's poll, as the poll module hands it out: its first polled
+   * workflow, "whole" (1); "adv" (0) is not polled. */
+  wdr_metrics_t *m = wdr_metrics_create(g_cfg->workflows_num);
+  assert_non_null(m);
+  wdr_sink_t sink = {.log = log_nothing};
+  wdr_poll_t *p = wdr_poll_create(g_cfg, m, &sink);
+  assert_non_null(p);
+  wdr_poll_tick(p, 1000);
+  wdr_job_t poll = {.kind = WDR_JOB_LIST};
+  int64_t next = INT64_MAX;
+  bool taken = wdr_poll_take_due(p, 1000, &poll.list, &next);
+  size_t wf = wdr_job_wf(&poll);
+  wdr_poll_destroy(p);
+  wdr_metrics_destroy(m);
+  assert_true(taken);
+  assert_false(poll.list.resolve);
+  assert_int_equal(wf, 1);
 }
 
 int main(void) {
