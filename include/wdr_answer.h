@@ -37,7 +37,7 @@ typedef struct {
 
 #define WDR_TASKS_MAX 2000 /* task runs read from one workflow run */
 
-/* wdr_run_view_free frees the task list and leaves view empty. */
+/* wdr_run_view_free frees the task list and leaves it empty. */
 void wdr_run_view_free(wdr_run_view_t *view);
 
 /* The parts of an async job (GetOpsAsyncJob) the plugin reads. */
@@ -87,8 +87,9 @@ typedef struct {
   wdr_run_list_t runs;
 } wdr_answer_t;
 
-/* wdr_answer_init empties a; wdr_answer_free frees what a owns and empties
- * it again (both are safe to repeat). */
+/* wdr_answer_init empties a (rerun_times -1); wdr_answer_free frees the
+ * lists a owns (view.incomplete, runs.items) and empties them, leaving the
+ * rest as it was (both are safe to repeat). */
 void wdr_answer_init(wdr_answer_t *a);
 void wdr_answer_free(wdr_answer_t *a);
 

@@ -128,7 +128,7 @@ int wdr_http_post(void *ctx, const wdr_http_request_t *req,
   if (rc == CURLE_OK)
     rc = curl_easy_perform(h->curl);
 
-  curl_off_t request_size = 0;
+  long request_size = 0; /* CURLINFO_REQUEST_SIZE is a long */
   curl_easy_getinfo(h->curl, CURLINFO_REQUEST_SIZE, &request_size);
   curl_easy_getinfo(h->curl, CURLINFO_TOTAL_TIME, &resp->seconds);
   resp->request_sent = request_size > 0;
