@@ -44,6 +44,7 @@ static pthread_rwlock_t plugin_state_lock = PTHREAD_RWLOCK_INITIALIZER;
 static wdr_config_t *cfg;
 static wdr_metrics_t *metrics;
 static wdr_runtime_t *runtime;
+static wdr_signal_index_t *signal_index;
 static char **workflow_names; /* cfg's names, borrowed */
 static bool stopping;
 
@@ -158,9 +159,14 @@ static void enqueue(size_t wf, const char *execution_id) {
 static int wdr_notification_cb(const notification_t *n,
                                user_data_t __attribute__((unused)) * ud) {
   pthread_rwlock_rdlock(&plugin_state_lock);
-  if (stopping || cfg == NULL || runtime == NULL || wdr_signal_is_own(n))
+  if (stopping || cfg == NULL || runtime == NULL || signal_index == NULL ||
+      wdr_signal_is_own(n))
     goto out;
-  for (size_t i = 0; i < cfg->workflows_num; i++) {
+  /* With a WorkflowId meta only its workflows are looked at. */
+  const size_t *candidates = NULL;
+  size_t candidates_num = wdr_signal_candidates(signal_index, n, &candidates);
+  for (size_t k = 0; k < candidates_num; k++) {
+    size_t i = candidates[k];
     char run[WDR_ID_MAX];
     wdr_signal_kind_t kind = wdr_signal_classify(&cfg->workflows[i], n, run);
     if (kind == WDR_SIGNAL_NONE)
@@ -219,6 +225,8 @@ static int wdr_read_cb(void) {
 static void free_state(void) {
   wdr_runtime_destroy(runtime);
   runtime = NULL;
+  wdr_signal_index_destroy(signal_index);
+  signal_index = NULL;
   wdr_engine_destroy(engine);
   engine = NULL;
   wdr_metrics_destroy(metrics);
@@ -267,7 +275,9 @@ static int wdr_init(void) {
                            .transport_ctx = &http_options,
                            .deliver = deliver_note,
                            .seed = (uint32_t)now ^ ((uint32_t)getpid() << 16)});
-  if (workflow_names == NULL || metrics == NULL || runtime == NULL) {
+  signal_index = wdr_signal_index_create(cfg->workflows, cfg->workflows_num);
+  if (workflow_names == NULL || metrics == NULL || runtime == NULL ||
+      signal_index == NULL) {
     ERROR(LOG_PREFIX "out of memory");
     goto fail;
   }

@@ -315,8 +315,73 @@ static void test_signal_is_own(void **state) {
 
 #define T(f) cmocka_unit_test_teardown(f, teardown)
 
+/* The WorkflowId index: with the meta, only the blocks with that id, in
+ * config order; without it, every block; a non-string one, none. */
+static void test_candidates(void **state) {
+  (void)state;
+  const char *ids[] = {"wf-a", "wf-b", "wf-a", "wf-c", "wf-b", "wf-a"};
+  wdr_workflow_cfg_t w[6];
+  for (size_t i = 0; i < 6; i++)
+    w[i] = (wdr_workflow_cfg_t){.workflow_id = (char *)ids[i]};
+  wdr_signal_index_t *x = wdr_signal_index_create(w, 6);
+  assert_non_null(x);
+  notification_t n = notification(NOTIF_FAILURE, "exec", "etl");
+  const size_t *c = NULL;
+  assert_int_equal(wdr_signal_candidates(x, &n, &c), 6);
+  for (size_t i = 0; i < 6; i++)
+    assert_int_equal(c[i], i);
+
+  struct {
+    const char *id;
+    size_t num;
+    size_t want[3];
+  } cases[] = {{"wf-a", 3, {0, 2, 5}}, {"wf-b", 2, {1, 4}}, {"wf-c", 1, {3}},
+               {"wf-d", 0, {0}},       {"wf-", 0, {0}},     {"", 0, {0}}};
+  for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+    notification_meta_t m = meta_string("WorkflowId", cases[k].id, NULL);
+    n.meta = &m;
+    assert_int_equal(wdr_signal_candidates(x, &n, &c), cases[k].num);
+    for (size_t i = 0; i < cases[k].num; i++)
+      assert_int_equal(c[i], cases[k].want[i]);
+  }
+  /* Found behind other meta too. */
+  notification_meta_t id = meta_string("WorkflowId", "wf-c", NULL);
+  notification_meta_t run = meta_string("WorkflowExecutionId", "r-1", &id);
+  n.meta = &run;
+  assert_int_equal(wdr_signal_candidates(x, &n, &c), 1);
+  assert_int_equal(c[0], 3);
+  notification_meta_t bad = meta_int("WorkflowId", 7, NULL);
+  n.meta = &bad;
+  assert_int_equal(wdr_signal_candidates(x, &n, &c), 0);
+  wdr_signal_index_destroy(x);
+
+  /* Many distinct ids: every one found, nothing else. */
+  enum { MANY = 1000 };
+  static wdr_workflow_cfg_t many[MANY];
+  static char names[MANY][40];
+  for (size_t i = 0; i < MANY; i++) {
+    snprintf(names[i], sizeof(names[i]), "00000000-0000-0000-0000-%012zu", i);
+    many[i] = (wdr_workflow_cfg_t){.workflow_id = names[i]};
+  }
+  x = wdr_signal_index_create(many, MANY);
+  assert_non_null(x);
+  for (size_t i = 0; i < MANY; i++) {
+    notification_meta_t m = meta_string("WorkflowId", names[i], NULL);
+    n.meta = &m;
+    assert_int_equal(wdr_signal_candidates(x, &n, &c), 1);
+    assert_int_equal(c[0], i);
+  }
+  wdr_signal_index_destroy(x);
+  x = wdr_signal_index_create(NULL, 0);
+  assert_non_null(x);
+  n.meta = NULL;
+  assert_int_equal(wdr_signal_candidates(x, &n, &c), 0);
+  wdr_signal_index_destroy(x);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      T(test_candidates),
       T(test_signal_run),
       T(test_signal_no_execution_id),
       T(test_signal_execution_id_not_a_string),
