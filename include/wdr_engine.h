@@ -26,14 +26,20 @@
 #include <stdint.h>
 
 #define WDR_ENGINE_PRUNE_MS 60000 /* forget old runs this often */
-#define WDR_ENGINE_IDLE_MS 1000   /* longest wait between two passes */
+/* Work the engine finds at start (restored runs, the first poll) waits this
+ * long: `collectd -T` checks a config by running init and exiting within
+ * a fraction of a second, and a check must never act. Failure signals that
+ * arrive meanwhile are acted on at once: a check receives none. */
+#define WDR_ENGINE_START_HOLD_MS 3000
+#define WDR_ENGINE_IDLE_MS 1000 /* longest wait between two passes */
 
 typedef struct wdr_engine_s wdr_engine_t;
 
 /* wdr_engine_create: an engine for cfg, reporting to metrics and sink (all
  * borrowed: they must outlive it), with the durable state loaded through
  * the sink (a corrupt one is moved aside and the engine starts empty, with
- * a WARNING). Returns NULL on no memory. */
+ * a WARNING). Restored runs and the first poll are due no earlier than
+ * WDR_ENGINE_START_HOLD_MS after now_ms. Returns NULL on no memory. */
 wdr_engine_t *wdr_engine_create(const wdr_config_t *cfg, wdr_metrics_t *metrics,
                                 const wdr_sink_t *sink, int64_t now_ms);
 void wdr_engine_destroy(wdr_engine_t *e);

@@ -31,4 +31,9 @@ int wdr_policy_restore(wdr_policy_t *p, const wdr_run_t *run, int64_t now_ms);
 /* wdr_policy_restore_budget appends a send time to workflow wf's window. */
 void wdr_policy_restore_budget(wdr_policy_t *p, size_t wf, int64_t sent_ms);
 
+/* wdr_policy_hold makes every run that waits for a job due no earlier than
+ * until_ms (restored work at start: a config check must not act). Walks
+ * the table once: for the load, not for events. */
+void wdr_policy_hold(wdr_policy_t *p, int64_t until_ms);
+
 #endif

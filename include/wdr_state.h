@@ -61,4 +61,30 @@ int wdr_state_move_aside(const char *path, int64_t now_s, char *new_path,
                          size_t new_path_size)
     __attribute__((warn_unused_result));
 
+/* --- one owner ------------------------------------------------------------
+ *
+ * Two processes acting on one state would both rerun the same failure and
+ * overwrite each other's file. The owner holds an exclusive lock (an
+ * open-file-description lock, fcntl F_OFD_SETLK) on "<path>.lock", created
+ * 0600 beside it and holding the owner's pid, for as long as it runs; the
+ * kernel drops it when the process dies, so a crash never leaves a stale
+ * lock behind. */
+
+/* wdr_state_lock takes the lock for the state at path. Returns the lock's
+ * file descriptor (>= 0; keep it open to keep the lock). Returns -1 when
+ * another process holds it (*ret_holder is its pid, or 0 when the system
+ * lock file does not say) or on error (*ret_holder 0, err says why). */
+int wdr_state_lock(const char *path, long *ret_holder, char *err,
+                   size_t err_size) __attribute__((warn_unused_result));
+
+/* wdr_state_unlock releases the lock taken by wdr_state_lock (fd < 0 is
+ * fine). */
+void wdr_state_unlock(int fd);
+
+/* wdr_state_remove_temps removes the temporary files "<path>.tmp-<pid>"
+ * that a crash in the middle of a write left behind (ours too: a previous
+ * process may have had our pid). Call it only while holding the lock.
+ * Returns how many it removed, or -1 when the folder cannot be read. */
+int wdr_state_remove_temps(const char *path);
+
 #endif

@@ -108,7 +108,7 @@ static const opt_t plugin_opts[] = {
      .offset = PLUGIN_FIELD(queue_limit),
      .min = 1,
      .max = 100000,
-     .def = 1024,
+     .def = 16384,
      .meaning = "failure signals waiting for the engine thread; more are "
                 "dropped and counted as `dropped`"},
     {.key = "Workers",

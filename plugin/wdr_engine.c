@@ -2,6 +2,7 @@
 #include "wdr_breaker.h"
 #include "wdr_loglimit.h"
 #include "wdr_policy.h"
+#include "wdr_policy_store.h"
 #include "wdr_poll.h"
 #include "wdr_ratelimit.h"
 #include "wdr_state.h"
@@ -26,6 +27,7 @@ struct wdr_engine_s {
   wdr_breaker_t breaker;
   bool dirty; /* the state changed since it was last written */
   int64_t next_prune;
+  int64_t hold_until; /* restored work and polls wait until then */
   wdr_loglimit_t limit_refused, limit_state;
 };
 
@@ -110,6 +112,8 @@ static int load_state(wdr_engine_t *e, int64_t now_ms) {
   if (rc == 0 && wdr_state_parse(wdr_buf_str(&buf), buf.len, e->policy,
                                  e->names, e->cfg->workflows_num, now_ms,
                                  &stats, err, sizeof(err)) == 0) {
+    /* Nothing restored leaves before the start hold is over. */
+    wdr_policy_hold(e->policy, e->hold_until);
     wdr_sink_logf(e->sink, WDR_LOG_INFO,
                   "state file \"%s\": restored %zu run(s); dropped %zu of "
                   "workflows no longer configured and %zu others",
@@ -149,6 +153,7 @@ wdr_engine_t *wdr_engine_create(const wdr_config_t *cfg, wdr_metrics_t *metrics,
   e->metrics = metrics;
   e->sink = sink;
   e->next_prune = now_ms + WDR_ENGINE_PRUNE_MS;
+  e->hold_until = now_ms + WDR_ENGINE_START_HOLD_MS;
   wdr_ratelimit_init(&e->ratelimit, cfg->rate_limit, 1.0, now_ms);
   wdr_breaker_init(&e->breaker, cfg->breaker_threshold,
                    (int64_t)(cfg->breaker_cooldown * 1000.0));
@@ -678,7 +683,8 @@ size_t wdr_engine_dispatch(wdr_engine_t *e, int64_t now_ms, wdr_job_t *jobs,
     e->next_prune = now_ms + WDR_ENGINE_PRUNE_MS;
   }
   lower(&wake, e->next_prune);
-  lower(&wake, wdr_poll_tick(e->poll, now_ms));
+  lower(&wake, now_ms < e->hold_until ? e->hold_until
+                                      : wdr_poll_tick(e->poll, now_ms));
   size_t n = 0;
   bool blocked = false;
   while (n < max) {

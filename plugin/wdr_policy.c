@@ -929,3 +929,15 @@ void wdr_policy_restore_budget(wdr_policy_t *p, size_t wf, int64_t sent_ms) {
   }
   w->t[w->num++] = sent_ms;
 }
+
+void wdr_policy_hold(wdr_policy_t *p, int64_t until_ms) {
+  for (size_t i = 0; i < wdr_table_size(p->table); i++) {
+    wdr_run_t *r = wdr_table_at(p->table, i);
+    bool waits = r->state == WDR_RUN_SCHEDULED || r->state == WDR_RUN_VERIFY ||
+                 r->state == WDR_RUN_ASYNC || r->state == WDR_RUN_FOLLOW;
+    if (waits && r->next_at_ms < until_ms) {
+      r->next_at_ms = until_ms;
+      wdr_table_settle(p->table, r);
+    }
+  }
+}

@@ -2,6 +2,7 @@
 #include "wdr_json.h"
 #include "wdr_policy_store.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -415,4 +416,101 @@ int wdr_state_move_aside(const char *path, int64_t now_s, char *new_path,
                (long long)now_s) >= (int)new_path_size)
     return -1;
   return rename(path, new_path);
+}
+
+/* --- one owner ----------------------------------------------------------- */
+
+/* The pid written into the lock file by its holder, or 0. */
+static long holder_of(int fd) {
+  char text[32] = "";
+  ssize_t n = pread(fd, text, sizeof(text) - 1, 0);
+  if (n <= 0)
+    return 0;
+  text[n] = '\0';
+  char *end = NULL;
+  long pid = strtol(text, &end, 10);
+  return pid > 0 && end != text ? pid : 0;
+}
+
+int wdr_state_lock(const char *path, long *ret_holder, char *err,
+                   size_t err_size) {
+  char lock_path[4096];
+  *ret_holder = 0;
+  if (snprintf(lock_path, sizeof(lock_path), "%s.lock", path) >=
+      (int)sizeof(lock_path)) {
+    snprintf(err, err_size, "path too long");
+    return -1;
+  }
+  int fd = open(lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    snprintf(err, err_size, "open %s: %s", lock_path, strerror(errno));
+    return -1;
+  }
+  /* An open-file-description lock: unlike a classic POSIX lock it is not
+   * dropped when this process closes some other descriptor of the file,
+   * and it goes when fd is closed or the process dies. */
+  struct flock fl = {.l_type = F_WRLCK, .l_whence = SEEK_SET};
+  if (fcntl(fd, F_OFD_SETLK, &fl) == 0) {
+    /* The kernel does not name an OFD lock's owner: the file does. */
+    char pid[32];
+    int n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
+      /* The lock holds either way; only the holder's name is missing. */
+    }
+    return fd;
+  }
+  int saved = errno;
+  if (saved == EACCES || saved == EAGAIN) {
+    *ret_holder = holder_of(fd);
+    snprintf(err, err_size, "held by process %ld", *ret_holder);
+  } else
+    snprintf(err, err_size, "lock %s: %s", lock_path, strerror(saved));
+  close(fd);
+  return -1;
+}
+
+void wdr_state_unlock(int fd) {
+  if (fd >= 0)
+    close(fd); /* the last descriptor of the description: the lock goes */
+}
+
+/* True when name is base + ".tmp-" + digits. */
+static bool is_temp_of(const char *name, const char *base) {
+  size_t n = strlen(base);
+  if (strncmp(name, base, n) != 0 || strncmp(name + n, ".tmp-", 5) != 0)
+    return false;
+  const char *p = name + n + 5;
+  if (*p == '\0')
+    return false;
+  for (; *p != '\0'; p++)
+    if (*p < '0' || *p > '9')
+      return false;
+  return true;
+}
+
+int wdr_state_remove_temps(const char *path) {
+  char *dir_copy = strdup(path), *base_copy = strdup(path);
+  int removed = -1;
+  DIR *d = NULL;
+  if (dir_copy == NULL || base_copy == NULL)
+    goto done;
+  const char *dir = dirname(dir_copy), *base = basename(base_copy);
+  if ((d = opendir(dir)) == NULL)
+    goto done;
+  removed = 0;
+  for (struct dirent *e = readdir(d); e != NULL; e = readdir(d)) {
+    char full[4096];
+    if (!is_temp_of(e->d_name, base) ||
+        snprintf(full, sizeof(full), "%s/%s", dir, e->d_name) >=
+            (int)sizeof(full))
+      continue;
+    if (unlink(full) == 0)
+      removed++;
+  }
+done:
+  if (d != NULL)
+    closedir(d);
+  free(dir_copy);
+  free(base_copy);
+  return removed;
 }

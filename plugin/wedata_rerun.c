@@ -50,6 +50,7 @@ static bool stopping;
 
 /* Built in init, freed at shutdown. */
 static wdr_engine_t *engine;
+static int state_lock = -1;
 static bool http_ready;
 static wdr_http_options_t http_options;
 static wdr_sink_t sink;
@@ -235,6 +236,8 @@ static void free_state(void) {
   workflow_names = NULL;
   wdr_config_free(cfg);
   cfg = NULL;
+  wdr_state_unlock(state_lock);
+  state_lock = -1;
   if (http_ready)
     wdr_http_global_cleanup();
   http_ready = false;
@@ -253,6 +256,27 @@ static int wdr_init(void) {
     goto fail;
   }
   http_ready = true;
+  /* One process per state: a second daemon, or `collectd -T` on a live
+   * host, must not act on runs the first one owns. */
+  char err[256];
+  long holder = 0;
+  state_lock = wdr_state_lock(cfg->state_file, &holder, err, sizeof(err));
+  if (state_lock < 0) {
+    if (holder > 0)
+      ERROR(LOG_PREFIX "state file \"%s\" is in use by process %ld (another "
+                       "collectd, or a running one while this is a config "
+                       "check): this process sends nothing for it",
+            cfg->state_file, holder);
+    else
+      ERROR(LOG_PREFIX "cannot lock the state file \"%s\": %s; nothing is "
+                       "sent",
+            cfg->state_file, err);
+    goto fail;
+  }
+  int temps = wdr_state_remove_temps(cfg->state_file);
+  if (temps > 0)
+    INFO(LOG_PREFIX "removed %d temporary file(s) of \"%s\" left by a crash",
+         temps, cfg->state_file);
   int64_t now = now_ms();
   http_options = (wdr_http_options_t){
       .ca_cert = cfg->ca_cert,

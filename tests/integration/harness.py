@@ -263,11 +263,11 @@ class Collectd:
 
     # -- process -------------------------------------------------------------
 
-    def _spawn(self):
+    def _spawn(self, mode="-f"):
         self._prepare()
         self._stdout_fh = open(self.stdout_path, "ab")   # a restart keeps the earlier output
         self.started_at = time.time()
-        self.proc = subprocess.Popen([COLLECTD_BIN, "-f", "-C", self.conf_path],
+        self.proc = subprocess.Popen([COLLECTD_BIN, mode, "-C", self.conf_path],
                                      stdin=subprocess.DEVNULL, stdout=self._stdout_fh,
                                      stderr=subprocess.STDOUT, env=self.env,
                                      cwd=self.dir, start_new_session=True)
@@ -301,6 +301,20 @@ class Collectd:
         except subprocess.TimeoutExpired:
             self.stop()
             raise HarnessError("collectd did not exit within %.0fs\n%s"
+                               % (timeout, self.output_tail()))
+        self._close_stdout()
+        return self.returncode
+
+    def check_config(self, timeout=15.0):
+        """Runs `collectd -T` on this config (what the README recommends
+        before a restart: parse, init, one read, exit) and returns its exit
+        code."""
+        self._spawn(mode="-T")
+        try:
+            self.returncode = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            raise HarnessError("collectd -T did not exit within %.0fs\n%s"
                                % (timeout, self.output_tail()))
         self._close_stdout()
         return self.returncode

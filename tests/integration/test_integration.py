@@ -60,6 +60,11 @@ AUTH_RE = re.compile(r"^TC3-HMAC-SHA256 Credential=(?P<id>[^/]+)/(?P<date>\d{4}-
                      r"Signature=(?P<sig>[0-9a-f]{64})$")
 
 
+# Restored work and the first poll wait this long after collectd starts
+# (wdr_engine.h's WDR_ENGINE_START_HOLD_MS).
+START_HOLD = 3.0
+
+
 def new_run_id():
     return "itest-" + str(uuid.uuid4())
 
@@ -1331,7 +1336,10 @@ class TestDurableState(PluginTestCase):
         second = self.standin.wait_for_requests(2, action=RERUN, timeout=15)[1]
         gap = second.received_at - first.received_at
         self.assertGreaterEqual(gap, 3.95, "sent before its time")
-        self.assertLessEqual(gap, 6.0, "sent late")
+        # Restored work waits START_HOLD after the start (a config check
+        # must never act); then it leaves at once.
+        due = max(5.0, restarted + START_HOLD - first.received_at)
+        self.assertLessEqual(gap, due + 1.0, "sent late")
         self.wait_note(run_id, "OKAY", count=2, c=c)
         self.assert_rerun_count_stays(2, 1.0)
 
@@ -1367,9 +1375,11 @@ class TestDurableState(PluginTestCase):
                 text = wait_until(lambda: run_id in self._read(state) and self._read(state),
                                   5, message="the new state file to hold the run")
                 json.loads(text)
-                # Written atomically: no temp file left behind.
+                # Written atomically: no temp file left behind (the lock
+                # file stays: it says which process owns the state).
                 wait_until(lambda: sorted(os.listdir(state_dir)) ==
-                           sorted(["wedata.state", os.path.basename(moved[0])]), 5,
+                           sorted(["wedata.state", "wedata.state.lock",
+                                   os.path.basename(moved[0])]), 5,
                            message=lambda: "only the state file and the moved one in %s: %r"
                            % (state_dir, os.listdir(state_dir)))
                 # Last, so that the checks above run whatever the log says: one
@@ -1379,6 +1389,103 @@ class TestDurableState(PluginTestCase):
                            message="a WARNING log line with 'corrupt' and %s" % moved[0],
                            on_fail=c.output_tail)
                 self.assertEqual(c.stop(), 0)
+
+
+class TestOneOwner(PluginTestCase):
+    """Issue 9: one process per state, a config check that sends nothing,
+    crash leftovers cleaned, a table bounded by MaxTrackedRuns."""
+
+    _read = staticmethod(harness.Collectd._read)
+
+    def shared_state(self):
+        state = os.path.join(self.tmp, "shared", "wedata.state")
+        os.makedirs(os.path.dirname(state), exist_ok=True)
+        return state
+
+    def test_56_second_collectd_on_the_same_state_sends_nothing(self):
+        state = self.shared_state()
+        opts = self.options(StateFile=state)
+        c1 = self.collectd(options=opts)
+        c2 = self.collectd(options=opts)
+        line = wait_until(lambda: [e for e in c2.plugin_errors() if "in use by process" in e],
+                          10, message="an ERROR line in the second collectd",
+                          on_fail=c2.output_tail)
+        self.assertEqual(len(line), 1, line)
+        self.assertIn("process %d" % c1.proc.pid, line[0])
+        self.assertIn(state, line[0])
+        run_id = new_run_id()
+        self.fire(c2, run_id)
+        self.assert_rerun_count_stays(0, 2.0)
+        # Its init failed, so collectd exits 1 when stopped.
+        self.assertEqual(c2.stop(), 1)
+        # The owner goes on as before.
+        self.fire(c1, run_id)
+        c1.wait_counters(WF, {"accepted": 1})
+        self.assert_rerun_count_stays(1, 1.0)
+
+    def test_57_config_check_sends_nothing(self):
+        """collectd -T runs init: restored work that is due must not leave
+        (the check exits before the start hold ends); on a live host the
+        check does not even load the state."""
+        state = self.shared_state()
+        wf = self.workflow(extra=wf_opts(RetryInterval=3, MaxRetryInterval=3))
+        opts = self.options(StateFile=state)
+        run_id = new_run_id()
+        c1 = self.collectd([wf], opts)
+        self.fire(c1, run_id)
+        c1.wait_counters(WF, {"accepted": 1})
+        self.standin.update_run(run_id, state="FAILED")
+        self.fire(c1, run_id)           # scheduled 3 s after the first try
+        wait_until(lambda: '"state":"scheduled"' in self._read(state), 5,
+                   message=lambda: "the schedule in the state file: %r" % self._read(state),
+                   on_fail=c1.output_tail)
+        c1.kill()                        # the schedule stays in the file
+        time.sleep(3.5)                  # and is due now
+        check = self.collectd([wf], opts, start=False)
+        t0 = time.time()
+        self.assertEqual(check.check_config(), 0, check.output_tail())
+        self.assertLess(time.time() - t0, START_HOLD, "the check outlived the hold")
+        self.assert_rerun_count_stays(1, 1.0)
+        self.assertIn('"state":"scheduled"', self._read(state))
+
+        # Live host: the check finds the state held and says so.
+        restarted = c1.restart()
+        check2 = self.collectd([wf], opts, start=False)
+        check2.check_config()
+        self.assertTrue([e for e in check2.plugin_errors()
+                         if "process %d" % c1.proc.pid in e], check2.output_tail())
+        # The owner sends the due rerun once its hold is over, once.
+        second = self.standin.wait_for_requests(2, action=RERUN, timeout=15)[1]
+        self.assertGreaterEqual(second.received_at - restarted, START_HOLD - 0.2)
+        c1.wait_counters(WF, {"accepted": 1}, timeout=10, after=restarted)
+        self.assert_rerun_count_stays(2, 1.0)
+
+    def test_58_crash_leftovers_removed(self):
+        state = self.shared_state()
+        leftovers = [state + ".tmp-4242", state + ".tmp-1"]
+        for path in leftovers:
+            with open(path, "w") as fh:
+                fh.write("{half a state")
+        keep = state + ".corrupt-1767225600"
+        with open(keep, "w") as fh:
+            fh.write("kept")
+        c = self.collectd(options=self.options(StateFile=state))
+        wait_until(lambda: not any(os.path.exists(p) for p in leftovers), 5,
+                   message="the leftover temporary files removed")
+        self.assertTrue(os.path.exists(keep))
+        self.assertTrue(self.info_lines_with(c, "removed 2 temporary file(s)"))
+
+    def test_59_eviction_under_max_tracked_runs(self):
+        c = self.collectd(options=self.options(MaxTrackedRuns=100, RateLimit=200))
+        runs = [new_run_id() for _ in range(101)]
+        for run_id in runs:
+            self.fire(c, run_id)
+        c.wait_counters(WF, {"accepted": 101, "evicted": 1, "skipped-table_full": 0},
+                        timeout=30)
+        # The first run was forgotten: a new failure of it is rerun again.
+        self.standin.update_run(runs[0], state="FAILED")
+        self.fire(c, runs[0])
+        c.wait_counters(WF, {"accepted": 102, "evicted": 2}, timeout=10)
 
 
 class TestConfigPolicy(PluginTestCase):
@@ -3058,7 +3165,7 @@ def load_tests(loader, standard_tests, pattern):
     suite = unittest.TestSuite()
     for cls in (TestHarness, TestRequests, TestFailures, TestConfig, TestCredentials,
                 TestMetricsAndQueue, TestRetries, TestPolicy, TestBreaker, TestDurableState,
-                TestConfigPolicy, TestVerifyAndScope, TestPolling, TestTrackAsync,
+                TestOneOwner, TestConfigPolicy, TestVerifyAndScope, TestPolling, TestTrackAsync,
                 TestLoad):
         suite.addTests(loader.loadTestsFromTestCase(cls))
     return suite

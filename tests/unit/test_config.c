@@ -275,7 +275,7 @@ static void test_defaults(void **state) {
   assert_string_equal(c->host_header, "wedata.tencentcloudapi.com");
   assert_true(c->verify_peer);
   assert_true(c->timeout == 10.0);
-  assert_int_equal(c->queue_limit, 1024);
+  assert_int_equal(c->queue_limit, 16384);
   assert_int_equal(c->workers, 2);
   assert_null(c->secret_key_file);
   assert_null(c->session_token);

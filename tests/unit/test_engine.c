@@ -580,7 +580,11 @@ static void test_poll_finds_failed_runs(void **state) {
   (void)state;
   ocb_bool(g_wf, "Poll", 1);
   start();
-  wdr_job_t job = one_job(T0, WDR_JOB_LIST);
+  /* The first poll waits for the start hold: a config check lists
+   * nothing. */
+  const int64_t P = T0 + WDR_ENGINE_START_HOLD_MS;
+  no_job(P - 1);
+  wdr_job_t job = one_job(P, WDR_JOB_LIST);
   assert_false(job.list.resolve);
   assert_string_equal(job.list.project_id, "1460947878944567296");
   assert_int_equal(job.list.ids_num, 1);
@@ -600,16 +604,16 @@ static void test_poll_finds_failed_runs(void **state) {
   b[1].support_rerun = true;
   b[1].rerun_times = 0;
   b[1].create_ms = T0 - 60 * SEC;
-  answer(&job, a, T0); /* the engine frees the items */
+  answer(&job, a, P); /* the engine frees the items */
   assert_int_equal(counter("polled"), 2);
   assert_int_equal(counter("signals"), 1);
   assert_true(metric("etl/response_time-ListTriggerWorkflowRuns").found);
-  job = one_job(T0 + 10, WDR_JOB_RERUN);
+  job = one_job(P + 10, WDR_JOB_RERUN);
   assert_string_equal(job.run.execution_id, "run-bad");
   /* The next poll comes PollInterval (60 s) later. */
-  answer(&job, accepted_answer("x"), T0 + 10);
-  no_job(T0 + 59 * SEC);
-  one_job(T0 + 60 * SEC, WDR_JOB_LIST);
+  answer(&job, accepted_answer("x"), P + 10);
+  no_job(P + 59 * SEC);
+  one_job(P + 60 * SEC, WDR_JOB_LIST);
 }
 
 static void test_signal_without_run_id_is_resolved(void **state) {
@@ -684,16 +688,22 @@ static void test_state_round_trip_and_corrupt(void **state) {
   signal_at(RUN, T0);
   wdr_job_t job = one_job(T0, WDR_JOB_RERUN);
   (void)job;
+  signal_at("run-2", T0); /* scheduled, due at once, never handed out */
   wdr_engine_save(g_e, T0, true);
   char *saved = strdup(g_fake.saved);
   assert_non_null(saved);
   wdr_engine_destroy(g_e);
-  /* A restart: the rerun that was in flight is read back, never resent. */
+  /* A restart: the rerun that was in flight is read back, never resent,
+   * and nothing restored leaves in the start hold (a config check). */
   g_fake.load_text = saved;
   g_e = wdr_engine_create(g_cfg, g_metrics, &g_sink, T0 + SEC);
   assert_non_null(g_e);
-  line_with(WDR_LOG_INFO, "restored 1 run(s)");
-  no_job(T0 + 5 * SEC);
+  line_with(WDR_LOG_INFO, "restored 2 run(s)");
+  const int64_t hold = T0 + SEC + WDR_ENGINE_START_HOLD_MS;
+  no_job(hold - 1);
+  job = one_job(hold, WDR_JOB_RERUN);
+  assert_string_equal(job.run.execution_id, "run-2");
+  no_job(T0 + 6 * SEC - 1);
   one_job(T0 + 6 * SEC, WDR_JOB_VERIFY);
   wdr_engine_destroy(g_e);
 

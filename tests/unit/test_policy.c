@@ -1421,6 +1421,8 @@ static void test_restore(void **state) {
   /* Other states come back unchanged. */
   restore_ok(restored(WF, "sched", WDR_RUN_SCHEDULED, T0 - HOUR), T0);
   assert_int_equal(run_of(WF, "sched").next_at_ms, T0 - HOUR);
+  restore_ok(restored(WF, "later", WDR_RUN_SCHEDULED, T0 + HOUR), T0);
+  assert_int_equal(run_of(WF, "later").next_at_ms, T0 + HOUR);
   restore_ok(restored(WF, "perm", WDR_RUN_PERMANENT, 0), T0);
   assert_int_equal(run_of(WF, "perm").state, WDR_RUN_PERMANENT);
 
@@ -1441,7 +1443,26 @@ static void test_restore(void **state) {
   assert_int_equal(wdr_policy_restore(g_p, &bad, T0), -1);
   bad = restored(WF, "x", WDR_RUN_STATE_NUM, 0);
   assert_int_equal(wdr_policy_restore(g_p, &bad, T0), -1);
-  assert_int_equal(runs_num(), 4);
+  assert_int_equal(runs_num(), 5);
+}
+
+/* The start hold: what waits for a job is due no earlier than it; later
+ * times, idle and in-flight runs are left alone. */
+static void test_hold(void **state) {
+  (void)state;
+  create();
+  restore_ok(restored(WF, "old", WDR_RUN_SCHEDULED, T0 - HOUR), T0);
+  restore_ok(restored(WF, "late", WDR_RUN_SCHEDULED, T0 + HOUR), T0);
+  restore_ok(restored(WF, "verify", WDR_RUN_VERIFY, T0 + 1), T0);
+  restore_ok(restored(WF, "idle", WDR_RUN_IDLE, 0), T0);
+  wdr_policy_hold(g_p, T0 + 3 * SEC);
+  assert_int_equal(run_of(WF, "old").next_at_ms, T0 + 3 * SEC);
+  assert_int_equal(run_of(WF, "verify").next_at_ms, T0 + 3 * SEC);
+  assert_int_equal(run_of(WF, "late").next_at_ms, T0 + HOUR);
+  assert_int_equal(run_of(WF, "idle").next_at_ms, 0);
+  take_none(T0 + 3 * SEC - 1, T0 + 3 * SEC);
+  assert_string_equal(take(T0 + 3 * SEC).execution_id, "old");
+  assert_string_equal(take(T0 + 3 * SEC).execution_id, "verify");
 }
 
 static void test_restore_full(void **state) {
@@ -2787,6 +2808,7 @@ int main(void) {
       T(test_take_due_order),
       T(test_dry_run),
       T(test_restore),
+      T(test_hold),
       T(test_restore_full),
       T(test_full_does_not_use_budget),
       T(test_restore_budget),

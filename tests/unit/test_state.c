@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define T0 1767225600000LL
@@ -1206,10 +1207,109 @@ static void test_move_aside(void **state) {
   assert_int_equal(access(path, F_OK), 0);
 }
 
+/* The lock: a second process is refused and told who holds it; the lock
+ * goes with its holder, also when the holder dies. */
+static void test_lock(void **state) {
+  (void)state;
+  make_dir();
+  char path[256], err[256];
+  snprintf(path, sizeof(path), "%s/wedata_rerun.state", g_dir);
+  long holder = -1;
+  int fd = wdr_state_lock(path, &holder, err, sizeof(err));
+  assert_true(fd >= 0);
+  char lock_path[300];
+  snprintf(lock_path, sizeof(lock_path), "%s.lock", path);
+  char *text = test_read_file(lock_path, NULL);
+  char want[32];
+  snprintf(want, sizeof(want), "%ld\n", (long)getpid());
+  assert_string_equal(text, want);
+  free(text);
+
+  /* Another process: refused, with our pid. */
+  int pipefd[2];
+  assert_int_equal(pipe(pipefd), 0);
+  pid_t child = fork();
+  assert_true(child >= 0);
+  if (child == 0) {
+    long h = 0;
+    char e[256];
+    int rc = wdr_state_lock(path, &h, e, sizeof(e));
+    char line[300];
+    int n = snprintf(line, sizeof(line), "%d %ld %s", rc, h, e);
+    if (write(pipefd[1], line, (size_t)n) != n)
+      _exit(2);
+    _exit(0);
+  }
+  close(pipefd[1]);
+  char got[300] = "";
+  assert_true(read(pipefd[0], got, sizeof(got) - 1) > 0);
+  close(pipefd[0]);
+  waitpid(child, NULL, 0);
+  char expect[300];
+  snprintf(expect, sizeof(expect), "-1 %ld held by process %ld", (long)getpid(),
+           (long)getpid());
+  assert_string_equal(got, expect);
+
+  /* Released: another process takes it (and the holder's death frees it
+   * without an unlock). */
+  wdr_state_unlock(fd);
+  child = fork();
+  assert_true(child >= 0);
+  if (child == 0) {
+    long h = 0;
+    char e[256];
+    _exit(wdr_state_lock(path, &h, e, sizeof(e)) >= 0 ? 0 : 1);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  assert_true(WIFEXITED(status));
+  assert_int_equal(WEXITSTATUS(status), 0);
+  fd = wdr_state_lock(path, &holder, err, sizeof(err));
+  assert_true(fd >= 0);
+  wdr_state_unlock(fd);
+
+  /* No folder: an error, not a holder. */
+  holder = -1;
+  assert_int_equal(
+      wdr_state_lock("/nonexistent/dir/state", &holder, err, sizeof(err)), -1);
+  assert_int_equal(holder, 0);
+  assert_non_null(strstr(err, "No such file or directory"));
+}
+
+/* Temporary files of a crashed write go; nothing else does. */
+static void test_remove_temps(void **state) {
+  (void)state;
+  make_dir();
+  const char *names[] = {
+      "wedata_rerun.state.tmp-123", "wedata_rerun.state.tmp-9",
+      "wedata_rerun.state",         "wedata_rerun.state.corrupt-1767225600",
+      "wedata_rerun.state.tmp-",    "wedata_rerun.state.tmp-12x",
+      "other.state.tmp-123",        "wedata_rerun.state.lock"};
+  for (size_t i = 0; i < 8; i++) {
+    char p[300];
+    snprintf(p, sizeof(p), "%s/%s", g_dir, names[i]);
+    int fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    assert_true(fd >= 0);
+    close(fd);
+  }
+  char path[256];
+  snprintf(path, sizeof(path), "%s/wedata_rerun.state", g_dir);
+  assert_int_equal(wdr_state_remove_temps(path), 2);
+  for (size_t i = 0; i < 8; i++) {
+    char p[300];
+    snprintf(p, sizeof(p), "%s/%s", g_dir, names[i]);
+    assert_int_equal(access(p, F_OK) == 0, i >= 2);
+  }
+  assert_int_equal(wdr_state_remove_temps(path), 0);
+  assert_int_equal(wdr_state_remove_temps("/nonexistent/dir/state"), -1);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      T(test_lock),
+      T(test_remove_temps),
       T(test_round_trip),
       T(test_round_trip_live),
       T(test_golden),
