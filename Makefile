@@ -120,8 +120,13 @@ $(BUILD)/bench_callback: tests/bench/bench_callback.c $(LIB) $(HEADERS) | $(BUIL
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -o $@ $< $(LIB) \
 	    $(PKG_LIBS) -lpthread -lm
 
+$(BUILD)/bench_state: tests/bench/bench_state.c $(LIB) $(HEADERS) | $(BUILD)
+	$(CC) $(CPPFLAGS) -Itests/unit $(PKG_CFLAGS) $(CFLAGS) -o $@ $< $(LIB) \
+	    $(PKG_LIBS) -lcmocka -lpthread -lm
+
 bench: deps
-	$(MAKE) all $(BUILD)/bench_callback
+	$(MAKE) all $(BUILD)/bench_callback $(BUILD)/bench_state
+	$(BUILD)/bench_state
 	$(BUILD)/bench_callback
 	$(PYTHON) tests/bench/drain.py --plugin $(PLUGIN_SO)
 

@@ -68,10 +68,18 @@ size_t wdr_engine_dispatch(wdr_engine_t *e, int64_t now_ms, wdr_job_t *jobs,
  * (the queue was full, or the plugin stops): it is due again as before. */
 void wdr_engine_requeue(wdr_engine_t *e, const wdr_job_t *job, int64_t now_ms);
 
-/* wdr_engine_save writes the state through the sink if it changed (always
- * when force). A failed write is logged (rate-limited) and tried again at
- * the next save. */
-void wdr_engine_save(wdr_engine_t *e, int64_t now_ms, bool force);
+/* The journal is folded into a new snapshot when it grows past the
+ * snapshot (and past this). */
+#define WDR_ENGINE_JOURNAL_MIN (1024 * 1024)
+
+/* wdr_engine_save records what changed since the last save: one journal
+ * record per changed run (and budget window), all in one append (one
+ * write, one fdatasync); nothing when nothing changed. It writes a whole
+ * snapshot instead when snapshot is true, on the first save, after an
+ * upgrade from a version-1 file or a failed write, and when the journal
+ * has outgrown the snapshot. A failed write is logged (rate-limited) and
+ * answered by a snapshot at the next save. */
+void wdr_engine_save(wdr_engine_t *e, int64_t now_ms, bool snapshot);
 
 /* wdr_engine_pending: runs waiting for a rerun or its read-back. */
 size_t wdr_engine_pending(const wdr_engine_t *e);

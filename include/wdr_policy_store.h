@@ -36,4 +36,27 @@ void wdr_policy_restore_budget(wdr_policy_t *p, size_t wf, int64_t sent_ms);
  * the table once: for the load, not for events. */
 void wdr_policy_hold(wdr_policy_t *p, int64_t until_ms);
 
+/* --- what changed, for the journal ---------------------------------------
+ *
+ * The state file records only what changed: the engine drains the changes
+ * after each pass and appends one record per change. */
+typedef struct {
+  void (*run)(void *ctx, const wdr_run_t *r); /* a run as it is now */
+  void (*forgotten)(void *ctx, size_t wf, const char *id); /* removed */
+  /* Workflow wf's budget window as it is now (send times, oldest first). */
+  void (*budget)(void *ctx, size_t wf, const int64_t *sent, size_t num);
+  void *ctx;
+} wdr_policy_changes_t;
+
+/* wdr_policy_drain_changes hands every change since the last drain to c:
+ * forgotten runs first, then changed runs, then changed budget windows
+ * (in that order they rebuild the policy as it is), and starts afresh. */
+void wdr_policy_drain_changes(wdr_policy_t *p, const wdr_policy_changes_t *c);
+
+/* For replaying a journal: wdr_policy_forget removes run (wf, id) if it is
+ * there; wdr_policy_clear_budget empties workflow wf's window (then
+ * wdr_policy_restore_budget fills it again). */
+void wdr_policy_forget(wdr_policy_t *p, size_t wf, const char *id);
+void wdr_policy_clear_budget(wdr_policy_t *p, size_t wf);
+
 #endif

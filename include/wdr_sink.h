@@ -50,12 +50,18 @@ typedef struct {
   void (*log)(void *ctx, wdr_log_level_t level, const char *text);
   /* Queues a notification; must not block. */
   void (*notify)(void *ctx, const wdr_note_t *note);
-  /* The durable state: load fills out and returns 0, 1 when there is none
-   * yet, -1 on error (err says why); save replaces it atomically (0 or -1);
-   * move_aside puts an unreadable one out of the way and names where
-   * (0 or -1). */
+  /* The durable state (wdr_state.h): a snapshot and a journal.
+   * load and load_journal fill out and return 0, 1 when there is none yet,
+   * -1 on error (err says why); save and save_journal replace the snapshot
+   * or the journal atomically; append adds to the journal with one write
+   * and one fdatasync (0 or -1, err says why); move_aside puts an
+   * unreadable state out of the way and names where (0 or -1). */
   int (*load)(void *ctx, wdr_buf_t *out, char *err, size_t err_size);
+  int (*load_journal)(void *ctx, wdr_buf_t *out, char *err, size_t err_size);
   int (*save)(void *ctx, const wdr_buf_t *data, char *err, size_t err_size);
+  int (*save_journal)(void *ctx, const wdr_buf_t *data, char *err,
+                      size_t err_size);
+  int (*append)(void *ctx, const wdr_buf_t *data, char *err, size_t err_size);
   int (*move_aside)(void *ctx, int64_t now_s, char *where, size_t where_size);
 } wdr_sink_t;
 

@@ -1,16 +1,25 @@
-/* wdr_state: the durable state file.
+/* wdr_state: the durable state, as a snapshot and a journal.
  *
- * The policy table as JSON, version 1:
- *   {"version":1,"saved_ms":..,"runs":[{"workflow":"name",
- *    "execution_id":"..","state":"scheduled",...}],"budget":{"name":[ms..]}}
- * Runs are stored by workflow name, so reordering the config is harmless;
- * runs of workflows no longer configured are dropped on load.
+ * Version 2: one JSON object per line, so that grep finds a run.
+ *   <StateFile>          the snapshot: a header
+ *                        {"version":2,"kind":"snapshot","saved_ms":..,
+ *                         "journal":G}, then one record per run and budget
+ *   <StateFile>.journal  what changed since: a header with kind "journal"
+ *                        and its generation G, then one record per change
+ * Records: {"run":{"workflow":..,"execution_id":..,...}} (the run as it is
+ * now), {"forget":{"workflow":..,"execution_id":..}} and
+ * {"budget":{"workflow":..,"sent":[ms..]}}. Loading applies the snapshot,
+ * then the journal of the same generation, in order; a journal of another
+ * generation is older than the snapshot and ignored. A journal's last line
+ * cut short by a crash is ignored. Runs are stored by workflow name, so
+ * reordering the config is harmless; runs of workflows no longer configured
+ * are dropped on load. Version 1 (one JSON object) is still read, once, and
+ * a file of a newer version is refused and left alone.
  *
- * wdr_state_serialize and wdr_state_parse are pure. wdr_state_write_file
- * and wdr_state_read_file are the only file I/O: the write is atomic (a
- * temporary file in the same folder, fsync, rename over the old file, fsync
- * of the folder), so a crash leaves the old file or the new one, never a
- * torn one. */
+ * The record and snapshot writers and wdr_state_load are pure. The file
+ * functions are the only I/O: a snapshot or a new journal replaces the old
+ * one atomically (temporary file, fsync, rename, fsync of the folder); a
+ * journal append is one write and one fdatasync. */
 #ifndef WDR_STATE_H
 #define WDR_STATE_H
 
@@ -21,25 +30,51 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WDR_STATE_VERSION 1
+#define WDR_STATE_VERSION 2
 #define WDR_STATE_MAX (64 * 1024 * 1024) /* the file's size bound */
 
-/* wdr_state_serialize appends the state of p to out. names[i] is workflow
- * i's name; runs of workflows with persist[i] false (dry run) are left out.
- * Returns 0 or -1. */
+/* wdr_state_serialize appends a snapshot of p (journal generation gen) to
+ * out. names[i] is workflow i's name; runs and budgets of workflows with
+ * persist[i] false (dry run) are left out. Returns 0 or -1. */
 int wdr_state_serialize(const wdr_policy_t *p, char *const *names,
                         const bool *persist, size_t wf_num, int64_t now_ms,
-                        wdr_buf_t *out) __attribute__((warn_unused_result));
+                        uint64_t gen, wdr_buf_t *out)
+    __attribute__((warn_unused_result));
+
+/* One journal line each, appended to out; 0 or -1. */
+int wdr_state_journal_header(uint64_t gen, int64_t now_ms, wdr_buf_t *out)
+    __attribute__((warn_unused_result));
+int wdr_state_record_run(const wdr_run_t *r, const char *workflow,
+                         wdr_buf_t *out) __attribute__((warn_unused_result));
+int wdr_state_record_forget(const char *workflow, const char *execution_id,
+                            wdr_buf_t *out) __attribute__((warn_unused_result));
+int wdr_state_record_budget(const char *workflow, const int64_t *sent,
+                            size_t num, wdr_buf_t *out)
+    __attribute__((warn_unused_result));
 
 typedef struct {
-  size_t runs;             /* restored */
-  size_t unknown_workflow; /* dropped: workflow not configured */
-  size_t rejected;         /* dropped: duplicate, or the table was full */
+  size_t runs;             /* in the policy after loading */
+  size_t unknown_workflow; /* records dropped: workflow not configured */
+  size_t rejected;         /* dropped: the table was full */
+  bool legacy;             /* version 1: write version 2 now */
+  uint64_t gen;            /* the snapshot's journal generation */
+  size_t journal_records;  /* applied from the journal */
+  bool torn;               /* the journal's cut last record was ignored */
+  bool stale_journal;      /* a journal of another generation was ignored */
 } wdr_state_stats_t;
 
-/* wdr_state_parse restores text (len bytes, NUL-terminated) into p.
- * Returns 0, or -1 when the text is not a version-1 state (err says why;
- * p may then hold part of it: the caller discards p). */
+/* wdr_state_load restores a snapshot (NUL-terminated, snapshot_len bytes;
+ * version 1 or 2) and then journal (may be NULL) into p. Returns 0; -1
+ * when they are not a state this version can read (err says why; p may
+ * hold part of it: the caller discards p); -2 when the snapshot was
+ * written by a newer version (err says so: leave the files alone). */
+int wdr_state_load(const char *snapshot, size_t snapshot_len,
+                   const char *journal, size_t journal_len, wdr_policy_t *p,
+                   char *const *names, size_t wf_num, int64_t now_ms,
+                   wdr_state_stats_t *stats, char *err, size_t err_size)
+    __attribute__((warn_unused_result));
+
+/* wdr_state_parse is wdr_state_load of a snapshot without a journal. */
 int wdr_state_parse(const char *text, size_t len, wdr_policy_t *p,
                     char *const *names, size_t wf_num, int64_t now_ms,
                     wdr_state_stats_t *stats, char *err, size_t err_size)
@@ -54,6 +89,12 @@ int wdr_state_read_file(const char *path, wdr_buf_t *out, char *err,
  * (err says which step failed). */
 int wdr_state_write_file(const char *path, const wdr_buf_t *data, char *err,
                          size_t err_size) __attribute__((warn_unused_result));
+
+/* wdr_state_append_file appends data to path (created 0600 if missing)
+ * with one write and one fdatasync. Returns 0 or -1 (err says which step
+ * failed). */
+int wdr_state_append_file(const char *path, const wdr_buf_t *data, char *err,
+                          size_t err_size) __attribute__((warn_unused_result));
 
 /* wdr_state_move_aside renames path to "<path>.corrupt-<now_s>" and writes
  * the new name into new_path. Returns 0 or -1. */

@@ -53,6 +53,26 @@ size_t wdr_table_max(const wdr_table_t *t);
 /* Run i (0 <= i < size), for walking the whole table (the state file). */
 wdr_run_t *wdr_table_at(const wdr_table_t *t, size_t i);
 
+/* --- what changed, for the journal ---------------------------------------
+ *
+ * Every run settled since the last drain is "changed", and every run
+ * removed is "forgotten" (by key); a run moved by a removal counts as
+ * changed too, so that a snapshot written in parts misses none. */
+
+typedef struct {
+  void (*changed)(void *ctx, const wdr_run_t *r);
+  void (*forgotten)(void *ctx, size_t wf, const char *id);
+  void *ctx;
+} wdr_table_changes_t;
+
+/* wdr_table_drain_changes hands each change since the last drain to c
+ * (forgotten keys first, then changed runs in no particular order: applied
+ * in that order they give the table as it is) and starts afresh. */
+void wdr_table_drain_changes(wdr_table_t *t, const wdr_table_changes_t *c);
+
+/* wdr_table_changes: how many changes wait (changed plus forgotten). */
+size_t wdr_table_changes(const wdr_table_t *t);
+
 /* Runs SCHEDULED, VERIFY or IN_FLIGHT with a rerun, verify or check (reads
  * of a followed rerun are not waiting reruns). */
 size_t wdr_table_pending(const wdr_table_t *t);

@@ -25,8 +25,14 @@ struct wdr_engine_s {
   wdr_poll_t *poll;
   wdr_ratelimit_t ratelimit;
   wdr_breaker_t breaker;
-  bool dirty; /* the state changed since it was last written */
   int64_t next_prune;
+  /* The durable state: the journal generation, the sizes that decide when
+   * the journal is folded into a new snapshot, and whether the next save
+   * must write one (first start, an upgrade, a corrupt file, a failed
+   * write: the journal alone would not hold everything). */
+  uint64_t gen;
+  size_t snapshot_bytes, journal_bytes;
+  bool need_snapshot;
   int64_t hold_until; /* restored work and polls wait until then */
   wdr_loglimit_t limit_refused, limit_state;
 };
@@ -94,39 +100,95 @@ static int build_workflows(wdr_engine_t *e) {
   return 0;
 }
 
+static void discard_run(void *ctx, const wdr_run_t *r) {
+  (void)ctx;
+  (void)r;
+}
+static void discard_key(void *ctx, size_t wf, const char *id) {
+  (void)ctx;
+  (void)wf;
+  (void)id;
+}
+static void discard_budget(void *ctx, size_t wf, const int64_t *t, size_t n) {
+  (void)ctx;
+  (void)wf;
+  (void)t;
+  (void)n;
+}
+
+/* What the files already hold is no change to record. */
+static void forget_changes(wdr_engine_t *e) {
+  wdr_policy_drain_changes(e->policy,
+                           &(wdr_policy_changes_t){.run = discard_run,
+                                                   .forgotten = discard_key,
+                                                   .budget = discard_budget});
+}
+
 /* Reads the state into the (empty) policy. A corrupt state is moved aside
- * and the engine starts empty: a bad file must not keep collectd down. */
+ * and the engine starts empty: a bad file must not keep collectd down. A
+ * state of a newer version is left alone and the engine does not start:
+ * starting empty would overwrite it. Returns 0 or -1. */
 static int load_state(wdr_engine_t *e, int64_t now_ms) {
-  wdr_buf_t buf;
-  char err[256] = "";
+  wdr_buf_t snap, journal;
+  char err[256] = "", jerr[200] = "";
   const char *path = e->cfg->state_file;
   wdr_state_stats_t stats = {0};
-  wdr_buf_init(&buf, WDR_STATE_MAX);
-  int rc = e->sink->load(e->sink->ctx, &buf, err, sizeof(err));
+  wdr_buf_init(&snap, WDR_STATE_MAX);
+  wdr_buf_init(&journal, WDR_STATE_MAX);
+  int status = 0;
+  int rc = e->sink->load(e->sink->ctx, &snap, err, sizeof(err));
+  int jrc = rc == 0 ? e->sink->load_journal(e->sink->ctx, &journal, jerr,
+                                            sizeof(jerr))
+                    : 1;
+  e->need_snapshot = true;
   if (rc == 1) {
     wdr_sink_logf(e->sink, WDR_LOG_INFO,
                   "no state file \"%s\" yet: starting empty", path);
-    wdr_buf_free(&buf, false);
-    return 0;
+    goto done;
   }
-  if (rc == 0 && wdr_state_parse(wdr_buf_str(&buf), buf.len, e->policy,
-                                 e->names, e->cfg->workflows_num, now_ms,
-                                 &stats, err, sizeof(err)) == 0) {
+  int lrc = -1;
+  if (rc == 0 && jrc == -1)
+    snprintf(err, sizeof(err), "journal: %s", jerr);
+  else if (rc == 0)
+    lrc = wdr_state_load(
+        wdr_buf_str(&snap), snap.len, jrc == 0 ? wdr_buf_str(&journal) : NULL,
+        jrc == 0 ? journal.len : 0, e->policy, e->names, e->cfg->workflows_num,
+        now_ms, &stats, err, sizeof(err));
+  if (lrc == -2) {
+    wdr_sink_logf(e->sink, WDR_LOG_ERROR,
+                  "state file \"%s\" is %s: left as it is, and nothing is "
+                  "sent; upgrade the plugin or move the file away",
+                  path, err);
+    status = -1;
+    goto done;
+  }
+  if (lrc == 0) {
     /* Nothing restored leaves before the start hold is over. */
     wdr_policy_hold(e->policy, e->hold_until);
+    forget_changes(e);
+    e->gen = stats.gen;
+    e->snapshot_bytes = snap.len;
+    e->journal_bytes = jrc == 0 ? journal.len : 0;
+    e->need_snapshot = stats.legacy || stats.stale_journal || jrc == 1;
     wdr_sink_logf(e->sink, WDR_LOG_INFO,
-                  "state file \"%s\": restored %zu run(s); dropped %zu of "
-                  "workflows no longer configured and %zu others",
-                  path, stats.runs, stats.unknown_workflow, stats.rejected);
-    wdr_buf_free(&buf, false);
-    return 0;
+                  "state file \"%s\": restored %zu run(s)%s; dropped %zu "
+                  "record(s) of workflows no longer configured and %zu "
+                  "others%s",
+                  path, stats.runs,
+                  stats.legacy ? " from a version-1 file, now rewritten" : "",
+                  stats.unknown_workflow, stats.rejected,
+                  stats.torn ? "; the journal's last record was cut short by "
+                               "a crash and is ignored"
+                             : "");
+    goto done;
   }
-  wdr_buf_free(&buf, false);
   /* Part of the file may be in the policy: start again from nothing. */
   wdr_policy_destroy(e->policy);
   e->policy = create_policy(e);
-  if (e->policy == NULL)
-    return -1;
+  if (e->policy == NULL) {
+    status = -1;
+    goto done;
+  }
   char aside[4096];
   if (e->sink->move_aside(e->sink->ctx, now_ms / 1000, aside, sizeof(aside)) ==
       0)
@@ -140,8 +202,10 @@ static int load_state(wdr_engine_t *e, int64_t now_ms) {
                   "be moved aside (%s); started empty, and it will be "
                   "overwritten",
                   path, err, aside);
-  e->dirty = true;
-  return 0;
+done:
+  wdr_buf_free(&snap, false);
+  wdr_buf_free(&journal, false);
+  return status;
 }
 
 wdr_engine_t *wdr_engine_create(const wdr_config_t *cfg, wdr_metrics_t *metrics,
@@ -177,27 +241,98 @@ void wdr_engine_destroy(wdr_engine_t *e) {
   free(e);
 }
 
-void wdr_engine_save(wdr_engine_t *e, int64_t now_ms, bool force) {
-  if (!e->dirty && !force)
-    return;
-  char err[256] = "";
-  wdr_buf_t buf;
-  wdr_buf_init(&buf, WDR_STATE_MAX);
-  int status = wdr_state_serialize(e->policy, e->names, e->persist,
-                                   e->cfg->workflows_num, now_ms, &buf);
-  if (status != 0)
-    snprintf(err, sizeof(err), "cannot serialise the state");
-  else
-    status = e->sink->save(e->sink->ctx, &buf, err, sizeof(err));
-  wdr_buf_free(&buf, false);
+static void save_failed(wdr_engine_t *e, int64_t now_ms, const char *err) {
   uint64_t held = 0;
-  if (status != 0 && wdr_loglimit_allow(&e->limit_state, now_ms / 1000, &held))
+  /* The journal may now miss changes: only a snapshot holds them all. */
+  e->need_snapshot = true;
+  if (wdr_loglimit_allow(&e->limit_state, now_ms / 1000, &held))
     wdr_sink_logf(e->sink, WDR_LOG_ERROR,
                   "cannot write the state file \"%s\": %s (%" PRIu64
                   " more such messages held back); reruns go on, but a "
                   "restart would forget them",
                   e->cfg->state_file, err, held);
-  e->dirty = status != 0;
+}
+
+/* A new snapshot of everything, then an empty journal of its generation.
+ * A crash between the two leaves the new snapshot and the old journal,
+ * whose generation it no longer matches: the load ignores the journal,
+ * which holds nothing the snapshot does not. */
+static void write_snapshot(wdr_engine_t *e, int64_t now_ms) {
+  char err[256] = "";
+  wdr_buf_t snap, header;
+  wdr_buf_init(&snap, WDR_STATE_MAX);
+  wdr_buf_init(&header, 4096);
+  forget_changes(e);
+  uint64_t gen = e->gen + 1;
+  int status = wdr_state_serialize(e->policy, e->names, e->persist,
+                                   e->cfg->workflows_num, now_ms, gen, &snap);
+  if (status != 0 || wdr_state_journal_header(gen, now_ms, &header) != 0)
+    save_failed(e, now_ms, "cannot serialise the state");
+  else if (e->sink->save(e->sink->ctx, &snap, err, sizeof(err)) != 0 ||
+           e->sink->save_journal(e->sink->ctx, &header, err, sizeof(err)) != 0)
+    save_failed(e, now_ms, err);
+  else {
+    e->gen = gen;
+    e->snapshot_bytes = snap.len;
+    e->journal_bytes = header.len;
+    e->need_snapshot = false;
+  }
+  wdr_buf_free(&snap, false);
+  wdr_buf_free(&header, false);
+}
+
+typedef struct {
+  wdr_engine_t *e;
+  wdr_buf_t *out;
+  int status;
+} record_ctx_t;
+
+static void record_run(void *ctx, const wdr_run_t *r) {
+  record_ctx_t *c = ctx;
+  if (c->e->persist[r->wf] &&
+      wdr_state_record_run(r, c->e->names[r->wf], c->out) != 0)
+    c->status = -1;
+}
+
+static void record_forgotten(void *ctx, size_t wf, const char *id) {
+  record_ctx_t *c = ctx;
+  if (c->e->persist[wf] &&
+      wdr_state_record_forget(c->e->names[wf], id, c->out) != 0)
+    c->status = -1;
+}
+
+static void record_budget(void *ctx, size_t wf, const int64_t *t, size_t n) {
+  record_ctx_t *c = ctx;
+  if (c->e->persist[wf] &&
+      wdr_state_record_budget(c->e->names[wf], t, n, c->out) != 0)
+    c->status = -1;
+}
+
+void wdr_engine_save(wdr_engine_t *e, int64_t now_ms, bool snapshot) {
+  size_t fold_at = e->snapshot_bytes > WDR_ENGINE_JOURNAL_MIN
+                       ? e->snapshot_bytes
+                       : WDR_ENGINE_JOURNAL_MIN;
+  if (snapshot || e->need_snapshot || e->journal_bytes > fold_at) {
+    write_snapshot(e, now_ms);
+    return;
+  }
+  char err[256] = "";
+  wdr_buf_t buf;
+  wdr_buf_init(&buf, WDR_STATE_MAX);
+  record_ctx_t c = {e, &buf, 0};
+  wdr_policy_drain_changes(
+      e->policy, &(wdr_policy_changes_t){.run = record_run,
+                                         .forgotten = record_forgotten,
+                                         .budget = record_budget,
+                                         .ctx = &c});
+  if (c.status != 0)
+    save_failed(e, now_ms, "cannot serialise a change");
+  else if (buf.len > 0 &&
+           e->sink->append(e->sink->ctx, &buf, err, sizeof(err)) != 0)
+    save_failed(e, now_ms, err);
+  else
+    e->journal_bytes += buf.len;
+  wdr_buf_free(&buf, false);
 }
 
 size_t wdr_engine_pending(const wdr_engine_t *e) {
@@ -216,7 +351,6 @@ static void report_decision(wdr_engine_t *e, size_t wf,
     wdr_metrics_count(e->metrics, d->evicted_wf, WDR_CNT_EVICTED);
   switch (d->verdict) {
   case WDR_SIGNAL_SCHEDULED:
-    e->dirty = true;
     if (d->at_ms > now_ms)
       wdr_sink_logf(e->sink, WDR_LOG_INFO,
                     "workflow %s: rerun of %s scheduled in %.1f s (backoff "
@@ -231,7 +365,6 @@ static void report_decision(wdr_engine_t *e, size_t wf,
     wdr_metrics_skip(e->metrics, wf, WDR_SKIP_EXHAUSTED);
     if (!d->gave_up)
       return;
-    e->dirty = true;
     wdr_metrics_count(e->metrics, wf, WDR_CNT_GAVE_UP);
     snprintf(text, sizeof(text),
              "gave up on %s (workflow %s) after %d attempts: it failed "
@@ -313,7 +446,6 @@ static void report_check(wdr_engine_t *e, const wdr_policy_job_t *job,
                          const wdr_run_view_t *view,
                          const wdr_answer_decision_t *d) {
   const wdr_workflow_cfg_t *w = wf_cfg(e, job->wf);
-  e->dirty = true;
   if (d->whole && d->check == WDR_CHECK_PASS)
     wdr_sink_logf(e->sink, WDR_LOG_INFO,
                   "workflow %s: run %s lists task runs without a usable "
@@ -461,7 +593,6 @@ static void report_track(wdr_engine_t *e, const wdr_policy_job_t *job,
                          const wdr_answer_t *a, const wdr_answer_decision_t *d,
                          int64_t now_ms) {
   const wdr_response_t *r = &a->res.response;
-  e->dirty = true;
   if (d->cls != WDR_CLASS_OK) {
     bool async = job->kind == WDR_JOB_ASYNC;
     wdr_metrics_error(e->metrics, job->wf, r->error_code);
@@ -506,7 +637,6 @@ static void report_result(wdr_engine_t *e, const wdr_policy_job_t *job,
   const wdr_response_t *r = &a->res.response;
   bool rerun = job->kind == WDR_JOB_RERUN;
   char text[1024];
-  e->dirty = true;
   switch (d->verdict) {
   case WDR_RESULT_ACCEPTED:
     wdr_metrics_count(e->metrics, job->wf, WDR_CNT_ACCEPTED);
@@ -678,8 +808,7 @@ size_t wdr_engine_dispatch(wdr_engine_t *e, int64_t now_ms, wdr_job_t *jobs,
                            size_t max, int64_t *ret_wake) {
   int64_t wake = now_ms + WDR_ENGINE_IDLE_MS;
   if (now_ms >= e->next_prune) {
-    if (wdr_policy_prune(e->policy, now_ms) > 0)
-      e->dirty = true;
+    wdr_policy_prune(e->policy, now_ms);
     e->next_prune = now_ms + WDR_ENGINE_PRUNE_MS;
   }
   lower(&wake, e->next_prune);
@@ -712,7 +841,6 @@ size_t wdr_engine_dispatch(wdr_engine_t *e, int64_t now_ms, wdr_job_t *jobs,
     }
     j->kind = j->run.kind;
     if (j->run.dry_run) {
-      e->dirty = true;
       report_dry_run(e, &j->run);
       continue;
     }
@@ -727,7 +855,7 @@ size_t wdr_engine_dispatch(wdr_engine_t *e, int64_t now_ms, wdr_job_t *jobs,
   /* The state says "in flight" before any of them can leave: after a crash
    * they are verified, never resent blindly. */
   if (n > 0)
-    wdr_engine_save(e, now_ms, true);
+    wdr_engine_save(e, now_ms, false);
   *ret_wake = wake;
   return n;
 }

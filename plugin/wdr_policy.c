@@ -14,6 +14,7 @@ typedef struct {
   int64_t *t;
   size_t num;
   size_t cap;
+  bool changed; /* charged or refunded since the last drain */
 } window_t;
 
 struct wdr_policy_s {
@@ -279,6 +280,7 @@ static bool budget_charge(wdr_policy_t *p, wdr_run_t *r, int64_t now_ms,
     return false;
   }
   win->t[win->num++] = now_ms;
+  win->changed = true;
   *ret_charged = now_ms;
   return true;
 }
@@ -290,6 +292,7 @@ static void budget_refund(wdr_policy_t *p, size_t wf, int64_t charged_ms) {
     if (win->t[i] == charged_ms) {
       memmove(win->t + i, win->t + i + 1, (win->num - i - 1) * sizeof(int64_t));
       win->num--;
+      win->changed = true;
       return;
     }
 }
@@ -940,4 +943,46 @@ void wdr_policy_hold(wdr_policy_t *p, int64_t until_ms) {
       wdr_table_settle(p->table, r);
     }
   }
+}
+
+/* --- what changed, for the journal ---------------------------------------- */
+
+typedef struct {
+  const wdr_policy_changes_t *c;
+} drain_ctx_t;
+
+static void drained_run(void *ctx, const wdr_run_t *r) {
+  const wdr_policy_changes_t *c = ((drain_ctx_t *)ctx)->c;
+  c->run(c->ctx, r);
+}
+
+static void drained_key(void *ctx, size_t wf, const char *id) {
+  const wdr_policy_changes_t *c = ((drain_ctx_t *)ctx)->c;
+  c->forgotten(c->ctx, wf, id);
+}
+
+void wdr_policy_drain_changes(wdr_policy_t *p, const wdr_policy_changes_t *c) {
+  drain_ctx_t d = {c};
+  wdr_table_drain_changes(p->table,
+                          &(wdr_table_changes_t){.changed = drained_run,
+                                                 .forgotten = drained_key,
+                                                 .ctx = &d});
+  for (size_t wf = 0; wf < p->cfg.wf_num; wf++) {
+    window_t *w = &p->budget[wf];
+    if (!w->changed)
+      continue;
+    w->changed = false;
+    c->budget(c->ctx, wf, w->t, w->num);
+  }
+}
+
+void wdr_policy_forget(wdr_policy_t *p, size_t wf, const char *id) {
+  wdr_run_t *r = find_run(p, wf, id);
+  if (r != NULL)
+    forget(p, r);
+}
+
+void wdr_policy_clear_budget(wdr_policy_t *p, size_t wf) {
+  if (wf < p->cfg.wf_num)
+    p->budget[wf].num = 0;
 }

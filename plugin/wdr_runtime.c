@@ -182,6 +182,7 @@ static void *engine_main(void *arg) {
   wdr_job_t job;
   while (wdr_inbox_unpush_job(rt->inbox, &job) == 0)
     wdr_engine_requeue(rt->engine, &job, now);
+  /* A snapshot at the end: the next start reads one file, not a journal. */
   wdr_engine_save(rt->engine, now, true);
   free(res);
   return NULL;

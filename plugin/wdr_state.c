@@ -53,61 +53,141 @@ static int gen_run(yajl_gen g, const wdr_run_t *r, const char *workflow) {
   return yajl_gen_map_close(g) == yajl_gen_status_ok ? 0 : -1;
 }
 
-static int gen_state(yajl_gen g, const wdr_policy_t *p, char *const *names,
-                     const bool *persist, size_t wf_num, int64_t now_ms) {
-  size_t runs_num = 0;
-  const wdr_run_t *runs = wdr_policy_runs(p, &runs_num);
+/* One line: {"<kind>":{...}} with the body filled by fill, then '\n'. */
+typedef int (*gen_body_fn)(yajl_gen g, const void *arg);
+
+typedef struct {
+  const char *kind;
+  gen_body_fn body;
+  const void *arg;
+} line_args_t;
+
+static int fill_line(yajl_gen g, const void *arg) {
+  const line_args_t *a = arg;
   if (yajl_gen_map_open(g) != yajl_gen_status_ok ||
-      wdr_json_gen_int(g, "version", WDR_STATE_VERSION) != 0 ||
-      wdr_json_gen_int(g, "saved_ms", now_ms) != 0 ||
-      wdr_json_gen_str(g, "runs") != 0 ||
-      yajl_gen_array_open(g) != yajl_gen_status_ok)
-    return -1;
-  for (size_t i = 0; i < runs_num; i++)
-    if (runs[i].wf < wf_num && persist[runs[i].wf] &&
-        gen_run(g, &runs[i], names[runs[i].wf]) != 0)
-      return -1;
-  if (yajl_gen_array_close(g) != yajl_gen_status_ok ||
-      wdr_json_gen_str(g, "budget") != 0 ||
-      yajl_gen_map_open(g) != yajl_gen_status_ok)
-    return -1;
-  for (size_t wf = 0; wf < wf_num; wf++) {
-    size_t n = 0;
-    const int64_t *t = wdr_policy_budget(p, wf, &n);
-    if (!persist[wf] || n == 0)
-      continue;
-    if (wdr_json_gen_str(g, names[wf]) != 0 ||
-        yajl_gen_array_open(g) != yajl_gen_status_ok)
-      return -1;
-    for (size_t i = 0; i < n; i++)
-      if (yajl_gen_integer(g, t[i]) != yajl_gen_status_ok)
-        return -1;
-    if (yajl_gen_array_close(g) != yajl_gen_status_ok)
-      return -1;
-  }
-  if (yajl_gen_map_close(g) != yajl_gen_status_ok)
+      wdr_json_gen_str(g, a->kind) != 0 || a->body(g, a->arg) != 0)
     return -1;
   return yajl_gen_map_close(g) == yajl_gen_status_ok ? 0 : -1;
 }
 
-typedef struct {
-  const wdr_policy_t *p;
-  char *const *names;
-  const bool *persist;
-  size_t wf_num;
-  int64_t now_ms;
-} state_args_t;
+static int gen_line(wdr_buf_t *out, const char *kind, gen_body_fn body,
+                    const void *arg) {
+  line_args_t a = {kind, body, arg};
+  if (wdr_json_generate(out, fill_line, &a) != 0)
+    return -1;
+  return wdr_buf_append(out, "\n", 1);
+}
 
-static int fill_state(yajl_gen g, const void *arg) {
-  const state_args_t *a = arg;
-  return gen_state(g, a->p, a->names, a->persist, a->wf_num, a->now_ms);
+typedef struct {
+  const wdr_run_t *r;
+  const char *workflow;
+} run_args_t;
+
+static int body_run(yajl_gen g, const void *arg) {
+  const run_args_t *a = arg;
+  return gen_run(g, a->r, a->workflow);
+}
+
+int wdr_state_record_run(const wdr_run_t *r, const char *workflow,
+                         wdr_buf_t *out) {
+  run_args_t a = {r, workflow};
+  return gen_line(out, "run", body_run, &a);
+}
+
+typedef struct {
+  const char *workflow;
+  const char *id;
+} forget_args_t;
+
+static int body_forget(yajl_gen g, const void *arg) {
+  const forget_args_t *a = arg;
+  if (yajl_gen_map_open(g) != yajl_gen_status_ok ||
+      wdr_json_gen_text(g, "workflow", a->workflow) != 0 ||
+      wdr_json_gen_text(g, "execution_id", a->id) != 0)
+    return -1;
+  return yajl_gen_map_close(g) == yajl_gen_status_ok ? 0 : -1;
+}
+
+int wdr_state_record_forget(const char *workflow, const char *execution_id,
+                            wdr_buf_t *out) {
+  forget_args_t a = {workflow, execution_id};
+  return gen_line(out, "forget", body_forget, &a);
+}
+
+typedef struct {
+  const char *workflow;
+  const int64_t *sent;
+  size_t num;
+} budget_args_t;
+
+static int body_budget(yajl_gen g, const void *arg) {
+  const budget_args_t *a = arg;
+  if (yajl_gen_map_open(g) != yajl_gen_status_ok ||
+      wdr_json_gen_text(g, "workflow", a->workflow) != 0 ||
+      wdr_json_gen_str(g, "sent") != 0 ||
+      yajl_gen_array_open(g) != yajl_gen_status_ok)
+    return -1;
+  for (size_t i = 0; i < a->num; i++)
+    if (yajl_gen_integer(g, a->sent[i]) != yajl_gen_status_ok)
+      return -1;
+  if (yajl_gen_array_close(g) != yajl_gen_status_ok)
+    return -1;
+  return yajl_gen_map_close(g) == yajl_gen_status_ok ? 0 : -1;
+}
+
+int wdr_state_record_budget(const char *workflow, const int64_t *sent,
+                            size_t num, wdr_buf_t *out) {
+  budget_args_t a = {workflow, sent, num};
+  return gen_line(out, "budget", body_budget, &a);
+}
+
+typedef struct {
+  int64_t now_ms;
+  uint64_t gen;
+  bool snapshot;
+} header_args_t;
+
+static int fill_header(yajl_gen g, const void *arg) {
+  const header_args_t *a = arg;
+  if (yajl_gen_map_open(g) != yajl_gen_status_ok ||
+      wdr_json_gen_int(g, "version", WDR_STATE_VERSION) != 0 ||
+      wdr_json_gen_text(g, "kind", a->snapshot ? "snapshot" : "journal") != 0 ||
+      wdr_json_gen_int(g, "saved_ms", a->now_ms) != 0 ||
+      wdr_json_gen_int(g, "journal", (long long)a->gen) != 0)
+    return -1;
+  return yajl_gen_map_close(g) == yajl_gen_status_ok ? 0 : -1;
+}
+
+static int gen_header(wdr_buf_t *out, bool snapshot, int64_t now_ms,
+                      uint64_t gen) {
+  header_args_t a = {now_ms, gen, snapshot};
+  if (wdr_json_generate(out, fill_header, &a) != 0)
+    return -1;
+  return wdr_buf_append(out, "\n", 1);
+}
+
+int wdr_state_journal_header(uint64_t gen, int64_t now_ms, wdr_buf_t *out) {
+  return gen_header(out, false, now_ms, gen);
 }
 
 int wdr_state_serialize(const wdr_policy_t *p, char *const *names,
                         const bool *persist, size_t wf_num, int64_t now_ms,
-                        wdr_buf_t *out) {
-  state_args_t a = {p, names, persist, wf_num, now_ms};
-  return wdr_json_generate(out, fill_state, &a);
+                        uint64_t gen, wdr_buf_t *out) {
+  size_t runs_num = 0;
+  const wdr_run_t *runs = wdr_policy_runs(p, &runs_num);
+  if (gen_header(out, true, now_ms, gen) != 0)
+    return -1;
+  for (size_t i = 0; i < runs_num; i++)
+    if (runs[i].wf < wf_num && persist[runs[i].wf] &&
+        wdr_state_record_run(&runs[i], names[runs[i].wf], out) != 0)
+      return -1;
+  for (size_t wf = 0; wf < wf_num; wf++) {
+    size_t n = 0;
+    const int64_t *t = wdr_policy_budget(p, wf, &n);
+    if (persist[wf] && n > 0 && wdr_state_record_budget(names[wf], t, n, out))
+      return -1;
+  }
+  return 0;
 }
 
 /* --- parsing ------------------------------------------------------------ */
@@ -233,34 +313,20 @@ static bool parse_run(yajl_val obj, wdr_run_t *r) {
     goto cleanup;                                                              \
   } while (0)
 
-int wdr_state_parse(const char *text, size_t len, wdr_policy_t *p,
-                    char *const *names, size_t wf_num, int64_t now_ms,
-                    wdr_state_stats_t *stats, char *err, size_t err_size) {
+/* Version 1: one JSON object holding every run and budget window. Read
+ * once, on the first start after an upgrade; the engine then writes
+ * version 2. */
+static int parse_legacy(yajl_val root, wdr_policy_t *p, char *const *names,
+                        size_t wf_num, int64_t now_ms, wdr_state_stats_t *stats,
+                        char *err, size_t err_size) {
   static const char *p_runs[] = {"runs", NULL};
   static const char *p_budget[] = {"budget", NULL};
-  char why[128] = "";
   int status = -1;
-  long long version = 0;
-  memset(stats, 0, sizeof(*stats));
-  if (text == NULL || len == 0 || strlen(text) != len) {
-    snprintf(err, err_size, "empty, or contains a NUL byte");
-    return -1;
-  }
-  yajl_val root =
-      wdr_json_tree_parse(text, len, WDR_JSON_DEPTH_MAX, why, sizeof(why));
-  if (root == NULL) {
-    snprintf(err, err_size, "not JSON: %s", why);
-    return -1;
-  }
   yajl_val runs = yajl_tree_get(root, p_runs, yajl_t_array);
   yajl_val budget = yajl_tree_get(root, p_budget, yajl_t_object);
-  if (!YAJL_IS_OBJECT(root) ||
-      !field_int(root, "version", 0, INT32_MAX, &version))
-    PARSE_FAIL("no version");
-  if (version != WDR_STATE_VERSION)
-    PARSE_FAIL("version %lld, expected %d", version, WDR_STATE_VERSION);
   if (runs == NULL || budget == NULL)
     PARSE_FAIL("no runs array or budget object");
+  stats->legacy = true;
 
   for (size_t i = 0; i < YAJL_GET_ARRAY(runs)->len; i++) {
     yajl_val obj = YAJL_GET_ARRAY(runs)->values[i];
@@ -297,8 +363,274 @@ int wdr_state_parse(const char *text, size_t len, wdr_policy_t *p,
   }
   status = 0;
 cleanup:
-  yajl_tree_free(root);
   return status;
+}
+
+/* --- version 2: one JSON object per line -------------------------------- */
+
+typedef struct {
+  wdr_policy_t *p;
+  char *const *names;
+  size_t wf_num;
+  int64_t now_ms;
+  wdr_state_stats_t *stats;
+  char *err;
+  size_t err_size;
+} load_t;
+
+static int apply_run(load_t *l, yajl_val body, size_t line) {
+  wdr_run_t r = {0};
+  const char *workflow =
+      YAJL_IS_OBJECT(body) ? field_text(body, "workflow") : NULL;
+  if (workflow == NULL || !parse_run(body, &r)) {
+    snprintf(l->err, l->err_size, "line %zu: the run is malformed", line);
+    return -1;
+  }
+  long wf = find_workflow(l->names, l->wf_num, workflow);
+  if (wf < 0) {
+    l->stats->unknown_workflow++;
+    return 0;
+  }
+  r.wf = (size_t)wf;
+  /* A later record of a run replaces the earlier one. */
+  wdr_policy_forget(l->p, r.wf, r.execution_id);
+  if (wdr_policy_restore(l->p, &r, l->now_ms) != 0)
+    l->stats->rejected++;
+  return 0;
+}
+
+static int apply_forget(load_t *l, yajl_val body, size_t line) {
+  const char *workflow =
+      YAJL_IS_OBJECT(body) ? field_text(body, "workflow") : NULL;
+  const char *id =
+      YAJL_IS_OBJECT(body) ? field_text(body, "execution_id") : NULL;
+  if (workflow == NULL || id == NULL) {
+    snprintf(l->err, l->err_size, "line %zu: the forget is malformed", line);
+    return -1;
+  }
+  long wf = find_workflow(l->names, l->wf_num, workflow);
+  if (wf >= 0)
+    wdr_policy_forget(l->p, (size_t)wf, id);
+  return 0;
+}
+
+static int apply_budget(load_t *l, yajl_val body, size_t line) {
+  static const char *p_sent[] = {"sent", NULL};
+  const char *workflow =
+      YAJL_IS_OBJECT(body) ? field_text(body, "workflow") : NULL;
+  yajl_val sent =
+      workflow != NULL ? yajl_tree_get(body, p_sent, yajl_t_array) : NULL;
+  if (sent == NULL) {
+    snprintf(l->err, l->err_size, "line %zu: the budget is malformed", line);
+    return -1;
+  }
+  for (size_t j = 0; j < YAJL_GET_ARRAY(sent)->len; j++)
+    if (!YAJL_IS_INTEGER(YAJL_GET_ARRAY(sent)->values[j])) {
+      snprintf(l->err, l->err_size,
+               "line %zu: budget of \"%s\" holds a non-integer", line,
+               workflow);
+      return -1;
+    }
+  long wf = find_workflow(l->names, l->wf_num, workflow);
+  if (wf < 0)
+    return 0;
+  wdr_policy_clear_budget(l->p, (size_t)wf);
+  for (size_t j = 0; j < YAJL_GET_ARRAY(sent)->len; j++)
+    wdr_policy_restore_budget(
+        l->p, (size_t)wf, YAJL_GET_INTEGER(YAJL_GET_ARRAY(sent)->values[j]));
+  return 0;
+}
+
+/* One record: {"run":{..}}, {"forget":{..}} or {"budget":{..}}. */
+static int apply_record(load_t *l, yajl_val root, size_t line) {
+  if (!YAJL_IS_OBJECT(root) || YAJL_GET_OBJECT(root)->len != 1) {
+    snprintf(l->err, l->err_size, "line %zu: not a record", line);
+    return -1;
+  }
+  const char *kind = YAJL_GET_OBJECT(root)->keys[0];
+  yajl_val body = YAJL_GET_OBJECT(root)->values[0];
+  if (strcmp(kind, "run") == 0)
+    return apply_run(l, body, line);
+  if (strcmp(kind, "forget") == 0)
+    return apply_forget(l, body, line);
+  if (strcmp(kind, "budget") == 0)
+    return apply_budget(l, body, line);
+  snprintf(l->err, l->err_size, "line %zu: unknown record \"%.32s\"", line,
+           kind);
+  return -1;
+}
+
+/* Reads the header of a version-2 file: its kind and journal generation.
+ * Returns 0, -1 when malformed, -2 for a version newer than ours. */
+static int read_header(load_t *l, yajl_val root, const char *want_kind,
+                       uint64_t *ret_gen) {
+  long long version = 0, gen = 0;
+  if (!YAJL_IS_OBJECT(root) ||
+      !field_int(root, "version", 0, INT32_MAX, &version)) {
+    snprintf(l->err, l->err_size, "no version");
+    return -1;
+  }
+  if (version > WDR_STATE_VERSION) {
+    snprintf(l->err, l->err_size,
+             "written by a newer version of the plugin (state version %lld, "
+             "this one reads up to %d)",
+             version, WDR_STATE_VERSION);
+    return -2;
+  }
+  const char *kind = field_text(root, "kind");
+  if (version != WDR_STATE_VERSION || kind == NULL ||
+      strcmp(kind, want_kind) != 0 ||
+      !field_int(root, "journal", 0, INT64_MAX, &gen)) {
+    snprintf(l->err, l->err_size,
+             "the header is not a version-%d %s header (kind, journal)",
+             WDR_STATE_VERSION, want_kind);
+    return -1;
+  }
+  *ret_gen = (uint64_t)gen;
+  return 0;
+}
+
+/* Parses line n (1-based) of len bytes into a tree; NULL with err set when
+ * it is not JSON. */
+static yajl_val parse_line(load_t *l, const char *text, size_t len, size_t n,
+                           char **scratch, size_t *scratch_size) {
+  if (len + 1 > *scratch_size) {
+    char *b = realloc(*scratch, len + 1);
+    if (b == NULL) {
+      snprintf(l->err, l->err_size, "out of memory");
+      return NULL;
+    }
+    *scratch = b;
+    *scratch_size = len + 1;
+  }
+  memcpy(*scratch, text, len);
+  (*scratch)[len] = '\0';
+  char why[128] = "";
+  yajl_val root =
+      wdr_json_tree_parse(*scratch, len, WDR_JSON_DEPTH_MAX, why, sizeof(why));
+  if (root == NULL)
+    snprintf(l->err, l->err_size, "line %zu: not JSON: %s", n, why);
+  return root;
+}
+
+/* Applies a version-2 file's records. The snapshot must be whole. A journal
+ * may end in a record cut short by a crash: that one is ignored (it was
+ * never acknowledged). A journal of another generation is ignored whole:
+ * the snapshot already holds all it says. Returns 0, -1 or -2. */
+static int load_lines(load_t *l, const char *text, size_t len, bool journal,
+                      uint64_t *gen) {
+  char *scratch = NULL;
+  size_t scratch_size = 0, line = 0;
+  int status = 0;
+  for (size_t pos = 0; pos < len && status == 0;) {
+    const char *nl = memchr(text + pos, '\n', len - pos);
+    size_t end = nl != NULL ? (size_t)(nl - text) : len;
+    size_t n = end - pos;
+    const char *start = text + pos;
+    pos = end + 1;
+    line++;
+    if (n == 0)
+      continue;
+    yajl_val root = parse_line(l, start, n, line, &scratch, &scratch_size);
+    if (root == NULL) {
+      if (journal && line > 1 && nl == NULL) {
+        l->stats->torn = true;
+        status = 0;
+        break;
+      }
+      status = -1;
+      break;
+    }
+    if (line == 1) {
+      uint64_t g = 0;
+      status = read_header(l, root, journal ? "journal" : "snapshot", &g);
+      if (status == 0 && !journal)
+        *gen = g;
+      else if (status == 0 && g != *gen) {
+        l->stats->stale_journal = true;
+        yajl_tree_free(root);
+        break;
+      }
+    } else {
+      status = apply_record(l, root, line);
+      if (status == 0 && journal)
+        l->stats->journal_records++;
+    }
+    yajl_tree_free(root);
+  }
+  free(scratch);
+  return status;
+}
+
+int wdr_state_load(const char *snapshot, size_t snapshot_len,
+                   const char *journal, size_t journal_len, wdr_policy_t *p,
+                   char *const *names, size_t wf_num, int64_t now_ms,
+                   wdr_state_stats_t *stats, char *err, size_t err_size) {
+  memset(stats, 0, sizeof(*stats));
+  if (snapshot == NULL || snapshot_len == 0 ||
+      strlen(snapshot) != snapshot_len) {
+    snprintf(err, err_size, "empty, or contains a NUL byte");
+    return -1;
+  }
+  load_t l = {p, names, wf_num, now_ms, stats, err, err_size};
+  /* Version 2 starts with a header line of its own; anything else is read
+   * as a version-1 document (one object, possibly over several lines). */
+  const char *nl = memchr(snapshot, '\n', snapshot_len);
+  size_t first = nl != NULL ? (size_t)(nl - snapshot) : snapshot_len;
+  char *scratch = NULL;
+  size_t scratch_size = 0;
+  char line_err[8];
+  load_t probe = l;
+  probe.err = line_err;
+  probe.err_size = sizeof(line_err);
+  yajl_val head =
+      parse_line(&probe, snapshot, first, 1, &scratch, &scratch_size);
+  free(scratch);
+  long long version = 0;
+  bool v2 = head != NULL && YAJL_IS_OBJECT(head) &&
+            field_int(head, "version", 0, INT32_MAX, &version) && version >= 2;
+  yajl_tree_free(head);
+  int status;
+  if (v2) {
+    uint64_t gen = 0;
+    status = load_lines(&l, snapshot, snapshot_len, false, &gen);
+    stats->gen = gen;
+    if (status == 0 && journal != NULL && journal_len > 0)
+      status = load_lines(&l, journal, journal_len, true, &gen);
+  } else {
+    char why[128] = "";
+    yajl_val root = wdr_json_tree_parse(snapshot, snapshot_len,
+                                        WDR_JSON_DEPTH_MAX, why, sizeof(why));
+    if (root == NULL) {
+      snprintf(err, err_size, "not JSON: %s", why);
+      return -1;
+    }
+    if (!YAJL_IS_OBJECT(root) ||
+        !field_int(root, "version", 0, INT32_MAX, &version)) {
+      snprintf(err, err_size, "no version");
+      status = -1;
+    } else if (version != 1) {
+      snprintf(err, err_size, "version %lld, expected 1 or %d", version,
+               WDR_STATE_VERSION);
+      status = -1;
+    } else
+      status =
+          parse_legacy(root, p, names, wf_num, now_ms, stats, err, err_size);
+    yajl_tree_free(root);
+  }
+  if (status == 0 && !stats->legacy) {
+    size_t n = 0;
+    (void)wdr_policy_runs(p, &n);
+    stats->runs = n;
+  }
+  return status;
+}
+
+int wdr_state_parse(const char *text, size_t len, wdr_policy_t *p,
+                    char *const *names, size_t wf_num, int64_t now_ms,
+                    wdr_state_stats_t *stats, char *err, size_t err_size) {
+  return wdr_state_load(text, len, NULL, 0, p, names, wf_num, now_ms, stats,
+                        err, err_size);
 }
 
 /* --- files -------------------------------------------------------------- */
@@ -408,6 +740,23 @@ fail:
   unlink(tmp);
   snprintf(err, err_size, "%s %s: %s", err_op, tmp, strerror(saved));
   return -1;
+}
+
+int wdr_state_append_file(const char *path, const wdr_buf_t *data, char *err,
+                          size_t err_size) {
+  int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  const char *err_op = NULL;
+  if (fd < 0)
+    err_op = "open";
+  else if (write_all(fd, wdr_buf_str(data), data->len) != 0)
+    err_op = "write";
+  else if (fdatasync(fd) != 0)
+    err_op = "fdatasync";
+  if (err_op != NULL)
+    snprintf(err, err_size, "%s %s: %s", err_op, path, strerror(errno));
+  if (fd >= 0)
+    close(fd);
+  return err_op == NULL ? 0 : -1;
 }
 
 int wdr_state_move_aside(const char *path, int64_t now_s, char *new_path,

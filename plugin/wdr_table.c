@@ -11,9 +11,16 @@ enum { HEAP_DUE, HEAP_FINISHED, HEAPS };
 typedef struct {
   int32_t pos[HEAPS];
   uint64_t seq[HEAPS]; /* when it entered the heap: ties go first-come */
+  int32_t changed;     /* its place in the changed list, -1 when not there */
   bool pending;
   bool awaiting;
 } meta_t;
+
+/* A removed run's key, until the journal has it. */
+typedef struct {
+  size_t wf;
+  char id[WDR_ID_MAX];
+} run_key_t;
 
 typedef struct {
   uint32_t *a; /* run indexes */
@@ -31,7 +38,11 @@ struct wdr_table_s {
   uint32_t *slots;
   size_t slots_cap; /* a power of two */
   heap_t heap[HEAPS];
-  uint64_t seq; /* entries into a heap so far */
+  uint64_t seq;      /* entries into a heap so far */
+  uint32_t *changed; /* run indexes settled since the last drain */
+  size_t changed_num;
+  run_key_t *forgotten;
+  size_t forgotten_num, forgotten_cap;
   size_t pending;
   size_t *awaiting; /* per workflow */
 };
@@ -200,6 +211,8 @@ void wdr_table_destroy(wdr_table_t *t) {
   for (int h = 0; h < HEAPS; h++)
     free(t->heap[h].a);
   free(t->awaiting);
+  free(t->changed);
+  free(t->forgotten);
   free(t);
 }
 
@@ -235,6 +248,10 @@ static int reserve(wdr_table_t *t) {
       return -1;
     t->heap[h].a = a;
   }
+  uint32_t *changed = realloc(t->changed, cap * sizeof(*changed));
+  if (changed == NULL)
+    return -1;
+  t->changed = changed;
   t->cap = cap;
   return 0;
 }
@@ -251,7 +268,7 @@ wdr_run_t *wdr_table_add(wdr_table_t *t, size_t wf, const char *id) {
   memset(r, 0, sizeof(*r));
   r->wf = wf;
   memcpy(r->execution_id, id, strlen(id) + 1);
-  t->meta[i] = (meta_t){.pos = {-1, -1}};
+  t->meta[i] = (meta_t){.pos = {-1, -1}, .changed = -1};
   t->slots[slot_of(t, wf, id)] = i + 1;
   wdr_table_settle(t, r);
   return r;
@@ -277,9 +294,27 @@ static bool is_awaiting(const wdr_run_t *r) {
          !r->resigned;
 }
 
+static void mark_changed(wdr_table_t *t, uint32_t i) {
+  if (t->meta[i].changed >= 0)
+    return;
+  t->meta[i].changed = (int32_t)t->changed_num;
+  t->changed[t->changed_num++] = i;
+}
+
+static void unmark_changed(wdr_table_t *t, uint32_t i) {
+  int32_t pos = t->meta[i].changed;
+  if (pos < 0)
+    return;
+  uint32_t last = t->changed[--t->changed_num];
+  t->changed[pos] = last;
+  t->meta[last].changed = pos;
+  t->meta[i].changed = -1;
+}
+
 void wdr_table_settle(wdr_table_t *t, wdr_run_t *r) {
   uint32_t i = (uint32_t)index_of(t, r);
   meta_t *m = &t->meta[i];
+  mark_changed(t, i);
   if (is_due(r))
     heap_file(t, HEAP_DUE, i);
   else
@@ -295,9 +330,28 @@ void wdr_table_settle(wdr_table_t *t, wdr_run_t *r) {
   m->awaiting = awaiting;
 }
 
+/* Remembers a removed run's key for the journal. A key that cannot be
+ * remembered (no memory) is lost to the journal only: the next snapshot,
+ * which holds no such run, forgets it anyway. */
+static void remember_forgotten(wdr_table_t *t, const wdr_run_t *r) {
+  if (t->forgotten_num == t->forgotten_cap) {
+    size_t cap = t->forgotten_cap ? 2 * t->forgotten_cap : 16;
+    run_key_t *k = realloc(t->forgotten, cap * sizeof(*k));
+    if (k == NULL)
+      return;
+    t->forgotten = k;
+    t->forgotten_cap = cap;
+  }
+  run_key_t *k = &t->forgotten[t->forgotten_num++];
+  k->wf = r->wf;
+  memcpy(k->id, r->execution_id, strlen(r->execution_id) + 1);
+}
+
 void wdr_table_remove(wdr_table_t *t, wdr_run_t *r) {
   uint32_t i = (uint32_t)index_of(t, r);
   meta_t *m = &t->meta[i];
+  unmark_changed(t, i);
+  remember_forgotten(t, r);
   heap_drop(t, HEAP_DUE, i);
   heap_drop(t, HEAP_FINISHED, i);
   t->pending -= m->pending;
@@ -313,6 +367,28 @@ void wdr_table_remove(wdr_table_t *t, wdr_run_t *r) {
   for (int h = 0; h < HEAPS; h++)
     if (t->meta[i].pos[h] >= 0)
       t->heap[h].a[t->meta[i].pos[h]] = i;
+  if (t->meta[i].changed >= 0)
+    t->changed[t->meta[i].changed] = i;
+  else
+    mark_changed(t, i); /* moved: a snapshot in parts may have passed it */
+}
+
+void wdr_table_drain_changes(wdr_table_t *t, const wdr_table_changes_t *c) {
+  /* Forgotten first: a run forgotten and added again since the last drain
+   * is in the table now, and replaying "forget, then the run" keeps it. */
+  for (size_t k = 0; k < t->forgotten_num; k++)
+    c->forgotten(c->ctx, t->forgotten[k].wf, t->forgotten[k].id);
+  t->forgotten_num = 0;
+  for (size_t k = 0; k < t->changed_num; k++) {
+    uint32_t i = t->changed[k];
+    t->meta[i].changed = -1;
+    c->changed(c->ctx, &t->runs[i]);
+  }
+  t->changed_num = 0;
+}
+
+size_t wdr_table_changes(const wdr_table_t *t) {
+  return t->changed_num + t->forgotten_num;
 }
 
 wdr_run_t *wdr_table_next_due(const wdr_table_t *t) {

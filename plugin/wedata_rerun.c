@@ -51,6 +51,7 @@ static bool stopping;
 /* Built in init, freed at shutdown. */
 static wdr_engine_t *engine;
 static int state_lock = -1;
+static char *journal_path; /* <StateFile>.journal */
 static bool http_ready;
 static wdr_http_options_t http_options;
 static wdr_sink_t sink;
@@ -104,19 +105,45 @@ static int sink_load(void *ctx, wdr_buf_t *out, char *err, size_t err_size) {
   return wdr_state_read_file(cfg->state_file, out, err, err_size);
 }
 
+static int sink_load_journal(void *ctx, wdr_buf_t *out, char *err,
+                             size_t err_size) {
+  (void)ctx;
+  return wdr_state_read_file(journal_path, out, err, err_size);
+}
+
 static int sink_save(void *ctx, const wdr_buf_t *data, char *err,
                      size_t err_size) {
   (void)ctx;
   return wdr_state_write_file(cfg->state_file, data, err, err_size);
 }
 
+static int sink_save_journal(void *ctx, const wdr_buf_t *data, char *err,
+                             size_t err_size) {
+  (void)ctx;
+  return wdr_state_write_file(journal_path, data, err, err_size);
+}
+
+static int sink_append(void *ctx, const wdr_buf_t *data, char *err,
+                       size_t err_size) {
+  (void)ctx;
+  return wdr_state_append_file(journal_path, data, err, err_size);
+}
+
+/* The snapshot is named in the warning; its journal goes with it. */
 static int sink_move_aside(void *ctx, int64_t now_s, char *where,
                            size_t where_size) {
   (void)ctx;
-  if (wdr_state_move_aside(cfg->state_file, now_s, where, where_size) == 0)
-    return 0;
-  sstrncpy(where, STRERRNO, where_size);
-  return -1;
+  char journal_aside[4096];
+  if (wdr_state_move_aside(cfg->state_file, now_s, where, where_size) != 0) {
+    sstrncpy(where, STRERRNO, where_size);
+    return -1;
+  }
+  /* Missing (no journal yet) is fine; the snapshot was the one to keep. */
+  if (wdr_state_move_aside(journal_path, now_s, journal_aside,
+                           sizeof(journal_aside)) != 0 &&
+      errno != ENOENT)
+    WARNING(LOG_PREFIX "cannot move \"%s\" aside: %s", journal_path, STRERRNO);
+  return 0;
 }
 
 static int thread_create(pthread_t *t, void *(*fn)(void *), void *arg,
@@ -238,6 +265,8 @@ static void free_state(void) {
   cfg = NULL;
   wdr_state_unlock(state_lock);
   state_lock = -1;
+  free(journal_path);
+  journal_path = NULL;
   if (http_ready)
     wdr_http_global_cleanup();
   http_ready = false;
@@ -286,8 +315,16 @@ static int wdr_init(void) {
   sink = (wdr_sink_t){.log = sink_log,
                       .notify = sink_notify,
                       .load = sink_load,
+                      .load_journal = sink_load_journal,
                       .save = sink_save,
+                      .save_journal = sink_save_journal,
+                      .append = sink_append,
                       .move_aside = sink_move_aside};
+  if (asprintf(&journal_path, "%s.journal", cfg->state_file) < 0) {
+    journal_path = NULL;
+    ERROR(LOG_PREFIX "out of memory");
+    goto fail;
+  }
   workflow_names = calloc(cfg->workflows_num, sizeof(*workflow_names));
   metrics = wdr_metrics_create(cfg->workflows_num);
   runtime = wdr_runtime_create(
@@ -309,7 +346,8 @@ static int wdr_init(void) {
     workflow_names[i] = cfg->workflows[i].name;
   engine = wdr_engine_create(cfg, metrics, &sink, now);
   if (engine == NULL) {
-    ERROR(LOG_PREFIX "out of memory");
+    ERROR(LOG_PREFIX "cannot start: out of memory, or the state file was "
+                     "refused (see above)");
     goto fail;
   }
   if (wdr_runtime_start(runtime, engine) != 0)

@@ -157,6 +157,13 @@ def assert_stays(predicate, duration, interval=0.1, message="condition"):
 # ---------------------------------------------------------------------------
 
 
+def read_state(path):
+    """The plugin's durable state as text: the snapshot, then its journal
+    (<path>.journal), each "" when missing.  Every line is one JSON
+    record."""
+    return Collectd._read(path) + Collectd._read(path + ".journal")
+
+
 class Collectd:
     """One collectd daemon in its own temp dir."""
 

@@ -255,12 +255,17 @@ class PluginTestCase(unittest.TestCase):
     # busy machine (seen: 36 ms); the token was granted before it.
     HANDSHAKE_SLACK = 0.05
 
-    def assert_spaced(self, rate, recs=None, slack=0.03):
+    def assert_spaced(self, rate, recs=None, slack=0.05):
         """The requests' arrivals respect a token bucket of `rate`/s without
         burst: any k+1 consecutive ones span at least k/rate s, less `slack`
         for the latency between a token and the wire (one late arrival
         shortens the next gap without any extra token), and less
-        HANDSHAKE_SLACK more when the first of them opened its connection."""
+        HANDSHAKE_SLACK more when the first of them opened its connection.
+        The token is granted before the pass's journal write (fdatasync),
+        which delays some requests by tens of ms on a busy disk: seen 40
+        ms, hence 50 ms of slack.  A burst still fails: k+1 requests within
+        a window of k/rate - slack.  (Pacing measured as requests leave is
+        the quota issue's.)"""
         recs = sorted(self.standin.requests() if recs is None else recs,
                       key=lambda r: r.received_at)
         times = [r.received_at for r in recs]
@@ -1195,7 +1200,7 @@ class TestPolicy(PluginTestCase):
         c2.wait_counters(WF, {"would_rerun": 1, "attempts": 0, "accepted": 0})
         self.assert_request_count_stays(1, 1.0)
 
-    _read = staticmethod(harness.Collectd._read)
+    _read = staticmethod(harness.read_state)  # the snapshot and the journal
 
     def test_20_rate_limit_spacing(self):
         """RateLimit 5, ten runs at once: the requests arrive on a 0.2 s grid.
@@ -1258,7 +1263,7 @@ class TestBreaker(PluginTestCase):
 
 class TestDurableState(PluginTestCase):
 
-    _read = staticmethod(harness.Collectd._read)
+    _read = staticmethod(harness.read_state)  # the snapshot and the journal
 
     def test_22_kill9_mid_request_is_read_back_after_restart(self):
         """collectd dies (SIGKILL) after the API received a rerun request and
@@ -1374,11 +1379,14 @@ class TestDurableState(PluginTestCase):
                 c.wait_counters(WF, {"accepted": 1})
                 text = wait_until(lambda: run_id in self._read(state) and self._read(state),
                                   5, message="the new state file to hold the run")
-                json.loads(text)
+                for line in text.splitlines():   # one JSON record per line
+                    if line:
+                        json.loads(line)
                 # Written atomically: no temp file left behind (the lock
                 # file stays: it says which process owns the state).
                 wait_until(lambda: sorted(os.listdir(state_dir)) ==
-                           sorted(["wedata.state", "wedata.state.lock",
+                           sorted(["wedata.state", "wedata.state.journal",
+                                   "wedata.state.lock",
                                    os.path.basename(moved[0])]), 5,
                            message=lambda: "only the state file and the moved one in %s: %r"
                            % (state_dir, os.listdir(state_dir)))
@@ -1395,7 +1403,7 @@ class TestOneOwner(PluginTestCase):
     """Issue 9: one process per state, a config check that sends nothing,
     crash leftovers cleaned, a table bounded by MaxTrackedRuns."""
 
-    _read = staticmethod(harness.Collectd._read)
+    _read = staticmethod(harness.read_state)  # the snapshot and the journal
 
     def shared_state(self):
         state = os.path.join(self.tmp, "shared", "wedata.state")
@@ -1478,14 +1486,101 @@ class TestOneOwner(PluginTestCase):
     def test_59_eviction_under_max_tracked_runs(self):
         c = self.collectd(options=self.options(MaxTrackedRuns=100, RateLimit=200))
         runs = [new_run_id() for _ in range(101)]
-        for run_id in runs:
+        # runs[0] finishes first, well before the others: the oldest.
+        self.fire(c, runs[0])
+        c.wait_counters(WF, {"accepted": 1})
+        time.sleep(0.1)
+        for run_id in runs[1:100]:
             self.fire(c, run_id)
+        c.wait_counters(WF, {"accepted": 100, "evicted": 0}, timeout=30)
+        self.fire(c, runs[100])         # the table is full of finished runs
         c.wait_counters(WF, {"accepted": 101, "evicted": 1, "skipped-table_full": 0},
-                        timeout=30)
+                        timeout=10)
+        # The journal says so: one record, naming the oldest run.
+        forget = '{"forget":{"workflow":"%s","execution_id":"%s"}}' % (WF, runs[0])
+        wait_until(lambda: forget in self._read(c.default_state_file), 5,
+                   message="the forget record of the evicted run")
         # The first run was forgotten: a new failure of it is rerun again.
         self.standin.update_run(runs[0], state="FAILED")
         self.fire(c, runs[0])
         c.wait_counters(WF, {"accepted": 102, "evicted": 2}, timeout=10)
+
+
+class TestJournal(PluginTestCase):
+    """Issue 9: the state as a journal of changes; kill -9 at any moment
+    loses no rerun and sends none twice."""
+
+    _read = staticmethod(harness.read_state)
+
+    def test_60_kill9_during_journal_writes(self):
+        """200 failures at RateLimit 50 while collectd is killed (SIGKILL)
+        three times at random moments, each time restarted: every run is
+        rerun exactly once, and the state knows every run."""
+        import random
+        rnd = random.Random(4242)
+        runs = [new_run_id() for _ in range(200)]
+        for run_id in runs:
+            self.standin.add_run(PROJECT_ID, WORKFLOW_ID, run_id, state="FAILED")
+        c = self.collectd(options=self.options(RateLimit=50))
+        for run_id in runs:
+            self.fire(c, run_id)
+        for _ in range(3):
+            time.sleep(rnd.uniform(0.2, 1.2))
+            c.restart(kill=True)
+        # Runs whose rerun left before a kill are read back (5 s later),
+        # the others sent once.
+        wait_until(lambda: all(self.standin.get_run(r).rerun_times >= 1 for r in runs),
+                   60, message=lambda: "every run rerun; missing %d" % sum(
+                       1 for r in runs if self.standin.get_run(r).rerun_times < 1),
+                   on_fail=c.output_tail)
+        assert_stays(lambda: all(self.standin.get_run(r).rerun_times == 1 for r in runs),
+                     2.0, message=lambda: "reruns per run: %r" % sorted(set(
+                         self.standin.get_run(r).rerun_times for r in runs)))
+        text = self._read(c.default_state_file)
+        self.assertEqual([r for r in runs if r not in text], [])
+        self.assertEqual(c.stop(), 0)
+        # A stop writes a snapshot: every run in the snapshot, and the
+        # journal is only its header.
+        snapshot = harness.Collectd._read(c.default_state_file)
+        self.assertEqual([r for r in runs if r not in snapshot], [])
+        journal = harness.Collectd._read(c.default_state_file + ".journal")
+        self.assertEqual(len(journal.splitlines()), 1, journal[:300])
+        self.assertIn('"kind":"journal"', journal)
+
+    def test_61_version_1_file_converted_and_newer_refused(self):
+        state = os.path.join(self.tmp, "conv", "wedata.state")
+        os.makedirs(os.path.dirname(state))
+        run_id = new_run_id()
+        legacy = ('{"version":1,"saved_ms":1,"runs":[{"workflow":"%s","execution_id":'
+                  '"%s","state":"idle","in_flight":"rerun","attempts":1,"tries":1,'
+                  '"request_retries":0,"verify_tries":0,"resigned":false,'
+                  '"gave_up":false,"first_signal_ms":%d,"last_signal_ms":%d,'
+                  '"last_try_ms":%d,"next_at_ms":0,"updated_ms":%d,'
+                  '"last_async_id":"a-1","last_error":""}],"budget":{}}'
+                  % ((WF, run_id) + (int(time.time() * 1000),) * 4))
+        with open(state, "w") as fh:
+            fh.write(legacy)
+        opts = self.options(StateFile=state)
+        c = self.collectd(options=opts)
+        wait_until(lambda: self.info_lines_with(c, "from a version-1 file, now rewritten"),
+                   5, message="the conversion logged", on_fail=c.output_tail)
+        wait_until(lambda: '"kind":"snapshot"' in self._read(state), 5,
+                   message="a version-2 snapshot")
+        self.assertIn(run_id, self._read(state))
+        self.assertEqual(c.stop(), 0)
+
+        newer = '{"version":3,"kind":"snapshot","saved_ms":1,"journal":1}\n'
+        with open(state, "w") as fh:
+            fh.write(newer)
+        c2 = self.collectd(options=opts)
+        wait_until(lambda: [e for e in c2.plugin_errors() if "newer version" in e], 10,
+                   message="an ERROR about the newer version", on_fail=c2.output_tail)
+        run2 = new_run_id()
+        self.fire(c2, run2)
+        self.assert_rerun_count_stays(0, 1.5)
+        self.assertEqual(c2.stop(), 1)   # its init failed
+        with open(state) as fh:
+            self.assertEqual(fh.read(), newer)
 
 
 class TestConfigPolicy(PluginTestCase):
@@ -2383,7 +2478,9 @@ class TestPolling(PluginTestCase):
                 first = self.standin.wait_for_requests(1, action=LIST, answered=True,
                                                        timeout=5)[0]
                 self.assertEqual(first.raw_body, self.list_body(PROJECT_ID, [WORKFLOW_ID], 1))
-                self.assertLess(first.received_at - c.started_at, 3.0)
+                # The first poll comes when the start hold is over.
+                self.assertGreaterEqual(first.received_at - c.started_at, START_HOLD)
+                self.assertLess(first.received_at - c.started_at, START_HOLD + 3.0)
                 self.assertEqual(first.error_code, None)
                 self.assertEqual(c.plugin_errors(), [])
                 self.assertEqual(c.stop(), 0)
@@ -2437,7 +2534,10 @@ class TestPolling(PluginTestCase):
             self.assert_cycles(project, pages[project])
             starts = [r.received_at for r in self.list_requests(project)
                       if r.body.get("PageNumber") == 1]
-            self.assertLess(starts[0] - c.started_at, 3.0, "first poll not at the start")
+            self.assertGreaterEqual(starts[0] - c.started_at, START_HOLD,
+                                    "first poll before the start hold is over")
+            self.assertLess(starts[0] - c.started_at, START_HOLD + 3.0,
+                            "first poll not right after the start hold")
             gaps = ["%.2f" % (b - a) for a, b in zip(starts, starts[1:])]
             for a, b in zip(starts, starts[1:]):
                 self.assertGreaterEqual(b - a, 1.8, "polls of %s closer than 2 s: %s"
@@ -2935,7 +3035,7 @@ class TestTrackAsync(PluginTestCase):
         self.assertEqual(self.standin.get_run(run_id).rerun_times, 1)
         self.assert_rerun_count_stays(1, 1.0)
 
-    _read = staticmethod(harness.Collectd._read)
+    _read = staticmethod(harness.read_state)  # the snapshot and the journal
 
     def test_51_signals_while_following_are_duplicates(self):
         """Poll true and a <Match>: the run is found FAILED by polling and
@@ -3165,7 +3265,7 @@ def load_tests(loader, standard_tests, pattern):
     suite = unittest.TestSuite()
     for cls in (TestHarness, TestRequests, TestFailures, TestConfig, TestCredentials,
                 TestMetricsAndQueue, TestRetries, TestPolicy, TestBreaker, TestDurableState,
-                TestOneOwner, TestConfigPolicy, TestVerifyAndScope, TestPolling, TestTrackAsync,
+                TestOneOwner, TestJournal, TestConfigPolicy, TestVerifyAndScope, TestPolling, TestTrackAsync,
                 TestLoad):
         suite.addTests(loader.loadTestsFromTestCase(cls))
     return suite

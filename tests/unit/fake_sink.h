@@ -50,7 +50,9 @@ typedef struct {
   size_t notes_num, notes_checked;
   bool out_of_memory; /* a record was lost: fake_sink_expect_none fails */
   /* The state file. */
-  char *state; /* NULL: none saved yet */
+  char *state;   /* NULL: none saved yet */
+  char *journal; /* NULL: none written yet */
+  size_t appends;
   size_t loads, saves, moves_aside;
   bool fail_load, fail_save, fail_move_aside; /* make the next ones fail */
 } fake_sink_t;
@@ -116,6 +118,47 @@ static inline int fake_sink_save_cb(void *ctx, const wdr_buf_t *data, char *err,
   return 0;
 }
 
+/* The journal: load finds none; a new journal or an append lands in
+ * fs->journal (appends counted). */
+static inline int fake_sink_load_journal_cb(void *ctx, wdr_buf_t *out,
+                                            char *err, size_t err_size) {
+  (void)ctx;
+  (void)out;
+  (void)err;
+  (void)err_size;
+  return 1;
+}
+
+static inline int fake_sink_journal_cb(fake_sink_t *fs, const wdr_buf_t *data,
+                                       bool append, char *err,
+                                       size_t err_size) {
+  size_t old = append && fs->journal != NULL ? strlen(fs->journal) : 0;
+  char *j = fs->fail_save
+                ? NULL
+                : realloc(append ? fs->journal : NULL, old + data->len + 1);
+  if (j == NULL) {
+    snprintf(err, err_size, "fake save failure");
+    return -1;
+  }
+  if (!append)
+    free(fs->journal);
+  memcpy(j + old, data->data, data->len);
+  j[old + data->len] = '\0';
+  fs->journal = j;
+  fs->appends += append;
+  return 0;
+}
+
+static inline int fake_sink_save_journal_cb(void *ctx, const wdr_buf_t *data,
+                                            char *err, size_t err_size) {
+  return fake_sink_journal_cb(ctx, data, false, err, err_size);
+}
+
+static inline int fake_sink_append_cb(void *ctx, const wdr_buf_t *data,
+                                      char *err, size_t err_size) {
+  return fake_sink_journal_cb(ctx, data, true, err, err_size);
+}
+
 static inline int fake_sink_move_aside_cb(void *ctx, int64_t now_s, char *where,
                                           size_t where_size) {
   fake_sink_t *fs = ctx;
@@ -133,7 +176,10 @@ static inline void fake_sink_init(fake_sink_t *fs) {
                                .log = fake_sink_log_cb,
                                .notify = fake_sink_notify_cb,
                                .load = fake_sink_load_cb,
+                               .load_journal = fake_sink_load_journal_cb,
                                .save = fake_sink_save_cb,
+                               .save_journal = fake_sink_save_journal_cb,
+                               .append = fake_sink_append_cb,
                                .move_aside = fake_sink_move_aside_cb}};
   pthread_mutex_init(&fs->lock, NULL);
 }
@@ -155,6 +201,7 @@ static inline void fake_sink_clear(fake_sink_t *fs) {
 static inline void fake_sink_free(fake_sink_t *fs) {
   fake_sink_clear(fs);
   free(fs->state);
+  free(fs->journal);
   fs->state = NULL;
   pthread_mutex_destroy(&fs->lock);
 }

@@ -10,6 +10,7 @@
 
 #define T0 1764000000000LL /* ms */
 #define SEC 1000LL
+#define HOUR_MS (3600 * SEC)
 #define RUN "run-1"
 
 /* --- the fake sink ------------------------------------------------------ */
@@ -21,10 +22,13 @@ typedef struct {
   size_t lines;
   wdr_note_t notes[256];
   size_t notes_num;
-  char *load_text; /* NULL: no state yet */
-  int saves;
-  int fail_saves; /* saves that fail from now on */
-  char saved[1 << 16];
+  char *load_text;         /* the snapshot; NULL: no state yet */
+  char *load_journal_text; /* NULL: no journal */
+  int saves;               /* snapshots written */
+  int appends;             /* journal appends (each one fdatasync) */
+  int fail_saves;          /* writes of any kind that fail from now on */
+  char saved[1 << 16];     /* the last snapshot */
+  char journal[1 << 16];   /* the journal: its header, then appends */
   int moved;
 } fake_t;
 
@@ -44,25 +48,60 @@ static void fake_notify(void *ctx, const wdr_note_t *n) {
   f->notes[f->notes_num++] = *n;
 }
 
+static int load_text(const char *text, wdr_buf_t *out) {
+  if (text == NULL)
+    return 1;
+  return wdr_buf_append(out, text, strlen(text));
+}
+
 static int fake_load(void *ctx, wdr_buf_t *out, char *err, size_t err_size) {
-  fake_t *f = ctx;
   (void)err;
   (void)err_size;
-  if (f->load_text == NULL)
-    return 1;
-  return wdr_buf_append(out, f->load_text, strlen(f->load_text));
+  return load_text(((fake_t *)ctx)->load_text, out);
+}
+
+static int fake_load_journal(void *ctx, wdr_buf_t *out, char *err,
+                             size_t err_size) {
+  (void)err;
+  (void)err_size;
+  return load_text(((fake_t *)ctx)->load_journal_text, out);
+}
+
+static bool failing(fake_t *f, char *err, size_t err_size) {
+  if (f->fail_saves == 0)
+    return false;
+  f->fail_saves--;
+  snprintf(err, err_size, "disk full");
+  return true;
 }
 
 static int fake_save(void *ctx, const wdr_buf_t *data, char *err,
                      size_t err_size) {
   fake_t *f = ctx;
-  if (f->fail_saves > 0) {
-    f->fail_saves--;
-    snprintf(err, err_size, "disk full");
+  if (failing(f, err, err_size))
     return -1;
-  }
   f->saves++;
   snprintf(f->saved, sizeof(f->saved), "%s", wdr_buf_str(data));
+  return 0;
+}
+
+static int fake_save_journal(void *ctx, const wdr_buf_t *data, char *err,
+                             size_t err_size) {
+  fake_t *f = ctx;
+  if (failing(f, err, err_size))
+    return -1;
+  snprintf(f->journal, sizeof(f->journal), "%s", wdr_buf_str(data));
+  return 0;
+}
+
+static int fake_append(void *ctx, const wdr_buf_t *data, char *err,
+                       size_t err_size) {
+  fake_t *f = ctx;
+  if (failing(f, err, err_size))
+    return -1;
+  f->appends++;
+  size_t n = strlen(f->journal);
+  snprintf(f->journal + n, sizeof(f->journal) - n, "%s", wdr_buf_str(data));
   return 0;
 }
 
@@ -78,7 +117,10 @@ static const wdr_sink_t g_sink = {.ctx = &g_fake,
                                   .log = fake_log,
                                   .notify = fake_notify,
                                   .load = fake_load,
+                                  .load_journal = fake_load_journal,
                                   .save = fake_save,
+                                  .save_journal = fake_save_journal,
+                                  .append = fake_append,
                                   .move_aside = fake_move_aside};
 
 /* The log line containing text (fails when there is none). */
@@ -159,6 +201,7 @@ static int teardown(void **state) {
   g_cfg = NULL;
   ocb_free(g_root);
   free(g_fake.load_text);
+  free(g_fake.load_journal_text);
   return 0;
 }
 
@@ -297,13 +340,16 @@ static void test_signal_rerun_accepted(void **state) {
   start();
   line_with(WDR_LOG_INFO, "no state file \"wedata_rerun.state\" yet");
   signal_at(RUN, T0);
-  int saves = g_fake.saves;
   wdr_job_t job = one_job(T0, WDR_JOB_RERUN);
   assert_string_equal(job.run.execution_id, RUN);
-  /* Written before the job is handed out, saying it is in flight. */
-  assert_int_equal(g_fake.saves, saves + 1);
+  /* Written before the job is handed out, saying it is in flight: the
+   * first write of a new state is a snapshot, with an empty journal. */
+  assert_int_equal(g_fake.saves, 1);
+  assert_int_equal(g_fake.appends, 0);
   assert_non_null(strstr(g_fake.saved, "\"in_flight\":\"rerun\""));
   assert_non_null(strstr(g_fake.saved, "\"state\":\"in_flight\""));
+  assert_non_null(strstr(g_fake.saved, "{\"version\":2,\"kind\":\"snapshot\""));
+  assert_non_null(strstr(g_fake.journal, "\"kind\":\"journal\""));
   assert_int_equal(counter("attempts"), 1);
 
   answer(&job, accepted_answer("async-7"), T0 + SEC);
@@ -322,12 +368,16 @@ static void test_signal_rerun_accepted(void **state) {
   assert_true(lat.found);
   assert_true(lat.gauge == 0.25);
 
-  /* Persisted at the next save; nothing more to send. */
+  /* The next save appends one record: the run as it is now. */
   wdr_engine_save(g_e, T0 + SEC, false);
-  assert_int_equal(g_fake.saves, saves + 2);
-  assert_non_null(strstr(g_fake.saved, "\"last_async_id\":\"async-7\""));
-  wdr_engine_save(g_e, T0 + SEC, false); /* unchanged: not written again */
-  assert_int_equal(g_fake.saves, saves + 2);
+  assert_int_equal(g_fake.saves, 1);
+  assert_int_equal(g_fake.appends, 1);
+  const char *rec = strstr(g_fake.journal, "\n{\"run\":");
+  assert_non_null(rec);
+  assert_non_null(strstr(rec, "\"last_async_id\":\"async-7\""));
+  assert_null(strstr(rec + 1, "\n{"));   /* one record */
+  wdr_engine_save(g_e, T0 + SEC, false); /* unchanged: nothing written */
+  assert_int_equal(g_fake.appends, 1);
   no_job(T0 + 10 * SEC);
   /* A second signal comes after the backoff (RetryInterval 60 s). */
   signal_at(RUN, T0 + 2 * SEC);
@@ -425,16 +475,19 @@ static void test_dry_run(void **state) {
   ocb_bool(g_root, "DryRun", 1);
   start();
   signal_at(RUN, T0);
-  int saves = g_fake.saves;
   no_job(T0);
   assert_int_equal(counter("would_rerun"), 1);
   assert_int_equal(counter("attempts"), 0);
   line_with(WDR_LOG_INFO,
             "dry run: would rerun run-1 of workflow etl (ExecuteType 1)");
-  /* Dry-run decisions are not persisted. */
+  /* Dry-run decisions are not persisted, in the snapshot or the journal. */
   wdr_engine_save(g_e, T0, false);
-  assert_int_equal(g_fake.saves, saves + 1);
+  assert_int_equal(g_fake.saves, 1);
   assert_null(strstr(g_fake.saved, RUN));
+  signal_at(RUN, T0 + HOUR_MS);
+  wdr_engine_save(g_e, T0 + HOUR_MS, false);
+  assert_int_equal(g_fake.appends, 0);
+  assert_null(strstr(g_fake.journal, RUN));
 }
 
 static void test_gave_up(void **state) {
@@ -689,13 +742,15 @@ static void test_state_round_trip_and_corrupt(void **state) {
   wdr_job_t job = one_job(T0, WDR_JOB_RERUN);
   (void)job;
   signal_at("run-2", T0); /* scheduled, due at once, never handed out */
-  wdr_engine_save(g_e, T0, true);
-  char *saved = strdup(g_fake.saved);
-  assert_non_null(saved);
+  wdr_engine_save(g_e, T0, false);
+  /* The snapshot holds run-1 in flight; run-2 is only in the journal. */
+  assert_null(strstr(g_fake.saved, "run-2"));
+  assert_non_null(strstr(g_fake.journal, "run-2"));
   wdr_engine_destroy(g_e);
   /* A restart: the rerun that was in flight is read back, never resent,
    * and nothing restored leaves in the start hold (a config check). */
-  g_fake.load_text = saved;
+  g_fake.load_text = strdup(g_fake.saved);
+  g_fake.load_journal_text = strdup(g_fake.journal);
   g_e = wdr_engine_create(g_cfg, g_metrics, &g_sink, T0 + SEC);
   assert_non_null(g_e);
   line_with(WDR_LOG_INFO, "restored 2 run(s)");
@@ -708,6 +763,8 @@ static void test_state_round_trip_and_corrupt(void **state) {
   wdr_engine_destroy(g_e);
 
   free(g_fake.load_text);
+  free(g_fake.load_journal_text);
+  g_fake.load_journal_text = NULL;
   g_fake.load_text = strdup("{\"version\":1,");
   g_e = wdr_engine_create(g_cfg, g_metrics, &g_sink, T0 + 2 * SEC);
   assert_non_null(g_e);
@@ -716,12 +773,47 @@ static void test_state_round_trip_and_corrupt(void **state) {
   line_with(WDR_LOG_WARNING, "moved it to \"state.corrupt-1764000002\" and "
                              "started empty");
   no_job(T0 + 100 * SEC);
+  wdr_engine_destroy(g_e);
+
+  /* A state of a newer version is left alone: no engine, one ERROR. */
+  free(g_fake.load_text);
+  g_fake.load_text = strdup("{\"version\":3,\"kind\":\"snapshot\"}\n");
+  g_e = wdr_engine_create(g_cfg, g_metrics, &g_sink, T0 + 3 * SEC);
+  assert_null(g_e);
+  assert_int_equal(g_fake.moved, 1);
+  line_with(WDR_LOG_ERROR, "is written by a newer version of the plugin "
+                           "(state version 3, this one reads up to 2): left "
+                           "as it is, and nothing is sent");
+}
+
+/* A journal record cut short by a crash is ignored; the records before it
+ * count. */
+static void test_torn_journal_tail(void **state) {
+  (void)state;
+  start();
+  signal_at("run-a", T0);
+  one_job(T0, WDR_JOB_RERUN); /* the snapshot */
+  signal_at("run-b", T0 + 10);
+  wdr_engine_save(g_e, T0 + 10, false);
+  signal_at("run-c", T0 + 20);
+  wdr_engine_save(g_e, T0 + 20, false);
+  assert_int_equal(g_fake.appends, 2);
+  size_t len = strlen(g_fake.journal);
+  wdr_engine_destroy(g_e);
+  g_fake.load_text = strdup(g_fake.saved);
+  g_fake.load_journal_text = strndup(g_fake.journal, len - 10); /* torn */
+  g_e = wdr_engine_create(g_cfg, g_metrics, &g_sink, T0 + SEC);
+  assert_non_null(g_e);
+  line_with(WDR_LOG_INFO, "restored 2 run(s); dropped 0 record(s) of "
+                          "workflows no longer configured and 0 others; the "
+                          "journal's last record was cut short by a crash and "
+                          "is ignored");
 }
 
 static void test_save_failure_logged_once(void **state) {
   (void)state;
   start();
-  g_fake.fail_saves = 3;
+  g_fake.fail_saves = 2; /* both snapshots tried at the two dispatches */
   signal_at("run-a", T0);
   one_job(T0, WDR_JOB_RERUN);
   signal_at("run-b", T0 + SEC);
@@ -729,10 +821,37 @@ static void test_save_failure_logged_once(void **state) {
   assert_int_equal(lines_with("cannot write the state file"), 1);
   line_with(WDR_LOG_ERROR, "cannot write the state file \"wedata_rerun.state\""
                            ": disk full (0 more such messages held back)");
-  /* Kept dirty: the next save tries again and succeeds. */
-  wdr_engine_save(g_e, T0 + 20 * SEC, false);
+  /* Every failure leaves a snapshot due: the next save writes one, with
+   * both runs, and appends follow it. */
   wdr_engine_save(g_e, T0 + 20 * SEC, false);
   assert_int_equal(g_fake.saves, 1);
+  assert_non_null(strstr(g_fake.saved, "run-a"));
+  assert_non_null(strstr(g_fake.saved, "run-b"));
+  signal_at("run-c", T0 + 21 * SEC);
+  wdr_engine_save(g_e, T0 + 21 * SEC, false);
+  assert_int_equal(g_fake.saves, 1);
+  assert_int_equal(g_fake.appends, 1);
+}
+
+/* The journal is folded into a snapshot when it outgrows the snapshot and
+ * WDR_ENGINE_JOURNAL_MIN. */
+static void test_journal_folded(void **state) {
+  (void)state;
+  start();
+  signal_at("run-a", T0);
+  wdr_job_t job = one_job(T0, WDR_JOB_RERUN);
+  assert_int_equal(g_fake.saves, 1);
+  int64_t t = T0;
+  /* Each answer appends one record of about 500 bytes. */
+  while (g_fake.saves == 1 && t < T0 + 100000) {
+    t += 10;
+    wdr_engine_requeue(g_e, &job, t);
+    job = one_job(t, WDR_JOB_RERUN);
+    wdr_engine_save(g_e, t, false);
+  }
+  assert_int_equal(g_fake.saves, 2);
+  assert_true(g_fake.appends > 1000); /* 1 MiB of records first */
+  assert_non_null(strstr(g_fake.journal, "\"journal\":2"));
 }
 
 /* MaxTrackedRuns: the finished run updated longest ago makes room and is
@@ -791,6 +910,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_save_failure_logged_once, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_max_tracked_runs, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_torn_journal_tail, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_journal_folded, setup, teardown),
   };
   return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
 }

@@ -305,9 +305,9 @@ static void hold_until_stopped(fake_t *f) {
   }
 }
 
-static int sink_save(void *ctx, const wdr_buf_t *data, char *err,
-                     size_t err_size) {
-  fake_t *f = ctx;
+/* Any write of the state (a snapshot or a journal append) may be the one
+ * a test holds the engine thread in. */
+static void maybe_hold(fake_t *f) {
   pthread_mutex_lock(&f->lock);
   bool hold = f->hold_save;
   f->hold_save = false;
@@ -316,6 +316,12 @@ static int sink_save(void *ctx, const wdr_buf_t *data, char *err,
   pthread_mutex_unlock(&f->lock);
   if (hold)
     hold_until_stopped(f);
+}
+
+static int sink_save(void *ctx, const wdr_buf_t *data, char *err,
+                     size_t err_size) {
+  fake_t *f = ctx;
+  maybe_hold(f);
   char *copy = strndup(data->data, data->len);
   if (copy == NULL) {
     snprintf(err, err_size, "out of memory");
@@ -328,6 +334,38 @@ static int sink_save(void *ctx, const wdr_buf_t *data, char *err,
   f->answered_at_save = f->answered;
   pthread_cond_broadcast(&f->cond);
   pthread_mutex_unlock(&f->lock);
+  return 0;
+}
+
+/* The journal: its header is dropped, its records join the last snapshot
+ * in f->state, so that "the state holds X" reads both. Appends are not
+ * counted as saves: the save at stop is a snapshot. */
+static int sink_save_journal(void *ctx, const wdr_buf_t *data, char *err,
+                             size_t err_size) {
+  (void)ctx;
+  (void)data;
+  (void)err;
+  (void)err_size;
+  return 0;
+}
+
+static int sink_append(void *ctx, const wdr_buf_t *data, char *err,
+                       size_t err_size) {
+  fake_t *f = ctx;
+  maybe_hold(f);
+  pthread_mutex_lock(&f->lock);
+  size_t old = f->state != NULL ? strlen(f->state) : 0;
+  char *joined = realloc(f->state, old + data->len + 1);
+  if (joined != NULL) {
+    memcpy(joined + old, data->data, data->len);
+    joined[old + data->len] = '\0';
+    f->state = joined;
+  }
+  pthread_mutex_unlock(&f->lock);
+  if (joined == NULL) {
+    snprintf(err, err_size, "out of memory");
+    return -1;
+  }
   return 0;
 }
 
@@ -402,7 +440,10 @@ static void build(int workers, int queue_limit) {
                         .log = sink_log,
                         .notify = sink_notify,
                         .load = sink_load,
+                        .load_journal = sink_load,
                         .save = sink_save,
+                        .save_journal = sink_save_journal,
+                        .append = sink_append,
                         .move_aside = sink_move_aside};
   g_metrics = wdr_metrics_create(g_cfg->workflows_num);
   assert_non_null(g_metrics);

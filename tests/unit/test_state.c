@@ -161,8 +161,8 @@ static void assert_runs_equal(const wdr_run_t *a, const wdr_run_t *b) {
 
 static void serialize(wdr_policy_t *p, int64_t now) {
   wdr_buf_reset(&g_buf);
-  assert_int_equal(wdr_state_serialize(p, g_names, g_persist, 3, now, &g_buf),
-                   0);
+  assert_int_equal(
+      wdr_state_serialize(p, g_names, g_persist, 3, now, 1, &g_buf), 0);
 }
 
 /* Parses text into a fresh g_q, which must succeed. */
@@ -299,10 +299,10 @@ static void test_round_trip(void **state) {
   wdr_policy_t *r = new_policy(100);
   wdr_state_stats_t st2;
   char err[256] = "";
-  int rc2 = wdr_state_serialize(g_q, g_names, g_persist, 3, later, &text2);
+  int rc2 = wdr_state_serialize(g_q, g_names, g_persist, 3, later, 1, &text2);
   int rc3 = wdr_state_parse(wdr_buf_str(&text2), text2.len, r, g_names, 3,
                             later + 1, &st2, err, sizeof(err));
-  int rc4 = wdr_state_serialize(r, g_names, g_persist, 3, later, &text3);
+  int rc4 = wdr_state_serialize(r, g_names, g_persist, 3, later, 1, &text3);
   bool same = strcmp(wdr_buf_str(&text2), wdr_buf_str(&text3)) == 0;
   wdr_policy_destroy(r);
   wdr_buf_free(&text2, false);
@@ -356,6 +356,25 @@ static const char *golden =
     "\"track_reads\":4,\"async_status\":\"PART_SUCCESS\",\"seen_active\":"
     "true}],\"budget\":{\"hourly\":[1767225000000,1767225100000]}}";
 
+/* The same state as version 2: a header, one line per run, one per
+ * budget window. */
+#define GOLDEN_RUN                                                             \
+  "{\"workflow\":\"hourly\",\"execution_id\":\"run-42\",\"state\":"            \
+  "\"follow\",\"in_flight\":\"async\",\"attempts\":2,\"tries\":3,"             \
+  "\"request_retries\":1,\"verify_tries\":2,\"resigned\":true,\"gave_up\":"    \
+  "false,\"had_accepted\":true,\"first_signal_ms\":1767225500000,"             \
+  "\"last_signal_ms\":1767225550000,\"last_try_ms\":1767225560000,"            \
+  "\"next_at_ms\":1767225570000,\"updated_ms\":1767225580000,"                 \
+  "\"last_async_id\":\"a-\\\"q\\\"\",\"last_error\":\"InvalidParameter\","     \
+  "\"track_ms\":1767225565000,\"track_reads\":4,\"async_status\":"             \
+  "\"PART_SUCCESS\",\"seen_active\":true}"
+static const char *golden_v2 =
+    "{\"version\":2,\"kind\":\"snapshot\",\"saved_ms\":1767225601234,"
+    "\"journal\":1}\n"
+    "{\"run\":" GOLDEN_RUN "}\n"
+    "{\"budget\":{\"workflow\":\"hourly\",\"sent\":[1767225000000,"
+    "1767225100000]}}\n";
+
 static void add_golden_run(wdr_policy_t *p) {
   wdr_run_t r = {.wf = 1,
                  .state = WDR_RUN_FOLLOW,
@@ -388,10 +407,18 @@ static void test_golden(void **state) {
   (void)state;
   add_golden_run(g_p);
   serialize(g_p, 1767225601234);
-  assert_string_equal(wdr_buf_str(&g_buf), golden);
+  assert_string_equal(wdr_buf_str(&g_buf), golden_v2);
+  /* The run's record is the version-1 file's run, word for word. */
+  assert_non_null(strstr(golden, GOLDEN_RUN));
 
-  /* And it reads back. */
-  wdr_state_stats_t st = parse_ok(golden, T0);
+  /* Both read back, the same. */
+  wdr_state_stats_t st = parse_ok(golden_v2, T0);
+  assert_false(st.legacy);
+  assert_int_equal(st.gen, 1);
+  assert_int_equal(st.runs, 1);
+  assert_runs_equal(find(g_q, 1, "run-42"), find(g_p, 1, "run-42"));
+  st = parse_ok(golden, T0);
+  assert_true(st.legacy);
   assert_int_equal(st.runs, 1);
   const wdr_run_t *r = find(g_q, 1, "run-42");
   assert_non_null(r);
@@ -640,8 +667,8 @@ static void test_empty(void **state) {
   (void)state;
   serialize(g_p, 5);
   assert_string_equal(wdr_buf_str(&g_buf),
-                      "{\"version\":1,\"saved_ms\":5,\"runs\":[],"
-                      "\"budget\":{}}");
+                      "{\"version\":2,\"kind\":\"snapshot\",\"saved_ms\":5,"
+                      "\"journal\":1}\n");
   wdr_state_stats_t st = parse_ok(wdr_buf_str(&g_buf), T0);
   assert_int_equal(st.runs, 0);
   size_t n = 9;
@@ -690,7 +717,9 @@ static void test_unknown_workflows(void **state) {
   assert_int_equal(t[0], 7);
 }
 
-/* Duplicates, and runs beyond the table's room, are dropped and counted. */
+/* A run recorded twice: the later record wins (a journal replays over the
+ * snapshot that way). Runs beyond the table's room are dropped and
+ * counted. */
 static void test_rejected_runs(void **state) {
   (void)state;
   wdr_run_t r = make_run(0, "dup", WDR_RUN_IDLE, 1);
@@ -700,23 +729,26 @@ static void test_rejected_runs(void **state) {
   r = make_run(1, "third", WDR_RUN_PERMANENT, 3);
   restore(g_p, &r, T0);
   serialize(g_p, T0);
-  /* The file twice over: the second copy of each run is a duplicate. */
+  /* The records twice over, the second time with other attempts. */
   char *text = strdup(wdr_buf_str(&g_buf));
   assert_non_null(text);
-  char *runs = strstr(text, "\"runs\":[");
-  char *end = strstr(text, "],\"budget\"");
-  assert_non_null(runs);
-  assert_non_null(end);
-  runs += strlen("\"runs\":[");
+  const char *records = strchr(text, '\n') + 1;
   wdr_buf_t doubled;
   wdr_buf_init(&doubled, WDR_STATE_MAX);
-  assert_int_equal(wdr_buf_append(&doubled, text, (size_t)(end - text)), 0);
-  assert_int_equal(wdr_buf_append_str(&doubled, ","), 0);
-  assert_int_equal(wdr_buf_append_str(&doubled, runs), 0);
+  assert_int_equal(wdr_buf_append_str(&doubled, text), 0);
+  char *again = strdup(records);
+  assert_non_null(again);
+  for (char *a = strstr(again, "\"attempts\":"); a != NULL;
+       a = strstr(a + 1, "\"attempts\":"))
+    a[strlen("\"attempts\":")] = '7';
+  assert_int_equal(wdr_buf_append_str(&doubled, again), 0);
+  free(again);
   free(text);
   wdr_state_stats_t st = parse_ok(wdr_buf_str(&doubled), T0);
   assert_int_equal(st.runs, 3);
-  assert_int_equal(st.rejected, 3);
+  assert_int_equal(st.rejected, 0);
+  assert_int_equal(find(g_q, 0, "dup")->attempts, 7);
+  assert_int_equal(find(g_q, 1, "third")->attempts, 7);
 
   /* A table with room for two. */
   wdr_policy_destroy(g_q);
@@ -726,8 +758,80 @@ static void test_rejected_runs(void **state) {
                                    g_names, 3, T0, &st, err, sizeof(err)),
                    0);
   assert_int_equal(st.runs, 2);
-  assert_int_equal(st.rejected, 4);
+  assert_int_equal(st.rejected, 2);
   wdr_buf_free(&doubled, false);
+}
+
+/* A journal replays over its snapshot: later records win, forget removes,
+ * budget replaces; one of another generation is ignored, a torn last
+ * record is ignored, a torn middle one is not; a newer version is refused
+ * as such (-2). */
+static void test_journal_replay(void **state) {
+  (void)state;
+  wdr_run_t r = make_run(0, "a", WDR_RUN_IDLE, 1);
+  restore(g_p, &r, T0);
+  r = make_run(0, "b", WDR_RUN_IDLE, 2);
+  restore(g_p, &r, T0);
+  serialize(g_p, T0);
+  char *snap = strdup(wdr_buf_str(&g_buf));
+  wdr_buf_t j;
+  wdr_buf_init(&j, WDR_STATE_MAX);
+  assert_int_equal(wdr_state_journal_header(1, T0, &j), 0);
+  r = make_run(0, "a", WDR_RUN_PERMANENT, 9);
+  assert_int_equal(wdr_state_record_run(&r, "etl", &j), 0);
+  assert_int_equal(wdr_state_record_forget("etl", "b", &j), 0);
+  r = make_run(1, "c", WDR_RUN_IDLE, 3);
+  assert_int_equal(wdr_state_record_run(&r, "hourly", &j), 0);
+  const int64_t sent[] = {T0 - 5, T0 - 4};
+  assert_int_equal(wdr_state_record_budget("etl", sent, 2, &j), 0);
+  assert_int_equal(wdr_state_record_forget("gone", "x", &j), 0);
+
+  wdr_state_stats_t st;
+  char err[256] = "";
+#define LOAD(snap_, jtext_, jlen_)                                             \
+  (wdr_policy_destroy(g_q), g_q = new_policy(100),                             \
+   wdr_state_load(snap_, strlen(snap_), jtext_, jlen_, g_q, g_names, 3, T0,    \
+                  &st, err, sizeof(err)))
+  assert_int_equal(LOAD(snap, wdr_buf_str(&j), j.len), 0);
+  assert_int_equal(st.journal_records, 5);
+  assert_false(st.torn);
+  assert_int_equal(st.runs, 2);
+  assert_int_equal(find(g_q, 0, "a")->state, WDR_RUN_PERMANENT);
+  assert_null(find(g_q, 0, "b"));
+  assert_non_null(find(g_q, 1, "c"));
+  size_t n = 0;
+  const int64_t *t = wdr_policy_budget(g_q, 0, &n);
+  assert_int_equal(n, 2);
+  assert_int_equal(t[1], T0 - 4);
+
+  /* Torn last record: the ones before it count. */
+  assert_int_equal(LOAD(snap, wdr_buf_str(&j), j.len - 5), 0);
+  assert_true(st.torn);
+  assert_int_equal(st.journal_records, 4);
+  /* Torn in the middle: corrupt. */
+  char *mid = strdup(wdr_buf_str(&j));
+  char *second = strchr(strchr(mid, '\n') + 1, '\n');
+  second[-3] = 'X';
+  assert_int_equal(LOAD(snap, mid, strlen(mid)), -1);
+  assert_non_null(strstr(err, "line 2: not JSON"));
+  free(mid);
+  /* Another generation: ignored whole. */
+  wdr_buf_t old;
+  wdr_buf_init(&old, WDR_STATE_MAX);
+  assert_int_equal(wdr_state_journal_header(0, T0, &old), 0);
+  assert_int_equal(wdr_state_record_forget("etl", "a", &old), 0);
+  assert_int_equal(LOAD(snap, wdr_buf_str(&old), old.len), 0);
+  assert_true(st.stale_journal);
+  assert_non_null(find(g_q, 0, "a"));
+  wdr_buf_free(&old, false);
+  /* A newer version is refused, and said to be newer. */
+  const char *newer = "{\"version\":3,\"kind\":\"snapshot\",\"journal\":1}\n";
+  assert_int_equal(LOAD(newer, NULL, 0), -2);
+  assert_string_equal(err, "written by a newer version of the plugin (state "
+                           "version 3, this one reads up to 2)");
+#undef LOAD
+  wdr_buf_free(&j, false);
+  free(snap);
 }
 
 /* --- corrupt input ------------------------------------------------------ */
@@ -815,7 +919,8 @@ static void test_corrupt_documents(void **state) {
   /* Truncated: a valid state cut short. */
   add_golden_run(g_p);
   serialize(g_p, T0);
-  const size_t cuts[] = {g_buf.len - 1, g_buf.len - 2, g_buf.len / 2, 1};
+  /* (Without only its last newline a snapshot is whole: every record is.) */
+  const size_t cuts[] = {g_buf.len - 3, g_buf.len - 2, g_buf.len / 2, 1};
   for (size_t i = 0; i < 4; i++) {
     char *cut = strndup(wdr_buf_str(&g_buf), cuts[i]);
     assert_non_null(cut);
@@ -827,7 +932,7 @@ static void test_corrupt_documents(void **state) {
                              sizeof(err));
     free(cut);
     assert_int_equal(rc, -1);
-    if (strncmp(err, "not JSON: ", 10) != 0)
+    if (strstr(err, "not JSON: ") == NULL)
       fail_msg("cut at %zu: %s", cuts[i], err);
   }
 
@@ -850,9 +955,20 @@ static void test_corrupt_documents(void **state) {
   parse_error("{\"version\":1.0,\"runs\":[],\"budget\":{}}", "no version");
   parse_error("{\"version\":-1,\"runs\":[],\"budget\":{}}", "no version");
   parse_error("{\"version\":2,\"runs\":[],\"budget\":{}}",
-              "version 2, expected 1");
+              "the header is not a version-2 snapshot header (kind, journal)");
+  parse_error("{\"version\":2,\"kind\":\"journal\",\"journal\":1}\n",
+              "the header is not a version-2 snapshot header (kind, journal)");
+  parse_error("{\"version\":2,\"kind\":\"snapshot\",\"journal\":1}\n"
+              "{\"run\":{}}\n",
+              "line 2: the run is malformed");
+  parse_error("{\"version\":2,\"kind\":\"snapshot\",\"journal\":1}\n"
+              "{\"rerun\":{}}\n",
+              "line 2: unknown record \"rerun\"");
+  parse_error("{\"version\":2,\"kind\":\"snapshot\",\"journal\":1}\n"
+              "[1]\n",
+              "line 2: not a record");
   parse_error("{\"version\":0,\"runs\":[],\"budget\":{}}",
-              "version 0, expected 1");
+              "version 0, expected 1 or 2");
   parse_error("{\"version\":1,\"budget\":{}}",
               "no runs array or budget object");
   parse_error("{\"version\":1,\"runs\":[]}", "no runs array or budget object");
@@ -1309,6 +1425,7 @@ static void test_remove_temps(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       T(test_lock),
+      T(test_journal_replay),
       T(test_remove_temps),
       T(test_round_trip),
       T(test_round_trip_live),

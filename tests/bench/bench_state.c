@@ -1,0 +1,204 @@
+/* Benchmark (prints figures, asserts nothing): the durable state at scale.
+ * An engine with a sink that counts what it would write (in memory, no
+ * disk: the figures are the plugin's own work, not the disk's), filled
+ * with N finished runs, then one more failure rerun and answered:
+ *   - bytes appended and writes (each one fdatasync on disk) per rerun;
+ *   - how long one pass of the engine takes with N runs tracked;
+ *   - how long folding the journal into a snapshot takes (the longest pause
+ *     of the engine thread for persistence), and the snapshot's size;
+ *   - how long loading the snapshot takes, and the process's RSS growth. */
+#include "oconfig_build.h"
+
+#include "wdr_engine.h"
+#include "wdr_state.h"
+
+#include <stdio.h>
+#include <time.h>
+
+typedef struct {
+  size_t appends, append_bytes, snapshots, snapshot_bytes;
+  wdr_buf_t snapshot; /* the last one, for the load */
+} count_t;
+
+static void c_log(void *ctx, wdr_log_level_t l, const char *t) {
+  (void)ctx;
+  (void)l;
+  (void)t;
+}
+static void c_notify(void *ctx, const wdr_note_t *n) {
+  (void)ctx;
+  (void)n;
+}
+static int c_none(void *ctx, wdr_buf_t *out, char *err, size_t err_size) {
+  (void)ctx;
+  (void)out;
+  (void)err;
+  (void)err_size;
+  return 1;
+}
+static int c_load(void *ctx, wdr_buf_t *out, char *err, size_t err_size) {
+  (void)err;
+  (void)err_size;
+  count_t *c = ctx;
+  return wdr_buf_append(out, c->snapshot.data, c->snapshot.len);
+}
+static int c_save(void *ctx, const wdr_buf_t *d, char *err, size_t err_size) {
+  (void)err;
+  (void)err_size;
+  count_t *c = ctx;
+  c->snapshots++;
+  c->snapshot_bytes = d->len;
+  wdr_buf_reset(&c->snapshot);
+  return wdr_buf_append(&c->snapshot, d->data, d->len);
+}
+static int c_journal(void *ctx, const wdr_buf_t *d, char *err,
+                     size_t err_size) {
+  (void)ctx;
+  (void)d;
+  (void)err;
+  (void)err_size;
+  return 0;
+}
+static int c_append(void *ctx, const wdr_buf_t *d, char *err, size_t err_size) {
+  (void)err;
+  (void)err_size;
+  count_t *c = ctx;
+  c->appends++;
+  c->append_bytes += d->len;
+  return 0;
+}
+static int c_aside(void *ctx, int64_t s, char *w, size_t n) {
+  (void)ctx;
+  (void)s;
+  snprintf(w, n, "-");
+  return -1;
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static long rss_kb(void) {
+  FILE *f = fopen("/proc/self/statm", "r");
+  long pages = 0, resident = 0;
+  if (f != NULL && fscanf(f, "%ld %ld", &pages, &resident) != 2)
+    resident = 0;
+  if (f != NULL)
+    fclose(f);
+  return resident * 4;
+}
+
+static const char *no_env(const char *n) {
+  (void)n;
+  return NULL;
+}
+
+static wdr_answer_t accepted(void) {
+  wdr_answer_t a;
+  wdr_answer_init(&a);
+  a.res.http_status = 200;
+  a.res.response.ok = true;
+  snprintf(a.res.response.async_id, WDR_ID_MAX,
+           "60a7f0f5-cea2-40fe-b607-a1b2c3d4e5f6");
+  return a;
+}
+
+/* One failure, rerun and accepted, at t; returns the seconds it took. */
+static double one_rerun(wdr_engine_t *e, const char *id, int64_t *t) {
+  double t0 = now_s();
+  wdr_engine_on_signal(e, 0, id, *t, 1);
+  wdr_job_t jobs[4];
+  int64_t wake = 0;
+  *t += 2;
+  size_t n = wdr_engine_dispatch(e, *t, jobs, 4, &wake);
+  for (size_t i = 0; i < n; i++) {
+    wdr_answer_t a = accepted();
+    wdr_engine_on_answer(e, &jobs[i], &a, *t, 1);
+  }
+  wdr_engine_save(e, *t, false);
+  return now_s() - t0;
+}
+
+static void run(size_t tracked) {
+  oconfig_item_t *root = ocb_add_str(ocb_root("Plugin"), "wedata_rerun");
+  ocb_str(root, "Region", "ap-guangzhou");
+  ocb_str(root, "SecretId", "AKIDbench");
+  ocb_str(root, "SecretKey", "bench-key");
+  ocb_num(root, "RateLimit", 1000);
+  oconfig_item_t *wf = ocb_str(root, "Workflow", "etl");
+  ocb_str(wf, "ProjectId", "1460947878944567296");
+  ocb_str(wf, "WorkflowId", "0fae8078-a7a7-4b67-afd1-8bf18e068dda");
+  ocb_num(wf, "ExecuteType", 1);
+  ocb_bool(wf, "Poll", 1);
+  wdr_config_t *cfg = NULL;
+  char err[256];
+  if (wdr_config_parse(root, no_env, &cfg, err, sizeof(err)) != 0) {
+    fprintf(stderr, "config: %s\n", err);
+    return;
+  }
+  count_t c = {0};
+  wdr_buf_init(&c.snapshot, WDR_STATE_MAX);
+  wdr_sink_t sink = {.ctx = &c,
+                     .log = c_log,
+                     .notify = c_notify,
+                     .load = c_none,
+                     .load_journal = c_none,
+                     .save = c_save,
+                     .save_journal = c_journal,
+                     .append = c_append,
+                     .move_aside = c_aside};
+  wdr_metrics_t *m = wdr_metrics_create(1);
+  int64_t t = 1764000000000LL;
+  wdr_engine_t *e = wdr_engine_create(cfg, m, &sink, t);
+  char id[64];
+  for (size_t i = 0; i < tracked; i++) {
+    snprintf(id, sizeof(id), "%08zx-a71d-4588-9a9a-9f244d32c96c", i);
+    one_rerun(e, id, &t);
+  }
+  /* Steady state: 1000 more reruns, timed, journal only. */
+  size_t appends = c.appends, bytes = c.append_bytes;
+  size_t snaps = c.snapshots;
+  double total = 0;
+  for (size_t i = 0; i < 1000; i++) {
+    snprintf(id, sizeof(id), "%08zx-ffff-4588-9a9a-9f244d32c96c", i);
+    total += one_rerun(e, id, &t);
+  }
+  double per_rerun_us = total / 1000 * 1e6;
+  double writes = (double)(c.appends - appends) / 1000;
+  double per_bytes = (double)(c.append_bytes - bytes) / 1000;
+  /* The fold: a whole snapshot, the longest pause for persistence. */
+  double t0 = now_s();
+  wdr_engine_save(e, t, true);
+  double fold_ms = (now_s() - t0) * 1e3;
+  wdr_engine_destroy(e);
+  /* The load of that snapshot, and what it leaves in RSS. */
+  long rss0 = rss_kb();
+  t0 = now_s();
+  e = wdr_engine_create(cfg, m, &sink, t);
+  double load_ms = (now_s() - t0) * 1e3;
+  long rss1 = rss_kb();
+  printf("%9zu %12.1f %8.2f %10.0f %10.1f %11.1f %10.1f %12.0f %5zu\n",
+         tracked + 1000, per_rerun_us, writes, per_bytes, fold_ms,
+         (double)c.snapshot_bytes / 1e6, load_ms,
+         tracked ? (double)(rss1 - rss0) * 1024 / (double)(tracked + 1000) : 0,
+         c.snapshots - snaps);
+  wdr_engine_destroy(e);
+  wdr_metrics_destroy(m);
+  wdr_config_free(cfg);
+  wdr_buf_free(&c.snapshot, false);
+  ocb_free(root);
+}
+
+int main(void) {
+  printf("durable state: engine work per rerun (in memory, no disk), "
+         "journal writes, fold and load\n");
+  printf("%9s %12s %8s %10s %10s %11s %10s %12s %5s\n", "runs", "us/rerun",
+         "writes", "bytes", "fold ms", "snapshot MB", "load ms", "RSS B/run",
+         "folds");
+  static const size_t sizes[] = {300, 10300, 100300};
+  for (size_t i = 0; i < 3; i++)
+    run(sizes[i]);
+  return 0;
+}
