@@ -16,7 +16,7 @@
 #include <time.h>
 
 typedef struct {
-  size_t appends, append_bytes, snapshots, snapshot_bytes;
+  size_t appends, append_bytes, append_records, snapshots, snapshot_bytes;
   wdr_buf_t snapshot; /* the last one, for the load */
 } count_t;
 
@@ -65,6 +65,8 @@ static int c_append(void *ctx, const wdr_buf_t *d, char *err, size_t err_size) {
   count_t *c = ctx;
   c->appends++;
   c->append_bytes += d->len;
+  for (size_t i = 0; i < d->len; i++)
+    c->append_records += d->data[i] == '\n';
   return 0;
 }
 static int c_aside(void *ctx, int64_t s, char *w, size_t n) {
@@ -158,7 +160,8 @@ static void run(size_t tracked) {
     one_rerun(e, id, &t);
   }
   /* Steady state: 1000 more reruns, timed, journal only. */
-  size_t appends = c.appends, bytes = c.append_bytes;
+  size_t appends = c.appends, bytes = c.append_bytes,
+         records = c.append_records;
   size_t snaps = c.snapshots;
   double total = 0;
   for (size_t i = 0; i < 1000; i++) {
@@ -168,19 +171,21 @@ static void run(size_t tracked) {
   double per_rerun_us = total / 1000 * 1e6;
   double writes = (double)(c.appends - appends) / 1000;
   double per_bytes = (double)(c.append_bytes - bytes) / 1000;
+  double per_records = (double)(c.append_records - records) / 1000;
   /* The fold: a whole snapshot, the longest pause for persistence. */
   double t0 = now_s();
   wdr_engine_save(e, t, true);
   double fold_ms = (now_s() - t0) * 1e3;
   wdr_engine_destroy(e);
   /* The load of that snapshot, and what it leaves in RSS. */
+  sink.load = c_load; /* the snapshot just written */
   long rss0 = rss_kb();
   t0 = now_s();
   e = wdr_engine_create(cfg, m, &sink, t);
   double load_ms = (now_s() - t0) * 1e3;
   long rss1 = rss_kb();
-  printf("%9zu %12.1f %8.2f %10.0f %10.1f %11.1f %10.1f %12.0f %5zu\n",
-         tracked + 1000, per_rerun_us, writes, per_bytes, fold_ms,
+  printf("%9zu %12.1f %8.2f %8.2f %10.0f %10.1f %11.1f %10.1f %12.0f %5zu\n",
+         tracked + 1000, per_rerun_us, writes, per_records, per_bytes, fold_ms,
          (double)c.snapshot_bytes / 1e6, load_ms,
          tracked ? (double)(rss1 - rss0) * 1024 / (double)(tracked + 1000) : 0,
          c.snapshots - snaps);
@@ -194,9 +199,9 @@ static void run(size_t tracked) {
 int main(void) {
   printf("durable state: engine work per rerun (in memory, no disk), "
          "journal writes, fold and load\n");
-  printf("%9s %12s %8s %10s %10s %11s %10s %12s %5s\n", "runs", "us/rerun",
-         "writes", "bytes", "fold ms", "snapshot MB", "load ms", "RSS B/run",
-         "folds");
+  printf("%9s %12s %8s %8s %10s %10s %11s %10s %12s %5s\n", "runs", "us/rerun",
+         "writes", "records", "bytes", "fold ms", "snapshot MB", "load ms",
+         "RSS B/run", "folds");
   static const size_t sizes[] = {300, 10300, 100300};
   for (size_t i = 0; i < 3; i++)
     run(sizes[i]);
