@@ -112,9 +112,10 @@ int wdr_state_move_aside(const char *path, int64_t now_s, char *new_path,
  * lock behind. */
 
 /* wdr_state_lock takes the lock for the state at path. Returns the lock's
- * file descriptor (>= 0; keep it open to keep the lock). Returns -1 when
- * another process holds it (*ret_holder is its pid, or 0 when the system
- * lock file does not say) or on error (*ret_holder 0, err says why). */
+ * file descriptor (>= 0; keep it open to keep the lock); -2 when another
+ * process holds it (*ret_holder is its pid, or 0 when the lock file does
+ * not say); -1 when it cannot be taken at all (a read-only folder, say:
+ * *ret_holder 0, err says why). */
 int wdr_state_lock(const char *path, long *ret_holder, char *err,
                    size_t err_size) __attribute__((warn_unused_result));
 

@@ -808,14 +808,15 @@ int wdr_state_lock(const char *path, long *ret_holder, char *err,
     }
     return fd;
   }
-  int saved = errno;
+  int saved = errno, status = -1;
   if (saved == EACCES || saved == EAGAIN) {
     *ret_holder = holder_of(fd);
     snprintf(err, err_size, "held by process %ld", *ret_holder);
+    status = -2;
   } else
     snprintf(err, err_size, "lock %s: %s", lock_path, strerror(saved));
   close(fd);
-  return -1;
+  return status;
 }
 
 void wdr_state_unlock(int fd) {

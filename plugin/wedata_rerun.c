@@ -290,19 +290,21 @@ static int wdr_init(void) {
   char err[256];
   long holder = 0;
   state_lock = wdr_state_lock(cfg->state_file, &holder, err, sizeof(err));
-  if (state_lock < 0) {
-    if (holder > 0)
-      ERROR(LOG_PREFIX "state file \"%s\" is in use by process %ld (another "
-                       "collectd, or a running one while this is a config "
-                       "check): this process sends nothing for it",
-            cfg->state_file, holder);
-    else
-      ERROR(LOG_PREFIX "cannot lock the state file \"%s\": %s; nothing is "
-                       "sent",
-            cfg->state_file, err);
+  if (state_lock == -2) {
+    ERROR(LOG_PREFIX "state file \"%s\" is in use by process %ld (another "
+                     "collectd, or a running one while this is a config "
+                     "check): this process sends nothing for it",
+          cfg->state_file, holder);
     goto fail;
   }
-  int temps = wdr_state_remove_temps(cfg->state_file);
+  /* A folder that cannot take the lock file cannot take the state either:
+   * reruns go on (as with a full disk), unguarded, and the operator is
+   * told. */
+  if (state_lock < 0)
+    WARNING(LOG_PREFIX "cannot lock the state file \"%s\" (%s): going on "
+                       "without the guard against a second collectd on it",
+            cfg->state_file, err);
+  int temps = state_lock >= 0 ? wdr_state_remove_temps(cfg->state_file) : 0;
   if (temps > 0)
     INFO(LOG_PREFIX "removed %d temporary file(s) of \"%s\" left by a crash",
          temps, cfg->state_file);

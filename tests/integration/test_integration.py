@@ -1483,6 +1483,20 @@ class TestOneOwner(PluginTestCase):
         self.assertTrue(os.path.exists(keep))
         self.assertTrue(self.info_lines_with(c, "removed 2 temporary file(s)"))
 
+    def test_58b_state_folder_missing_reruns_go_on(self):
+        """A StateFile whose folder does not exist cannot be locked or
+        written: a WARNING and ERRORs say so, and reruns go on."""
+        state = os.path.join(self.tmp, "no-such-folder", "wedata.state")
+        c = self.collectd(options=self.options(StateFile=state))
+        wait_until(lambda: [m for m in c.log_messages("warning", "cannot lock the state file")
+                            if "going on without the guard" in m], 5,
+                   message="a WARNING about the lock", on_fail=c.output_tail)
+        run_id = new_run_id()
+        self.fire(c, run_id)
+        c.wait_counters(WF, {"accepted": 1})
+        self.assertTrue([e for e in c.plugin_errors() if "cannot write the state file" in e],
+                        c.output_tail())
+
     def test_59_eviction_under_max_tracked_runs(self):
         c = self.collectd(options=self.options(MaxTrackedRuns=100, RateLimit=200))
         runs = [new_run_id() for _ in range(101)]

@@ -1362,7 +1362,7 @@ static void test_lock(void **state) {
   close(pipefd[0]);
   waitpid(child, NULL, 0);
   char expect[300];
-  snprintf(expect, sizeof(expect), "-1 %ld held by process %ld", (long)getpid(),
+  snprintf(expect, sizeof(expect), "-2 %ld held by process %ld", (long)getpid(),
            (long)getpid());
   assert_string_equal(got, expect);
 
