@@ -69,16 +69,20 @@ size_t wdr_engine_dispatch(wdr_engine_t *e, int64_t now_ms, wdr_job_t *jobs,
 void wdr_engine_requeue(wdr_engine_t *e, const wdr_job_t *job, int64_t now_ms);
 
 /* The journal is folded into a new snapshot when it grows past the
- * snapshot (and past this). */
+ * snapshot (and past this), this many runs a save, so that no pass of the
+ * engine waits for a whole snapshot. */
 #define WDR_ENGINE_JOURNAL_MIN (1024 * 1024)
+#define WDR_ENGINE_FOLD_RUNS 500
 
 /* wdr_engine_save records what changed since the last save: one journal
  * record per changed run (and budget window), all in one append (one
- * write, one fdatasync); nothing when nothing changed. It writes a whole
- * snapshot instead when snapshot is true, on the first save, after an
- * upgrade from a version-1 file or a failed write, and when the journal
- * has outgrown the snapshot. A failed write is logged (rate-limited) and
- * answered by a snapshot at the next save. */
+ * write, one fdatasync); nothing when nothing changed. When the journal
+ * has outgrown the snapshot it starts a fold, and every save while one is
+ * under way writes WDR_ENGINE_FOLD_RUNS runs of the new snapshot (the
+ * changes going to the next journal meanwhile). It writes a whole snapshot
+ * at once when snapshot is true (at stop), on the first save, after an
+ * upgrade from a version-1 file, after a crash cut a fold short, and after
+ * a failed write. A failed write is logged (rate-limited). */
 void wdr_engine_save(wdr_engine_t *e, int64_t now_ms, bool snapshot);
 
 /* wdr_engine_pending: runs waiting for a rerun or its read-back. */

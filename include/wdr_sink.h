@@ -63,6 +63,26 @@ typedef struct {
                       size_t err_size);
   int (*append)(void *ctx, const wdr_buf_t *data, char *err, size_t err_size);
   int (*move_aside)(void *ctx, int64_t now_s, char *where, size_t where_size);
+  /* Folding the journal into a new snapshot over many passes, so that no
+   * pass waits for a whole snapshot: fold_begin creates the next journal
+   * (atomically, holding next_header) and a new temporary snapshot;
+   * append_next adds to the next journal (one write, one fdatasync);
+   * fold_write adds a part to the temporary snapshot; fold_commit makes it
+   * durable, puts it in place of the snapshot and the next journal in
+   * place of the journal; fold_abort drops the temporary snapshot (the next
+   * journal stays: it may hold the only copy of recent changes);
+   * load_next reads the next journal left by a crash (as load_journal);
+   * discard_next removes it once a snapshot holds all it says. */
+  int (*fold_begin)(void *ctx, const wdr_buf_t *next_header, char *err,
+                    size_t err_size);
+  int (*append_next)(void *ctx, const wdr_buf_t *data, char *err,
+                     size_t err_size);
+  int (*fold_write)(void *ctx, const wdr_buf_t *part, char *err,
+                    size_t err_size);
+  int (*fold_commit)(void *ctx, char *err, size_t err_size);
+  void (*fold_abort)(void *ctx);
+  int (*load_next)(void *ctx, wdr_buf_t *out, char *err, size_t err_size);
+  void (*discard_next)(void *ctx);
 } wdr_sink_t;
 
 /* wdr_sink_logf formats one log line (cut at 1 KiB) and hands it to s. */

@@ -6,13 +6,15 @@
  *                         "journal":G}, then one record per run and budget
  *   <StateFile>.journal  what changed since: a header with kind "journal"
  *                        and its generation G, then one record per change
+ *   <StateFile>.journal.next  while a new snapshot is being built: what
+ *                        changed since it began (generation G+1)
  * Records: {"run":{"workflow":..,"execution_id":..,...}} (the run as it is
  * now), {"forget":{"workflow":..,"execution_id":..}} and
  * {"budget":{"workflow":..,"sent":[ms..]}}. Loading applies the snapshot,
- * then the journal of the same generation, in order; a journal of another
- * generation is older than the snapshot and ignored. A journal's last line
- * cut short by a crash is ignored. Runs are stored by workflow name, so
- * reordering the config is harmless; runs of workflows no longer configured
+ * then the journal, then the next journal, each in order; a journal of a
+ * generation below the snapshot's is older than it and ignored. A journal's
+ * last line cut short by a crash is ignored. Runs are stored by workflow name,
+ * so reordering the config is harmless; runs of workflows no longer configured
  * are dropped on load. Version 1 (one JSON object) is still read, once, and
  * a file of a newer version is refused and left alone.
  *
@@ -41,8 +43,11 @@ int wdr_state_serialize(const wdr_policy_t *p, char *const *names,
                         uint64_t gen, wdr_buf_t *out)
     __attribute__((warn_unused_result));
 
-/* One journal line each, appended to out; 0 or -1. */
+/* One line each, appended to out; 0 or -1. A snapshot written in parts is
+ * its header, then records, like wdr_state_serialize's. */
 int wdr_state_journal_header(uint64_t gen, int64_t now_ms, wdr_buf_t *out)
+    __attribute__((warn_unused_result));
+int wdr_state_snapshot_header(uint64_t gen, int64_t now_ms, wdr_buf_t *out)
     __attribute__((warn_unused_result));
 int wdr_state_record_run(const wdr_run_t *r, const char *workflow,
                          wdr_buf_t *out) __attribute__((warn_unused_result));
@@ -64,14 +69,17 @@ typedef struct {
 } wdr_state_stats_t;
 
 /* wdr_state_load restores a snapshot (NUL-terminated, snapshot_len bytes;
- * version 1 or 2) and then journal (may be NULL) into p. Returns 0; -1
- * when they are not a state this version can read (err says why; p may
- * hold part of it: the caller discards p); -2 when the snapshot was
- * written by a newer version (err says so: leave the files alone). */
+ * version 1 or 2) and then the journals, in the order given (NULL or empty
+ * ones skipped), into p. A journal whose generation is below the
+ * snapshot's is ignored; stats->gen is the highest generation applied.
+ * Returns 0; -1 when they are not a state this version can read (err says
+ * why; p may hold part of it: the caller discards p); -2 when the snapshot
+ * was written by a newer version (err says so: leave the files alone). */
 int wdr_state_load(const char *snapshot, size_t snapshot_len,
-                   const char *journal, size_t journal_len, wdr_policy_t *p,
-                   char *const *names, size_t wf_num, int64_t now_ms,
-                   wdr_state_stats_t *stats, char *err, size_t err_size)
+                   const char *const *journals, const size_t *journal_lens,
+                   size_t journals_num, wdr_policy_t *p, char *const *names,
+                   size_t wf_num, int64_t now_ms, wdr_state_stats_t *stats,
+                   char *err, size_t err_size)
     __attribute__((warn_unused_result));
 
 /* wdr_state_parse is wdr_state_load of a snapshot without a journal. */
@@ -95,6 +103,21 @@ int wdr_state_write_file(const char *path, const wdr_buf_t *data, char *err,
  * failed). */
 int wdr_state_append_file(const char *path, const wdr_buf_t *data, char *err,
                           size_t err_size) __attribute__((warn_unused_result));
+
+/* A snapshot written in parts (a fold): wdr_state_fold_open creates the
+ * temporary file "<path>.tmp-<pid>" and returns its descriptor (or -1);
+ * wdr_state_fold_write appends a part (0 or -1); wdr_state_fold_commit
+ * fsyncs and closes it, renames it over path, fsyncs the folder, then
+ * renames next over journal and fsyncs the folder again (0 or -1, fd
+ * closed either way); wdr_state_fold_abort closes and removes it. err says
+ * which step failed. */
+int wdr_state_fold_open(const char *path, char *err, size_t err_size);
+int wdr_state_fold_write(int fd, const wdr_buf_t *part, char *err,
+                         size_t err_size) __attribute__((warn_unused_result));
+int wdr_state_fold_commit(int fd, const char *path, const char *journal,
+                          const char *next, char *err, size_t err_size)
+    __attribute__((warn_unused_result));
+void wdr_state_fold_abort(int fd, const char *path);
 
 /* wdr_state_move_aside renames path to "<path>.corrupt-<now_s>" and writes
  * the new name into new_path. Returns 0 or -1. */
@@ -124,8 +147,9 @@ int wdr_state_lock(const char *path, long *ret_holder, char *err,
 void wdr_state_unlock(int fd);
 
 /* wdr_state_remove_temps removes the temporary files "<path>.tmp-<pid>"
- * that a crash in the middle of a write left behind (ours too: a previous
- * process may have had our pid). Call it only while holding the lock.
+ * (and those of the journal and the next journal) that a crash in the
+ * middle of a write left behind (ours too: a previous process may have had
+ * our pid). Call it only while holding the lock.
  * Returns how many it removed, or -1 when the folder cannot be read. */
 int wdr_state_remove_temps(const char *path);
 

@@ -30,9 +30,14 @@ struct wdr_engine_s {
    * the journal is folded into a new snapshot, and whether the next save
    * must write one (first start, an upgrade, a corrupt file, a failed
    * write: the journal alone would not hold everything). */
-  uint64_t gen;
+  uint64_t gen; /* the highest generation any file of the state has */
   size_t snapshot_bytes, journal_bytes;
   bool need_snapshot;
+  /* A fold under way: the new snapshot (generation gen) is written
+   * WDR_ENGINE_FOLD_RUNS runs a save, from run fold_cursor on; changes go
+   * to the next journal meanwhile. */
+  bool folding;
+  size_t fold_cursor, fold_bytes, next_bytes;
   int64_t hold_until; /* restored work and polls wait until then */
   wdr_loglimit_t limit_refused, limit_state;
 };
@@ -129,17 +134,24 @@ static void forget_changes(wdr_engine_t *e) {
  * state of a newer version is left alone and the engine does not start:
  * starting empty would overwrite it. Returns 0 or -1. */
 static int load_state(wdr_engine_t *e, int64_t now_ms) {
-  wdr_buf_t snap, journal;
+  wdr_buf_t snap, journal, next;
   char err[256] = "", jerr[200] = "";
   const char *path = e->cfg->state_file;
   wdr_state_stats_t stats = {0};
   wdr_buf_init(&snap, WDR_STATE_MAX);
   wdr_buf_init(&journal, WDR_STATE_MAX);
+  wdr_buf_init(&next, WDR_STATE_MAX);
   int status = 0;
   int rc = e->sink->load(e->sink->ctx, &snap, err, sizeof(err));
   int jrc = rc == 0 ? e->sink->load_journal(e->sink->ctx, &journal, jerr,
                                             sizeof(jerr))
                     : 1;
+  /* A next journal is left only by a fold that a crash cut short. */
+  int nrc = jrc != -1 && rc == 0
+                ? e->sink->load_next(e->sink->ctx, &next, jerr, sizeof(jerr))
+                : 1;
+  if (nrc == -1)
+    jrc = -1;
   e->need_snapshot = true;
   if (rc == 1) {
     wdr_sink_logf(e->sink, WDR_LOG_INFO,
@@ -149,11 +161,14 @@ static int load_state(wdr_engine_t *e, int64_t now_ms) {
   int lrc = -1;
   if (rc == 0 && jrc == -1)
     snprintf(err, sizeof(err), "journal: %s", jerr);
-  else if (rc == 0)
-    lrc = wdr_state_load(
-        wdr_buf_str(&snap), snap.len, jrc == 0 ? wdr_buf_str(&journal) : NULL,
-        jrc == 0 ? journal.len : 0, e->policy, e->names, e->cfg->workflows_num,
-        now_ms, &stats, err, sizeof(err));
+  else if (rc == 0) {
+    const char *journals[] = {jrc == 0 ? wdr_buf_str(&journal) : NULL,
+                              nrc == 0 ? wdr_buf_str(&next) : NULL};
+    const size_t lens[] = {jrc == 0 ? journal.len : 0, nrc == 0 ? next.len : 0};
+    lrc = wdr_state_load(wdr_buf_str(&snap), snap.len, journals, lens, 2,
+                         e->policy, e->names, e->cfg->workflows_num, now_ms,
+                         &stats, err, sizeof(err));
+  }
   if (lrc == -2) {
     wdr_sink_logf(e->sink, WDR_LOG_ERROR,
                   "state file \"%s\" is %s: left as it is, and nothing is "
@@ -169,7 +184,8 @@ static int load_state(wdr_engine_t *e, int64_t now_ms) {
     e->gen = stats.gen;
     e->snapshot_bytes = snap.len;
     e->journal_bytes = jrc == 0 ? journal.len : 0;
-    e->need_snapshot = stats.legacy || stats.stale_journal || jrc == 1;
+    e->need_snapshot =
+        stats.legacy || stats.stale_journal || jrc == 1 || nrc == 0;
     wdr_sink_logf(e->sink, WDR_LOG_INFO,
                   "state file \"%s\": restored %zu run(s)%s; dropped %zu "
                   "record(s) of workflows no longer configured and %zu "
@@ -205,6 +221,7 @@ static int load_state(wdr_engine_t *e, int64_t now_ms) {
 done:
   wdr_buf_free(&snap, false);
   wdr_buf_free(&journal, false);
+  wdr_buf_free(&next, false);
   return status;
 }
 
@@ -262,8 +279,14 @@ static void write_snapshot(wdr_engine_t *e, int64_t now_ms) {
   wdr_buf_t snap, header;
   wdr_buf_init(&snap, WDR_STATE_MAX);
   wdr_buf_init(&header, 4096);
+  if (e->folding) {
+    e->sink->fold_abort(e->sink->ctx);
+    e->folding = false;
+  }
   forget_changes(e);
-  uint64_t gen = e->gen + 1;
+  /* Above every generation on disk: whatever a crash leaves of older
+   * files is then ignored. */
+  uint64_t gen = ++e->gen;
   int status = wdr_state_serialize(e->policy, e->names, e->persist,
                                    e->cfg->workflows_num, now_ms, gen, &snap);
   if (status != 0 || wdr_state_journal_header(gen, now_ms, &header) != 0)
@@ -272,7 +295,7 @@ static void write_snapshot(wdr_engine_t *e, int64_t now_ms) {
            e->sink->save_journal(e->sink->ctx, &header, err, sizeof(err)) != 0)
     save_failed(e, now_ms, err);
   else {
-    e->gen = gen;
+    e->sink->discard_next(e->sink->ctx);
     e->snapshot_bytes = snap.len;
     e->journal_bytes = header.len;
     e->need_snapshot = false;
@@ -308,11 +331,80 @@ static void record_budget(void *ctx, size_t wf, const int64_t *t, size_t n) {
     c->status = -1;
 }
 
+/* Starts a fold: changes go to a next journal of a new generation from
+ * now on, and the new snapshot is written in parts by fold_step. */
+static void fold_begin(wdr_engine_t *e, int64_t now_ms) {
+  char err[256] = "";
+  wdr_buf_t header, head;
+  wdr_buf_init(&header, 4096);
+  wdr_buf_init(&head, 4096);
+  uint64_t gen = e->gen + 1;
+  if (wdr_state_journal_header(gen, now_ms, &header) != 0 ||
+      wdr_state_snapshot_header(gen, now_ms, &head) != 0)
+    save_failed(e, now_ms, "cannot serialise the state");
+  else if (e->sink->fold_begin(e->sink->ctx, &header, err, sizeof(err)) != 0 ||
+           e->sink->fold_write(e->sink->ctx, &head, err, sizeof(err)) != 0) {
+    e->sink->fold_abort(e->sink->ctx);
+    save_failed(e, now_ms, err);
+  } else {
+    e->gen = gen;
+    e->folding = true;
+    e->fold_cursor = 0;
+    e->fold_bytes = head.len;
+    e->next_bytes = header.len;
+  }
+  wdr_buf_free(&header, false);
+  wdr_buf_free(&head, false);
+}
+
+/* Writes the next WDR_ENGINE_FOLD_RUNS runs of the new snapshot; after the
+ * last, the budget windows, and puts it in place. A run that a removal
+ * moves behind the cursor is recorded in the next journal (the table marks
+ * it changed), so none is missed. */
+static void fold_step(wdr_engine_t *e, int64_t now_ms) {
+  char err[256] = "";
+  size_t num = 0;
+  const wdr_run_t *runs = wdr_policy_runs(e->policy, &num);
+  wdr_buf_t part;
+  wdr_buf_init(&part, WDR_STATE_MAX);
+  int status = 0;
+  size_t end = e->fold_cursor + WDR_ENGINE_FOLD_RUNS;
+  for (; e->fold_cursor < num && e->fold_cursor < end && status == 0;
+       e->fold_cursor++) {
+    const wdr_run_t *r = &runs[e->fold_cursor];
+    if (e->persist[r->wf])
+      status = wdr_state_record_run(r, e->names[r->wf], &part);
+  }
+  bool last = e->fold_cursor >= num;
+  for (size_t wf = 0; last && status == 0 && wf < e->cfg->workflows_num; wf++) {
+    size_t n = 0;
+    const int64_t *t = wdr_policy_budget(e->policy, wf, &n);
+    if (e->persist[wf] && n > 0)
+      status = wdr_state_record_budget(e->names[wf], t, n, &part);
+  }
+  if (status != 0)
+    snprintf(err, sizeof(err), "cannot serialise the state");
+  else if (part.len > 0)
+    status = e->sink->fold_write(e->sink->ctx, &part, err, sizeof(err));
+  e->fold_bytes += part.len;
+  if (status == 0 && last)
+    status = e->sink->fold_commit(e->sink->ctx, err, sizeof(err));
+  wdr_buf_free(&part, false);
+  if (status != 0) {
+    e->sink->fold_abort(e->sink->ctx);
+    e->folding = false;
+    save_failed(e, now_ms, err);
+    return;
+  }
+  if (!last)
+    return;
+  e->folding = false;
+  e->snapshot_bytes = e->fold_bytes;
+  e->journal_bytes = e->next_bytes;
+}
+
 void wdr_engine_save(wdr_engine_t *e, int64_t now_ms, bool snapshot) {
-  size_t fold_at = e->snapshot_bytes > WDR_ENGINE_JOURNAL_MIN
-                       ? e->snapshot_bytes
-                       : WDR_ENGINE_JOURNAL_MIN;
-  if (snapshot || e->need_snapshot || e->journal_bytes > fold_at) {
+  if (snapshot || e->need_snapshot) {
     write_snapshot(e, now_ms);
     return;
   }
@@ -325,14 +417,29 @@ void wdr_engine_save(wdr_engine_t *e, int64_t now_ms, bool snapshot) {
                                          .forgotten = record_forgotten,
                                          .budget = record_budget,
                                          .ctx = &c});
-  if (c.status != 0)
-    save_failed(e, now_ms, "cannot serialise a change");
-  else if (buf.len > 0 &&
-           e->sink->append(e->sink->ctx, &buf, err, sizeof(err)) != 0)
-    save_failed(e, now_ms, err);
-  else
+  int status = c.status;
+  if (status != 0)
+    snprintf(err, sizeof(err), "cannot serialise a change");
+  else if (buf.len > 0)
+    status = e->folding
+                 ? e->sink->append_next(e->sink->ctx, &buf, err, sizeof(err))
+                 : e->sink->append(e->sink->ctx, &buf, err, sizeof(err));
+  if (status == 0 && e->folding)
+    e->next_bytes += buf.len;
+  else if (status == 0)
     e->journal_bytes += buf.len;
   wdr_buf_free(&buf, false);
+  if (status != 0) {
+    save_failed(e, now_ms, err);
+    return;
+  }
+  size_t fold_at = e->snapshot_bytes > WDR_ENGINE_JOURNAL_MIN
+                       ? e->snapshot_bytes
+                       : WDR_ENGINE_JOURNAL_MIN;
+  if (!e->folding && e->journal_bytes > fold_at)
+    fold_begin(e, now_ms);
+  if (e->folding)
+    fold_step(e, now_ms);
 }
 
 size_t wdr_engine_pending(const wdr_engine_t *e) {

@@ -170,6 +170,10 @@ int wdr_state_journal_header(uint64_t gen, int64_t now_ms, wdr_buf_t *out) {
   return gen_header(out, false, now_ms, gen);
 }
 
+int wdr_state_snapshot_header(uint64_t gen, int64_t now_ms, wdr_buf_t *out) {
+  return gen_header(out, true, now_ms, gen);
+}
+
 int wdr_state_serialize(const wdr_policy_t *p, char *const *names,
                         const bool *persist, size_t wf_num, int64_t now_ms,
                         uint64_t gen, wdr_buf_t *out) {
@@ -546,11 +550,14 @@ static int load_lines(load_t *l, const char *text, size_t len, bool journal,
       status = read_header(l, root, journal ? "journal" : "snapshot", &g);
       if (status == 0 && !journal)
         *gen = g;
-      else if (status == 0 && g != *gen) {
+      else if (status == 0 && g < *gen) {
+        /* Older than the snapshot: everything it says, the snapshot
+         * says too. */
         l->stats->stale_journal = true;
         yajl_tree_free(root);
         break;
-      }
+      } else if (status == 0 && g > l->stats->gen)
+        l->stats->gen = g;
     } else {
       status = apply_record(l, root, line);
       if (status == 0 && journal)
@@ -563,9 +570,10 @@ static int load_lines(load_t *l, const char *text, size_t len, bool journal,
 }
 
 int wdr_state_load(const char *snapshot, size_t snapshot_len,
-                   const char *journal, size_t journal_len, wdr_policy_t *p,
-                   char *const *names, size_t wf_num, int64_t now_ms,
-                   wdr_state_stats_t *stats, char *err, size_t err_size) {
+                   const char *const *journals, const size_t *journal_lens,
+                   size_t journals_num, wdr_policy_t *p, char *const *names,
+                   size_t wf_num, int64_t now_ms, wdr_state_stats_t *stats,
+                   char *err, size_t err_size) {
   memset(stats, 0, sizeof(*stats));
   if (snapshot == NULL || snapshot_len == 0 ||
       strlen(snapshot) != snapshot_len) {
@@ -595,8 +603,9 @@ int wdr_state_load(const char *snapshot, size_t snapshot_len,
     uint64_t gen = 0;
     status = load_lines(&l, snapshot, snapshot_len, false, &gen);
     stats->gen = gen;
-    if (status == 0 && journal != NULL && journal_len > 0)
-      status = load_lines(&l, journal, journal_len, true, &gen);
+    for (size_t k = 0; status == 0 && k < journals_num; k++)
+      if (journals[k] != NULL && journal_lens[k] > 0)
+        status = load_lines(&l, journals[k], journal_lens[k], true, &gen);
   } else {
     char why[128] = "";
     yajl_val root = wdr_json_tree_parse(snapshot, snapshot_len,
@@ -629,8 +638,8 @@ int wdr_state_load(const char *snapshot, size_t snapshot_len,
 int wdr_state_parse(const char *text, size_t len, wdr_policy_t *p,
                     char *const *names, size_t wf_num, int64_t now_ms,
                     wdr_state_stats_t *stats, char *err, size_t err_size) {
-  return wdr_state_load(text, len, NULL, 0, p, names, wf_num, now_ms, stats,
-                        err, err_size);
+  return wdr_state_load(text, len, NULL, NULL, 0, p, names, wf_num, now_ms,
+                        stats, err, err_size);
 }
 
 /* --- files -------------------------------------------------------------- */
@@ -824,12 +833,20 @@ void wdr_state_unlock(int fd) {
     close(fd); /* the last descriptor of the description: the lock goes */
 }
 
-/* True when name is base + ".tmp-" + digits. */
+/* True when name is a temporary file of the state called base: base, or
+ * its journal or next journal, + ".tmp-" + digits. */
 static bool is_temp_of(const char *name, const char *base) {
   size_t n = strlen(base);
-  if (strncmp(name, base, n) != 0 || strncmp(name + n, ".tmp-", 5) != 0)
+  if (strncmp(name, base, n) != 0)
     return false;
-  const char *p = name + n + 5;
+  name += n;
+  if (strncmp(name, ".journal.next", 13) == 0)
+    name += 13;
+  else if (strncmp(name, ".journal", 8) == 0)
+    name += 8;
+  if (strncmp(name, ".tmp-", 5) != 0)
+    return false;
+  const char *p = name + 5;
   if (*p == '\0')
     return false;
   for (; *p != '\0'; p++)
@@ -863,4 +880,70 @@ done:
   free(dir_copy);
   free(base_copy);
   return removed;
+}
+
+/* --- a snapshot written in parts ----------------------------------------- */
+
+static int temp_name(const char *path, char *tmp, size_t size) {
+  return snprintf(tmp, size, "%s.tmp-%ld", path, (long)getpid()) < (int)size
+             ? 0
+             : -1;
+}
+
+int wdr_state_fold_open(const char *path, char *err, size_t err_size) {
+  char tmp[4096];
+  if (temp_name(path, tmp, sizeof(tmp)) != 0) {
+    snprintf(err, err_size, "path too long");
+    return -1;
+  }
+  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0)
+    snprintf(err, err_size, "open %s: %s", tmp, strerror(errno));
+  return fd;
+}
+
+int wdr_state_fold_write(int fd, const wdr_buf_t *part, char *err,
+                         size_t err_size) {
+  if (write_all(fd, wdr_buf_str(part), part->len) == 0)
+    return 0;
+  snprintf(err, err_size, "write of the new snapshot: %s", strerror(errno));
+  return -1;
+}
+
+int wdr_state_fold_commit(int fd, const char *path, const char *journal,
+                          const char *next, char *err, size_t err_size) {
+  char tmp[4096];
+  const char *step = NULL;
+  if (temp_name(path, tmp, sizeof(tmp)) != 0)
+    step = "name";
+  else if (fsync(fd) != 0)
+    step = "fsync";
+  int saved = errno;
+  if (close(fd) != 0 && step == NULL) {
+    step = "close";
+    saved = errno;
+  }
+  if (step == NULL && rename(tmp, path) != 0) {
+    step = "rename";
+    saved = errno;
+  }
+  /* The snapshot first, the journal after: a crash between leaves the new
+   * snapshot and the old journal, whose generation is below it. */
+  if (step == NULL && (sync_dir(path) != 0 || rename(next, journal) != 0 ||
+                       sync_dir(path) != 0)) {
+    step = "rename of the journal";
+    saved = errno;
+  }
+  if (step == NULL)
+    return 0;
+  snprintf(err, err_size, "%s of the new snapshot: %s", step, strerror(saved));
+  return -1;
+}
+
+void wdr_state_fold_abort(int fd, const char *path) {
+  char tmp[4096];
+  if (fd >= 0)
+    close(fd);
+  if (temp_name(path, tmp, sizeof(tmp)) == 0)
+    unlink(tmp);
 }

@@ -52,6 +52,7 @@ static bool stopping;
 static wdr_engine_t *engine;
 static int state_lock = -1;
 static char *journal_path; /* <StateFile>.journal */
+static char *next_path;    /* <StateFile>.journal.next, during a fold */
 static bool http_ready;
 static wdr_http_options_t http_options;
 static wdr_sink_t sink;
@@ -127,6 +128,54 @@ static int sink_append(void *ctx, const wdr_buf_t *data, char *err,
                        size_t err_size) {
   (void)ctx;
   return wdr_state_append_file(journal_path, data, err, err_size);
+}
+
+static int fold_fd = -1; /* the snapshot being written in parts */
+
+static int sink_fold_begin(void *ctx, const wdr_buf_t *next_header, char *err,
+                           size_t err_size) {
+  (void)ctx;
+  if (wdr_state_write_file(next_path, next_header, err, err_size) != 0)
+    return -1;
+  fold_fd = wdr_state_fold_open(cfg->state_file, err, err_size);
+  return fold_fd >= 0 ? 0 : -1;
+}
+
+static int sink_append_next(void *ctx, const wdr_buf_t *data, char *err,
+                            size_t err_size) {
+  (void)ctx;
+  return wdr_state_append_file(next_path, data, err, err_size);
+}
+
+static int sink_fold_write(void *ctx, const wdr_buf_t *part, char *err,
+                           size_t err_size) {
+  (void)ctx;
+  return wdr_state_fold_write(fold_fd, part, err, err_size);
+}
+
+static int sink_fold_commit(void *ctx, char *err, size_t err_size) {
+  (void)ctx;
+  int status = wdr_state_fold_commit(fold_fd, cfg->state_file, journal_path,
+                                     next_path, err, err_size);
+  fold_fd = -1;
+  return status;
+}
+
+static void sink_fold_abort(void *ctx) {
+  (void)ctx;
+  wdr_state_fold_abort(fold_fd, cfg->state_file);
+  fold_fd = -1;
+}
+
+static int sink_load_next(void *ctx, wdr_buf_t *out, char *err,
+                          size_t err_size) {
+  (void)ctx;
+  return wdr_state_read_file(next_path, out, err, err_size);
+}
+
+static void sink_discard_next(void *ctx) {
+  (void)ctx;
+  unlink(next_path); /* usually absent: nothing to say */
 }
 
 /* The snapshot is named in the warning; its journal goes with it. */
@@ -261,12 +310,17 @@ static void free_state(void) {
   metrics = NULL;
   free(workflow_names);
   workflow_names = NULL;
+  if (fold_fd >= 0) /* the engine's stop aborts a fold: only a failed init */
+    wdr_state_fold_abort(fold_fd, cfg->state_file);
+  fold_fd = -1;
   wdr_config_free(cfg);
   cfg = NULL;
   wdr_state_unlock(state_lock);
   state_lock = -1;
   free(journal_path);
   journal_path = NULL;
+  free(next_path);
+  next_path = NULL;
   if (http_ready)
     wdr_http_global_cleanup();
   http_ready = false;
@@ -321,9 +375,19 @@ static int wdr_init(void) {
                       .save = sink_save,
                       .save_journal = sink_save_journal,
                       .append = sink_append,
-                      .move_aside = sink_move_aside};
-  if (asprintf(&journal_path, "%s.journal", cfg->state_file) < 0) {
-    journal_path = NULL;
+                      .move_aside = sink_move_aside,
+                      .fold_begin = sink_fold_begin,
+                      .append_next = sink_append_next,
+                      .fold_write = sink_fold_write,
+                      .fold_commit = sink_fold_commit,
+                      .fold_abort = sink_fold_abort,
+                      .load_next = sink_load_next,
+                      .discard_next = sink_discard_next};
+  if (asprintf(&journal_path, "%s.journal", cfg->state_file) < 0)
+    journal_path = NULL; /* asprintf leaves it undefined */
+  if (asprintf(&next_path, "%s.journal.next", cfg->state_file) < 0)
+    next_path = NULL;
+  if (journal_path == NULL || next_path == NULL) {
     ERROR(LOG_PREFIX "out of memory");
     goto fail;
   }

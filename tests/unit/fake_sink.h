@@ -159,6 +159,23 @@ static inline int fake_sink_append_cb(void *ctx, const wdr_buf_t *data,
   return fake_sink_journal_cb(ctx, data, true, err, err_size);
 }
 
+/* A fold (journal past 1 MiB) is refused: no test of this header's users
+ * writes that much. */
+static inline int fake_sink_no_fold_cb(void *ctx, const wdr_buf_t *data,
+                                       char *err, size_t err_size) {
+  (void)ctx;
+  (void)data;
+  snprintf(err, err_size, "no fold in the fake sink");
+  return -1;
+}
+
+static inline int fake_sink_no_commit_cb(void *ctx, char *err,
+                                         size_t err_size) {
+  return fake_sink_no_fold_cb(ctx, NULL, err, err_size);
+}
+
+static inline void fake_sink_nothing_cb(void *ctx) { (void)ctx; }
+
 static inline int fake_sink_move_aside_cb(void *ctx, int64_t now_s, char *where,
                                           size_t where_size) {
   fake_sink_t *fs = ctx;
@@ -180,7 +197,14 @@ static inline void fake_sink_init(fake_sink_t *fs) {
                                .save = fake_sink_save_cb,
                                .save_journal = fake_sink_save_journal_cb,
                                .append = fake_sink_append_cb,
-                               .move_aside = fake_sink_move_aside_cb}};
+                               .move_aside = fake_sink_move_aside_cb,
+                               .fold_begin = fake_sink_no_fold_cb,
+                               .append_next = fake_sink_no_fold_cb,
+                               .fold_write = fake_sink_no_fold_cb,
+                               .fold_commit = fake_sink_no_commit_cb,
+                               .fold_abort = fake_sink_nothing_cb,
+                               .load_next = fake_sink_load_journal_cb,
+                               .discard_next = fake_sink_nothing_cb}};
   pthread_mutex_init(&fs->lock, NULL);
 }
 

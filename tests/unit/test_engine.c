@@ -27,9 +27,14 @@ typedef struct {
   int saves;               /* snapshots written */
   int appends;             /* journal appends (each one fdatasync) */
   int fail_saves;          /* writes of any kind that fail from now on */
-  char saved[1 << 16];     /* the last snapshot */
-  char journal[1 << 16];   /* the journal: its header, then appends */
+  char saved[1 << 21];     /* the last snapshot */
+  char journal[1 << 21];   /* the journal: its header, then appends */
   int moved;
+  /* A fold: the next journal and the snapshot being written in parts. */
+  bool has_next, folding;
+  char next[1 << 21];
+  char part[1 << 21];
+  int folds, fold_writes;
 } fake_t;
 
 static fake_t g_fake;
@@ -105,6 +110,65 @@ static int fake_append(void *ctx, const wdr_buf_t *data, char *err,
   return 0;
 }
 
+static void add_text(char *dst, size_t size, const wdr_buf_t *data) {
+  size_t n = strlen(dst);
+  snprintf(dst + n, size - n, "%s", wdr_buf_str(data));
+}
+
+static int fake_fold_begin(void *ctx, const wdr_buf_t *header, char *err,
+                           size_t err_size) {
+  fake_t *f = ctx;
+  if (failing(f, err, err_size))
+    return -1;
+  snprintf(f->next, sizeof(f->next), "%s", wdr_buf_str(header));
+  f->has_next = f->folding = true;
+  f->part[0] = '\0';
+  return 0;
+}
+
+static int fake_append_next(void *ctx, const wdr_buf_t *data, char *err,
+                            size_t err_size) {
+  fake_t *f = ctx;
+  if (failing(f, err, err_size))
+    return -1;
+  f->appends++;
+  add_text(f->next, sizeof(f->next), data);
+  return 0;
+}
+
+static int fake_fold_write(void *ctx, const wdr_buf_t *part, char *err,
+                           size_t err_size) {
+  fake_t *f = ctx;
+  if (failing(f, err, err_size))
+    return -1;
+  f->fold_writes++;
+  add_text(f->part, sizeof(f->part), part);
+  return 0;
+}
+
+static int fake_fold_commit(void *ctx, char *err, size_t err_size) {
+  fake_t *f = ctx;
+  if (failing(f, err, err_size))
+    return -1;
+  f->folds++;
+  snprintf(f->saved, sizeof(f->saved), "%s", f->part);
+  snprintf(f->journal, sizeof(f->journal), "%s", f->next);
+  f->has_next = f->folding = false;
+  return 0;
+}
+
+static void fake_fold_abort(void *ctx) { ((fake_t *)ctx)->folding = false; }
+
+static int fake_load_next(void *ctx, wdr_buf_t *out, char *err,
+                          size_t err_size) {
+  (void)err;
+  (void)err_size;
+  fake_t *f = ctx;
+  return f->has_next ? wdr_buf_append(out, f->next, strlen(f->next)) : 1;
+}
+
+static void fake_discard_next(void *ctx) { ((fake_t *)ctx)->has_next = false; }
+
 static int fake_move_aside(void *ctx, int64_t now_s, char *where,
                            size_t where_size) {
   fake_t *f = ctx;
@@ -121,7 +185,14 @@ static const wdr_sink_t g_sink = {.ctx = &g_fake,
                                   .save = fake_save,
                                   .save_journal = fake_save_journal,
                                   .append = fake_append,
-                                  .move_aside = fake_move_aside};
+                                  .move_aside = fake_move_aside,
+                                  .fold_begin = fake_fold_begin,
+                                  .append_next = fake_append_next,
+                                  .fold_write = fake_fold_write,
+                                  .fold_commit = fake_fold_commit,
+                                  .fold_abort = fake_fold_abort,
+                                  .load_next = fake_load_next,
+                                  .discard_next = fake_discard_next};
 
 /* The log line containing text (fails when there is none). */
 static const char *line_with(wdr_log_level_t level, const char *text) {
@@ -833,25 +904,78 @@ static void test_save_failure_logged_once(void **state) {
   assert_int_equal(g_fake.appends, 1);
 }
 
-/* The journal is folded into a snapshot when it outgrows the snapshot and
- * WDR_ENGINE_JOURNAL_MIN. */
-static void test_journal_folded(void **state) {
+/* The journal is folded into a new snapshot when it outgrows the snapshot
+ * and WDR_ENGINE_JOURNAL_MIN, WDR_ENGINE_FOLD_RUNS runs a save: changes
+ * meanwhile go to the next journal, and a restart in the middle of the
+ * fold (snapshot, journal and next journal) or after it knows every run. */
+static void test_journal_folded_in_parts(void **state) {
   (void)state;
   start();
-  signal_at("run-a", T0);
-  wdr_job_t job = one_job(T0, WDR_JOB_RERUN);
-  assert_int_equal(g_fake.saves, 1);
+  char id[32];
   int64_t t = T0;
-  /* Each answer appends one record of about 500 bytes. */
-  while (g_fake.saves == 1 && t < T0 + 100000) {
-    t += 10;
-    wdr_engine_requeue(g_e, &job, t);
-    job = one_job(t, WDR_JOB_RERUN);
+  /* 2400 finished runs, then changes of one run until the journal has
+   * outgrown the snapshot. */
+  for (int i = 0; i < 2400; i++) {
+    snprintf(id, sizeof(id), "run-%04d", i);
+    signal_at(id, t);
+    wdr_job_t job = one_job(t += 2, WDR_JOB_RERUN);
+    answer(&job, accepted_answer("a"), t);
     wdr_engine_save(g_e, t, false);
+    g_fake.lines = g_fake.notes_num = 0; /* not looked at: room for more */
   }
-  assert_int_equal(g_fake.saves, 2);
-  assert_true(g_fake.appends > 1000); /* 1 MiB of records first */
-  assert_non_null(strstr(g_fake.journal, "\"journal\":2"));
+  assert_int_equal(g_fake.saves, 1);
+  /* The fill itself outgrew 1 MiB: let that fold end first. */
+  while (g_fake.folding)
+    wdr_engine_save(g_e, t += 2, false);
+  int writes0 = g_fake.fold_writes, folds0 = g_fake.folds;
+  signal_at("busy", t);
+  wdr_job_t job = one_job(t += 2, WDR_JOB_RERUN);
+  while (!g_fake.folding && t < T0 + 100000000) {
+    wdr_engine_requeue(g_e, &job, t);
+    job = one_job(t += 2, WDR_JOB_RERUN);
+    wdr_engine_save(g_e, t, false);
+    g_fake.lines = g_fake.notes_num = 0;
+  }
+  assert_true(g_fake.folding);
+  /* Parts of 500 runs, one a save: the header and a part or two so far. */
+  assert_in_range(g_fake.fold_writes - writes0, 2, 3);
+  assert_non_null(strstr(g_fake.part, "\"kind\":\"snapshot\""));
+  assert_non_null(strstr(g_fake.next, "\"kind\":\"journal\""));
+  /* A change now goes to the next journal, not the old one. */
+  signal_at("during", t);
+  one_job(t += 2, WDR_JOB_RERUN);
+  assert_true(g_fake.folding);
+  assert_non_null(strstr(g_fake.next, "during"));
+  assert_null(strstr(g_fake.journal, "during"));
+
+  /* A crash now: snapshot + journal + next journal give every run. */
+  static fake_t copy; /* 1 MiB: not on the stack */
+  copy = g_fake;
+  wdr_engine_t *live = g_e;
+  g_fake.load_text = strdup(copy.saved);
+  g_fake.load_journal_text = strdup(copy.journal);
+  g_e = wdr_engine_create(g_cfg, g_metrics, &g_sink, t);
+  assert_non_null(g_e);
+  line_with(WDR_LOG_INFO, "restored 2402 run(s)");
+  wdr_engine_destroy(g_e);
+  free(g_fake.load_text);
+  free(g_fake.load_journal_text);
+  g_fake.load_text = g_fake.load_journal_text = NULL;
+  g_fake = copy;
+  g_e = live;
+
+  /* The saves that follow finish it: 2402 runs in 5 parts, never a whole
+   * snapshot at once. */
+  while (g_fake.folding)
+    wdr_engine_save(g_e, t += 2, false);
+  assert_int_equal(g_fake.folds - folds0, 1);
+  assert_int_equal(g_fake.fold_writes - writes0, 1 + 5);
+  assert_false(g_fake.has_next);
+  assert_non_null(strstr(g_fake.saved, "run-0000"));
+  assert_non_null(strstr(g_fake.saved, "run-2399"));
+  assert_non_null(strstr(g_fake.saved, "during"));
+  assert_non_null(strstr(g_fake.journal, "during")); /* was in next */
+  assert_int_equal(g_fake.saves, 1);
 }
 
 /* MaxTrackedRuns: the finished run updated longest ago makes room and is
@@ -911,7 +1035,8 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_max_tracked_runs, setup, teardown),
       cmocka_unit_test_setup_teardown(test_torn_journal_tail, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_journal_folded, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_journal_folded_in_parts, setup,
+                                      teardown),
   };
   return cmocka_run_group_tests_name("engine", tests, NULL, NULL);
 }

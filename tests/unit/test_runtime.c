@@ -369,6 +369,23 @@ static int sink_append(void *ctx, const wdr_buf_t *data, char *err,
   return 0;
 }
 
+/* Folds need a journal past 1 MiB: never in these tests. */
+static int sink_fold_begin(void *ctx, const wdr_buf_t *h, char *err,
+                           size_t err_size) {
+  (void)ctx;
+  (void)h;
+  snprintf(err, err_size, "no fold in this test");
+  return -1;
+}
+static int sink_fold_part(void *ctx, const wdr_buf_t *p, char *err,
+                          size_t err_size) {
+  return sink_fold_begin(ctx, p, err, err_size);
+}
+static int sink_fold_commit(void *ctx, char *err, size_t err_size) {
+  return sink_fold_begin(ctx, NULL, err, err_size);
+}
+static void sink_fold_none(void *ctx) { (void)ctx; }
+
 static int sink_move_aside(void *ctx, int64_t now_s, char *where,
                            size_t where_size) {
   fake_t *f = ctx;
@@ -444,7 +461,14 @@ static void build(int workers, int queue_limit) {
                         .save = sink_save,
                         .save_journal = sink_save_journal,
                         .append = sink_append,
-                        .move_aside = sink_move_aside};
+                        .move_aside = sink_move_aside,
+                        .fold_begin = sink_fold_begin,
+                        .append_next = sink_fold_part,
+                        .fold_write = sink_fold_part,
+                        .fold_commit = sink_fold_commit,
+                        .fold_abort = sink_fold_none,
+                        .load_next = sink_load,
+                        .discard_next = sink_fold_none};
   g_metrics = wdr_metrics_create(g_cfg->workflows_num);
   assert_non_null(g_metrics);
   g_rt = wdr_runtime_create(

@@ -788,9 +788,12 @@ static void test_journal_replay(void **state) {
 
   wdr_state_stats_t st;
   char err[256] = "";
+  const char *jtexts[2];
+  size_t jlens[2];
 #define LOAD(snap_, jtext_, jlen_)                                             \
-  (wdr_policy_destroy(g_q), g_q = new_policy(100),                             \
-   wdr_state_load(snap_, strlen(snap_), jtext_, jlen_, g_q, g_names, 3, T0,    \
+  (wdr_policy_destroy(g_q), g_q = new_policy(100), jtexts[0] = (jtext_),       \
+   jlens[0] = (jlen_), jtexts[1] = NULL, jlens[1] = 0,                         \
+   wdr_state_load(snap_, strlen(snap_), jtexts, jlens, 2, g_q, g_names, 3, T0, \
                   &st, err, sizeof(err)))
   assert_int_equal(LOAD(snap, wdr_buf_str(&j), j.len), 0);
   assert_int_equal(st.journal_records, 5);
@@ -824,6 +827,43 @@ static void test_journal_replay(void **state) {
   assert_true(st.stale_journal);
   assert_non_null(find(g_q, 0, "a"));
   wdr_buf_free(&old, false);
+  /* A fold cut short: the journal, then the next journal (a generation
+   * up) both replay; once the new snapshot is in place (generation 2) the
+   * old journal is ignored and the next one replays. */
+  wdr_buf_t next;
+  wdr_buf_init(&next, WDR_STATE_MAX);
+  assert_int_equal(wdr_state_journal_header(2, T0, &next), 0);
+  r = make_run(0, "d", WDR_RUN_IDLE, 4);
+  assert_int_equal(wdr_state_record_run(&r, "etl", &next), 0);
+  jtexts[0] = wdr_buf_str(&j);
+  jlens[0] = j.len;
+  jtexts[1] = wdr_buf_str(&next);
+  jlens[1] = next.len;
+  wdr_policy_destroy(g_q);
+  g_q = new_policy(100);
+  assert_int_equal(wdr_state_load(snap, strlen(snap), jtexts, jlens, 2, g_q,
+                                  g_names, 3, T0, &st, err, sizeof(err)),
+                   0);
+  assert_int_equal(st.gen, 2);
+  assert_null(find(g_q, 0, "b"));     /* from the journal */
+  assert_non_null(find(g_q, 0, "d")); /* from the next one */
+  wdr_buf_t snap2;
+  wdr_buf_init(&snap2, WDR_STATE_MAX);
+  assert_int_equal(
+      wdr_state_serialize(g_p, g_names, g_persist, 3, T0, 2, &snap2),
+      0); /* a and b, generation 2 */
+  wdr_policy_destroy(g_q);
+  g_q = new_policy(100);
+  assert_int_equal(wdr_state_load(wdr_buf_str(&snap2), snap2.len, jtexts, jlens,
+                                  2, g_q, g_names, 3, T0, &st, err,
+                                  sizeof(err)),
+                   0);
+  assert_true(st.stale_journal);
+  assert_non_null(find(g_q, 0, "b")); /* the old journal's forget ignored */
+  assert_non_null(find(g_q, 0, "d"));
+  wdr_buf_free(&snap2, false);
+  wdr_buf_free(&next, false);
+
   /* A newer version is refused, and said to be newer. */
   const char *newer = "{\"version\":3,\"kind\":\"snapshot\",\"journal\":1}\n";
   assert_int_equal(LOAD(newer, NULL, 0), -2);
@@ -1396,12 +1436,21 @@ static void test_lock(void **state) {
 static void test_remove_temps(void **state) {
   (void)state;
   make_dir();
-  const char *names[] = {
-      "wedata_rerun.state.tmp-123", "wedata_rerun.state.tmp-9",
-      "wedata_rerun.state",         "wedata_rerun.state.corrupt-1767225600",
-      "wedata_rerun.state.tmp-",    "wedata_rerun.state.tmp-12x",
-      "other.state.tmp-123",        "wedata_rerun.state.lock"};
-  for (size_t i = 0; i < 8; i++) {
+  /* The first four go. */
+  const char *names[] = {"wedata_rerun.state.tmp-123",
+                         "wedata_rerun.state.tmp-9",
+                         "wedata_rerun.state.journal.tmp-77",
+                         "wedata_rerun.state.journal.next.tmp-78",
+                         "wedata_rerun.state",
+                         "wedata_rerun.state.corrupt-1767225600",
+                         "wedata_rerun.state.tmp-",
+                         "wedata_rerun.state.tmp-12x",
+                         "other.state.tmp-123",
+                         "wedata_rerun.state.journal",
+                         "wedata_rerun.state.journal.nextx.tmp-1",
+                         "wedata_rerun.state.lock"};
+  const size_t names_num = sizeof(names) / sizeof(names[0]);
+  for (size_t i = 0; i < names_num; i++) {
     char p[300];
     snprintf(p, sizeof(p), "%s/%s", g_dir, names[i]);
     int fd = open(p, O_WRONLY | O_CREAT | O_EXCL, 0600);
@@ -1410,11 +1459,11 @@ static void test_remove_temps(void **state) {
   }
   char path[256];
   snprintf(path, sizeof(path), "%s/wedata_rerun.state", g_dir);
-  assert_int_equal(wdr_state_remove_temps(path), 2);
-  for (size_t i = 0; i < 8; i++) {
+  assert_int_equal(wdr_state_remove_temps(path), 4);
+  for (size_t i = 0; i < names_num; i++) {
     char p[300];
     snprintf(p, sizeof(p), "%s/%s", g_dir, names[i]);
-    assert_int_equal(access(p, F_OK) == 0, i >= 2);
+    assert_int_equal(access(p, F_OK) == 0, i >= 4);
   }
   assert_int_equal(wdr_state_remove_temps(path), 0);
   assert_int_equal(wdr_state_remove_temps("/nonexistent/dir/state"), -1);
