@@ -73,6 +73,9 @@ void wdr_engine_requeue(wdr_engine_t *e, const wdr_job_t *job, int64_t now_ms);
  * engine waits for a whole snapshot. */
 #define WDR_ENGINE_JOURNAL_MIN (1024 * 1024)
 #define WDR_ENGINE_FOLD_RUNS 500
+/* After a failed write of the state, the snapshot that must follow is
+ * tried again this long after (journal appends go on meanwhile). */
+#define WDR_ENGINE_SNAPSHOT_RETRY_MS 10000
 
 /* wdr_engine_save records what changed since the last save: one journal
  * record per changed run (and budget window), all in one append (one

@@ -33,7 +33,10 @@
 #include <stdint.h>
 
 #define WDR_STATE_VERSION 2
-#define WDR_STATE_MAX (64 * 1024 * 1024) /* the file's size bound */
+/* The bound of one file of the state: a tracked run takes about 520 bytes,
+ * so MaxTrackedRuns (at most 1,000,000) runs fit with room to spare.
+ * Buffers grow to what they hold, not to this. */
+#define WDR_STATE_MAX (1024 * 1024 * 1024)
 
 /* wdr_state_serialize appends a snapshot of p (journal generation gen) to
  * out. names[i] is workflow i's name; runs and budgets of workflows with

@@ -167,7 +167,7 @@ static const opt_t plugin_opts[] = {
      .kind = OPT_INT,
      .offset = PLUGIN_FIELD(max_tracked_runs),
      .min = 100,
-     .max = 100000000,
+     .max = 1000000,
      .def = 1000000,
      .meaning = "runs remembered at once; when full, the finished run updated "
                 "longest ago is forgotten (`evicted`), and a new failure is "

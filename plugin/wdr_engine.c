@@ -33,6 +33,11 @@ struct wdr_engine_s {
   uint64_t gen; /* the highest generation any file of the state has */
   size_t snapshot_bytes, journal_bytes;
   bool need_snapshot;
+  int64_t snapshot_retry_ms; /* after a failed write: not before then */
+  /* The journal on disk belongs to the snapshot on disk (it has their
+   * header): appends make sense. Not before the first snapshot of a new or
+   * rewritten state. */
+  bool journal_valid;
   /* A fold under way: the new snapshot (generation gen) is written
    * WDR_ENGINE_FOLD_RUNS runs a save, from run fold_cursor on; changes go
    * to the next journal meanwhile. */
@@ -156,6 +161,9 @@ static int load_state(wdr_engine_t *e, int64_t now_ms) {
   if (rc == 1) {
     wdr_sink_logf(e->sink, WDR_LOG_INFO,
                   "no state file \"%s\" yet: starting empty", path);
+    /* Generations start again: a next journal from before must not be
+     * replayed over the new snapshot. */
+    e->sink->discard_next(e->sink->ctx);
     goto done;
   }
   int lrc = -1;
@@ -184,8 +192,14 @@ static int load_state(wdr_engine_t *e, int64_t now_ms) {
     e->gen = stats.gen;
     e->snapshot_bytes = snap.len;
     e->journal_bytes = jrc == 0 ? journal.len : 0;
+    /* Appending after a journal that does not end in a newline (a record
+     * a crash cut short, kept or ignored) would glue the next record to
+     * it: a new snapshot and journal come first. */
+    bool cut = stats.torn || (jrc == 0 && journal.len > 0 &&
+                              journal.data[journal.len - 1] != '\n');
     e->need_snapshot =
-        stats.legacy || stats.stale_journal || jrc == 1 || nrc == 0;
+        stats.legacy || stats.stale_journal || jrc == 1 || nrc == 0 || cut;
+    e->journal_valid = !e->need_snapshot;
     wdr_sink_logf(e->sink, WDR_LOG_INFO,
                   "state file \"%s\": restored %zu run(s)%s; dropped %zu "
                   "record(s) of workflows no longer configured and %zu "
@@ -205,6 +219,7 @@ static int load_state(wdr_engine_t *e, int64_t now_ms) {
     status = -1;
     goto done;
   }
+  e->sink->discard_next(e->sink->ctx); /* see above */
   char aside[4096];
   if (e->sink->move_aside(e->sink->ctx, now_ms / 1000, aside, sizeof(aside)) ==
       0)
@@ -260,8 +275,11 @@ void wdr_engine_destroy(wdr_engine_t *e) {
 
 static void save_failed(wdr_engine_t *e, int64_t now_ms, const char *err) {
   uint64_t held = 0;
-  /* The journal may now miss changes: only a snapshot holds them all. */
+  /* The journal may now miss changes: only a snapshot holds them all. It
+   * is tried again after a while, not at every pass: a full disk must not
+   * make each event serialise the whole table. */
   e->need_snapshot = true;
+  e->snapshot_retry_ms = now_ms + WDR_ENGINE_SNAPSHOT_RETRY_MS;
   if (wdr_loglimit_allow(&e->limit_state, now_ms / 1000, &held))
     wdr_sink_logf(e->sink, WDR_LOG_ERROR,
                   "cannot write the state file \"%s\": %s (%" PRIu64
@@ -283,7 +301,6 @@ static void write_snapshot(wdr_engine_t *e, int64_t now_ms) {
     e->sink->fold_abort(e->sink->ctx);
     e->folding = false;
   }
-  forget_changes(e);
   /* Above every generation on disk: whatever a crash leaves of older
    * files is then ignored. */
   uint64_t gen = ++e->gen;
@@ -295,7 +312,11 @@ static void write_snapshot(wdr_engine_t *e, int64_t now_ms) {
            e->sink->save_journal(e->sink->ctx, &header, err, sizeof(err)) != 0)
     save_failed(e, now_ms, err);
   else {
+    /* In the snapshot now; until here they were kept, so that a failed
+     * snapshot leaves them for the journal. */
+    forget_changes(e);
     e->sink->discard_next(e->sink->ctx);
+    e->journal_valid = true;
     e->snapshot_bytes = snap.len;
     e->journal_bytes = header.len;
     e->need_snapshot = false;
@@ -404,10 +425,14 @@ static void fold_step(wdr_engine_t *e, int64_t now_ms) {
 }
 
 void wdr_engine_save(wdr_engine_t *e, int64_t now_ms, bool snapshot) {
-  if (snapshot || e->need_snapshot) {
+  if (snapshot || (e->need_snapshot && now_ms >= e->snapshot_retry_ms)) {
     write_snapshot(e, now_ms);
     return;
   }
+  /* Waiting to retry a snapshot, with no journal of it to append to: the
+   * changes wait in the table's list (bounded by the table) for it. */
+  if (!e->journal_valid)
+    return;
   char err[256] = "";
   wdr_buf_t buf;
   wdr_buf_init(&buf, WDR_STATE_MAX);
@@ -436,7 +461,7 @@ void wdr_engine_save(wdr_engine_t *e, int64_t now_ms, bool snapshot) {
   size_t fold_at = e->snapshot_bytes > WDR_ENGINE_JOURNAL_MIN
                        ? e->snapshot_bytes
                        : WDR_ENGINE_JOURNAL_MIN;
-  if (!e->folding && e->journal_bytes > fold_at)
+  if (!e->folding && !e->need_snapshot && e->journal_bytes > fold_at)
     fold_begin(e, now_ms);
   if (e->folding)
     fold_step(e, now_ms);

@@ -666,7 +666,7 @@ int wdr_state_read_file(const char *path, wdr_buf_t *out, char *err,
     if (n == 0)
       break;
     if (wdr_buf_append(out, chunk, (size_t)n) != 0) {
-      snprintf(err, err_size, "larger than %d bytes", WDR_STATE_MAX);
+      snprintf(err, err_size, "larger than %d bytes", (int)WDR_STATE_MAX);
       goto cleanup;
     }
   }

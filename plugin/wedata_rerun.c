@@ -188,10 +188,12 @@ static int sink_move_aside(void *ctx, int64_t now_s, char *where,
     return -1;
   }
   /* Missing (no journal yet) is fine; the snapshot was the one to keep. */
-  if (wdr_state_move_aside(journal_path, now_s, journal_aside,
-                           sizeof(journal_aside)) != 0 &&
-      errno != ENOENT)
-    WARNING(LOG_PREFIX "cannot move \"%s\" aside: %s", journal_path, STRERRNO);
+  const char *journals[] = {journal_path, next_path};
+  for (size_t i = 0; i < 2; i++)
+    if (wdr_state_move_aside(journals[i], now_s, journal_aside,
+                             sizeof(journal_aside)) != 0 &&
+        errno != ENOENT)
+      WARNING(LOG_PREFIX "cannot move \"%s\" aside: %s", journals[i], STRERRNO);
   return 0;
 }
 

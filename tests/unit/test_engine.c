@@ -879,16 +879,90 @@ static void test_torn_journal_tail(void **state) {
                           "workflows no longer configured and 0 others; the "
                           "journal's last record was cut short by a crash and "
                           "is ignored");
+  /* The next write is a snapshot and a new journal, not an append glued
+   * to the cut record. */
+  int appends = g_fake.appends, saves = g_fake.saves;
+  signal_at("run-d", T0 + 2 * SEC);
+  wdr_engine_save(g_e, T0 + 2 * SEC, false);
+  assert_int_equal(g_fake.appends, appends);
+  assert_int_equal(g_fake.saves, saves + 1);
+  assert_non_null(strstr(g_fake.saved, "run-d"));
+  assert_non_null(strstr(g_fake.saved, "run-b"));
+  assert_int_equal(g_fake.journal[strlen(g_fake.journal) - 1], '\n');
+  wdr_engine_destroy(g_e);
+
+  /* Cut right before its newline: the record counts, and still a
+   * snapshot comes first. */
+  free(g_fake.load_text);
+  free(g_fake.load_journal_text);
+  g_fake.load_text = strdup(g_fake.saved);
+  size_t jl = strlen(g_fake.journal);
+  g_fake.load_journal_text = strndup(g_fake.journal, jl - 1);
+  g_e = wdr_engine_create(g_cfg, g_metrics, &g_sink, T0 + 3 * SEC);
+  assert_non_null(g_e);
+  saves = g_fake.saves;
+  signal_at("run-e", T0 + 3 * SEC);
+  wdr_engine_save(g_e, T0 + 3 * SEC, false);
+  assert_int_equal(g_fake.saves, saves + 1);
+}
+
+/* Starting without a snapshot, a next journal left from before goes: it
+ * must not be replayed over the new generations. */
+static void test_start_empty_discards_next(void **state) {
+  (void)state;
+  g_fake.has_next = true;
+  snprintf(g_fake.next, sizeof(g_fake.next),
+           "{\"version\":2,\"kind\":\"journal\",\"saved_ms\":1,"
+           "\"journal\":7}\n");
+  start();
+  assert_false(g_fake.has_next);
+}
+
+/* A failed snapshot keeps the changes, and is tried again only after
+ * WDR_ENGINE_SNAPSHOT_RETRY_MS. Before the first snapshot of a state there
+ * is no journal to append to: the changes wait for the snapshot. After
+ * that, a failed append is followed by appends while the snapshot waits. */
+static void test_failed_snapshot_retried_later(void **state) {
+  (void)state;
+  start();
+  g_fake.fail_saves = 1;
+  signal_at("run-a", T0);
+  one_job(T0, WDR_JOB_RERUN); /* the first snapshot fails */
+  assert_int_equal(g_fake.saves, 0);
+  signal_at("run-b", T0 + SEC);
+  wdr_engine_save(g_e, T0 + SEC, false);
+  assert_int_equal(g_fake.saves, 0);
+  assert_int_equal(g_fake.appends, 0); /* no journal of any snapshot yet */
+  wdr_engine_save(g_e, T0 + WDR_ENGINE_SNAPSHOT_RETRY_MS, false);
+  assert_int_equal(g_fake.saves, 1);
+  assert_non_null(strstr(g_fake.saved, "run-a")); /* kept, not lost */
+  assert_non_null(strstr(g_fake.saved, "run-b"));
+
+  int64_t t = T0 + WDR_ENGINE_SNAPSHOT_RETRY_MS;
+  g_fake.fail_saves = 1;
+  signal_at("run-c", t += SEC);
+  wdr_engine_save(g_e, t, false); /* this append fails */
+  signal_at("run-d", t += SEC);
+  wdr_engine_save(g_e, t, false); /* appended: the journal is the snapshot's */
+  assert_int_equal(g_fake.appends, 1);
+  assert_non_null(strstr(g_fake.journal, "run-d"));
+  assert_int_equal(g_fake.saves, 1);
+  wdr_engine_save(g_e, t + WDR_ENGINE_SNAPSHOT_RETRY_MS, false);
+  assert_int_equal(g_fake.saves, 2);
+  assert_non_null(strstr(g_fake.saved, "run-c"));
 }
 
 static void test_save_failure_logged_once(void **state) {
   (void)state;
   start();
-  g_fake.fail_saves = 2; /* both snapshots tried at the two dispatches */
+  /* The first snapshot fails; the second dispatch does not retry it yet
+   * (WDR_ENGINE_SNAPSHOT_RETRY_MS), and has no journal to append to. */
+  g_fake.fail_saves = 1;
   signal_at("run-a", T0);
   one_job(T0, WDR_JOB_RERUN);
   signal_at("run-b", T0 + SEC);
   one_job(T0 + SEC, WDR_JOB_RERUN);
+  assert_int_equal(g_fake.saves, 0);
   assert_int_equal(lines_with("cannot write the state file"), 1);
   line_with(WDR_LOG_ERROR, "cannot write the state file \"wedata_rerun.state\""
                            ": disk full (0 more such messages held back)");
@@ -1035,6 +1109,10 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_max_tracked_runs, setup, teardown),
       cmocka_unit_test_setup_teardown(test_torn_journal_tail, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_start_empty_discards_next, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_failed_snapshot_retried_later, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_journal_folded_in_parts, setup,
                                       teardown),
   };
