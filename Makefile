@@ -129,6 +129,7 @@ bench: deps
 	$(BUILD)/bench_state
 	$(BUILD)/bench_callback
 	$(PYTHON) tests/bench/drain.py --plugin $(PLUGIN_SO)
+	$(PYTHON) tests/bench/cpu.py --plugin $(PLUGIN_SO)
 
 install: $(PLUGIN_SO)
 	install -D -m 0644 $(PLUGIN_SO) $(DESTDIR)$(PLUGIN_DIR)/wedata_rerun.so
