@@ -8,12 +8,14 @@
 
 #include "wdr_policy.h"
 
-/* wdr_policy_runs: the table, borrowed, valid until the next call that
- * changes the policy. */
-const wdr_run_t *wdr_policy_runs(const wdr_policy_t *p, size_t *ret_num);
+/* The table: wdr_policy_runs_num runs, run i by wdr_policy_run_at
+ * (0 <= i < num; borrowed, valid until the next call that changes the
+ * policy). A run that a change moves takes another index. */
+size_t wdr_policy_runs_num(const wdr_policy_t *p);
+const wdr_run_t *wdr_policy_run_at(const wdr_policy_t *p, size_t i);
 
 /* The budget window of workflow wf: send times (ms) of the reruns counted
- * in the last hour, oldest first; borrowed like wdr_policy_runs. */
+ * in the last hour, oldest first; borrowed like wdr_policy_run_at. */
 const int64_t *wdr_policy_budget(const wdr_policy_t *p, size_t wf,
                                  size_t *ret_num);
 

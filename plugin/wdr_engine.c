@@ -384,15 +384,14 @@ static void fold_begin(wdr_engine_t *e, int64_t now_ms) {
  * it changed), so none is missed. */
 static void fold_step(wdr_engine_t *e, int64_t now_ms) {
   char err[256] = "";
-  size_t num = 0;
-  const wdr_run_t *runs = wdr_policy_runs(e->policy, &num);
+  size_t num = wdr_policy_runs_num(e->policy);
   wdr_buf_t part;
   wdr_buf_init(&part, WDR_STATE_MAX);
   int status = 0;
   size_t end = e->fold_cursor + WDR_ENGINE_FOLD_RUNS;
   for (; e->fold_cursor < num && e->fold_cursor < end && status == 0;
        e->fold_cursor++) {
-    const wdr_run_t *r = &runs[e->fold_cursor];
+    const wdr_run_t *r = wdr_policy_run_at(e->policy, e->fold_cursor);
     if (e->persist[r->wf])
       status = wdr_state_record_run(r, e->names[r->wf], &part);
   }

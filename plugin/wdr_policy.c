@@ -873,9 +873,12 @@ size_t wdr_policy_prune(wdr_policy_t *p, int64_t now_ms) {
   return removed;
 }
 
-const wdr_run_t *wdr_policy_runs(const wdr_policy_t *p, size_t *ret_num) {
-  *ret_num = wdr_table_size(p->table);
-  return wdr_table_at(p->table, 0);
+size_t wdr_policy_runs_num(const wdr_policy_t *p) {
+  return wdr_table_size(p->table);
+}
+
+const wdr_run_t *wdr_policy_run_at(const wdr_policy_t *p, size_t i) {
+  return wdr_table_at(p->table, i);
 }
 
 const int64_t *wdr_policy_budget(const wdr_policy_t *p, size_t wf,

@@ -177,14 +177,15 @@ int wdr_state_snapshot_header(uint64_t gen, int64_t now_ms, wdr_buf_t *out) {
 int wdr_state_serialize(const wdr_policy_t *p, char *const *names,
                         const bool *persist, size_t wf_num, int64_t now_ms,
                         uint64_t gen, wdr_buf_t *out) {
-  size_t runs_num = 0;
-  const wdr_run_t *runs = wdr_policy_runs(p, &runs_num);
+  size_t runs_num = wdr_policy_runs_num(p);
   if (gen_header(out, true, now_ms, gen) != 0)
     return -1;
-  for (size_t i = 0; i < runs_num; i++)
-    if (runs[i].wf < wf_num && persist[runs[i].wf] &&
-        wdr_state_record_run(&runs[i], names[runs[i].wf], out) != 0)
+  for (size_t i = 0; i < runs_num; i++) {
+    const wdr_run_t *r = wdr_policy_run_at(p, i);
+    if (r->wf < wf_num && persist[r->wf] &&
+        wdr_state_record_run(r, names[r->wf], out) != 0)
       return -1;
+  }
   for (size_t wf = 0; wf < wf_num; wf++) {
     size_t n = 0;
     const int64_t *t = wdr_policy_budget(p, wf, &n);
@@ -628,9 +629,7 @@ int wdr_state_load(const char *snapshot, size_t snapshot_len,
     yajl_tree_free(root);
   }
   if (status == 0 && !stats->legacy) {
-    size_t n = 0;
-    (void)wdr_policy_runs(p, &n);
-    stats->runs = n;
+    stats->runs = wdr_policy_runs_num(p);
   }
   return status;
 }

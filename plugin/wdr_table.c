@@ -27,10 +27,16 @@ typedef struct {
   size_t num;
 } heap_t;
 
+/* Runs live in chunks of RUN_CHUNK that never move: growing the table adds
+ * a chunk instead of copying every run (at 65,536 runs a doubling copied
+ * 40 MB and stalled the engine for 64 ms). */
+#define RUN_CHUNK 1024
+
 struct wdr_table_s {
   size_t wf_num;
   size_t max;
-  wdr_run_t *runs;
+  wdr_run_t **chunks;
+  size_t chunks_num;
   meta_t *meta;
   size_t num, cap;
   /* Open addressing with linear probing: run index + 1, 0 for empty. Kept
@@ -46,6 +52,10 @@ struct wdr_table_s {
   size_t pending;
   size_t *awaiting; /* per workflow */
 };
+
+static wdr_run_t *run_at(const wdr_table_t *t, size_t i) {
+  return &t->chunks[i / RUN_CHUNK][i % RUN_CHUNK];
+}
 
 /* --- keys ---------------------------------------------------------------- */
 
@@ -65,7 +75,7 @@ static bool key_is(const wdr_run_t *r, size_t wf, const char *id) {
 static size_t slot_of(const wdr_table_t *t, size_t wf, const char *id) {
   size_t mask = t->slots_cap - 1;
   size_t i = (size_t)key_hash(wf, id) & mask;
-  while (t->slots[i] != 0 && !key_is(&t->runs[t->slots[i] - 1], wf, id))
+  while (t->slots[i] != 0 && !key_is(run_at(t, t->slots[i] - 1), wf, id))
     i = (i + 1) & mask;
   return i;
 }
@@ -79,7 +89,7 @@ static int grow_slots(wdr_table_t *t) {
   t->slots = s;
   t->slots_cap = cap;
   for (size_t i = 0; i < t->num; i++)
-    t->slots[slot_of(t, t->runs[i].wf, t->runs[i].execution_id)] =
+    t->slots[slot_of(t, run_at(t, i)->wf, run_at(t, i)->execution_id)] =
         (uint32_t)i + 1;
   return 0;
 }
@@ -95,7 +105,7 @@ static void slot_delete(wdr_table_t *t, size_t i) {
       j = (j + 1) & mask;
       if (t->slots[j] == 0)
         return;
-      const wdr_run_t *r = &t->runs[t->slots[j] - 1];
+      const wdr_run_t *r = run_at(t, t->slots[j] - 1);
       size_t home = (size_t)key_hash(r->wf, r->execution_id) & mask;
       /* j's entry may move to i when its home is not in (i, j]. */
       bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
@@ -110,7 +120,7 @@ static void slot_delete(wdr_table_t *t, size_t i) {
 /* --- heaps --------------------------------------------------------------- */
 
 static int64_t heap_key(const wdr_table_t *t, int h, uint32_t run) {
-  const wdr_run_t *r = &t->runs[run];
+  const wdr_run_t *r = run_at(t, run);
   return h == HEAP_DUE ? r->next_at_ms : r->updated_ms;
 }
 
@@ -205,7 +215,9 @@ wdr_table_t *wdr_table_create(size_t wf_num, size_t max_runs) {
 void wdr_table_destroy(wdr_table_t *t) {
   if (t == NULL)
     return;
-  free(t->runs);
+  for (size_t c = 0; c < t->chunks_num; c++)
+    free(t->chunks[c]);
+  free(t->chunks);
   free(t->meta);
   free(t->slots);
   for (int h = 0; h < HEAPS; h++)
@@ -216,28 +228,39 @@ void wdr_table_destroy(wdr_table_t *t) {
   free(t);
 }
 
+/* Where r is: its key's slot says. */
 static size_t index_of(const wdr_table_t *t, const wdr_run_t *r) {
-  return (size_t)(r - t->runs);
+  return t->slots[slot_of(t, r->wf, r->execution_id)] - 1;
 }
 
 wdr_run_t *wdr_table_find(const wdr_table_t *t, size_t wf, const char *id) {
   if (id == NULL)
     return NULL;
   uint32_t v = t->slots[slot_of(t, wf, id)];
-  return v != 0 ? &t->runs[v - 1] : NULL;
+  return v != 0 ? run_at(t, v - 1) : NULL;
 }
 
 /* Room for one more run in the arrays. */
 static int reserve(wdr_table_t *t) {
   if (t->num < t->cap)
     return 0;
+  /* A new chunk of runs; the index arrays (4-40 bytes a run) double. */
+  if (t->chunks_num * RUN_CHUNK <= t->num) {
+    wdr_run_t **chunks =
+        realloc(t->chunks, (t->chunks_num + 1) * sizeof(*chunks));
+    if (chunks == NULL)
+      return -1;
+    t->chunks = chunks;
+    if ((t->chunks[t->chunks_num] = malloc(RUN_CHUNK * sizeof(wdr_run_t))) ==
+        NULL)
+      return -1;
+    t->chunks_num++;
+  }
   size_t cap = t->cap ? 2 * t->cap : 64;
   if (cap > t->max)
     cap = t->max;
-  wdr_run_t *runs = realloc(t->runs, cap * sizeof(*runs));
-  if (runs == NULL)
-    return -1;
-  t->runs = runs;
+  if (cap > t->chunks_num * RUN_CHUNK)
+    cap = t->chunks_num * RUN_CHUNK;
   meta_t *meta = realloc(t->meta, cap * sizeof(*meta));
   if (meta == NULL)
     return -1;
@@ -264,7 +287,7 @@ wdr_run_t *wdr_table_add(wdr_table_t *t, size_t wf, const char *id) {
   if (2 * (t->num + 1) > t->slots_cap && grow_slots(t) != 0)
     return NULL;
   uint32_t i = (uint32_t)t->num++;
-  wdr_run_t *r = &t->runs[i];
+  wdr_run_t *r = run_at(t, i);
   memset(r, 0, sizeof(*r));
   r->wf = wf;
   memcpy(r->execution_id, id, strlen(id) + 1);
@@ -361,9 +384,9 @@ void wdr_table_remove(wdr_table_t *t, wdr_run_t *r) {
   if (i == last)
     return;
   /* The last run takes the gap: every place that names it follows. */
-  t->runs[i] = t->runs[last];
+  *run_at(t, i) = *run_at(t, last);
   t->meta[i] = t->meta[last];
-  t->slots[slot_of(t, t->runs[i].wf, t->runs[i].execution_id)] = i + 1;
+  t->slots[slot_of(t, run_at(t, i)->wf, run_at(t, i)->execution_id)] = i + 1;
   for (int h = 0; h < HEAPS; h++)
     if (t->meta[i].pos[h] >= 0)
       t->heap[h].a[t->meta[i].pos[h]] = i;
@@ -382,7 +405,7 @@ void wdr_table_drain_changes(wdr_table_t *t, const wdr_table_changes_t *c) {
   for (size_t k = 0; k < t->changed_num; k++) {
     uint32_t i = t->changed[k];
     t->meta[i].changed = -1;
-    c->changed(c->ctx, &t->runs[i]);
+    c->changed(c->ctx, run_at(t, i));
   }
   t->changed_num = 0;
 }
@@ -392,11 +415,11 @@ size_t wdr_table_changes(const wdr_table_t *t) {
 }
 
 wdr_run_t *wdr_table_next_due(const wdr_table_t *t) {
-  return t->heap[HEAP_DUE].num > 0 ? &t->runs[t->heap[HEAP_DUE].a[0]] : NULL;
+  return t->heap[HEAP_DUE].num > 0 ? run_at(t, t->heap[HEAP_DUE].a[0]) : NULL;
 }
 
 wdr_run_t *wdr_table_oldest_finished(const wdr_table_t *t) {
-  return t->heap[HEAP_FINISHED].num > 0 ? &t->runs[t->heap[HEAP_FINISHED].a[0]]
+  return t->heap[HEAP_FINISHED].num > 0 ? run_at(t, t->heap[HEAP_FINISHED].a[0])
                                         : NULL;
 }
 
@@ -404,7 +427,7 @@ size_t wdr_table_size(const wdr_table_t *t) { return t->num; }
 size_t wdr_table_max(const wdr_table_t *t) { return t->max; }
 
 wdr_run_t *wdr_table_at(const wdr_table_t *t, size_t i) {
-  return i < t->num ? &t->runs[i] : NULL;
+  return i < t->num ? run_at(t, i) : NULL;
 }
 
 size_t wdr_table_pending(const wdr_table_t *t) { return t->pending; }

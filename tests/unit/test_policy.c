@@ -69,30 +69,28 @@ static wdr_policy_t *create(void) {
 
 /* --- helpers ------------------------------------------------------------ */
 
-static size_t runs_num(void) {
-  size_t n = 0;
-  (void)wdr_policy_runs(g_p, &n);
-  return n;
+static size_t runs_num(void) { return wdr_policy_runs_num(g_p); }
+
+/* The run in the table, or NULL. */
+static const wdr_run_t *lookup(size_t wf, const char *id) {
+  for (size_t i = 0; i < runs_num(); i++) {
+    const wdr_run_t *r = wdr_policy_run_at(g_p, i);
+    if (r->wf == wf && strcmp(r->execution_id, id) == 0)
+      return r;
+  }
+  return NULL;
 }
 
 /* The run in the table (a copy: the table moves when it changes). */
 static wdr_run_t run_of(size_t wf, const char *id) {
-  size_t n = 0;
-  const wdr_run_t *runs = wdr_policy_runs(g_p, &n);
-  for (size_t i = 0; i < n; i++)
-    if (runs[i].wf == wf && strcmp(runs[i].execution_id, id) == 0)
-      return runs[i];
-  fail_msg("run %zu/%s is not in the table", wf, id);
-  return (wdr_run_t){0};
+  const wdr_run_t *r = lookup(wf, id);
+  if (r == NULL)
+    fail_msg("run %zu/%s is not in the table", wf, id);
+  return *r;
 }
 
 static bool has_run(size_t wf, const char *id) {
-  size_t n = 0;
-  const wdr_run_t *runs = wdr_policy_runs(g_p, &n);
-  for (size_t i = 0; i < n; i++)
-    if (runs[i].wf == wf && strcmp(runs[i].execution_id, id) == 0)
-      return true;
-  return false;
+  return lookup(wf, id) != NULL;
 }
 
 static wdr_signal_decision_t sig(size_t wf, const char *id, int64_t now,
