@@ -70,9 +70,6 @@ typedef struct {
  * in that order they give the table as it is) and starts afresh. */
 void wdr_table_drain_changes(wdr_table_t *t, const wdr_table_changes_t *c);
 
-/* wdr_table_changes: how many changes wait (changed plus forgotten). */
-size_t wdr_table_changes(const wdr_table_t *t);
-
 /* Runs SCHEDULED, VERIFY or IN_FLIGHT with a rerun, verify or check (reads
  * of a followed rerun are not waiting reruns). */
 size_t wdr_table_pending(const wdr_table_t *t);

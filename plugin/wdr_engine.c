@@ -907,6 +907,11 @@ void wdr_engine_on_answer(wdr_engine_t *e, const wdr_job_t *job,
 
 /* --- dispatch ------------------------------------------------------------ */
 
+static void lower(int64_t *wake, int64_t at) {
+  if (at < *wake)
+    *wake = at;
+}
+
 /* May one more request go now? Takes a rate-limit token and, when the
  * breaker is half-open, its probe. Otherwise lowers *wake to when to try. */
 static bool may_send(wdr_engine_t *e, int64_t now_ms, int64_t *wake) {
@@ -916,9 +921,7 @@ static bool may_send(wdr_engine_t *e, int64_t now_ms, int64_t *wake) {
   if (wdr_ratelimit_take(&e->ratelimit, now_ms, &wait) &&
       wdr_breaker_allow(&e->breaker, now_ms, &wait))
     return true;
-  int64_t at = now_ms + (wait > 0 ? wait : WDR_ENGINE_IDLE_MS);
-  if (at < *wake)
-    *wake = at;
+  lower(wake, now_ms + (wait > 0 ? wait : WDR_ENGINE_IDLE_MS));
   return false;
 }
 
@@ -928,11 +931,6 @@ static void report_dry_run(wdr_engine_t *e, const wdr_policy_job_t *job) {
                 "dry run: would rerun %s of workflow %s (ExecuteType %d)",
                 job->execution_id, wf_cfg(e, job->wf)->name,
                 wf_cfg(e, job->wf)->execute_type);
-}
-
-static void lower(int64_t *wake, int64_t at) {
-  if (at < *wake)
-    *wake = at;
 }
 
 size_t wdr_engine_dispatch(wdr_engine_t *e, int64_t now_ms, wdr_job_t *jobs,

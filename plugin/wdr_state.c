@@ -702,14 +702,21 @@ static int sync_dir(const char *path) {
   return status;
 }
 
+/* "<path>.tmp-<pid>": every temporary file of the state is named so, and
+ * wdr_state_remove_temps finds the ones a crash left. */
+static int temp_name(const char *path, char *tmp, size_t size) {
+  return snprintf(tmp, size, "%s.tmp-%ld", path, (long)getpid()) < (int)size
+             ? 0
+             : -1;
+}
+
 int wdr_state_write_file(const char *path, const wdr_buf_t *data, char *err,
                          size_t err_size) {
   char tmp[4096];
   const char *err_op = NULL;
   int fd = -1;
   int saved = 0;
-  if (snprintf(tmp, sizeof(tmp), "%s.tmp-%ld", path, (long)getpid()) >=
-      (int)sizeof(tmp)) {
+  if (temp_name(path, tmp, sizeof(tmp)) != 0) {
     snprintf(err, err_size, "path too long");
     return -1;
   }
@@ -882,12 +889,6 @@ done:
 }
 
 /* --- a snapshot written in parts ----------------------------------------- */
-
-static int temp_name(const char *path, char *tmp, size_t size) {
-  return snprintf(tmp, size, "%s.tmp-%ld", path, (long)getpid()) < (int)size
-             ? 0
-             : -1;
-}
 
 int wdr_state_fold_open(const char *path, char *err, size_t err_size) {
   char tmp[4096];

@@ -410,10 +410,6 @@ void wdr_table_drain_changes(wdr_table_t *t, const wdr_table_changes_t *c) {
   t->changed_num = 0;
 }
 
-size_t wdr_table_changes(const wdr_table_t *t) {
-  return t->changed_num + t->forgotten_num;
-}
-
 wdr_run_t *wdr_table_next_due(const wdr_table_t *t) {
   return t->heap[HEAP_DUE].num > 0 ? run_at(t, t->heap[HEAP_DUE].a[0]) : NULL;
 }
