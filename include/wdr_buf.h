@@ -23,6 +23,13 @@ typedef struct {
  * bytes. It cannot fail and allocates nothing. */
 void wdr_buf_init(wdr_buf_t *b, size_t max);
 
+/* wdr_buf_reserve makes room for extra more bytes in one allocation (a
+ * file of known size: growing by doubling would leave a trail of freed
+ * blocks). Returns 0, or -1 when that would pass max or memory ran out (the
+ * buffer is then in the error state). */
+int wdr_buf_reserve(wdr_buf_t *b, size_t extra)
+    __attribute__((warn_unused_result));
+
 /* wdr_buf_append copies len bytes; returns 0, or -1 when the buffer is (now)
  * in the error state. */
 int wdr_buf_append(wdr_buf_t *b, const void *p, size_t len)

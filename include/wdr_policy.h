@@ -15,6 +15,7 @@
 #define WDR_POLICY_H
 
 #include "wdr_answer.h"
+#include "wdr_cid.h"
 #include "wdr_common.h"
 
 #include <stdbool.h>
@@ -68,40 +69,61 @@ typedef enum {
  * wdr_common.h); LIST belongs to polling. */
 #define WDR_RUN_JOB_KINDS WDR_JOB_LIST
 
-/* One run the plugin has acted on. Everything in it is persisted. */
+/* One run the plugin has acted on. Everything in it is persisted, except
+ * what is marked otherwise.
+ *
+ * Compact, because a busy account tracks 100,000 runs and more: the ids
+ * are wdr_cid_t (a UUID packs into 17 bytes), the texts most runs never
+ * have are heap copies or NULL, and the flags are bits. Ownership: the
+ * table sets and frees execution_id (the key); every other text is the
+ * run's own, freed with wdr_run_clear. */
 typedef struct {
-  size_t wf;
-  char execution_id[WDR_ID_MAX];
-  wdr_run_state_t state;
-  wdr_job_kind_t in_flight; /* what is out, when IN_FLIGHT */
-  int attempts;             /* accepted reruns (verified ones included) */
-  int tries;                /* attempts started, accepted or not */
-  int request_retries;      /* of the current attempt */
-  int verify_tries;         /* of the current ambiguity */
-  bool resigned;            /* SignatureExpire re-signed in this attempt */
-  bool gave_up;             /* the gave_up notification went out */
-  bool had_accepted;        /* WeData accepted a rerun of it (EscalateToFull) */
   int64_t first_signal_ms;
   int64_t last_signal_ms;
   int64_t last_try_ms; /* start of the last attempt: backoff counts from it */
   int64_t next_at_ms;  /* SCHEDULED and VERIFY */
   int64_t updated_ms;
-  char last_async_id[WDR_ID_MAX];
-  char last_error[WDR_ID_MAX];
   /* TrackAsync, for the accepted rerun being followed: when it was
-   * accepted (AsyncTimeout and the end of following count from it), reads
-   * in the current phase, the async job's last Status, and whether the run
-   * was seen in a state other than FAILED since. */
+   * accepted (AsyncTimeout and the end of following count from it). */
   int64_t track_ms;
-  int track_reads;
-  char async_status[WDR_ID_MAX];
-  bool seen_active;
-  /* Not persisted: the check of the current attempt, redone after a
-   * restart. scope: the tasks to rerun (TaskScope "incomplete"). */
-  bool checked;
+  char *last_error;   /* the last error code; NULL: none */
+  char *async_status; /* the async job's last Status; NULL: none */
+  /* Not persisted: the tasks to rerun (TaskScope "incomplete"), found by
+   * the check of the current attempt and redone after a restart; NULL or
+   * NULL-terminated. */
   char **scope;
-  size_t scope_num;
+  uint32_t wf;
+  int32_t attempts;        /* accepted reruns (verified ones included) */
+  int32_t tries;           /* attempts started, accepted or not */
+  int32_t request_retries; /* of the current attempt */
+  int32_t verify_tries;    /* of the current ambiguity */
+  int32_t track_reads;     /* TrackAsync: reads in the current phase */
+  wdr_cid_t execution_id;
+  wdr_cid_t last_async_id;
+  wdr_run_state_t state : 8;
+  wdr_job_kind_t in_flight : 8; /* what is out, when IN_FLIGHT */
+  bool resigned : 1;            /* SignatureExpire re-signed in this attempt */
+  bool gave_up : 1;             /* the gave_up notification went out */
+  bool had_accepted : 1; /* WeData accepted a rerun of it (EscalateToFull) */
+  /* TrackAsync: the run was seen in a state other than FAILED since the
+   * accepted rerun. */
+  bool seen_active : 1;
+  bool checked : 1; /* not persisted: the current attempt's check is done */
 } wdr_run_t;
+
+/* wdr_run_clear frees the texts r owns, execution_id included, and empties
+ * them (r itself is the caller's). */
+void wdr_run_clear(wdr_run_t *r);
+
+/* wdr_run_text_set replaces one of r's optional texts (last_error,
+ * async_status): NULL or "" empties it. Returns 0, or -1 when s is
+ * WDR_ID_MAX bytes or longer or memory ran out (the old text stays). */
+int wdr_run_text_set(char **field, const char *s);
+
+/* A run's optional text, "" when it has none. */
+static inline const char *wdr_run_text(const char *field) {
+  return field != NULL ? field : "";
+}
 
 typedef enum {
   WDR_SIGNAL_SCHEDULED, /* a rerun is due at at_ms (now, or after backoff) */

@@ -27,8 +27,10 @@ const int64_t *wdr_policy_budget(const wdr_policy_t *p, size_t wf,
  * ASYNC or FOLLOW. A run being followed in a workflow whose track is now
  * false becomes IDLE; ASYNC without an AsyncId becomes FOLLOW. Returns 0,
  * or -1 when the table is full, wf is out of range or the run is already
- * there. */
-int wdr_policy_restore(wdr_policy_t *p, const wdr_run_t *run, int64_t now_ms);
+ * there. On success the run's texts move into the table (run keeps only
+ * its execution_id and scope); either way the caller wdr_run_clear()s run
+ * afterwards. */
+int wdr_policy_restore(wdr_policy_t *p, wdr_run_t *run, int64_t now_ms);
 
 /* wdr_policy_restore_budget appends a send time to workflow wf's window. */
 void wdr_policy_restore_budget(wdr_policy_t *p, size_t wf, int64_t sent_ms);

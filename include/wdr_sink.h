@@ -52,34 +52,37 @@ typedef struct {
   void (*notify)(void *ctx, const wdr_note_t *note);
   /* The durable state (wdr_state.h): a snapshot and a journal.
    * load and load_journal fill out and return 0, 1 when there is none yet,
-   * -1 on error (err says why); save and save_journal replace the snapshot
-   * or the journal atomically; append adds to the journal with one write
-   * and one fdatasync (0 or -1, err says why); move_aside puts an
-   * unreadable state out of the way and names where (0 or -1). */
+   * -1 on error (err says why); save_journal replaces the journal
+   * atomically; append adds to the journal with one write and one
+   * fdatasync (0 or -1, err says why); move_aside puts an unreadable state
+   * out of the way and names where (0 or -1). */
   int (*load)(void *ctx, wdr_buf_t *out, char *err, size_t err_size);
   int (*load_journal)(void *ctx, wdr_buf_t *out, char *err, size_t err_size);
-  int (*save)(void *ctx, const wdr_buf_t *data, char *err, size_t err_size);
   int (*save_journal)(void *ctx, const wdr_buf_t *data, char *err,
                       size_t err_size);
   int (*append)(void *ctx, const wdr_buf_t *data, char *err, size_t err_size);
   int (*move_aside)(void *ctx, int64_t now_s, char *where, size_t where_size);
-  /* Folding the journal into a new snapshot over many passes, so that no
-   * pass waits for a whole snapshot: fold_begin creates the next journal
+  /* A new snapshot is always written in parts, so that memory holds one
+   * part at a time. Folding the journal into it over many passes, so that
+   * no pass waits for a whole snapshot: fold_begin creates the next journal
    * (atomically, holding next_header) and a new temporary snapshot;
    * append_next adds to the next journal (one write, one fdatasync);
    * fold_write adds a part to the temporary snapshot; fold_commit makes it
-   * durable, puts it in place of the snapshot and the next journal in
-   * place of the journal; fold_abort drops the temporary snapshot (the next
-   * journal stays: it may hold the only copy of recent changes);
-   * load_next reads the next journal left by a crash (as load_journal);
-   * discard_next removes it once a snapshot holds all it says. */
+   * durable and puts it in place of the snapshot, and (move_next) the next
+   * journal in place of the journal; fold_abort drops the temporary
+   * snapshot (the next journal stays: it may hold the only copy of recent
+   * changes); load_next reads the next journal left by a crash (as
+   * load_journal); discard_next removes it once a snapshot holds all it
+   * says. A whole snapshot in one go is fold_begin with next_header NULL
+   * (no next journal is touched), the parts, fold_commit without
+   * move_next, then save_journal. */
   int (*fold_begin)(void *ctx, const wdr_buf_t *next_header, char *err,
                     size_t err_size);
   int (*append_next)(void *ctx, const wdr_buf_t *data, char *err,
                      size_t err_size);
   int (*fold_write)(void *ctx, const wdr_buf_t *part, char *err,
                     size_t err_size);
-  int (*fold_commit)(void *ctx, char *err, size_t err_size);
+  int (*fold_commit)(void *ctx, bool move_next, char *err, size_t err_size);
   void (*fold_abort)(void *ctx);
   int (*load_next)(void *ctx, wdr_buf_t *out, char *err, size_t err_size);
   void (*discard_next)(void *ctx);

@@ -111,9 +111,9 @@ int wdr_state_append_file(const char *path, const wdr_buf_t *data, char *err,
  * temporary file "<path>.tmp-<pid>" and returns its descriptor (or -1);
  * wdr_state_fold_write appends a part (0 or -1); wdr_state_fold_commit
  * fsyncs and closes it, renames it over path, fsyncs the folder, then
- * renames next over journal and fsyncs the folder again (0 or -1, fd
- * closed either way); wdr_state_fold_abort closes and removes it. err says
- * which step failed. */
+ * (unless next is NULL) renames next over journal and fsyncs the folder
+ * again (0 or -1, fd closed either way); wdr_state_fold_abort closes and
+ * removes it. err says which step failed. */
 int wdr_state_fold_open(const char *path, char *err, size_t err_size);
 int wdr_state_fold_write(int fd, const wdr_buf_t *part, char *err,
                          size_t err_size) __attribute__((warn_unused_result));

@@ -12,6 +12,9 @@
  * The contract: after changing a run's state, next_at_ms, updated_ms,
  * request_retries or resigned, call wdr_table_settle on it. Pointers into
  * the table are valid until the next wdr_table_add or wdr_table_remove.
+ * The table owns each run's execution_id (the key): wdr_table_add sets it,
+ * and removal or wdr_table_destroy frees it; the rest of a run is the
+ * owner's to free before wdr_table_remove.
  *
  * Pure; one owner thread (the policy's). */
 #ifndef WDR_TABLE_H

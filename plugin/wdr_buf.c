@@ -12,8 +12,9 @@ static void buf_fail(wdr_buf_t *b) {
   b->failed = true;
 }
 
-/* Make room for extra more bytes plus the terminator. */
-static int buf_reserve(wdr_buf_t *b, size_t extra) {
+/* Make room for extra more bytes plus the terminator: exactly that much
+ * (exact), or doubling so that appends cost O(1) amortised. */
+static int buf_grow(wdr_buf_t *b, size_t extra, bool exact) {
   if (b->failed)
     return -1;
   if (extra > b->max || b->len > b->max - extra) {
@@ -23,7 +24,7 @@ static int buf_reserve(wdr_buf_t *b, size_t extra) {
   size_t need = b->len + extra + 1;
   if (need <= b->cap)
     return 0;
-  size_t cap = b->cap ? b->cap : 256;
+  size_t cap = exact ? need : b->cap ? b->cap : 256;
   while (cap < need)
     cap *= 2;
   if (cap > b->max + 1)
@@ -45,8 +46,12 @@ static int buf_reserve(wdr_buf_t *b, size_t extra) {
   return 0;
 }
 
+int wdr_buf_reserve(wdr_buf_t *b, size_t extra) {
+  return buf_grow(b, extra, true);
+}
+
 int wdr_buf_append(wdr_buf_t *b, const void *p, size_t len) {
-  if (buf_reserve(b, len) != 0)
+  if (buf_grow(b, len, false) != 0)
     return -1;
   if (len > 0)
     memcpy(b->data + b->len, p, len);
@@ -64,7 +69,7 @@ int wdr_buf_printf(wdr_buf_t *b, const char *fmt, ...) {
   va_start(ap, fmt);
   int n = vsnprintf(NULL, 0, fmt, ap);
   va_end(ap);
-  if (n < 0 || buf_reserve(b, (size_t)n) != 0) {
+  if (n < 0 || buf_grow(b, (size_t)n, false) != 0) {
     if (n < 0)
       buf_fail(b);
     return -1;

@@ -288,43 +288,6 @@ static void save_failed(wdr_engine_t *e, int64_t now_ms, const char *err) {
                   e->cfg->state_file, err, held);
 }
 
-/* A new snapshot of everything, then an empty journal of its generation.
- * A crash between the two leaves the new snapshot and the old journal,
- * whose generation it no longer matches: the load ignores the journal,
- * which holds nothing the snapshot does not. */
-static void write_snapshot(wdr_engine_t *e, int64_t now_ms) {
-  char err[256] = "";
-  wdr_buf_t snap, header;
-  wdr_buf_init(&snap, WDR_STATE_MAX);
-  wdr_buf_init(&header, 4096);
-  if (e->folding) {
-    e->sink->fold_abort(e->sink->ctx);
-    e->folding = false;
-  }
-  /* Above every generation on disk: whatever a crash leaves of older
-   * files is then ignored. */
-  uint64_t gen = ++e->gen;
-  int status = wdr_state_serialize(e->policy, e->names, e->persist,
-                                   e->cfg->workflows_num, now_ms, gen, &snap);
-  if (status != 0 || wdr_state_journal_header(gen, now_ms, &header) != 0)
-    save_failed(e, now_ms, "cannot serialise the state");
-  else if (e->sink->save(e->sink->ctx, &snap, err, sizeof(err)) != 0 ||
-           e->sink->save_journal(e->sink->ctx, &header, err, sizeof(err)) != 0)
-    save_failed(e, now_ms, err);
-  else {
-    /* In the snapshot now; until here they were kept, so that a failed
-     * snapshot leaves them for the journal. */
-    forget_changes(e);
-    e->sink->discard_next(e->sink->ctx);
-    e->journal_valid = true;
-    e->snapshot_bytes = snap.len;
-    e->journal_bytes = header.len;
-    e->need_snapshot = false;
-  }
-  wdr_buf_free(&snap, false);
-  wdr_buf_free(&header, false);
-}
-
 typedef struct {
   wdr_engine_t *e;
   wdr_buf_t *out;
@@ -378,37 +341,46 @@ static void fold_begin(wdr_engine_t *e, int64_t now_ms) {
   wdr_buf_free(&head, false);
 }
 
-/* Writes the next WDR_ENGINE_FOLD_RUNS runs of the new snapshot; after the
- * last, the budget windows, and puts it in place. A run that a removal
- * moves behind the cursor is recorded in the next journal (the table marks
- * it changed), so none is missed. */
-static void fold_step(wdr_engine_t *e, int64_t now_ms) {
-  char err[256] = "";
+/* Serialises runs from *cursor on, at most WDR_ENGINE_FOLD_RUNS of them,
+ * into part; after the last run, the budget windows too. Returns 0 or -1;
+ * *ret_last says whether the snapshot is complete with this part. */
+static int snapshot_part(wdr_engine_t *e, size_t *cursor, wdr_buf_t *part,
+                         bool *ret_last) {
   size_t num = wdr_policy_runs_num(e->policy);
-  wdr_buf_t part;
-  wdr_buf_init(&part, WDR_STATE_MAX);
+  size_t end = *cursor + WDR_ENGINE_FOLD_RUNS;
   int status = 0;
-  size_t end = e->fold_cursor + WDR_ENGINE_FOLD_RUNS;
-  for (; e->fold_cursor < num && e->fold_cursor < end && status == 0;
-       e->fold_cursor++) {
-    const wdr_run_t *r = wdr_policy_run_at(e->policy, e->fold_cursor);
+  for (; *cursor < num && *cursor < end && status == 0; (*cursor)++) {
+    const wdr_run_t *r = wdr_policy_run_at(e->policy, *cursor);
     if (e->persist[r->wf])
-      status = wdr_state_record_run(r, e->names[r->wf], &part);
+      status = wdr_state_record_run(r, e->names[r->wf], part);
   }
-  bool last = e->fold_cursor >= num;
-  for (size_t wf = 0; last && status == 0 && wf < e->cfg->workflows_num; wf++) {
+  *ret_last = *cursor >= num;
+  for (size_t wf = 0; *ret_last && status == 0 && wf < e->cfg->workflows_num;
+       wf++) {
     size_t n = 0;
     const int64_t *t = wdr_policy_budget(e->policy, wf, &n);
     if (e->persist[wf] && n > 0)
-      status = wdr_state_record_budget(e->names[wf], t, n, &part);
+      status = wdr_state_record_budget(e->names[wf], t, n, part);
   }
+  return status;
+}
+
+/* Writes the next part of the new snapshot and, after the last, puts it in
+ * place. A run that a removal moves behind the cursor is recorded in the
+ * next journal (the table marks it changed), so none is missed. */
+static void fold_step(wdr_engine_t *e, int64_t now_ms) {
+  char err[256] = "";
+  wdr_buf_t part;
+  wdr_buf_init(&part, WDR_STATE_MAX);
+  bool last = false;
+  int status = snapshot_part(e, &e->fold_cursor, &part, &last);
   if (status != 0)
     snprintf(err, sizeof(err), "cannot serialise the state");
   else if (part.len > 0)
     status = e->sink->fold_write(e->sink->ctx, &part, err, sizeof(err));
   e->fold_bytes += part.len;
   if (status == 0 && last)
-    status = e->sink->fold_commit(e->sink->ctx, err, sizeof(err));
+    status = e->sink->fold_commit(e->sink->ctx, true, err, sizeof(err));
   wdr_buf_free(&part, false);
   if (status != 0) {
     e->sink->fold_abort(e->sink->ctx);
@@ -421,6 +393,73 @@ static void fold_step(wdr_engine_t *e, int64_t now_ms) {
   e->folding = false;
   e->snapshot_bytes = e->fold_bytes;
   e->journal_bytes = e->next_bytes;
+}
+
+/* A new snapshot of everything at once (at stop, and when there is no
+ * journal to append to), then an empty journal of its generation. It is
+ * written in parts like a fold, one part in memory at a time: the text of
+ * 100,000 runs is 52 MB, and a buffer that size would stay in collectd's
+ * RSS. A crash before the snapshot is in place leaves the files as they
+ * were (a next journal left by an earlier crash included: it may hold the
+ * only copy of recent changes); one between the snapshot and the journal
+ * leaves the new snapshot and the old journal, whose generation it no
+ * longer matches: the load ignores the journal, which holds nothing the
+ * snapshot does not. */
+static void write_snapshot(wdr_engine_t *e, int64_t now_ms) {
+  char err[256] = "";
+  wdr_buf_t part, header;
+  wdr_buf_init(&part, WDR_STATE_MAX);
+  wdr_buf_init(&header, 4096);
+  if (e->folding) {
+    e->sink->fold_abort(e->sink->ctx);
+    e->folding = false;
+  }
+  /* Above every generation on disk: whatever a crash leaves of older
+   * files is then ignored. */
+  uint64_t gen = ++e->gen;
+  size_t cursor = 0, bytes = 0;
+  bool last = false, begun = false, committed = false;
+  int status = 0;
+  if (wdr_state_journal_header(gen, now_ms, &header) != 0 ||
+      wdr_state_snapshot_header(gen, now_ms, &part) != 0) {
+    snprintf(err, sizeof(err), "cannot serialise the state");
+    status = -1;
+  } else {
+    status = e->sink->fold_begin(e->sink->ctx, NULL, err, sizeof(err));
+    begun = status == 0;
+  }
+  while (status == 0 && !last) {
+    if (snapshot_part(e, &cursor, &part, &last) != 0) {
+      snprintf(err, sizeof(err), "cannot serialise the state");
+      status = -1;
+      break;
+    }
+    status = e->sink->fold_write(e->sink->ctx, &part, err, sizeof(err));
+    bytes += part.len;
+    wdr_buf_reset(&part);
+  }
+  if (status == 0) {
+    status = e->sink->fold_commit(e->sink->ctx, false, err, sizeof(err));
+    committed = status == 0;
+  }
+  if (status == 0)
+    status = e->sink->save_journal(e->sink->ctx, &header, err, sizeof(err));
+  if (status != 0) {
+    if (begun && !committed)
+      e->sink->fold_abort(e->sink->ctx);
+    save_failed(e, now_ms, err);
+  } else {
+    /* In the snapshot now; until here they were kept, so that a failed
+     * snapshot leaves them for the journal. */
+    forget_changes(e);
+    e->sink->discard_next(e->sink->ctx);
+    e->journal_valid = true;
+    e->snapshot_bytes = bytes;
+    e->journal_bytes = header.len;
+    e->need_snapshot = false;
+  }
+  wdr_buf_free(&part, false);
+  wdr_buf_free(&header, false);
 }
 
 void wdr_engine_save(wdr_engine_t *e, int64_t now_ms, bool snapshot) {

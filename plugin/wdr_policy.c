@@ -59,11 +59,36 @@ fail:
 }
 
 static void scope_clear(wdr_run_t *r) {
-  for (size_t i = 0; i < r->scope_num; i++)
+  for (size_t i = 0; r->scope != NULL && r->scope[i] != NULL; i++)
     free(r->scope[i]);
   free(r->scope);
   r->scope = NULL;
-  r->scope_num = 0;
+}
+
+/* Frees what the run owns beside its key, which is the table's. */
+static void run_texts_clear(wdr_run_t *r) {
+  scope_clear(r);
+  wdr_cid_clear(&r->last_async_id);
+  free(r->last_error);
+  free(r->async_status);
+  r->last_error = r->async_status = NULL;
+}
+
+void wdr_run_clear(wdr_run_t *r) {
+  run_texts_clear(r);
+  wdr_cid_clear(&r->execution_id);
+}
+
+int wdr_run_text_set(char **field, const char *s) {
+  size_t n = s != NULL ? strnlen(s, WDR_ID_MAX) : 0;
+  if (n >= WDR_ID_MAX)
+    return -1;
+  char *copy = NULL;
+  if (n > 0 && (copy = strdup(s)) == NULL)
+    return -1;
+  free(*field);
+  *field = copy;
+  return 0;
 }
 
 void wdr_policy_destroy(wdr_policy_t *p) {
@@ -74,7 +99,7 @@ void wdr_policy_destroy(wdr_policy_t *p) {
       free(p->budget[i].t);
   free(p->budget);
   for (size_t i = 0; p->table != NULL && i < wdr_table_size(p->table); i++)
-    scope_clear(wdr_table_at(p->table, i));
+    run_texts_clear(wdr_table_at(p->table, i));
   wdr_table_destroy(p->table);
   free(p);
 }
@@ -92,7 +117,7 @@ static void settle(wdr_policy_t *p, size_t wf, const char *id) {
 }
 
 static void forget(wdr_policy_t *p, wdr_run_t *r) {
-  scope_clear(r);
+  run_texts_clear(r);
   wdr_table_remove(p->table, r);
 }
 
@@ -336,13 +361,20 @@ bool wdr_policy_take_due(wdr_policy_t *p, int64_t now_ms, wdr_policy_job_t *job,
   if (kind == WDR_JOB_RERUN && w->escalate && best->had_accepted)
     job->execute_type = 1; /* a rerun of part of it did not help */
   else if (kind == WDR_JOB_RERUN && w->scope_incomplete && best->checked) {
-    job->execute_type = best->scope_num > 0 ? 2 : 1;
+    size_t n = 0;
+    while (best->scope != NULL && best->scope[n] != NULL)
+      n++;
+    job->execute_type = n > 0 ? 2 : 1;
     job->task_ids = best->scope;
-    job->task_ids_num = best->scope_num;
+    job->task_ids_num = n;
   }
-  memcpy(job->execution_id, best->execution_id, strlen(best->execution_id) + 1);
-  if (kind == WDR_JOB_ASYNC || kind == WDR_JOB_FOLLOW)
-    memcpy(job->async_id, best->last_async_id, strlen(best->last_async_id) + 1);
+  char buf[WDR_ID_MAX];
+  const char *id = wdr_cid_str(&best->execution_id, buf);
+  memcpy(job->execution_id, id, strlen(id) + 1);
+  if (kind == WDR_JOB_ASYNC || kind == WDR_JOB_FOLLOW) {
+    id = wdr_cid_str(&best->last_async_id, buf);
+    memcpy(job->async_id, id, strlen(id) + 1);
+  }
   if (job->dry_run) { /* decided here: nothing will be sent or answered */
     best->attempts++;
     best->state = WDR_RUN_IDLE;
@@ -351,13 +383,28 @@ bool wdr_policy_take_due(wdr_policy_t *p, int64_t now_ms, wdr_policy_job_t *job,
   return true;
 }
 
-static void set_text(char *dst, const char *src) {
-  size_t n = src != NULL ? strlen(src) : 0;
-  if (n >= WDR_ID_MAX)
-    n = WDR_ID_MAX - 1;
-  if (n > 0)
-    memcpy(dst, src, n);
-  dst[n] = '\0';
+/* Texts from answers are cut to WDR_ID_MAX - 1 bytes. One that cannot be
+ * kept (no memory) is left out: it is shown, never decided on, except
+ * async_status, where "none" is the careful reading. */
+static const char *bounded(const char *s, char buf[WDR_ID_MAX]) {
+  size_t n = s != NULL ? strnlen(s, WDR_ID_MAX) : 0;
+  if (n < WDR_ID_MAX)
+    return s;
+  memcpy(buf, s, WDR_ID_MAX - 1);
+  buf[WDR_ID_MAX - 1] = '\0';
+  return buf;
+}
+
+static void set_cid(wdr_cid_t *c, const char *s) {
+  char buf[WDR_ID_MAX];
+  if (wdr_cid_set(c, bounded(s, buf)) != 0)
+    wdr_cid_clear(c);
+}
+
+static void set_text(char **field, const char *s) {
+  char buf[WDR_ID_MAX];
+  if (wdr_run_text_set(field, bounded(s, buf)) != 0)
+    wdr_run_text_set(field, NULL);
 }
 
 /* An accepted rerun in a TrackAsync workflow is followed: its async job
@@ -366,10 +413,11 @@ static void start_tracking(const wdr_policy_t *p, wdr_run_t *run,
                            int64_t now_ms, int64_t *ret_at) {
   if (!p->cfg.wf[run->wf].track)
     return;
-  run->state = run->last_async_id[0] != '\0' ? WDR_RUN_ASYNC : WDR_RUN_FOLLOW;
+  run->state =
+      !wdr_cid_is_empty(&run->last_async_id) ? WDR_RUN_ASYNC : WDR_RUN_FOLLOW;
   run->track_ms = now_ms;
   run->track_reads = 0;
-  run->async_status[0] = '\0';
+  set_text(&run->async_status, NULL);
   run->seen_active = false;
   /* The first read no later than AsyncTimeout, also when that is shorter
    * than the poll interval. */
@@ -417,8 +465,8 @@ static wdr_result_verdict_t accepted(const wdr_policy_t *p, wdr_run_t *run,
   run->attempts++;
   run->had_accepted = true;
   run->state = WDR_RUN_IDLE;
-  set_text(run->last_async_id, async_id);
-  run->last_error[0] = '\0';
+  set_cid(&run->last_async_id, async_id);
+  set_text(&run->last_error, NULL);
   start_tracking(p, run, now_ms, ret_at);
   return WDR_RESULT_ACCEPTED;
 }
@@ -529,13 +577,15 @@ static wdr_result_decision_t check_run(wdr_policy_t *p,
     return d;
   }
   scope_clear(run);
-  if (tasks_num > 0 && (run->scope = calloc(tasks_num, sizeof(char *))) != NULL)
+  size_t n = 0;
+  if (tasks_num > 0 &&
+      (run->scope = calloc(tasks_num + 1, sizeof(char *))) != NULL)
     for (size_t i = 0; i < tasks_num; i++) {
       bool seen = false;
-      for (size_t j = 0; j < run->scope_num && !seen; j++)
+      for (size_t j = 0; j < n && !seen; j++)
         seen = strcmp(run->scope[j], tasks[i]) == 0;
-      if (!seen && (run->scope[run->scope_num] = strdup(tasks[i])) != NULL)
-        run->scope_num++;
+      if (!seen && (run->scope[n] = strdup(tasks[i])) != NULL)
+        n++;
     }
   run->checked = true;
   run->verify_tries = 0;
@@ -567,7 +617,7 @@ result_run(wdr_policy_t *p, const wdr_policy_job_t *job, wdr_outcome_t outcome,
     return d;
   run->updated_ms = now_ms;
   if (error_code != NULL && error_code[0] != '\0')
-    set_text(run->last_error, error_code);
+    set_text(&run->last_error, error_code);
   if (job->kind == WDR_JOB_RERUN)
     d.verdict =
         on_rerun_result(p, run, outcome, async_id, now_ms, rnd, &d.at_ms);
@@ -646,7 +696,7 @@ static wdr_track_decision_t async_run(wdr_policy_t *p,
   run->updated_ms = now_ms;
   d.attempts = run->attempts;
   if (status != NULL)
-    set_text(run->async_status, status);
+    set_text(&run->async_status, status);
   int64_t deadline = run->track_ms + p->cfg.async_timeout_ms;
   if (what == WDR_ASYNC_PENDING && now_ms < deadline) {
     run->state = WDR_RUN_ASYNC;
@@ -700,14 +750,17 @@ static wdr_track_decision_t follow_run(wdr_policy_t *p,
   case WDR_FOLLOW_FAILED: {
     /* Right after the rerun WeData may still show the old failure: believe
      * FAILED once there is a sign that it is the rerun's. */
-    bool async_failed = strcmp(run->async_status, "FAIL") == 0 ||
-                        strcmp(run->async_status, "PART_SUCCESS") == 0;
+    const char *status = wdr_run_text(run->async_status);
+    bool async_failed =
+        strcmp(status, "FAIL") == 0 || strcmp(status, "PART_SUCCESS") == 0;
     if (run->seen_active || async_failed || rerun_times < 0 ||
         rerun_times >= run->attempts ||
         run->track_reads >= WDR_FOLLOW_STALE_READS) {
       run->state = WDR_RUN_IDLE;
       d.verdict = WDR_TRACK_FAILED;
-      d.signal = next_attempt(p, run->wf, run, run->execution_id, now_ms, rnd);
+      char id[WDR_ID_MAX];
+      d.signal = next_attempt(p, run->wf, run,
+                              wdr_cid_str(&run->execution_id, id), now_ms, rnd);
       return d;
     }
     break;
@@ -887,19 +940,24 @@ const int64_t *wdr_policy_budget(const wdr_policy_t *p, size_t wf,
   return wf < p->cfg.wf_num ? p->budget[wf].t : NULL;
 }
 
-int wdr_policy_restore(wdr_policy_t *p, const wdr_run_t *run, int64_t now_ms) {
-  if (run->wf >= p->cfg.wf_num || run->state >= WDR_RUN_STATE_NUM ||
-      strnlen(run->execution_id, WDR_ID_MAX) == WDR_ID_MAX)
+int wdr_policy_restore(wdr_policy_t *p, wdr_run_t *run, int64_t now_ms) {
+  if (run->wf >= p->cfg.wf_num || run->state >= WDR_RUN_STATE_NUM)
     return -1;
   /* A restored run never pushes another out: the file holds at most what
    * the table held. */
-  wdr_run_t *r = wdr_table_add(p->table, run->wf, run->execution_id);
+  char buf[WDR_ID_MAX];
+  wdr_run_t *r =
+      wdr_table_add(p->table, run->wf, wdr_cid_str(&run->execution_id, buf));
   if (r == NULL)
     return -1;
+  /* Everything but the key (the table's own copy) moves over. */
+  wdr_cid_t key = r->execution_id;
   *r = *run;
+  r->execution_id = key;
+  memset(&run->last_async_id, 0, sizeof(run->last_async_id));
+  run->last_error = run->async_status = NULL;
   r->checked = false;
   r->scope = NULL;
-  r->scope_num = 0;
   if (r->in_flight >= WDR_RUN_JOB_KINDS)
     r->in_flight = WDR_JOB_RERUN;
   if (r->state == WDR_RUN_IN_FLIGHT) {
@@ -917,7 +975,7 @@ int wdr_policy_restore(wdr_policy_t *p, const wdr_run_t *run, int64_t now_ms) {
   if ((r->state == WDR_RUN_ASYNC || r->state == WDR_RUN_FOLLOW) &&
       !p->cfg.wf[r->wf].track)
     r->state = WDR_RUN_IDLE; /* TrackAsync was switched off */
-  if (r->state == WDR_RUN_ASYNC && r->last_async_id[0] == '\0')
+  if (r->state == WDR_RUN_ASYNC && wdr_cid_is_empty(&r->last_async_id))
     r->state = WDR_RUN_FOLLOW;
   wdr_table_settle(p->table, r);
   return 0;

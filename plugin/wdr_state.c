@@ -23,9 +23,11 @@ static const char *const kind_names[WDR_RUN_JOB_KINDS] = {
 };
 
 static int gen_run(yajl_gen g, const wdr_run_t *r, const char *workflow) {
+  char id[WDR_ID_MAX], async_id[WDR_ID_MAX];
   if (yajl_gen_map_open(g) != yajl_gen_status_ok ||
       wdr_json_gen_text(g, "workflow", workflow) != 0 ||
-      wdr_json_gen_text(g, "execution_id", r->execution_id) != 0 ||
+      wdr_json_gen_text(g, "execution_id", wdr_cid_str(&r->execution_id, id)) !=
+          0 ||
       wdr_json_gen_text(g, "state", wdr_run_state_name(r->state)) != 0 ||
       wdr_json_gen_text(g, "in_flight",
                         r->in_flight < WDR_RUN_JOB_KINDS
@@ -43,11 +45,13 @@ static int gen_run(yajl_gen g, const wdr_run_t *r, const char *workflow) {
       wdr_json_gen_int(g, "last_try_ms", r->last_try_ms) != 0 ||
       wdr_json_gen_int(g, "next_at_ms", r->next_at_ms) != 0 ||
       wdr_json_gen_int(g, "updated_ms", r->updated_ms) != 0 ||
-      wdr_json_gen_text(g, "last_async_id", r->last_async_id) != 0 ||
-      wdr_json_gen_text(g, "last_error", r->last_error) != 0 ||
+      wdr_json_gen_text(g, "last_async_id",
+                        wdr_cid_str(&r->last_async_id, async_id)) != 0 ||
+      wdr_json_gen_text(g, "last_error", wdr_run_text(r->last_error)) != 0 ||
       wdr_json_gen_int(g, "track_ms", r->track_ms) != 0 ||
       wdr_json_gen_int(g, "track_reads", r->track_reads) != 0 ||
-      wdr_json_gen_text(g, "async_status", r->async_status) != 0 ||
+      wdr_json_gen_text(g, "async_status", wdr_run_text(r->async_status)) !=
+          0 ||
       wdr_json_gen_bool(g, "seen_active", r->seen_active) != 0)
     return -1;
   return yajl_gen_map_close(g) == yajl_gen_status_ok ? 0 : -1;
@@ -225,13 +229,16 @@ static bool field_bool(yajl_val obj, const char *key, bool *ret) {
   return true;
 }
 
-static bool copy_field(char *dst, size_t size, yajl_val obj, const char *key,
-                       bool allow_empty) {
+/* A text field into a run's id, or into one of its optional texts. */
+static bool copy_id(wdr_cid_t *dst, yajl_val obj, const char *key,
+                    bool allow_empty) {
   const char *s = field_text(obj, key);
-  if (s == NULL || strlen(s) >= size || (!allow_empty && s[0] == '\0'))
-    return false;
-  memcpy(dst, s, strlen(s) + 1);
-  return true;
+  return s != NULL && (allow_empty || s[0] != '\0') && wdr_cid_set(dst, s) == 0;
+}
+
+static bool copy_text(char **dst, yajl_val obj, const char *key) {
+  const char *s = field_text(obj, key);
+  return s != NULL && wdr_run_text_set(dst, s) == 0;
 }
 
 static bool has(yajl_val obj, const char *key) {
@@ -246,7 +253,8 @@ static long find_workflow(char *const *names, size_t wf_num, const char *name) {
   return -1;
 }
 
-/* Reads one run; returns false when a field is missing or malformed. */
+/* Reads one run into r (zeroed); returns false when a field is missing or
+ * malformed. Either way r may hold texts: the caller wdr_run_clear()s it. */
 static bool parse_run(yajl_val obj, wdr_run_t *r) {
   long long n[9];
   static const char *const ints[] = {
@@ -255,34 +263,33 @@ static bool parse_run(yajl_val obj, wdr_run_t *r) {
       "last_try_ms",  "next_at_ms",      "updated_ms"};
   const char *state = field_text(obj, "state");
   const char *in_flight = field_text(obj, "in_flight");
+  bool resigned, gave_up, had_accepted = false, seen_active = false;
   if (state == NULL || in_flight == NULL ||
-      !copy_field(r->execution_id, sizeof(r->execution_id), obj, "execution_id",
-                  false) ||
-      !copy_field(r->last_async_id, sizeof(r->last_async_id), obj,
-                  "last_async_id", true) ||
-      !copy_field(r->last_error, sizeof(r->last_error), obj, "last_error",
-                  true) ||
-      !field_bool(obj, "resigned", &r->resigned) ||
-      !field_bool(obj, "gave_up", &r->gave_up))
+      !copy_id(&r->execution_id, obj, "execution_id", false) ||
+      !copy_id(&r->last_async_id, obj, "last_async_id", true) ||
+      !copy_text(&r->last_error, obj, "last_error") ||
+      !field_bool(obj, "resigned", &resigned) ||
+      !field_bool(obj, "gave_up", &gave_up))
     return false;
+  r->resigned = resigned;
+  r->gave_up = gave_up;
   /* Added after the first files were written: absent means false, 0 or
    * "" (a file from before TrackAsync follows nothing); present, they must
    * be well-formed like the others. */
   long long track_ms = 0, track_reads = 0;
-  r->had_accepted = r->seen_active = false;
-  r->async_status[0] = '\0';
   if ((has(obj, "had_accepted") &&
-       !field_bool(obj, "had_accepted", &r->had_accepted)) ||
+       !field_bool(obj, "had_accepted", &had_accepted)) ||
       (has(obj, "seen_active") &&
-       !field_bool(obj, "seen_active", &r->seen_active)) ||
+       !field_bool(obj, "seen_active", &seen_active)) ||
       (has(obj, "track_ms") &&
        !field_int(obj, "track_ms", 0, INT64_MAX, &track_ms)) ||
       (has(obj, "track_reads") &&
        !field_int(obj, "track_reads", 0, 1000000, &track_reads)) ||
       (has(obj, "async_status") &&
-       !copy_field(r->async_status, sizeof(r->async_status), obj,
-                   "async_status", true)))
+       !copy_text(&r->async_status, obj, "async_status")))
     return false;
+  r->had_accepted = had_accepted;
+  r->seen_active = seen_active;
   r->track_ms = track_ms;
   r->track_reads = (int)track_reads;
   for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
@@ -338,18 +345,18 @@ static int parse_legacy(yajl_val root, wdr_policy_t *p, char *const *names,
     wdr_run_t r = {0};
     const char *workflow =
         YAJL_IS_OBJECT(obj) ? field_text(obj, "workflow") : NULL;
-    if (workflow == NULL || !parse_run(obj, &r))
-      PARSE_FAIL("run %zu is malformed", i + 1);
-    long wf = find_workflow(names, wf_num, workflow);
-    if (wf < 0) {
+    bool ok = workflow != NULL && parse_run(obj, &r);
+    long wf = ok ? find_workflow(names, wf_num, workflow) : -1;
+    if (ok && wf < 0)
       stats->unknown_workflow++;
-      continue;
-    }
-    r.wf = (size_t)wf;
-    if (wdr_policy_restore(p, &r, now_ms) == 0)
+    r.wf = wf >= 0 ? (uint32_t)wf : 0;
+    if (wf >= 0 && wdr_policy_restore(p, &r, now_ms) == 0)
       stats->runs++;
-    else
+    else if (wf >= 0)
       stats->rejected++;
+    wdr_run_clear(&r);
+    if (!ok)
+      PARSE_FAIL("run %zu is malformed", i + 1);
   }
   for (size_t i = 0; i < YAJL_GET_OBJECT(budget)->len; i++) {
     yajl_val times = YAJL_GET_OBJECT(budget)->values[i];
@@ -388,19 +395,23 @@ static int apply_run(load_t *l, yajl_val body, size_t line) {
   const char *workflow =
       YAJL_IS_OBJECT(body) ? field_text(body, "workflow") : NULL;
   if (workflow == NULL || !parse_run(body, &r)) {
+    wdr_run_clear(&r);
     snprintf(l->err, l->err_size, "line %zu: the run is malformed", line);
     return -1;
   }
   long wf = find_workflow(l->names, l->wf_num, workflow);
   if (wf < 0) {
+    wdr_run_clear(&r);
     l->stats->unknown_workflow++;
     return 0;
   }
-  r.wf = (size_t)wf;
+  r.wf = (uint32_t)wf;
   /* A later record of a run replaces the earlier one. */
-  wdr_policy_forget(l->p, r.wf, r.execution_id);
+  char id[WDR_ID_MAX];
+  wdr_policy_forget(l->p, r.wf, wdr_cid_str(&r.execution_id, id));
   if (wdr_policy_restore(l->p, &r, l->now_ms) != 0)
     l->stats->rejected++;
+  wdr_run_clear(&r);
   return 0;
 }
 
@@ -654,6 +665,13 @@ int wdr_state_read_file(const char *path, wdr_buf_t *out, char *err,
   }
   int status = -1;
   char chunk[65536];
+  struct stat st;
+  /* One allocation of the file's size (it may still grow while read). */
+  if (fstat(fd, &st) == 0 && st.st_size > 0 &&
+      wdr_buf_reserve(out, (size_t)st.st_size) != 0) {
+    snprintf(err, err_size, "larger than %d bytes", (int)WDR_STATE_MAX);
+    goto cleanup;
+  }
   for (;;) {
     ssize_t n = read(fd, chunk, sizeof(chunk));
     if (n < 0 && errno == EINTR)
@@ -929,8 +947,12 @@ int wdr_state_fold_commit(int fd, const char *path, const char *journal,
   }
   /* The snapshot first, the journal after: a crash between leaves the new
    * snapshot and the old journal, whose generation is below it. */
-  if (step == NULL && (sync_dir(path) != 0 || rename(next, journal) != 0 ||
-                       sync_dir(path) != 0)) {
+  if (step == NULL && sync_dir(path) != 0) {
+    step = "fsync of the folder";
+    saved = errno;
+  }
+  if (step == NULL && next != NULL &&
+      (rename(next, journal) != 0 || sync_dir(path) != 0)) {
     step = "rename of the journal";
     saved = errno;
   }

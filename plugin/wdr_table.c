@@ -6,20 +6,22 @@
 
 enum { HEAP_DUE, HEAP_FINISHED, HEAPS };
 
-/* What the table keeps about run i beside it: where it is in each heap (-1
- * when not there) and which counts it is in. */
+/* What the table keeps about run i beside it (16 bytes: it is paid per
+ * run): where it is in its heap, and which counts it is in. A run is in at
+ * most one heap: due and finished exclude each other. */
 typedef struct {
-  int32_t pos[HEAPS];
-  uint64_t seq[HEAPS]; /* when it entered the heap: ties go first-come */
-  int32_t changed;     /* its place in the changed list, -1 when not there */
+  int32_t pos;     /* in heap `heap`, -1 when in none */
+  uint32_t seq;    /* when it entered the heap: ties go first-come */
+  int32_t changed; /* its place in the changed list, -1 when not there */
+  uint8_t heap;
   bool pending;
   bool awaiting;
 } meta_t;
 
-/* A removed run's key, until the journal has it. */
+/* A removed run's key (moved out of the run), until the journal has it. */
 typedef struct {
   size_t wf;
-  char id[WDR_ID_MAX];
+  wdr_cid_t id;
 } run_key_t;
 
 typedef struct {
@@ -44,7 +46,7 @@ struct wdr_table_s {
   uint32_t *slots;
   size_t slots_cap; /* a power of two */
   heap_t heap[HEAPS];
-  uint64_t seq;      /* entries into a heap so far */
+  uint32_t seq;      /* entries into a heap so far, modulo 2^32 */
   uint32_t *changed; /* run indexes settled since the last drain */
   size_t changed_num;
   run_key_t *forgotten;
@@ -67,15 +69,29 @@ static uint64_t key_hash(size_t wf, const char *id) {
   return h ^ (h >> 29);
 }
 
-static bool key_is(const wdr_run_t *r, size_t wf, const char *id) {
-  return r->wf == wf && strcmp(r->execution_id, id) == 0;
+static uint64_t run_hash(const wdr_run_t *r) {
+  char buf[WDR_ID_MAX];
+  return key_hash(r->wf, wdr_cid_str(&r->execution_id, buf));
 }
 
 /* The slot holding run (wf, id), or the empty slot where it would go. */
 static size_t slot_of(const wdr_table_t *t, size_t wf, const char *id) {
   size_t mask = t->slots_cap - 1;
   size_t i = (size_t)key_hash(wf, id) & mask;
-  while (t->slots[i] != 0 && !key_is(run_at(t, t->slots[i] - 1), wf, id))
+  for (; t->slots[i] != 0; i = (i + 1) & mask) {
+    const wdr_run_t *r = run_at(t, t->slots[i] - 1);
+    if (r->wf == wf && wdr_cid_eq(&r->execution_id, id))
+      break;
+  }
+  return i;
+}
+
+/* The slot holding value v (run index + 1) whose key hashes to h, or the
+ * empty slot where it would go. */
+static size_t slot_holding(const wdr_table_t *t, uint64_t h, uint32_t v) {
+  size_t mask = t->slots_cap - 1;
+  size_t i = (size_t)h & mask;
+  while (t->slots[i] != 0 && t->slots[i] != v)
     i = (i + 1) & mask;
   return i;
 }
@@ -89,7 +105,7 @@ static int grow_slots(wdr_table_t *t) {
   t->slots = s;
   t->slots_cap = cap;
   for (size_t i = 0; i < t->num; i++)
-    t->slots[slot_of(t, run_at(t, i)->wf, run_at(t, i)->execution_id)] =
+    t->slots[slot_holding(t, run_hash(run_at(t, i)), (uint32_t)i + 1)] =
         (uint32_t)i + 1;
   return 0;
 }
@@ -105,8 +121,7 @@ static void slot_delete(wdr_table_t *t, size_t i) {
       j = (j + 1) & mask;
       if (t->slots[j] == 0)
         return;
-      const wdr_run_t *r = run_at(t, t->slots[j] - 1);
-      size_t home = (size_t)key_hash(r->wf, r->execution_id) & mask;
+      size_t home = (size_t)run_hash(run_at(t, t->slots[j] - 1)) & mask;
       /* j's entry may move to i when its home is not in (i, j]. */
       bool stays = i <= j ? (i < home && home <= j) : (i < home || home <= j);
       if (!stays)
@@ -125,15 +140,19 @@ static int64_t heap_key(const wdr_table_t *t, int h, uint32_t run) {
 }
 
 /* Heap order: the key, then first come first served, so that runs due at
- * the same time leave in the order they became due. */
+ * the same time leave in the order they became due. The entry counter
+ * wraps; compared as serial numbers it orders any two entries less than
+ * 2^31 entries apart, which ties among the runs of one table always are
+ * in practice. */
 static bool before(const wdr_table_t *t, int h, uint32_t a, uint32_t b) {
   int64_t ka = heap_key(t, h, a), kb = heap_key(t, h, b);
-  return ka != kb ? ka < kb : t->meta[a].seq[h] < t->meta[b].seq[h];
+  return ka != kb ? ka < kb : (int32_t)(t->meta[a].seq - t->meta[b].seq) < 0;
 }
 
 static void heap_put(wdr_table_t *t, int h, size_t pos, uint32_t run) {
   t->heap[h].a[pos] = run;
-  t->meta[run].pos[h] = (int32_t)pos;
+  t->meta[run].pos = (int32_t)pos;
+  t->meta[run].heap = (uint8_t)h;
 }
 
 static void sift_up(wdr_table_t *t, int h, size_t pos) {
@@ -166,30 +185,35 @@ static void sift_down(wdr_table_t *t, int h, size_t pos) {
   heap_put(t, h, pos, run);
 }
 
-/* Puts run in heap h, or re-sorts it there after its key changed. */
-static void heap_file(wdr_table_t *t, int h, uint32_t run) {
-  int32_t pos = t->meta[run].pos[h];
-  if (pos < 0) {
-    t->meta[run].seq[h] = ++t->seq;
-    pos = (int32_t)t->heap[h].num++;
-    heap_put(t, h, (size_t)pos, run);
-  }
-  sift_up(t, h, (size_t)pos);
-  sift_down(t, h, (size_t)t->meta[run].pos[h]);
-}
-
-static void heap_drop(wdr_table_t *t, int h, uint32_t run) {
-  int32_t pos = t->meta[run].pos[h];
+/* Takes run out of whichever heap it is in. */
+static void heap_drop(wdr_table_t *t, uint32_t run) {
+  int32_t pos = t->meta[run].pos;
   if (pos < 0)
     return;
+  int h = t->meta[run].heap;
   heap_t *hp = &t->heap[h];
-  t->meta[run].pos[h] = -1;
+  t->meta[run].pos = -1;
   uint32_t last = hp->a[--hp->num];
   if ((size_t)pos == hp->num)
     return;
   heap_put(t, h, (size_t)pos, last);
   sift_up(t, h, (size_t)pos);
-  sift_down(t, h, (size_t)t->meta[last].pos[h]);
+  sift_down(t, h, (size_t)t->meta[last].pos);
+}
+
+/* Puts run in heap h (out of the other), or re-sorts it there after its key
+ * changed. */
+static void heap_file(wdr_table_t *t, int h, uint32_t run) {
+  if (t->meta[run].pos >= 0 && t->meta[run].heap != h)
+    heap_drop(t, run);
+  int32_t pos = t->meta[run].pos;
+  if (pos < 0) {
+    t->meta[run].seq = ++t->seq;
+    pos = (int32_t)t->heap[h].num++;
+    heap_put(t, h, (size_t)pos, run);
+  }
+  sift_up(t, h, (size_t)pos);
+  sift_down(t, h, (size_t)t->meta[run].pos);
 }
 
 /* --- the table ----------------------------------------------------------- */
@@ -215,6 +239,10 @@ wdr_table_t *wdr_table_create(size_t wf_num, size_t max_runs) {
 void wdr_table_destroy(wdr_table_t *t) {
   if (t == NULL)
     return;
+  for (size_t i = 0; i < t->num; i++)
+    wdr_cid_clear(&run_at(t, i)->execution_id);
+  for (size_t k = 0; k < t->forgotten_num; k++)
+    wdr_cid_clear(&t->forgotten[k].id);
   for (size_t c = 0; c < t->chunks_num; c++)
     free(t->chunks[c]);
   free(t->chunks);
@@ -228,9 +256,18 @@ void wdr_table_destroy(wdr_table_t *t) {
   free(t);
 }
 
-/* Where r is: its key's slot says. */
+/* The slot that holds r. Runs do not know their index (4 bytes a run),
+ * so their key's probe chain is walked, comparing slots with r itself. */
+static size_t slot_of_run(const wdr_table_t *t, const wdr_run_t *r) {
+  size_t mask = t->slots_cap - 1;
+  size_t i = (size_t)run_hash(r) & mask;
+  while (t->slots[i] != 0 && run_at(t, t->slots[i] - 1) != r)
+    i = (i + 1) & mask;
+  return i;
+}
+
 static size_t index_of(const wdr_table_t *t, const wdr_run_t *r) {
-  return t->slots[slot_of(t, r->wf, r->execution_id)] - 1;
+  return t->slots[slot_of_run(t, r)] - 1;
 }
 
 wdr_run_t *wdr_table_find(const wdr_table_t *t, size_t wf, const char *id) {
@@ -289,9 +326,12 @@ wdr_run_t *wdr_table_add(wdr_table_t *t, size_t wf, const char *id) {
   uint32_t i = (uint32_t)t->num++;
   wdr_run_t *r = run_at(t, i);
   memset(r, 0, sizeof(*r));
-  r->wf = wf;
-  memcpy(r->execution_id, id, strlen(id) + 1);
-  t->meta[i] = (meta_t){.pos = {-1, -1}, .changed = -1};
+  r->wf = (uint32_t)wf;
+  if (wdr_cid_set(&r->execution_id, id) != 0) {
+    t->num--;
+    return NULL;
+  }
+  t->meta[i] = (meta_t){.pos = -1, .changed = -1};
   t->slots[slot_of(t, wf, id)] = i + 1;
   wdr_table_settle(t, r);
   return r;
@@ -340,12 +380,10 @@ void wdr_table_settle(wdr_table_t *t, wdr_run_t *r) {
   mark_changed(t, i);
   if (is_due(r))
     heap_file(t, HEAP_DUE, i);
-  else
-    heap_drop(t, HEAP_DUE, i);
-  if (is_finished(r))
+  else if (is_finished(r))
     heap_file(t, HEAP_FINISHED, i);
   else
-    heap_drop(t, HEAP_FINISHED, i);
+    heap_drop(t, i);
   bool pending = is_pending(r), awaiting = is_awaiting(r);
   t->pending += (size_t)pending - (size_t)m->pending;
   t->awaiting[r->wf] += (size_t)awaiting - (size_t)m->awaiting;
@@ -353,43 +391,45 @@ void wdr_table_settle(wdr_table_t *t, wdr_run_t *r) {
   m->awaiting = awaiting;
 }
 
-/* Remembers a removed run's key for the journal. A key that cannot be
- * remembered (no memory) is lost to the journal only: the next snapshot,
- * which holds no such run, forgets it anyway. */
-static void remember_forgotten(wdr_table_t *t, const wdr_run_t *r) {
+/* Moves a removed run's key into the list for the journal. A key that
+ * cannot be remembered (no memory) is lost to the journal only: the next
+ * snapshot, which holds no such run, forgets it anyway. */
+static void remember_forgotten(wdr_table_t *t, wdr_run_t *r) {
   if (t->forgotten_num == t->forgotten_cap) {
     size_t cap = t->forgotten_cap ? 2 * t->forgotten_cap : 16;
     run_key_t *k = realloc(t->forgotten, cap * sizeof(*k));
-    if (k == NULL)
+    if (k == NULL) {
+      wdr_cid_clear(&r->execution_id);
       return;
+    }
     t->forgotten = k;
     t->forgotten_cap = cap;
   }
   run_key_t *k = &t->forgotten[t->forgotten_num++];
   k->wf = r->wf;
-  memcpy(k->id, r->execution_id, strlen(r->execution_id) + 1);
+  k->id = r->execution_id;
+  memset(&r->execution_id, 0, sizeof(r->execution_id));
 }
 
 void wdr_table_remove(wdr_table_t *t, wdr_run_t *r) {
-  uint32_t i = (uint32_t)index_of(t, r);
+  size_t slot = slot_of_run(t, r);
+  uint32_t i = t->slots[slot] - 1;
   meta_t *m = &t->meta[i];
   unmark_changed(t, i);
-  remember_forgotten(t, r);
-  heap_drop(t, HEAP_DUE, i);
-  heap_drop(t, HEAP_FINISHED, i);
+  heap_drop(t, i);
   t->pending -= m->pending;
   t->awaiting[r->wf] -= m->awaiting;
-  slot_delete(t, slot_of(t, r->wf, r->execution_id));
+  slot_delete(t, slot);
+  remember_forgotten(t, r);
   uint32_t last = (uint32_t)--t->num;
   if (i == last)
     return;
   /* The last run takes the gap: every place that names it follows. */
   *run_at(t, i) = *run_at(t, last);
   t->meta[i] = t->meta[last];
-  t->slots[slot_of(t, run_at(t, i)->wf, run_at(t, i)->execution_id)] = i + 1;
-  for (int h = 0; h < HEAPS; h++)
-    if (t->meta[i].pos[h] >= 0)
-      t->heap[h].a[t->meta[i].pos[h]] = i;
+  t->slots[slot_holding(t, run_hash(run_at(t, i)), last + 1)] = i + 1;
+  if (t->meta[i].pos >= 0)
+    t->heap[t->meta[i].heap].a[t->meta[i].pos] = i;
   if (t->meta[i].changed >= 0)
     t->changed[t->meta[i].changed] = i;
   else
@@ -399,8 +439,12 @@ void wdr_table_remove(wdr_table_t *t, wdr_run_t *r) {
 void wdr_table_drain_changes(wdr_table_t *t, const wdr_table_changes_t *c) {
   /* Forgotten first: a run forgotten and added again since the last drain
    * is in the table now, and replaying "forget, then the run" keeps it. */
-  for (size_t k = 0; k < t->forgotten_num; k++)
-    c->forgotten(c->ctx, t->forgotten[k].wf, t->forgotten[k].id);
+  char buf[WDR_ID_MAX];
+  for (size_t k = 0; k < t->forgotten_num; k++) {
+    c->forgotten(c->ctx, t->forgotten[k].wf,
+                 wdr_cid_str(&t->forgotten[k].id, buf));
+    wdr_cid_clear(&t->forgotten[k].id);
+  }
   t->forgotten_num = 0;
   for (size_t k = 0; k < t->changed_num; k++) {
     uint32_t i = t->changed[k];

@@ -33,6 +33,7 @@
 #include "wdr_signal.h"
 #include "wdr_state.h"
 
+#include <malloc.h>
 #include <math.h>
 #include <time.h>
 #include <unistd.h>
@@ -112,12 +113,6 @@ static int sink_load_journal(void *ctx, wdr_buf_t *out, char *err,
   return wdr_state_read_file(journal_path, out, err, err_size);
 }
 
-static int sink_save(void *ctx, const wdr_buf_t *data, char *err,
-                     size_t err_size) {
-  (void)ctx;
-  return wdr_state_write_file(cfg->state_file, data, err, err_size);
-}
-
 static int sink_save_journal(void *ctx, const wdr_buf_t *data, char *err,
                              size_t err_size) {
   (void)ctx;
@@ -135,7 +130,8 @@ static int fold_fd = -1; /* the snapshot being written in parts */
 static int sink_fold_begin(void *ctx, const wdr_buf_t *next_header, char *err,
                            size_t err_size) {
   (void)ctx;
-  if (wdr_state_write_file(next_path, next_header, err, err_size) != 0)
+  if (next_header != NULL &&
+      wdr_state_write_file(next_path, next_header, err, err_size) != 0)
     return -1;
   fold_fd = wdr_state_fold_open(cfg->state_file, err, err_size);
   return fold_fd >= 0 ? 0 : -1;
@@ -153,10 +149,12 @@ static int sink_fold_write(void *ctx, const wdr_buf_t *part, char *err,
   return wdr_state_fold_write(fold_fd, part, err, err_size);
 }
 
-static int sink_fold_commit(void *ctx, char *err, size_t err_size) {
+static int sink_fold_commit(void *ctx, bool move_next, char *err,
+                            size_t err_size) {
   (void)ctx;
-  int status = wdr_state_fold_commit(fold_fd, cfg->state_file, journal_path,
-                                     next_path, err, err_size);
+  int status = wdr_state_fold_commit(
+      fold_fd, cfg->state_file, move_next ? journal_path : NULL,
+      move_next ? next_path : NULL, err, err_size);
   fold_fd = -1;
   return status;
 }
@@ -374,7 +372,6 @@ static int wdr_init(void) {
                       .notify = sink_notify,
                       .load = sink_load,
                       .load_journal = sink_load_journal,
-                      .save = sink_save,
                       .save_journal = sink_save_journal,
                       .append = sink_append,
                       .move_aside = sink_move_aside,
@@ -418,6 +415,9 @@ static int wdr_init(void) {
                      "refused (see above)");
     goto fail;
   }
+  /* The load's temporary memory (the file's text, a JSON tree per line) is
+   * free again: give its pages back, or collectd's RSS keeps them. */
+  malloc_trim(0);
   if (wdr_runtime_start(runtime, engine) != 0)
     goto fail; /* the runtime said why */
   if (plugin_register_notification(WDR_PLUGIN_NAME, wdr_notification_cb,

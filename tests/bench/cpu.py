@@ -49,12 +49,13 @@ def cpu_seconds(pid):
 
 
 def write_state(path, extra):
-    """A version-2 snapshot holding `extra` finished runs of the workflow."""
+    """A version-2 snapshot holding `extra` finished runs of the workflow,
+    and its empty journal."""
     now = int(time.time() * 1000)
     with open(path, "w") as fh:
         fh.write('{"version":2,"kind":"snapshot","saved_ms":%d,"journal":1}\n' % now)
         for i in range(extra):
-            fh.write('{"run":{"workflow":"bench","execution_id":"old-%08d-4588-9a9a-'
+            fh.write('{"run":{"workflow":"bench","execution_id":"%08x-a71d-4588-9a9a-'
                      '9f244d32c96c","state":"idle","in_flight":"rerun","attempts":1,'
                      '"tries":1,"request_retries":0,"verify_tries":0,"resigned":false,'
                      '"gave_up":false,"had_accepted":true,"first_signal_ms":%d,'
@@ -63,11 +64,24 @@ def write_state(path, extra):
                      '%012d","last_error":"","track_ms":0,"track_reads":0,'
                      '"async_status":"","seen_active":false}}\n'
                      % ((i,) + (now,) * 5 + (i,)))
+    # Its journal, as a running plugin leaves it (without one the plugin
+    # would write a new snapshot at once).
+    with open(path + ".journal", "w") as fh:
+        fh.write('{"version":2,"kind":"journal","saved_ms":%d,"journal":1}\n' % now)
+
+
+def rss_kib(pid):
+    with open("/proc/%d/status" % pid) as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
 
 
 def collectd_run(plugin, standin, n, matching, extra, rate, tmp):
     """Starts collectd, sends n notifications (matching the workflow or
-    not), waits for the reruns; returns (cpu seconds, rerun times)."""
+    not), waits for the reruns; returns (cpu seconds, rerun times, RSS in
+    KiB after the load)."""
     state = os.path.join(tmp, "state-%s-%d-%g" % (matching, extra, rate), "wedata.state")
     os.makedirs(os.path.dirname(state))
     if extra:
@@ -82,6 +96,7 @@ def collectd_run(plugin, standin, n, matching, extra, rate, tmp):
     try:
         c.start()
         time.sleep(4)      # the start hold, the load, a quiet baseline
+        rss = rss_kib(c.proc.pid)
         seen = len(standin.requests(RERUN))
         cpu0 = cpu_seconds(c.proc.pid)
         items = [dict(plugin="wedata" if matching else "other",
@@ -97,7 +112,7 @@ def collectd_run(plugin, standin, n, matching, extra, rate, tmp):
     finally:
         c.stop()
         c.cleanup()
-    return cpu, times
+    return cpu, times, rss
 
 
 def node_run(standin, n):
@@ -144,16 +159,23 @@ def main():
                 node_ms = node["cpu_s"] / node["n"] * 1000
                 print("%-34s %12.3f %12s" % ("official Node SDK (whole process)", node_ms,
                                              "1.0"))
+            rss = {}
             for tracked in (300, 10300, 100300):
-                base, _ = collectd_run(plugin, standin, args.n, False, tracked - 300, 1000, tmp)
-                full, _ = collectd_run(plugin, standin, args.n, True, tracked - 300, 1000, tmp)
+                base, _, _ = collectd_run(plugin, standin, args.n, False, tracked - 300, 1000,
+                                          tmp)
+                full, _, rss[tracked] = collectd_run(plugin, standin, args.n, True,
+                                                     tracked - 300, 1000, tmp)
                 added = max(full - base, 0.0) / args.n * 1000
                 print("%-34s %12.3f %11.1fx" % (
                     "plugin, %d tracked runs" % tracked, added,
                     node_ms / added if added > 0 else 0.0))
                 print("%-34s %12.3f" % ("  (collectd in all, with the plugin)",
                                         full / args.n * 1000))
-            _, times = collectd_run(plugin, standin, 100, True, 10000, 20, tmp)
+            print("collectd RSS after loading the state: %s" % ", ".join(
+                "%d MiB with %d runs" % (rss[k] // 1024, k) for k in sorted(rss)))
+            print("RSS per tracked run (100,300 against 300 runs, UUID run ids): %.0f bytes"
+                  % ((rss[100300] - rss[300]) * 1024.0 / 100000))
+            _, times, _ = collectd_run(plugin, standin, 100, True, 10000, 20, tmp)
             span = times[-1] - times[0]
             print("pace at RateLimit 20 with 10,000 tracked runs: %.2f requests/s (%d requests)"
                   % ((len(times) - 1) / span, len(times)))

@@ -52,6 +52,7 @@ typedef struct {
   /* The state file. */
   char *state;   /* NULL: none saved yet */
   char *journal; /* NULL: none written yet */
+  char *temp;    /* a snapshot being written in parts */
   size_t appends;
   size_t loads, saves, moves_aside;
   bool fail_load, fail_save, fail_move_aside; /* make the next ones fail */
@@ -104,18 +105,59 @@ static inline int fake_sink_load_cb(void *ctx, wdr_buf_t *out, char *err,
   return 0;
 }
 
-static inline int fake_sink_save_cb(void *ctx, const wdr_buf_t *data, char *err,
+/* A whole snapshot arrives in parts (begin without a next journal, parts,
+ * commit without moving one); saves counts the commits. A fold (journal
+ * past 1 MiB, with a next journal) is refused: no test of this header's
+ * users writes that much. */
+static inline int fake_sink_begin_cb(void *ctx, const wdr_buf_t *next_header,
+                                     char *err, size_t err_size) {
+  fake_sink_t *fs = ctx;
+  if (next_header != NULL || fs->fail_save) {
+    snprintf(err, err_size,
+             next_header != NULL ? "no fold in the fake sink"
+                                 : "fake save failure");
+    return -1;
+  }
+  free(fs->temp);
+  fs->temp = strdup("");
+  return fs->temp != NULL ? 0 : -1;
+}
+
+static inline int fake_sink_part_cb(void *ctx, const wdr_buf_t *part, char *err,
                                     size_t err_size) {
   fake_sink_t *fs = ctx;
-  fs->saves++;
-  char *copy = fs->fail_save ? NULL : strdup(wdr_buf_str(data));
-  if (copy == NULL) {
+  size_t old = fs->temp != NULL ? strlen(fs->temp) : 0;
+  char *t = fs->fail_save || fs->temp == NULL
+                ? NULL
+                : realloc(fs->temp, old + part->len + 1);
+  if (t == NULL) {
     snprintf(err, err_size, "fake save failure");
     return -1;
   }
-  free(fs->state);
-  fs->state = copy;
+  memcpy(t + old, part->data, part->len);
+  t[old + part->len] = '\0';
+  fs->temp = t;
   return 0;
+}
+
+static inline int fake_sink_commit_cb(void *ctx, bool move_next, char *err,
+                                      size_t err_size) {
+  fake_sink_t *fs = ctx;
+  if (move_next || fs->fail_save || fs->temp == NULL) {
+    snprintf(err, err_size, "fake save failure");
+    return -1;
+  }
+  fs->saves++;
+  free(fs->state);
+  fs->state = fs->temp;
+  fs->temp = NULL;
+  return 0;
+}
+
+static inline void fake_sink_abort_cb(void *ctx) {
+  fake_sink_t *fs = ctx;
+  free(fs->temp);
+  fs->temp = NULL;
 }
 
 /* The journal: load finds none; a new journal or an append lands in
@@ -159,19 +201,12 @@ static inline int fake_sink_append_cb(void *ctx, const wdr_buf_t *data,
   return fake_sink_journal_cb(ctx, data, true, err, err_size);
 }
 
-/* A fold (journal past 1 MiB) is refused: no test of this header's users
- * writes that much. */
 static inline int fake_sink_no_fold_cb(void *ctx, const wdr_buf_t *data,
                                        char *err, size_t err_size) {
   (void)ctx;
   (void)data;
   snprintf(err, err_size, "no fold in the fake sink");
   return -1;
-}
-
-static inline int fake_sink_no_commit_cb(void *ctx, char *err,
-                                         size_t err_size) {
-  return fake_sink_no_fold_cb(ctx, NULL, err, err_size);
 }
 
 static inline void fake_sink_nothing_cb(void *ctx) { (void)ctx; }
@@ -194,15 +229,14 @@ static inline void fake_sink_init(fake_sink_t *fs) {
                                .notify = fake_sink_notify_cb,
                                .load = fake_sink_load_cb,
                                .load_journal = fake_sink_load_journal_cb,
-                               .save = fake_sink_save_cb,
                                .save_journal = fake_sink_save_journal_cb,
                                .append = fake_sink_append_cb,
                                .move_aside = fake_sink_move_aside_cb,
-                               .fold_begin = fake_sink_no_fold_cb,
+                               .fold_begin = fake_sink_begin_cb,
                                .append_next = fake_sink_no_fold_cb,
-                               .fold_write = fake_sink_no_fold_cb,
-                               .fold_commit = fake_sink_no_commit_cb,
-                               .fold_abort = fake_sink_nothing_cb,
+                               .fold_write = fake_sink_part_cb,
+                               .fold_commit = fake_sink_commit_cb,
+                               .fold_abort = fake_sink_abort_cb,
                                .load_next = fake_sink_load_journal_cb,
                                .discard_next = fake_sink_nothing_cb}};
   pthread_mutex_init(&fs->lock, NULL);
@@ -226,6 +260,7 @@ static inline void fake_sink_free(fake_sink_t *fs) {
   fake_sink_clear(fs);
   free(fs->state);
   free(fs->journal);
+  free(fs->temp);
   fs->state = NULL;
   pthread_mutex_destroy(&fs->lock);
 }

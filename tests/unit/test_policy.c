@@ -1,5 +1,6 @@
 /* wdr_policy: every rule of the rerun state machine, with explicit times
  * (milliseconds) and fixed random values, so each decision is exact. */
+#include "run_util.h"
 #include "testutil.h"
 
 #include "wdr_backoff.h"
@@ -75,7 +76,7 @@ static size_t runs_num(void) { return wdr_policy_runs_num(g_p); }
 static const wdr_run_t *lookup(size_t wf, const char *id) {
   for (size_t i = 0; i < runs_num(); i++) {
     const wdr_run_t *r = wdr_policy_run_at(g_p, i);
-    if (r->wf == wf && strcmp(r->execution_id, id) == 0)
+    if (r->wf == wf && wdr_cid_eq(&r->execution_id, id))
       return r;
   }
   return NULL;
@@ -87,6 +88,14 @@ static wdr_run_t run_of(size_t wf, const char *id) {
   if (r == NULL)
     fail_msg("run %zu/%s is not in the table", wf, id);
   return *r;
+}
+
+/* The run's last AsyncId, in a static buffer. */
+static const char *async_id_of(size_t wf, const char *id) {
+  static char buf[WDR_ID_MAX];
+  wdr_run_t r = run_of(wf, id);
+  const char *s = wdr_cid_str(&r.last_async_id, buf);
+  return s == buf ? buf : strcpy(buf, s);
 }
 
 static bool has_run(size_t wf, const char *id) {
@@ -209,8 +218,8 @@ static void test_first_signal_schedules_now(void **state) {
   assert_int_equal(r.last_try_ms, T0);
   assert_int_equal(r.next_at_ms, T0);
   assert_int_equal(r.updated_ms, T0);
-  assert_string_equal(r.last_async_id, "");
-  assert_string_equal(r.last_error, "");
+  assert_string_equal(CID(r.last_async_id), "");
+  assert_string_equal(wdr_run_text(r.last_error), "");
   assert_int_equal(wdr_policy_pending(g_p), 1);
 
   /* Not due a millisecond early; due at T0. */
@@ -306,8 +315,8 @@ static void test_accepted_counts_attempt(void **state) {
   assert_int_equal(r.attempts, 1);
   assert_int_equal(r.tries, 1);
   assert_int_equal(r.updated_ms, T0 + 300);
-  assert_string_equal(r.last_async_id, "async-1");
-  assert_string_equal(r.last_error, "");
+  assert_string_equal(CID(r.last_async_id), "async-1");
+  assert_string_equal(wdr_run_text(r.last_error), "");
   assert_int_equal(wdr_policy_pending(g_p), 0);
   take_none(T0 + 300, INT64_MAX);
 
@@ -324,15 +333,16 @@ static void test_accepted_counts_attempt(void **state) {
   d = wdr_policy_on_result(g_p, &job, WDR_OUTCOME_RETRYABLE, NULL,
                            "RequestLimitExceeded", T0 + HOUR, 0);
   assert_int_equal(d.verdict, WDR_RESULT_RETRY);
-  assert_string_equal(run_of(WF, "run-1").last_error, "RequestLimitExceeded");
+  assert_string_equal(wdr_run_text(run_of(WF, "run-1").last_error),
+                      "RequestLimitExceeded");
   job = take(d.at_ms);
   d = wdr_policy_on_result(g_p, &job, WDR_OUTCOME_ACCEPTED, "async-2", "",
                            d.at_ms, 0);
   assert_int_equal(d.verdict, WDR_RESULT_ACCEPTED);
   assert_int_equal(d.attempts, 2);
   r = run_of(WF, "run-1");
-  assert_string_equal(r.last_async_id, "async-2");
-  assert_string_equal(r.last_error, "");
+  assert_string_equal(CID(r.last_async_id), "async-2");
+  assert_string_equal(wdr_run_text(r.last_error), "");
 
   /* An over-long code or AsyncId is cut to fit, NUL-terminated. */
   char long_code[300];
@@ -343,7 +353,8 @@ static void test_accepted_counts_attempt(void **state) {
   d = wdr_policy_on_result(g_p, &job, WDR_OUTCOME_PERMANENT, NULL, long_code,
                            T0, 0);
   assert_int_equal(d.verdict, WDR_RESULT_PERMANENT);
-  assert_int_equal(strlen(run_of(WF, "run-2").last_error), WDR_ID_MAX - 1);
+  assert_int_equal(strlen(wdr_run_text(run_of(WF, "run-2").last_error)),
+                   WDR_ID_MAX - 1);
 }
 
 static void test_max_attempts_exhausted(void **state) {
@@ -787,7 +798,7 @@ static void test_scope_incomplete(void **state) {
   /* The next attempt reads again: the scope of the last one is gone. */
   res(&job, WDR_OUTCOME_ACCEPTED, T0, 0);
   sig_scheduled(WF, "run-2", T0 + DAY, 0);
-  assert_int_equal(run_of(WF, "run-2").scope_num, 0);
+  assert_null(run_of(WF, "run-2").scope);
   assert_int_equal(take(T0 + DAY).kind, WDR_JOB_CHECK);
 }
 
@@ -867,7 +878,7 @@ static void retries_with(uint32_t rnd_kind) {
     assert_int_equal(run.state, WDR_RUN_SCHEDULED);
     assert_int_equal(run.request_retries, k);
     assert_int_equal(run.next_at_ms, r.at_ms);
-    assert_string_equal(run.last_error, "InternalError");
+    assert_string_equal(wdr_run_text(run.last_error), "InternalError");
     take_none(r.at_ms - 1, r.at_ms);
     now = r.at_ms;
     job = take(now);
@@ -880,7 +891,7 @@ static void retries_with(uint32_t rnd_kind) {
   wdr_run_t run = run_of(WF, "run-1");
   assert_int_equal(run.state, WDR_RUN_IDLE);
   assert_int_equal(run.attempts, 0);
-  assert_string_equal(run.last_error, "ResourceInUse");
+  assert_string_equal(wdr_run_text(run.last_error), "ResourceInUse");
   assert_int_equal(wdr_policy_pending(g_p), 0);
 }
 
@@ -967,7 +978,8 @@ static void test_resign_once(void **state) {
   assert_true(r.resigned);
   assert_int_equal(r.request_retries, 0); /* not a request retry */
   assert_int_equal(r.state, WDR_RUN_SCHEDULED);
-  assert_string_equal(r.last_error, "AuthFailure.SignatureExpire");
+  assert_string_equal(wdr_run_text(r.last_error),
+                      "AuthFailure.SignatureExpire");
   job = take(T0 + 100);
   assert_job(&job, WF, "run-1", WDR_JOB_RERUN, 1, 0);
 
@@ -1009,7 +1021,7 @@ static void test_permanent(void **state) {
   assert_int_equal(d.attempts, 0);
   wdr_run_t r = run_of(WF, "run-1");
   assert_int_equal(r.state, WDR_RUN_PERMANENT);
-  assert_string_equal(r.last_error, "InvalidParameter");
+  assert_string_equal(wdr_run_text(r.last_error), "InvalidParameter");
   assert_int_equal(r.updated_ms, T0 + 5);
   assert_int_equal(wdr_policy_pending(g_p), 0);
   take_none(T0 + 5, INT64_MAX);
@@ -1041,7 +1053,7 @@ static wdr_policy_job_t ambiguous_then_verify(int64_t now) {
   assert_int_equal(r.state, WDR_RUN_VERIFY);
   assert_int_equal(r.next_at_ms, now + WDR_VERIFY_DELAY_MS);
   assert_int_equal(r.verify_tries, 0);
-  assert_string_equal(r.last_error, "ClientError.NetworkError");
+  assert_string_equal(wdr_run_text(r.last_error), "ClientError.NetworkError");
   assert_int_equal(wdr_policy_pending(g_p), 1);
   take_none(now + WDR_VERIFY_DELAY_MS - 1, now + WDR_VERIFY_DELAY_MS);
   job = take(now + WDR_VERIFY_DELAY_MS);
@@ -1068,8 +1080,8 @@ static void test_ambiguous_verify_seen(void **state) {
   wdr_run_t r = run_of(WF, "run-1");
   assert_int_equal(r.state, WDR_RUN_IDLE);
   assert_int_equal(r.attempts, 2);
-  assert_string_equal(r.last_async_id, "");
-  assert_string_equal(r.last_error, "");
+  assert_string_equal(CID(r.last_async_id), "");
+  assert_string_equal(wdr_run_text(r.last_error), "");
   assert_int_equal(wdr_policy_pending(g_p), 0);
 }
 
@@ -1081,10 +1093,10 @@ static void test_verify_seen_forgets_old_async_id(void **state) {
   wdr_policy_job_t job = take(T0 - DAY / 2);
   wdr_policy_on_result(g_p, &job, WDR_OUTCOME_ACCEPTED, "async-old", NULL,
                        T0 - DAY / 2, 0);
-  assert_string_equal(run_of(WF, "run-1").last_async_id, "async-old");
+  assert_string_equal(async_id_of(WF, "run-1"), "async-old");
   job = ambiguous_then_verify(T0);
   res(&job, WDR_OUTCOME_RERUN_SEEN, T0 + WDR_VERIFY_DELAY_MS, 0);
-  assert_string_equal(run_of(WF, "run-1").last_async_id, "");
+  assert_string_equal(async_id_of(WF, "run-1"), "");
 }
 
 static void test_verify_not_seen_resends(void **state) {
@@ -1187,7 +1199,7 @@ static void test_verify_permanent_read(void **state) {
   assert_int_equal(d.attempts, 1);
   wdr_run_t r = run_of(WF, "run-1");
   assert_int_equal(r.state, WDR_RUN_IDLE);
-  assert_string_equal(r.last_error, "ResourceNotFound");
+  assert_string_equal(wdr_run_text(r.last_error), "ResourceNotFound");
 }
 
 /* A new ambiguity after a resend starts the read count again. */
@@ -1304,7 +1316,7 @@ static wdr_run_t restored(size_t wf, const char *id, wdr_run_state_t state,
                  .last_try_ms = T0 - MIN,
                  .next_at_ms = next_at,
                  .updated_ms = T0 - MIN};
-  snprintf(r.execution_id, sizeof(r.execution_id), "%s", id);
+  set_cidf(&r.execution_id, "%s", id);
   return r;
 }
 
@@ -1392,7 +1404,7 @@ static void test_restore(void **state) {
   in.request_retries = 2;
   in.verify_tries = 3;
   in.resigned = true;
-  snprintf(in.last_error, sizeof(in.last_error), "InternalError");
+  set_textf(&in.last_error, "InternalError");
   restore_ok(in, T0);
   wdr_run_t r = run_of(WF, "flying");
   assert_int_equal(r.state, WDR_RUN_VERIFY);
@@ -1406,7 +1418,7 @@ static void test_restore(void **state) {
   assert_int_equal(r.first_signal_ms, T0 - MIN);
   assert_int_equal(r.last_try_ms, T0 - MIN);
   assert_int_equal(r.updated_ms, T0 - MIN);
-  assert_string_equal(r.last_error, "InternalError");
+  assert_string_equal(wdr_run_text(r.last_error), "InternalError");
 
   /* A verify that was out is read again too. */
   wdr_run_t v = restored(WF, "reading", WDR_RUN_IN_FLIGHT, T0 - 5);
@@ -1687,10 +1699,10 @@ static void test_track_accepted_reads_async_job(void **state) {
   assert_int_equal(r.state, WDR_RUN_ASYNC);
   assert_int_equal(r.next_at_ms, T0 + 300 + POLL);
   assert_int_equal(r.attempts, 1);
-  assert_string_equal(r.last_async_id, "async-1");
+  assert_string_equal(CID(r.last_async_id), "async-1");
   assert_int_equal(r.track_ms, T0 + 300);
   assert_int_equal(r.track_reads, 0);
-  assert_string_equal(r.async_status, "");
+  assert_string_equal(wdr_run_text(r.async_status), "");
   assert_false(r.seen_active);
   assert_int_equal(wdr_policy_pending(g_p), 0);
 
@@ -1723,7 +1735,7 @@ static void test_untracked_accepted_is_idle(void **state) {
   assert_int_equal(d.attempts, 1);
   wdr_run_t r = run_of(WF, "run-1");
   assert_int_equal(r.state, WDR_RUN_IDLE);
-  assert_string_equal(r.last_async_id, "async-1");
+  assert_string_equal(CID(r.last_async_id), "async-1");
   assert_int_equal(r.track_ms, 0);
   take_none(T0 + DAY, INT64_MAX);
 
@@ -1745,7 +1757,7 @@ static void test_track_accepted_without_async_id(void **state) {
   assert_int_equal(r.state, WDR_RUN_FOLLOW);
   assert_int_equal(r.next_at_ms, T0 + POLL);
   assert_int_equal(r.track_ms, T0);
-  assert_string_equal(r.last_async_id, "");
+  assert_string_equal(CID(r.last_async_id), "");
   wdr_policy_job_t job = take(T0 + POLL);
   assert_job(&job, WF, "run-1", WDR_JOB_FOLLOW, 1, 0);
   assert_string_equal(job.async_id, "");
@@ -1776,7 +1788,7 @@ static void test_async_pending_until_timeout(void **state) {
   assert_int_equal(r.state, WDR_RUN_ASYNC);
   assert_int_equal(r.next_at_ms, a + 2 * POLL);
   assert_int_equal(r.updated_ms, a + POLL);
-  assert_string_equal(r.async_status, "INIT");
+  assert_string_equal(wdr_run_text(r.async_status), "INIT");
   take_none(a + 2 * POLL - 1, a + 2 * POLL);
 
   /* A read without an answer keeps the last Status; the next read would
@@ -1785,7 +1797,7 @@ static void test_async_pending_until_timeout(void **state) {
   t = on_async(&job, WDR_ASYNC_PENDING, NULL, a + 2 * POLL);
   assert_int_equal(t.verdict, WDR_TRACK_WAIT);
   assert_int_equal(t.at_ms, a + 12 * SEC);
-  assert_string_equal(run_of(WF, "run-1").async_status, "INIT");
+  assert_string_equal(wdr_run_text(run_of(WF, "run-1").async_status), "INIT");
 
   job = take(a + 12 * SEC);
   assert_int_equal(job.kind, WDR_JOB_ASYNC);
@@ -1796,7 +1808,7 @@ static void test_async_pending_until_timeout(void **state) {
   r = run_of(WF, "run-1");
   assert_int_equal(r.state, WDR_RUN_FOLLOW);
   assert_int_equal(r.next_at_ms, a + 12 * SEC + POLL);
-  assert_string_equal(r.async_status, "RUNNING");
+  assert_string_equal(wdr_run_text(r.async_status), "RUNNING");
   assert_int_equal(r.track_reads, 0);
   assert_int_equal(r.track_ms, a); /* the timeout counts from acceptance */
   job = take(a + 12 * SEC + POLL);
@@ -1866,7 +1878,7 @@ static void test_async_ended_or_gone(void **state) {
     wdr_run_t r = run_of(WF, id);
     assert_int_equal(r.state, WDR_RUN_FOLLOW);
     assert_int_equal(r.next_at_ms, t.at_ms);
-    assert_string_equal(r.async_status, ends[i]);
+    assert_string_equal(wdr_run_text(r.async_status), ends[i]);
     assert_int_equal(r.track_reads, 0);
     take_none(t.at_ms - 1, t.at_ms);
     job = take(t.at_ms);
@@ -1884,7 +1896,7 @@ static void test_async_ended_or_gone(void **state) {
   assert_int_equal(t.verdict, WDR_TRACK_FOLLOW);
   assert_int_equal(t.at_ms, T0 + 5 * HOUR + 2 * POLL);
   assert_int_equal(run_of(WF, "gone").state, WDR_RUN_FOLLOW);
-  assert_string_equal(run_of(WF, "gone").async_status, "");
+  assert_string_equal(wdr_run_text(run_of(WF, "gone").async_status), "");
   assert_int_equal(take(t.at_ms).kind, WDR_JOB_FOLLOW);
 
   /* An end read after the timeout is still an end, not a TIMEOUT. */
@@ -1892,7 +1904,7 @@ static void test_async_ended_or_gone(void **state) {
   job = take(T0 + 7 * HOUR + MIN);
   t = on_async(&job, WDR_ASYNC_ENDED, "FAIL", T0 + 7 * HOUR + MIN);
   assert_int_equal(t.verdict, WDR_TRACK_FOLLOW);
-  assert_string_equal(run_of(WF, "late").async_status, "FAIL");
+  assert_string_equal(wdr_run_text(run_of(WF, "late").async_status), "FAIL");
 }
 
 /* SUCCESS ends following: RECOVERED, timed from the run's first failure
@@ -2077,7 +2089,7 @@ static void test_follow_lost_after_retention(void **state) {
     r.attempts = 1;
     r.track_ms = cases[i].track_ms;
     r.updated_ms = T0 - SEC; /* read a second ago */
-    snprintf(r.async_status, sizeof(r.async_status), "SUCCESS");
+    set_textf(&r.async_status, "SUCCESS");
     restore_ok(r, T0);
   }
   for (size_t i = 0; i < n; i++) {
@@ -2330,9 +2342,9 @@ static void test_track_cycle_recovered(void **state) {
   assert_int_equal(r.state, WDR_RUN_ASYNC);
   assert_int_equal(r.track_ms, T0 + MIN);
   assert_int_equal(r.track_reads, 0);
-  assert_string_equal(r.async_status, "");
+  assert_string_equal(wdr_run_text(r.async_status), "");
   assert_false(r.seen_active);
-  assert_string_equal(r.last_async_id, "async-2");
+  assert_string_equal(CID(r.last_async_id), "async-2");
 
   job = take(T0 + MIN + POLL);
   assert_string_equal(job.async_id, "async-2");
@@ -2411,7 +2423,7 @@ static void test_track_verify_seen_follows_run(void **state) {
   wdr_track_decision_t t =
       on_follow(&job, WDR_FOLLOW_FAILED, 1, T0 + 2 * POLL, 0);
   assert_int_equal(t.signal.verdict, WDR_SIGNAL_SCHEDULED);
-  assert_string_equal(run_of(WF, "run-1").last_async_id, "async-1");
+  assert_string_equal(async_id_of(WF, "run-1"), "async-1");
 
   job = take(t.signal.at_ms);
   assert_int_equal(job.kind, WDR_JOB_RERUN);
@@ -2427,9 +2439,9 @@ static void test_track_verify_seen_follows_run(void **state) {
   assert_int_equal(d.at_ms, now + WDR_VERIFY_DELAY_MS + 10 + POLL);
   wdr_run_t r = run_of(WF, "run-1");
   assert_int_equal(r.state, WDR_RUN_FOLLOW);
-  assert_string_equal(r.last_async_id, "");
+  assert_string_equal(CID(r.last_async_id), "");
   assert_int_equal(r.track_ms, now + WDR_VERIFY_DELAY_MS + 10);
-  assert_string_equal(r.async_status, ""); /* not the old FAIL */
+  assert_string_equal(wdr_run_text(r.async_status), ""); /* not the old FAIL */
   job = take(d.at_ms);
   assert_job(&job, WF, "run-1", WDR_JOB_FOLLOW, 2, 0);
   assert_string_equal(job.async_id, "");
@@ -2482,11 +2494,11 @@ static void test_track_pending(void **state) {
   g_wf[WF].track = true;
   create();
   wdr_run_t r = restored(WF, "async-wait", WDR_RUN_ASYNC, T0 + HOUR);
-  snprintf(r.last_async_id, sizeof(r.last_async_id), "a-1");
+  set_cidf(&r.last_async_id, "a-1");
   restore_ok(r, T0);
   restore_ok(restored(WF, "follow-wait", WDR_RUN_FOLLOW, T0 + HOUR), T0);
   r = restored(WF, "async-fly", WDR_RUN_ASYNC, T0 - 3);
-  snprintf(r.last_async_id, sizeof(r.last_async_id), "a-2");
+  set_cidf(&r.last_async_id, "a-2");
   restore_ok(r, T0);
   restore_ok(restored(WF, "follow-fly", WDR_RUN_FOLLOW, T0 - 2), T0);
   restore_ok(restored(WF, "rerun-fly", WDR_RUN_SCHEDULED, T0 - 1), T0);
@@ -2519,8 +2531,8 @@ static void test_track_restore(void **state) {
   r.in_flight = WDR_JOB_ASYNC;
   r.attempts = 1;
   r.track_ms = T0 - MIN;
-  snprintf(r.last_async_id, sizeof(r.last_async_id), "a-1");
-  snprintf(r.async_status, sizeof(r.async_status), "RUNNING");
+  set_cidf(&r.last_async_id, "a-1");
+  set_textf(&r.async_status, "RUNNING");
   restore_ok(r, now);
   r = restored(WF, "follow", WDR_RUN_IN_FLIGHT, T0 - 5);
   r.in_flight = WDR_JOB_FOLLOW;
@@ -2543,14 +2555,14 @@ static void test_track_restore(void **state) {
   restore_ok(r, now);
   restore_ok(restored(WF, "wait-no-id", WDR_RUN_ASYNC, T0 + HOUR), now);
   r = restored(WF, "wait", WDR_RUN_ASYNC, T0 + HOUR);
-  snprintf(r.last_async_id, sizeof(r.last_async_id), "a-3");
+  set_cidf(&r.last_async_id, "a-3");
   restore_ok(r, now);
 
   r = run_of(WF, "async");
   assert_int_equal(r.state, WDR_RUN_ASYNC);
   assert_int_equal(r.next_at_ms, now);
   assert_int_equal(r.track_ms, T0 - MIN);
-  assert_string_equal(r.async_status, "RUNNING");
+  assert_string_equal(wdr_run_text(r.async_status), "RUNNING");
   r = run_of(WF, "follow");
   assert_int_equal(r.state, WDR_RUN_FOLLOW);
   assert_int_equal(r.next_at_ms, now);
@@ -2604,7 +2616,7 @@ static void test_track_restore_switched_off(void **state) {
     wdr_run_t r = restored(WF, id, states[i], T0);
     r.in_flight = kinds[i];
     r.attempts = 1;
-    snprintf(r.last_async_id, sizeof(r.last_async_id), "a-%d", i);
+    set_cidf(&r.last_async_id, "a-%d", i);
     restore_ok(r, T0);
     assert_int_equal(run_of(WF, id).state, WDR_RUN_IDLE);
   }
@@ -2644,8 +2656,8 @@ static void test_track_stale(void **state) {
   assert_int_equal(r.state, WDR_RUN_IN_FLIGHT);
   assert_int_equal(r.in_flight, WDR_JOB_ASYNC);
   assert_int_equal(r.attempts, 1);
-  assert_string_equal(r.last_async_id, "async-1");
-  assert_string_equal(r.last_error, "");
+  assert_string_equal(CID(r.last_async_id), "async-1");
+  assert_string_equal(wdr_run_text(r.last_error), "");
   assert_int_equal(r.updated_ms, T0 + POLL);
 
   /* Answered once; a second answer is stale. */
@@ -2656,7 +2668,7 @@ static void test_track_stale(void **state) {
       on_async(&job, WDR_ASYNC_ENDED, "FAIL", T0 + POLL + 1).verdict,
       WDR_TRACK_STALE);
   r = run_of(WF, "run-1");
-  assert_string_equal(r.async_status, "SUCCESS");
+  assert_string_equal(wdr_run_text(r.async_status), "SUCCESS");
   assert_int_equal(r.next_at_ms, t.at_ms);
   assert_int_equal(r.updated_ms, T0 + POLL);
 
@@ -2694,7 +2706,7 @@ static void test_track_stale(void **state) {
       on_async(&as_async, WDR_ASYNC_ENDED, "SUCCESS", t.at_ms).verdict,
       WDR_TRACK_STALE);
   assert_int_equal(run_of(WF, "run-2").in_flight, WDR_JOB_RERUN);
-  assert_string_equal(run_of(WF, "run-2").async_status, "");
+  assert_string_equal(wdr_run_text(run_of(WF, "run-2").async_status), "");
 }
 
 static void test_track_mappings(void **state) {
@@ -2730,11 +2742,11 @@ static void test_prune_keeps_followed(void **state) {
   g_wf[WF].track = true;
   create();
   wdr_run_t r = restored(WF, "async", WDR_RUN_ASYNC, T0 + 100 * DAY);
-  snprintf(r.last_async_id, sizeof(r.last_async_id), "a-1");
+  set_cidf(&r.last_async_id, "a-1");
   restore_ok(r, T0);
   restore_ok(restored(WF, "follow", WDR_RUN_FOLLOW, T0 + 100 * DAY), T0);
   r = restored(WF, "async-fly", WDR_RUN_ASYNC, T0);
-  snprintf(r.last_async_id, sizeof(r.last_async_id), "a-2");
+  set_cidf(&r.last_async_id, "a-2");
   restore_ok(r, T0);
   restore_ok(restored(WF, "follow-fly", WDR_RUN_FOLLOW, T0 + 1), T0);
   restore_ok(restored(WF, "idle", WDR_RUN_IDLE, 0), T0);

@@ -63,6 +63,7 @@ typedef struct {
   } logs[LOGS_KEPT];
   size_t saves, answered_at_save, move_asides;
   char *state; /* the last state saved */
+  char *temp;  /* a snapshot being written in parts */
   /* hold_save: the next save holds the engine thread until the runtime
    * refuses signals (stop has stopped the inbox); holding while it does. */
   bool hold_save, holding, hold_timed_out;
@@ -318,23 +319,61 @@ static void maybe_hold(fake_t *f) {
     hold_until_stopped(f);
 }
 
-static int sink_save(void *ctx, const wdr_buf_t *data, char *err,
-                     size_t err_size) {
+/* A snapshot comes in parts (a whole one: no next journal); the commit
+ * makes it the state. */
+static int sink_snapshot_begin(void *ctx, const wdr_buf_t *h, char *err,
+                               size_t err_size) {
   fake_t *f = ctx;
+  if (h != NULL) { /* folds need a journal past 1 MiB: never here */
+    snprintf(err, err_size, "no fold in this test");
+    return -1;
+  }
   maybe_hold(f);
-  char *copy = strndup(data->data, data->len);
-  if (copy == NULL) {
+  free(f->temp);
+  if ((f->temp = strdup("")) == NULL) {
     snprintf(err, err_size, "out of memory");
+    return -1;
+  }
+  return 0;
+}
+
+static int sink_snapshot_part(void *ctx, const wdr_buf_t *part, char *err,
+                              size_t err_size) {
+  fake_t *f = ctx;
+  size_t old = strlen(f->temp);
+  char *t = realloc(f->temp, old + part->len + 1);
+  if (t == NULL) {
+    snprintf(err, err_size, "out of memory");
+    return -1;
+  }
+  memcpy(t + old, part->data, part->len);
+  t[old + part->len] = '\0';
+  f->temp = t;
+  return 0;
+}
+
+static int sink_snapshot_commit(void *ctx, bool move_next, char *err,
+                                size_t err_size) {
+  fake_t *f = ctx;
+  if (move_next) {
+    snprintf(err, err_size, "no fold in this test");
     return -1;
   }
   pthread_mutex_lock(&f->lock);
   free(f->state);
-  f->state = copy;
+  f->state = f->temp;
+  f->temp = NULL;
   f->saves++;
   f->answered_at_save = f->answered;
   pthread_cond_broadcast(&f->cond);
   pthread_mutex_unlock(&f->lock);
   return 0;
+}
+
+static void sink_snapshot_abort(void *ctx) {
+  fake_t *f = ctx;
+  free(f->temp);
+  f->temp = NULL;
 }
 
 /* The journal: its header is dropped, its records join the last snapshot
@@ -369,20 +408,12 @@ static int sink_append(void *ctx, const wdr_buf_t *data, char *err,
   return 0;
 }
 
-/* Folds need a journal past 1 MiB: never in these tests. */
-static int sink_fold_begin(void *ctx, const wdr_buf_t *h, char *err,
-                           size_t err_size) {
+static int sink_no_next(void *ctx, const wdr_buf_t *p, char *err,
+                        size_t err_size) {
   (void)ctx;
-  (void)h;
+  (void)p;
   snprintf(err, err_size, "no fold in this test");
   return -1;
-}
-static int sink_fold_part(void *ctx, const wdr_buf_t *p, char *err,
-                          size_t err_size) {
-  return sink_fold_begin(ctx, p, err, err_size);
-}
-static int sink_fold_commit(void *ctx, char *err, size_t err_size) {
-  return sink_fold_begin(ctx, NULL, err, err_size);
 }
 static void sink_fold_none(void *ctx) { (void)ctx; }
 
@@ -458,15 +489,14 @@ static void build(int workers, int queue_limit) {
                         .notify = sink_notify,
                         .load = sink_load,
                         .load_journal = sink_load,
-                        .save = sink_save,
                         .save_journal = sink_save_journal,
                         .append = sink_append,
                         .move_aside = sink_move_aside,
-                        .fold_begin = sink_fold_begin,
-                        .append_next = sink_fold_part,
-                        .fold_write = sink_fold_part,
-                        .fold_commit = sink_fold_commit,
-                        .fold_abort = sink_fold_none,
+                        .fold_begin = sink_snapshot_begin,
+                        .append_next = sink_no_next,
+                        .fold_write = sink_snapshot_part,
+                        .fold_commit = sink_snapshot_commit,
+                        .fold_abort = sink_snapshot_abort,
                         .load_next = sink_load,
                         .discard_next = sink_fold_none};
   g_metrics = wdr_metrics_create(g_cfg->workflows_num);
@@ -521,6 +551,7 @@ static void fake_free(fake_t *f) {
     return;
   rec_free(&f->rec);
   free(f->state);
+  free(f->temp);
   pthread_cond_destroy(&f->cond);
   pthread_mutex_destroy(&f->lock);
   free(f);

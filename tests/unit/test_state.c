@@ -1,6 +1,7 @@
 /* wdr_state: the state file. Serialise and parse (round trip, the exact
  * JSON, every kind of corrupt input), and the file operations in a private
  * temporary folder. */
+#include "run_util.h"
 #include "testutil.h"
 
 #include "wdr_policy_store.h"
@@ -111,24 +112,26 @@ static wdr_run_t make_run(size_t wf, const char *id, wdr_run_state_t state,
                  .track_ms = T0 - 20000 + seed,
                  .track_reads = seed % 4,
                  .seen_active = seed % 2 == 1};
-  snprintf(r.execution_id, sizeof(r.execution_id), "%s", id);
-  snprintf(r.last_async_id, sizeof(r.last_async_id), "async-%d", seed);
-  snprintf(r.last_error, sizeof(r.last_error), seed % 2 ? "" : "InternalError");
-  snprintf(r.async_status, sizeof(r.async_status), "%s",
-           seed % 3 == 0   ? ""
-           : seed % 3 == 1 ? "SUCCESS"
-                           : "PART_SUCCESS");
+  set_cidf(&r.execution_id, "%s", id);
+  set_cidf(&r.last_async_id, "async-%d", seed);
+  set_textf(&r.last_error, "%s", seed % 2 ? "" : "InternalError");
+  set_textf(&r.async_status, "%s",
+            seed % 3 == 0   ? ""
+            : seed % 3 == 1 ? "SUCCESS"
+                            : "PART_SUCCESS");
   return r;
 }
 
-static void restore(wdr_policy_t *p, const wdr_run_t *r, int64_t now) {
+/* Restores r; its texts move into the table or are freed. */
+static void restore(wdr_policy_t *p, wdr_run_t *r, int64_t now) {
   assert_int_equal(wdr_policy_restore(p, r, now), 0);
+  wdr_run_clear(r);
 }
 
 static const wdr_run_t *find(wdr_policy_t *p, size_t wf, const char *id) {
   for (size_t i = 0; i < wdr_policy_runs_num(p); i++) {
     const wdr_run_t *r = wdr_policy_run_at(p, i);
-    if (r->wf == wf && strcmp(r->execution_id, id) == 0)
+    if (r->wf == wf && wdr_cid_eq(&r->execution_id, id))
       return r;
   }
   return NULL;
@@ -136,7 +139,7 @@ static const wdr_run_t *find(wdr_policy_t *p, size_t wf, const char *id) {
 
 static void assert_runs_equal(const wdr_run_t *a, const wdr_run_t *b) {
   assert_int_equal(a->wf, b->wf);
-  assert_string_equal(a->execution_id, b->execution_id);
+  assert_string_equal(CID(a->execution_id), CID(b->execution_id));
   assert_int_equal(a->state, b->state);
   assert_int_equal(a->in_flight, b->in_flight);
   assert_int_equal(a->attempts, b->attempts);
@@ -151,11 +154,12 @@ static void assert_runs_equal(const wdr_run_t *a, const wdr_run_t *b) {
   assert_int_equal(a->last_try_ms, b->last_try_ms);
   assert_int_equal(a->next_at_ms, b->next_at_ms);
   assert_int_equal(a->updated_ms, b->updated_ms);
-  assert_string_equal(a->last_async_id, b->last_async_id);
-  assert_string_equal(a->last_error, b->last_error);
+  assert_string_equal(CID(a->last_async_id), CID(b->last_async_id));
+  assert_string_equal(wdr_run_text(a->last_error), wdr_run_text(b->last_error));
   assert_int_equal(a->track_ms, b->track_ms);
   assert_int_equal(a->track_reads, b->track_reads);
-  assert_string_equal(a->async_status, b->async_status);
+  assert_string_equal(wdr_run_text(a->async_status),
+                      wdr_run_text(b->async_status));
   assert_int_equal(a->seen_active, b->seen_active);
 }
 
@@ -256,7 +260,7 @@ static void test_round_trip(void **state) {
   size_t compared = 0;
   for (size_t i = 0; i < n_src; i++) {
     const wdr_run_t *one = wdr_policy_run_at(g_p, i);
-    const wdr_run_t *got = find(g_q, one->wf, one->execution_id);
+    const wdr_run_t *got = find(g_q, one->wf, CID(one->execution_id));
     if (one->wf == 2) {
       assert_null(got);
       continue;
@@ -328,7 +332,7 @@ static void test_round_trip_live(void **state) {
   assert_non_null(a);
   assert_non_null(b);
   assert_runs_equal(a, b);
-  assert_string_equal(b->last_async_id, "async-9f");
+  assert_string_equal(CID(b->last_async_id), "async-9f");
   /* etl follows its reruns: the async job is read next. */
   assert_int_equal(b->state, WDR_RUN_ASYNC);
   assert_int_equal(b->track_ms, T0 + 10);
@@ -393,10 +397,10 @@ static void add_golden_run(wdr_policy_t *p) {
                  .track_ms = 1767225565000,
                  .track_reads = 4,
                  .seen_active = true};
-  snprintf(r.execution_id, sizeof(r.execution_id), "run-42");
-  snprintf(r.last_async_id, sizeof(r.last_async_id), "a-\"q\"");
-  snprintf(r.last_error, sizeof(r.last_error), "InvalidParameter");
-  snprintf(r.async_status, sizeof(r.async_status), "PART_SUCCESS");
+  set_cidf(&r.execution_id, "run-42");
+  set_cidf(&r.last_async_id, "a-\"q\"");
+  set_textf(&r.last_error, "InvalidParameter");
+  set_textf(&r.async_status, "PART_SUCCESS");
   restore(p, &r, T0);
   wdr_policy_restore_budget(p, 1, 1767225000000);
   wdr_policy_restore_budget(p, 1, 1767225100000);
@@ -426,7 +430,7 @@ static void test_golden(void **state) {
   assert_int_equal(r->in_flight, WDR_JOB_ASYNC);
   assert_int_equal(r->track_ms, 1767225565000);
   assert_int_equal(r->track_reads, 4);
-  assert_string_equal(r->async_status, "PART_SUCCESS");
+  assert_string_equal(wdr_run_text(r->async_status), "PART_SUCCESS");
   assert_true(r->seen_active);
   assert_true(r->had_accepted);
 }
@@ -462,11 +466,11 @@ static void test_file_before_track(void **state) {
   assert_true(r->resigned);
   assert_false(r->had_accepted);
   assert_int_equal(r->next_at_ms, 1767225570000);
-  assert_string_equal(r->last_async_id, "a-\"q\"");
-  assert_string_equal(r->last_error, "InvalidParameter");
+  assert_string_equal(CID(r->last_async_id), "a-\"q\"");
+  assert_string_equal(wdr_run_text(r->last_error), "InvalidParameter");
   assert_int_equal(r->track_ms, 0);
   assert_int_equal(r->track_reads, 0);
-  assert_string_equal(r->async_status, "");
+  assert_string_equal(wdr_run_text(r->async_status), "");
   assert_false(r->seen_active);
   size_t n = 0;
   (void)wdr_policy_budget(g_q, 1, &n);
@@ -605,7 +609,7 @@ static void test_in_flight_restored(void **state) {
   assert_int_equal(r->next_at_ms, later);
   assert_int_equal(r->track_ms, a);
   assert_int_equal(r->attempts, 1);
-  assert_string_equal(r->last_async_id, "async-7");
+  assert_string_equal(CID(r->last_async_id), "async-7");
   r = find(g_q, 1, "reading-run");
   assert_int_equal(r->state, WDR_RUN_FOLLOW);
   assert_int_equal(r->next_at_ms, later);
@@ -628,7 +632,7 @@ static void test_in_flight_restored(void **state) {
 static void test_track_states_round_trip(void **state) {
   (void)state;
   wdr_run_t r = make_run(0, "waiting-async", WDR_RUN_ASYNC, 4);
-  snprintf(r.async_status, sizeof(r.async_status), "RUNNING");
+  set_textf(&r.async_status, "RUNNING");
   restore(g_p, &r, T0);
   r = make_run(1, "waiting-run", WDR_RUN_FOLLOW, 5);
   r.track_reads = 3;
@@ -775,9 +779,11 @@ static void test_journal_replay(void **state) {
   assert_int_equal(wdr_state_journal_header(1, T0, &j), 0);
   r = make_run(0, "a", WDR_RUN_PERMANENT, 9);
   assert_int_equal(wdr_state_record_run(&r, "etl", &j), 0);
+  wdr_run_clear(&r);
   assert_int_equal(wdr_state_record_forget("etl", "b", &j), 0);
   r = make_run(1, "c", WDR_RUN_IDLE, 3);
   assert_int_equal(wdr_state_record_run(&r, "hourly", &j), 0);
+  wdr_run_clear(&r);
   const int64_t sent[] = {T0 - 5, T0 - 4};
   assert_int_equal(wdr_state_record_budget("etl", sent, 2, &j), 0);
   assert_int_equal(wdr_state_record_forget("gone", "x", &j), 0);
@@ -831,6 +837,7 @@ static void test_journal_replay(void **state) {
   assert_int_equal(wdr_state_journal_header(2, T0, &next), 0);
   r = make_run(0, "d", WDR_RUN_IDLE, 4);
   assert_int_equal(wdr_state_record_run(&r, "etl", &next), 0);
+  wdr_run_clear(&r);
   jtexts[0] = wdr_buf_str(&j);
   jlens[0] = j.len;
   jtexts[1] = wdr_buf_str(&next);
@@ -1113,7 +1120,7 @@ static void test_corrupt_runs(void **state) {
   state_json(text, sizeof(text), "execution_id", id);
   parse_ok(text, T0);
   assert_int_equal(wdr_policy_runs_num(g_q), 1);
-  assert_int_equal(strlen(wdr_policy_run_at(g_q, 0)->execution_id), 127);
+  assert_int_equal(strlen(CID(wdr_policy_run_at(g_q, 0)->execution_id)), 127);
 
   /* The other texts are bounded too. */
   memset(id + 1, 'e', 128);
@@ -1136,7 +1143,8 @@ static void test_corrupt_runs(void **state) {
   snprintf(id + 128, sizeof(id) - 128, "\"");
   state_json(text, sizeof(text), "async_status", id);
   parse_ok(text, T0);
-  assert_int_equal(strlen(find(g_q, 0, "run-1")->async_status), 127);
+  assert_int_equal(strlen(wdr_run_text(find(g_q, 0, "run-1")->async_status)),
+                   127);
   state_json(text, sizeof(text), "seen_active", "true");
   parse_ok(text, T0);
   assert_true(find(g_q, 0, "run-1")->seen_active);

@@ -2,6 +2,7 @@
  * (a linear scan over the same runs), through thousands of random changes,
  * plus the edges: full table, bad keys, first-come order among equal
  * times. */
+#include "run_util.h"
 #include "testutil.h"
 
 #include "wdr_table.h"
@@ -23,7 +24,7 @@ static void check_against_scan(const wdr_table_t *t) {
   int64_t due_min = INT64_MAX, fin_min = INT64_MAX;
   for (size_t i = 0; i < n; i++) {
     const wdr_run_t *r = wdr_table_at(t, i);
-    assert_ptr_equal(wdr_table_find(t, r->wf, r->execution_id), r);
+    assert_ptr_equal(wdr_table_find(t, r->wf, CID(r->execution_id)), r);
     wdr_run_state_t s = r->state;
     if (s == WDR_RUN_SCHEDULED || s == WDR_RUN_VERIFY || s == WDR_RUN_ASYNC ||
         s == WDR_RUN_FOLLOW)
@@ -58,10 +59,17 @@ static void test_random_against_scan(void **state) {
   (void)state;
   wdr_table_t *t = wdr_table_create(WF_NUM, 500);
   assert_non_null(t);
-  char id[32];
+  char id[64];
   for (int step = 0; step < 20000; step++) {
     size_t wf = rnd() % WF_NUM;
-    snprintf(id, sizeof(id), "run-%u", rnd() % 700);
+    /* Every form a key can take (wdr_cid.h): short, UUID, long. */
+    unsigned n = rnd() % 700;
+    if (n % 3 == 0)
+      snprintf(id, sizeof(id), "run-%u", n);
+    else if (n % 3 == 1)
+      snprintf(id, sizeof(id), "%08x-cea2-40fe-b607-a164d9615689", n);
+    else
+      snprintf(id, sizeof(id), "a-run-id-longer-than-sixteen-%u", n);
     wdr_run_t *r = wdr_table_find(t, wf, id);
     uint32_t op = rnd() % 10;
     if (r == NULL && op < 6) {
@@ -70,7 +78,7 @@ static void test_random_against_scan(void **state) {
         assert_non_null(r);
       if (r != NULL) {
         assert_int_equal(r->wf, wf);
-        assert_string_equal(r->execution_id, id);
+        assert_string_equal(CID(r->execution_id), id);
         random_change(r);
         wdr_table_settle(t, r);
       }
@@ -136,7 +144,7 @@ static void test_ties_first_come(void **state) {
   for (int i = 0; i < 50; i++) {
     wdr_run_t *r = wdr_table_next_due(t);
     snprintf(id, sizeof(id), "r%02d", i);
-    assert_string_equal(r->execution_id, id);
+    assert_string_equal(CID(r->execution_id), id);
     r->state = WDR_RUN_IN_FLIGHT;
     wdr_table_settle(t, r);
   }
