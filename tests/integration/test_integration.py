@@ -1597,6 +1597,149 @@ class TestJournal(PluginTestCase):
             self.assertEqual(fh.read(), newer)
 
 
+class TestFoldAndBurst(PluginTestCase):
+    """Issue 9: kill -9 while a journal is folded into a new snapshot; a
+    burst of notifications from one collectd thread."""
+
+    OLD_RUNS = 6000
+
+    def _big_state(self, path):
+        """A snapshot of OLD_RUNS finished runs (about 3 MB) and a journal
+        that holds each of them twice: past the snapshot, so the first save
+        after a change starts a fold (12 parts of 500 runs)."""
+        now = int(time.time() * 1000)
+        old = ["%08x-f01d-4588-9a9a-9f244d32c96c" % i for i in range(self.OLD_RUNS)]
+        rec = ('{"run":{"workflow":"%s","execution_id":"%%s","state":"idle",'
+               '"in_flight":"rerun","attempts":1,"tries":1,"request_retries":0,'
+               '"verify_tries":0,"resigned":false,"gave_up":false,"had_accepted":true,'
+               '"first_signal_ms":%d,"last_signal_ms":%d,"last_try_ms":%d,'
+               '"next_at_ms":0,"updated_ms":%d,"last_async_id":"60a7f0f5-cea2-40fe-'
+               'b607-a164d9615689","last_error":"","track_ms":0,"track_reads":0,'
+               '"async_status":"","seen_active":false}}\n' % ((WF,) + (now,) * 4))
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as fh:
+            fh.write('{"version":2,"kind":"snapshot","saved_ms":%d,"journal":1}\n' % now)
+            fh.write("".join(rec % r for r in old))
+        with open(path + ".journal", "w") as fh:
+            fh.write('{"version":2,"kind":"journal","saved_ms":%d,"journal":1}\n' % now)
+            fh.write("".join(rec % r for r in old) * 2)
+        return old
+
+    def test_62_kill9_during_a_fold(self):
+        """Three times: a state whose journal has outgrown its snapshot,
+        20 failures rerun after the start hold, and collectd killed
+        (SIGKILL) while the fold writes the new snapshot in parts (the next
+        journal exists). After a restart every failure is rerun exactly
+        once and the state still knows every one of the 6,000 old runs."""
+        for round_ in range(3):
+            state = os.path.join(self.tmp, "fold-%d" % round_, "wedata.state")
+            old = self._big_state(state)
+            runs = [new_run_id() for _ in range(20)]
+            for run_id in runs:
+                self.standin.add_run(PROJECT_ID, WORKFLOW_ID, run_id, state="FAILED")
+            # RateLimit 2: few passes a second, so the fold lasts seconds.
+            c = self.collectd(options=self.options(StateFile=state, RateLimit=2))
+            time.sleep(START_HOLD + 0.3)
+            for run_id in runs[:5]:
+                self.fire(c, run_id)
+            # The fold starts with the first change and writes a part of
+            # 500 runs a pass into <state>.tmp-<pid>: each round kills at
+            # another point of it (its start, a third in, two thirds in).
+            want = os.path.getsize(state) * round_ // 3
+            deadline = time.monotonic() + 10
+            while True:
+                temps = glob.glob(state + ".tmp-*")
+                # A signal still in the queue dies with the process (its
+                # notification is not durable): kill once all are recorded.
+                recorded = all(r in harness.read_state(state) +
+                               harness.Collectd._read(state + ".journal.next")
+                               for r in runs[:5])
+                if os.path.exists(state + ".journal.next") and temps and \
+                        os.path.getsize(temps[0]) >= want and recorded:
+                    break
+                self.assertLess(time.monotonic(), deadline, "round %d: no fold reached %d "
+                                "bytes\n%s" % (round_, want, c.output_tail()))
+                time.sleep(0.0005)
+            folding = os.path.exists(state + ".journal.next")
+            c.restart(kill=True)
+            self.assertTrue(folding, "round %d: the fold ended before the kill" % round_)
+            # A notification before the plugin's init is done reaches no one.
+            wait_until(lambda: len(c.log_messages("info", "watching 1 workflow")) >= 2, 10,
+                       message="the restarted plugin ready", on_fail=c.output_tail)
+            for run_id in runs[5:]:
+                self.fire(c, run_id)
+            wait_until(lambda: all(self.standin.get_run(r).rerun_times >= 1 for r in runs),
+                       60, message=lambda: "round %d: every run rerun; missing %d" % (
+                           round_, sum(1 for r in runs
+                                       if self.standin.get_run(r).rerun_times < 1)),
+                       on_fail=c.output_tail)
+            assert_stays(lambda: all(self.standin.get_run(r).rerun_times == 1 for r in runs),
+                         1.0, message=lambda: "round %d: reruns per run: %r" % (
+                             round_, sorted(set(self.standin.get_run(r).rerun_times
+                                                for r in runs))))
+            self.assertEqual(c.stop(), 0)
+            text = harness.read_state(state)
+            self.assertEqual([r for r in old + runs if r not in text], [],
+                             "round %d" % round_)
+            self.assertFalse(os.path.exists(state + ".journal.next"))
+
+    def _burst(self, n, queue_limit=None):
+        """n failure notifications of n runs written at once by a program of
+        the exec plugin: collectd dispatches them one after the other from
+        the exec plugin's one thread, as fast as it reads them. DryRun: no
+        request leaves. Returns the workflow's counters once every
+        notification was either queued or dropped."""
+        d = tempfile.mkdtemp(prefix="wedata-burst-")
+        self.addCleanup(shutil.rmtree, d, True)
+        os.chmod(d, 0o755)    # the exec plugin runs the program as nobody
+        opts = self.options() if queue_limit is None else self.options(QueueLimit=queue_limit)
+        conf = plugin_block(opts, [self.workflow(extra=["DryRun true"])])
+        script = os.path.join(d, "burst.sh")
+        c = Collectd(PLUGIN_PATH, conf, sink_url=self.sink.url, prefix="wedata-itest-collectd-",
+                     extra_conf='LoadPlugin exec\n<Plugin exec>\n  Exec "nobody" "%s"\n'
+                                '</Plugin>' % script)
+        self.collectds.append(c)
+        self.addCleanup(c.cleanup)
+        lines = "".join(c.putnotif_line(message="workflow run failed", meta={
+            "WorkflowExecutionId": new_run_id(), "WorkflowId": WORKFLOW_ID}) + "\n"
+            for _ in range(n))
+        with open(os.path.join(d, "burst.txt"), "w") as fh:
+            fh.write(lines)
+        with open(script, "w") as fh:
+            fh.write("#!/bin/sh\ncat '%s'\nexec sleep 3600\n" % os.path.join(d, "burst.txt"))
+        os.chmod(os.path.join(d, "burst.txt"), 0o644)
+        os.chmod(script, 0o755)
+        c.start()
+        wait_until(lambda: (c.counter(WF, "signals") or 0) >= n, 60,
+                   message=lambda: "%d signals counted" % n, on_fail=c.output_tail)
+        # How fast collectd dispatched them: its log has a line for each.
+        stamps = [m.group(1) for m in re.finditer(
+            r"^\[([^\]]+)\] \[info\] Notification: severity = FAILURE", c.log_text(), re.M)]
+        sys.stdout.write("\n    %d notifications dispatched between %s and %s ... "
+                         % (len(stamps), stamps[0] if stamps else "-",
+                            stamps[-1] if stamps else "-"))
+        return c, c.counters(WF, ["signals", "dropped", "would_rerun"])
+
+    def test_63_burst_from_one_thread_absorbed(self):
+        """10,000 notifications from one collectd thread: none dropped at
+        the default QueueLimit, and every one decided (DryRun counts each
+        would-be rerun). The same burst with QueueLimit 1 drops some and
+        says so: the test sees drops when there are any."""
+        c, got = self._burst(10000)
+        c.wait_counters(WF, {"signals": 10000, "dropped": 0, "would_rerun": 10000},
+                        timeout=60)
+        self.assertEqual(c.stop(), 0)
+        c, got = self._burst(10000, queue_limit=1)
+        wait_until(lambda: (c.counter(WF, "dropped") or 0) + (c.counter(WF, "would_rerun")
+                                                              or 0) >= 10000, 60,
+                   message="every signal either dropped or decided", on_fail=c.output_tail)
+        dropped = c.counter(WF, "dropped")
+        self.assertGreater(dropped, 0)
+        self.assertEqual(dropped + c.counter(WF, "would_rerun"), 10000)
+        self.assertTrue([w for w in c.log_messages("warning") if "queue full (QueueLimit 1)" in w],
+                        c.output_tail())
+
+
 class TestConfigPolicy(PluginTestCase):
 
     CONFIG_SECRET = "itestCONFIGsecret/+=00000000000000006"
@@ -3279,7 +3422,7 @@ def load_tests(loader, standard_tests, pattern):
     suite = unittest.TestSuite()
     for cls in (TestHarness, TestRequests, TestFailures, TestConfig, TestCredentials,
                 TestMetricsAndQueue, TestRetries, TestPolicy, TestBreaker, TestDurableState,
-                TestOneOwner, TestJournal, TestConfigPolicy, TestVerifyAndScope, TestPolling, TestTrackAsync,
+                TestOneOwner, TestJournal, TestFoldAndBurst, TestConfigPolicy, TestVerifyAndScope, TestPolling, TestTrackAsync,
                 TestLoad):
         suite.addTests(loader.loadTestsFromTestCase(cls))
     return suite
