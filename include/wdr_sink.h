@@ -53,20 +53,22 @@ typedef struct {
   /* The durable state (wdr_state.h): a snapshot and a journal.
    * load and load_journal fill out and return 0, 1 when there is none yet,
    * -1 on error (err says why); save_journal replaces the journal
-   * atomically; append adds to the journal with one write and one
-   * fdatasync (0 or -1, err says why); move_aside puts an unreadable state
-   * out of the way and names where (0 or -1). */
+   * atomically; append adds to the journal with one write and, when sync,
+   * one fdatasync (which makes the earlier appends durable too) (0 or -1,
+   * err says why); move_aside puts an unreadable state out of the way and
+   * names where (0 or -1). */
   int (*load)(void *ctx, wdr_buf_t *out, char *err, size_t err_size);
   int (*load_journal)(void *ctx, wdr_buf_t *out, char *err, size_t err_size);
   int (*save_journal)(void *ctx, const wdr_buf_t *data, char *err,
                       size_t err_size);
-  int (*append)(void *ctx, const wdr_buf_t *data, char *err, size_t err_size);
+  int (*append)(void *ctx, const wdr_buf_t *data, bool sync, char *err,
+                size_t err_size);
   int (*move_aside)(void *ctx, int64_t now_s, char *where, size_t where_size);
   /* A new snapshot is always written in parts, so that memory holds one
    * part at a time. Folding the journal into it over many passes, so that
    * no pass waits for a whole snapshot: fold_begin creates the next journal
    * (atomically, holding next_header) and a new temporary snapshot;
-   * append_next adds to the next journal (one write, one fdatasync);
+   * append_next adds to the next journal (as append);
    * fold_write adds a part to the temporary snapshot; fold_commit makes it
    * durable and puts it in place of the snapshot, and (move_next) the next
    * journal in place of the journal; fold_abort drops the temporary
@@ -78,7 +80,7 @@ typedef struct {
    * move_next, then save_journal. */
   int (*fold_begin)(void *ctx, const wdr_buf_t *next_header, char *err,
                     size_t err_size);
-  int (*append_next)(void *ctx, const wdr_buf_t *data, char *err,
+  int (*append_next)(void *ctx, const wdr_buf_t *data, bool sync, char *err,
                      size_t err_size);
   int (*fold_write)(void *ctx, const wdr_buf_t *part, char *err,
                     size_t err_size);

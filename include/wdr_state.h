@@ -101,11 +101,20 @@ int wdr_state_read_file(const char *path, wdr_buf_t *out, char *err,
 int wdr_state_write_file(const char *path, const wdr_buf_t *data, char *err,
                          size_t err_size) __attribute__((warn_unused_result));
 
-/* wdr_state_append_file appends data to path (created 0600 if missing)
- * with one write and one fdatasync. Returns 0 or -1 (err says which step
- * failed). */
-int wdr_state_append_file(const char *path, const wdr_buf_t *data, char *err,
-                          size_t err_size) __attribute__((warn_unused_result));
+/* Appending to a journal. wdr_state_append_open opens path for appending
+ * (created 0600 if missing) and returns the descriptor, or -1 (err says
+ * why); the caller closes it, and must open it again once the file was
+ * replaced (renamed over). wdr_state_append writes data with one write and,
+ * when sync, one fdatasync, which also makes every earlier unsynced append
+ * durable: a journal is synced only before something that must survive a
+ * power loss (a rerun about to leave), while a killed process loses
+ * nothing it wrote. Returns 0 or -1 (err says which step failed). */
+int wdr_state_append_open(const char *path, char *err, size_t err_size);
+/* wdr_state_append_close closes *fd if open and sets it to -1. */
+void wdr_state_append_close(int *fd);
+int wdr_state_append(int fd, const char *path, const wdr_buf_t *data, bool sync,
+                     char *err, size_t err_size)
+    __attribute__((warn_unused_result));
 
 /* A snapshot written in parts (a fold): wdr_state_fold_open creates the
  * temporary file "<path>.tmp-<pid>" and returns its descriptor (or -1);

@@ -38,6 +38,12 @@ struct wdr_engine_s {
    * header): appends make sense. Not before the first snapshot of a new or
    * rewritten state. */
   bool journal_valid;
+  /* The changes not yet saved include some that must survive a power loss
+   * (a newly scheduled rerun, a rerun about to leave): the next append
+   * ends with an fdatasync. Answers and reads need none: a killed process
+   * loses nothing it wrote, and after a power loss a run whose answer was
+   * lost is read back (VERIFY), never resent blindly. */
+  bool sync_due;
   /* A fold under way: the new snapshot (generation gen) is written
    * WDR_ENGINE_FOLD_RUNS runs a save, from run fold_cursor on; changes go
    * to the next journal meanwhile. */
@@ -457,6 +463,7 @@ static void write_snapshot(wdr_engine_t *e, int64_t now_ms) {
     e->snapshot_bytes = bytes;
     e->journal_bytes = header.len;
     e->need_snapshot = false;
+    e->sync_due = false;
   }
   wdr_buf_free(&part, false);
   wdr_buf_free(&header, false);
@@ -484,9 +491,12 @@ void wdr_engine_save(wdr_engine_t *e, int64_t now_ms, bool snapshot) {
   if (status != 0)
     snprintf(err, sizeof(err), "cannot serialise a change");
   else if (buf.len > 0)
-    status = e->folding
-                 ? e->sink->append_next(e->sink->ctx, &buf, err, sizeof(err))
-                 : e->sink->append(e->sink->ctx, &buf, err, sizeof(err));
+    status = e->folding ? e->sink->append_next(e->sink->ctx, &buf, e->sync_due,
+                                               err, sizeof(err))
+                        : e->sink->append(e->sink->ctx, &buf, e->sync_due, err,
+                                          sizeof(err));
+  if (status == 0 && buf.len > 0)
+    e->sync_due = false;
   if (status == 0 && e->folding)
     e->next_bytes += buf.len;
   else if (status == 0)
@@ -519,6 +529,8 @@ static void report_decision(wdr_engine_t *e, size_t wf,
   char text[512], attempts[16];
   if (d->evicted)
     wdr_metrics_count(e->metrics, d->evicted_wf, WDR_CNT_EVICTED);
+  if (d->verdict == WDR_SIGNAL_SCHEDULED)
+    e->sync_due = true;
   switch (d->verdict) {
   case WDR_SIGNAL_SCHEDULED:
     if (d->at_ms > now_ms)
@@ -1016,8 +1028,10 @@ size_t wdr_engine_dispatch(wdr_engine_t *e, int64_t now_ms, wdr_job_t *jobs,
       wdr_policy_requeue(e->policy, &j->run);
       break;
     }
-    if (j->kind == WDR_JOB_RERUN)
+    if (j->kind == WDR_JOB_RERUN) {
       wdr_metrics_count(e->metrics, j->run.wf, WDR_CNT_ATTEMPTS);
+      e->sync_due = true;
+    }
     n++;
   }
   /* The state says "in flight" before any of them can leave: after a crash

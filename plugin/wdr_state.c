@@ -775,20 +775,28 @@ fail:
   return -1;
 }
 
-int wdr_state_append_file(const char *path, const wdr_buf_t *data, char *err,
-                          size_t err_size) {
+int wdr_state_append_open(const char *path, char *err, size_t err_size) {
   int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-  const char *err_op = NULL;
   if (fd < 0)
-    err_op = "open";
-  else if (write_all(fd, wdr_buf_str(data), data->len) != 0)
+    snprintf(err, err_size, "open %s: %s", path, strerror(errno));
+  return fd;
+}
+
+void wdr_state_append_close(int *fd) {
+  if (*fd >= 0)
+    close(*fd);
+  *fd = -1;
+}
+
+int wdr_state_append(int fd, const char *path, const wdr_buf_t *data, bool sync,
+                     char *err, size_t err_size) {
+  const char *err_op = NULL;
+  if (write_all(fd, wdr_buf_str(data), data->len) != 0)
     err_op = "write";
-  else if (fdatasync(fd) != 0)
+  else if (sync && fdatasync(fd) != 0)
     err_op = "fdatasync";
   if (err_op != NULL)
     snprintf(err, err_size, "%s %s: %s", err_op, path, strerror(errno));
-  if (fd >= 0)
-    close(fd);
   return err_op == NULL ? 0 : -1;
 }
 

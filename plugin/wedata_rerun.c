@@ -113,16 +113,33 @@ static int sink_load_journal(void *ctx, wdr_buf_t *out, char *err,
   return wdr_state_read_file(journal_path, out, err, err_size);
 }
 
+/* The journal and the next journal stay open between appends: an open and
+ * a close per pass cost more than the write. Whatever replaces or removes
+ * one of the files closes its descriptor, and so does a failed append, so
+ * that the next append opens the file afresh. */
+static int journal_fd = -1, next_fd = -1;
+
+static int append_to(int *fd, const char *path, const wdr_buf_t *data,
+                     bool sync, char *err, size_t err_size) {
+  if (*fd < 0 && (*fd = wdr_state_append_open(path, err, err_size)) < 0)
+    return -1;
+  if (wdr_state_append(*fd, path, data, sync, err, err_size) == 0)
+    return 0;
+  wdr_state_append_close(fd);
+  return -1;
+}
+
 static int sink_save_journal(void *ctx, const wdr_buf_t *data, char *err,
                              size_t err_size) {
   (void)ctx;
+  wdr_state_append_close(&journal_fd);
   return wdr_state_write_file(journal_path, data, err, err_size);
 }
 
-static int sink_append(void *ctx, const wdr_buf_t *data, char *err,
+static int sink_append(void *ctx, const wdr_buf_t *data, bool sync, char *err,
                        size_t err_size) {
   (void)ctx;
-  return wdr_state_append_file(journal_path, data, err, err_size);
+  return append_to(&journal_fd, journal_path, data, sync, err, err_size);
 }
 
 static int fold_fd = -1; /* the snapshot being written in parts */
@@ -130,6 +147,7 @@ static int fold_fd = -1; /* the snapshot being written in parts */
 static int sink_fold_begin(void *ctx, const wdr_buf_t *next_header, char *err,
                            size_t err_size) {
   (void)ctx;
+  wdr_state_append_close(&next_fd);
   if (next_header != NULL &&
       wdr_state_write_file(next_path, next_header, err, err_size) != 0)
     return -1;
@@ -137,10 +155,10 @@ static int sink_fold_begin(void *ctx, const wdr_buf_t *next_header, char *err,
   return fold_fd >= 0 ? 0 : -1;
 }
 
-static int sink_append_next(void *ctx, const wdr_buf_t *data, char *err,
-                            size_t err_size) {
+static int sink_append_next(void *ctx, const wdr_buf_t *data, bool sync,
+                            char *err, size_t err_size) {
   (void)ctx;
-  return wdr_state_append_file(next_path, data, err, err_size);
+  return append_to(&next_fd, next_path, data, sync, err, err_size);
 }
 
 static int sink_fold_write(void *ctx, const wdr_buf_t *part, char *err,
@@ -156,6 +174,10 @@ static int sink_fold_commit(void *ctx, bool move_next, char *err,
       fold_fd, cfg->state_file, move_next ? journal_path : NULL,
       move_next ? next_path : NULL, err, err_size);
   fold_fd = -1;
+  if (move_next) {
+    wdr_state_append_close(&journal_fd);
+    wdr_state_append_close(&next_fd);
+  }
   return status;
 }
 
@@ -173,6 +195,7 @@ static int sink_load_next(void *ctx, wdr_buf_t *out, char *err,
 
 static void sink_discard_next(void *ctx) {
   (void)ctx;
+  wdr_state_append_close(&next_fd);
   unlink(next_path); /* usually absent: nothing to say */
 }
 
@@ -181,6 +204,8 @@ static int sink_move_aside(void *ctx, int64_t now_s, char *where,
                            size_t where_size) {
   (void)ctx;
   char journal_aside[4096];
+  wdr_state_append_close(&journal_fd);
+  wdr_state_append_close(&next_fd);
   if (wdr_state_move_aside(cfg->state_file, now_s, where, where_size) != 0) {
     sstrncpy(where, STRERRNO, where_size);
     return -1;
@@ -313,6 +338,8 @@ static void free_state(void) {
   if (fold_fd >= 0) /* the engine's stop aborts a fold: only a failed init */
     wdr_state_fold_abort(fold_fd, cfg->state_file);
   fold_fd = -1;
+  wdr_state_append_close(&journal_fd);
+  wdr_state_append_close(&next_fd);
   wdr_config_free(cfg);
   cfg = NULL;
   wdr_state_unlock(state_lock);

@@ -197,14 +197,16 @@ static inline int fake_sink_save_journal_cb(void *ctx, const wdr_buf_t *data,
 }
 
 static inline int fake_sink_append_cb(void *ctx, const wdr_buf_t *data,
-                                      char *err, size_t err_size) {
+                                      bool sync, char *err, size_t err_size) {
+  (void)sync;
   return fake_sink_journal_cb(ctx, data, true, err, err_size);
 }
 
-static inline int fake_sink_no_fold_cb(void *ctx, const wdr_buf_t *data,
-                                       char *err, size_t err_size) {
+static inline int fake_sink_no_next_cb(void *ctx, const wdr_buf_t *data,
+                                       bool sync, char *err, size_t err_size) {
   (void)ctx;
   (void)data;
+  (void)sync;
   snprintf(err, err_size, "no fold in the fake sink");
   return -1;
 }
@@ -233,7 +235,7 @@ static inline void fake_sink_init(fake_sink_t *fs) {
                                .append = fake_sink_append_cb,
                                .move_aside = fake_sink_move_aside_cb,
                                .fold_begin = fake_sink_begin_cb,
-                               .append_next = fake_sink_no_fold_cb,
+                               .append_next = fake_sink_no_next_cb,
                                .fold_write = fake_sink_part_cb,
                                .fold_commit = fake_sink_commit_cb,
                                .fold_abort = fake_sink_abort_cb,

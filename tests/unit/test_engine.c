@@ -25,7 +25,8 @@ typedef struct {
   char *load_text;         /* the snapshot; NULL: no state yet */
   char *load_journal_text; /* NULL: no journal */
   int saves;               /* snapshots written */
-  int appends;             /* journal appends (each one fdatasync) */
+  int appends;             /* journal appends */
+  int syncs;               /* appends that end with an fdatasync */
   int fail_saves;          /* writes of any kind that fail from now on */
   char saved[1 << 21];     /* the last snapshot */
   char journal[1 << 21];   /* the journal: its header, then appends */
@@ -92,11 +93,12 @@ static int fake_save_journal(void *ctx, const wdr_buf_t *data, char *err,
   return 0;
 }
 
-static int fake_append(void *ctx, const wdr_buf_t *data, char *err,
+static int fake_append(void *ctx, const wdr_buf_t *data, bool sync, char *err,
                        size_t err_size) {
   fake_t *f = ctx;
   if (failing(f, err, err_size))
     return -1;
+  f->syncs += sync;
   f->appends++;
   size_t n = strlen(f->journal);
   snprintf(f->journal + n, sizeof(f->journal) - n, "%s", wdr_buf_str(data));
@@ -123,11 +125,12 @@ static int fake_fold_begin(void *ctx, const wdr_buf_t *header, char *err,
   return 0;
 }
 
-static int fake_append_next(void *ctx, const wdr_buf_t *data, char *err,
-                            size_t err_size) {
+static int fake_append_next(void *ctx, const wdr_buf_t *data, bool sync,
+                            char *err, size_t err_size) {
   fake_t *f = ctx;
   if (failing(f, err, err_size))
     return -1;
+  f->syncs += sync;
   f->appends++;
   add_text(f->next, sizeof(f->next), data);
   return 0;
@@ -1078,6 +1081,43 @@ static void test_journal_folded_in_parts(void **state) {
   assert_null(strstr(g_fake.journal, "during"));
 }
 
+/* Only what must survive a power loss ends an append with an fdatasync: a
+ * newly scheduled rerun and a rerun about to leave. An answer's record is
+ * written without one: a killed process loses nothing it wrote, and after
+ * a power loss the run is read back, never resent blindly. */
+static void test_journal_synced_only_for_reruns(void **state) {
+  (void)state;
+  start();
+  signal_at("run-a", T0);
+  wdr_job_t job = one_job(T0, WDR_JOB_RERUN); /* the first save: a snapshot */
+  answer(&job, accepted_answer("async-a"), T0 + 5);
+  wdr_engine_save(g_e, T0 + 5, false);
+  assert_int_equal(g_fake.appends, 1);
+  assert_int_equal(g_fake.syncs, 0); /* the answer */
+  assert_non_null(strstr(g_fake.journal, "async-a"));
+  /* A failure rerun at once: signal and request in one pass, one sync. */
+  signal_at("run-b", T0 + 10);
+  job = one_job(T0 + 10, WDR_JOB_RERUN);
+  assert_int_equal(g_fake.appends, 2);
+  assert_int_equal(g_fake.syncs, 1);
+  answer(&job, error_answer("InternalError"), T0 + 15);
+  wdr_engine_save(g_e, T0 + 15, false);
+  assert_int_equal(g_fake.appends, 3);
+  assert_int_equal(g_fake.syncs, 1);
+  /* A signal whose run is scheduled in a pass without a request (the
+   * start hold, a full worker queue, backoff) is synced on its own. */
+  signal_at("run-c", T0 + 20);
+  wdr_engine_save(g_e, T0 + 20, false);
+  assert_int_equal(g_fake.appends, 4);
+  assert_int_equal(g_fake.syncs, 2);
+  /* A duplicate signal schedules nothing: its record (the time of the
+   * last signal) is not synced. */
+  signal_at("run-c", T0 + 30);
+  wdr_engine_save(g_e, T0 + 30, false);
+  assert_int_equal(g_fake.appends, 5);
+  assert_int_equal(g_fake.syncs, 2);
+}
+
 /* MaxTrackedRuns: the finished run updated longest ago makes room and is
  * counted; when every run is active a new failure is refused. */
 static void test_max_tracked_runs(void **state) {
@@ -1134,6 +1174,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_save_failure_logged_once, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_max_tracked_runs, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_journal_synced_only_for_reruns,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(test_torn_journal_tail, setup, teardown),
       cmocka_unit_test_setup_teardown(test_start_empty_discards_next, setup,
                                       teardown),

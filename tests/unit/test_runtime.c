@@ -388,8 +388,9 @@ static int sink_save_journal(void *ctx, const wdr_buf_t *data, char *err,
   return 0;
 }
 
-static int sink_append(void *ctx, const wdr_buf_t *data, char *err,
+static int sink_append(void *ctx, const wdr_buf_t *data, bool sync, char *err,
                        size_t err_size) {
+  (void)sync;
   fake_t *f = ctx;
   maybe_hold(f);
   pthread_mutex_lock(&f->lock);
@@ -408,10 +409,11 @@ static int sink_append(void *ctx, const wdr_buf_t *data, char *err,
   return 0;
 }
 
-static int sink_no_next(void *ctx, const wdr_buf_t *p, char *err,
+static int sink_no_next(void *ctx, const wdr_buf_t *p, bool sync, char *err,
                         size_t err_size) {
   (void)ctx;
   (void)p;
+  (void)sync;
   snprintf(err, err_size, "no fold in this test");
   return -1;
 }

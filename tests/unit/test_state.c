@@ -1260,6 +1260,54 @@ static void test_write_read_file(void **state) {
   wdr_buf_free(&back, false);
 }
 
+/* Appends through one descriptor land in order, the file is created 0600,
+ * and a descriptor that points at a replaced file (renamed over) no longer
+ * reaches the path: the owner must reopen (the plugin does). */
+static void test_append(void **state) {
+  (void)state;
+  make_dir();
+  char path[256], err[256] = "";
+  snprintf(path, sizeof(path), "%s/wedata_rerun.state.journal", g_dir);
+  int fd = wdr_state_append_open(path, err, sizeof(err));
+  assert_true(fd >= 0);
+  wdr_buf_t line;
+  wdr_buf_init(&line, 100);
+  assert_int_equal(wdr_buf_append_str(&line, "{\"a\":1}\n"), 0);
+  assert_int_equal(wdr_state_append(fd, path, &line, false, err, sizeof(err)),
+                   0);
+  assert_int_equal(wdr_state_append(fd, path, &line, true, err, sizeof(err)),
+                   0);
+  wdr_buf_t back;
+  wdr_buf_init(&back, WDR_STATE_MAX);
+  assert_int_equal(wdr_state_read_file(path, &back, err, sizeof(err)), 0);
+  assert_string_equal(wdr_buf_str(&back), "{\"a\":1}\n{\"a\":1}\n");
+  wdr_buf_free(&back, false);
+  struct stat st;
+  assert_int_equal(stat(path, &st), 0);
+  assert_int_equal(st.st_mode & 07777, 0600);
+  /* Replaced: the old descriptor writes into the unlinked file. */
+  assert_int_equal(wdr_state_write_file(path, &line, err, sizeof(err)), 0);
+  assert_int_equal(wdr_state_append(fd, path, &line, true, err, sizeof(err)),
+                   0);
+  wdr_buf_init(&back, WDR_STATE_MAX);
+  assert_int_equal(wdr_state_read_file(path, &back, err, sizeof(err)), 0);
+  assert_string_equal(wdr_buf_str(&back), "{\"a\":1}\n");
+  wdr_buf_free(&back, false);
+  wdr_state_append_close(&fd);
+  assert_int_equal(fd, -1);
+  wdr_state_append_close(&fd); /* twice is fine */
+  /* A closed descriptor: the append fails and says where. */
+  assert_int_equal(wdr_state_append(-1, path, &line, false, err, sizeof(err)),
+                   -1);
+  assert_non_null(strstr(err, "write"));
+  assert_non_null(strstr(err, path));
+  wdr_buf_free(&line, false);
+  /* A folder that does not exist: open fails and says so. */
+  snprintf(path, sizeof(path), "%s/no/such/journal", g_dir);
+  assert_int_equal(wdr_state_append_open(path, err, sizeof(err)), -1);
+  assert_non_null(strstr(err, "open"));
+}
+
 static void test_read_errors(void **state) {
   (void)state;
   make_dir();
@@ -1493,6 +1541,7 @@ int main(void) {
       T(test_corrupt_runs),
       T(test_corrupt_track_fields),
       T(test_write_read_file),
+      T(test_append),
       T(test_read_errors),
       T(test_write_errors),
       T(test_move_aside),
