@@ -3,7 +3,8 @@
 #   make            build build/wedata_rerun.so
 #   make test       every test: unit, unit under ASan+UBSan, integration
 #   make demo       the plugin's main job end to end, against a local stand-in
-#   make install    plugin + conf.d snippet (honours DESTDIR)
+#   make install    plugin + conf.d snippet, an existing one kept (DESTDIR)
+#   make uninstall  the plugin (the config stays)
 #   make bench      benchmarks: print figures, assert nothing
 
 VERSION     := 0.1.0
@@ -42,8 +43,8 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(sort $(wildcard tests/unit/test_*.c)
 SAN_FLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer \
               -fno-sanitize-recover=all
 
-.PHONY: all deps test unit unit-san integration demo bench install format \
-        format-check clean
+.PHONY: all deps test unit unit-san integration demo bench install uninstall \
+        format format-check clean
 
 all: $(PLUGIN_SO)
 
@@ -131,10 +132,26 @@ bench: deps
 	$(PYTHON) tests/bench/drain.py --plugin $(PLUGIN_SO)
 	$(PYTHON) tests/bench/cpu.py --plugin $(PLUGIN_SO)
 
+# The snippet may hold the operator's settings (a SecretKey even): an
+# existing one is never overwritten; the new one goes beside it as .dist.
 install: $(PLUGIN_SO)
 	install -D -m 0644 $(PLUGIN_SO) $(DESTDIR)$(PLUGIN_DIR)/wedata_rerun.so
-	install -D -m 0640 conf.d/wedata_rerun.conf \
-	    $(DESTDIR)$(CONF_DIR)/wedata_rerun.conf
+	@if [ -e $(DESTDIR)$(CONF_DIR)/wedata_rerun.conf ]; then \
+	  install -D -m 0640 conf.d/wedata_rerun.conf \
+	      $(DESTDIR)$(CONF_DIR)/wedata_rerun.conf.dist; \
+	  echo "kept $(DESTDIR)$(CONF_DIR)/wedata_rerun.conf; the new snippet is" \
+	       "$(DESTDIR)$(CONF_DIR)/wedata_rerun.conf.dist"; \
+	else \
+	  install -D -m 0640 conf.d/wedata_rerun.conf \
+	      $(DESTDIR)$(CONF_DIR)/wedata_rerun.conf; \
+	  echo "installed $(DESTDIR)$(CONF_DIR)/wedata_rerun.conf"; \
+	fi
+
+# The plugin goes; the config (and any .dist beside it) stays.
+uninstall:
+	rm -f $(DESTDIR)$(PLUGIN_DIR)/wedata_rerun.so
+	@echo "removed $(DESTDIR)$(PLUGIN_DIR)/wedata_rerun.so; kept" \
+	     "$(DESTDIR)$(CONF_DIR)/wedata_rerun.conf"
 
 format:
 	clang-format -i plugin/*.c include/*.h tests/unit/*.c tests/unit/*.h tests/bench/*.c

@@ -209,8 +209,10 @@ wdr_signal_decision_t wdr_policy_on_signal(wdr_policy_t *p, size_t wf,
 /* wdr_policy_on_polled: a failure seen by listing the runs, which also
  * shows WeData's RerunTimes. A run whose RerunTimes is below the reruns
  * accepted for it here is DUPLICATE: WeData has not caught up with our
- * rerun yet, and the FAILED it shows is the old failure. Otherwise as
- * wdr_policy_on_signal (rerun_times -1: unknown). */
+ * rerun yet, and the FAILED it shows is the old failure. A run not in the
+ * table or IDLE whose RerunTimes is MaxAttempts or more is EXHAUSTED and
+ * not added: WeData's count is evidence. Otherwise as wdr_policy_on_signal
+ * (rerun_times -1: unknown). */
 wdr_signal_decision_t wdr_policy_on_polled(wdr_policy_t *p, size_t wf,
                                            const char *execution_id,
                                            long long rerun_times,

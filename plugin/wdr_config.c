@@ -852,7 +852,22 @@ static int parse_workflow_block(ctx_t *c, const oconfig_item_t *child,
   /* name_ok bounds the name below WDR_NAME_MAX, so this always fits. */
   snprintf(wc.where, sizeof(wc.where),
            "<Plugin wedata_rerun> <Workflow \"%.*s\">", WDR_NAME_MAX - 1, name);
-  return parse_workflow(&wc, child, w);
+  if (parse_workflow(&wc, child, w) != 0)
+    return -1;
+  /* Two blocks for one workflow would rerun one failure twice (once per
+   * block, perhaps with different ExecuteTypes). At config time only: the
+   * scan over the blocks before is not on any event's path. */
+  for (size_t j = 0; j + 1 < cfg->workflows_num; j++) {
+    const wdr_workflow_cfg_t *o = &cfg->workflows[j];
+    if (strcmp(o->workflow_id, w->workflow_id) == 0 &&
+        strcmp(o->project_id, w->project_id) == 0)
+      return fail(c,
+                  "<Workflow \"%s\"> and <Workflow \"%s\"> both watch "
+                  "WorkflowId \"%s\" of ProjectId \"%s\": one failure would "
+                  "be rerun twice; keep one block per workflow",
+                  o->name, w->name, w->workflow_id, w->project_id);
+  }
+  return 0;
 }
 
 int wdr_config_parse(const oconfig_item_t *ci, wdr_getenv_fn get_env,

@@ -3,6 +3,7 @@
 #include "wdr_policy_store.h"
 #include "wdr_table.h"
 
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -279,6 +280,15 @@ wdr_signal_decision_t wdr_policy_on_polled(wdr_policy_t *p, size_t wf,
     return (wdr_signal_decision_t){.verdict = WDR_SIGNAL_DUPLICATE,
                                    .attempts = run->attempts};
   }
+  /* WeData's own count is evidence too: a run it shows rerun MaxAttempts
+   * times already gets no more, whatever the table knows (a state file
+   * lost or moved aside, reruns by hand or by another tool). Not entered
+   * in the table: a listing of such runs must not fill it. */
+  if (wf < p->cfg.wf_num && (run == NULL || run->state == WDR_RUN_IDLE) &&
+      rerun_times >= p->cfg.wf[wf].max_attempts)
+    return (wdr_signal_decision_t){
+        .verdict = WDR_SIGNAL_EXHAUSTED,
+        .attempts = rerun_times > INT_MAX ? INT_MAX : (int)rerun_times};
   return wdr_policy_on_signal(p, wf, execution_id, now_ms, rnd);
 }
 

@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -734,6 +735,9 @@ class TestConfig(PluginTestCase):
                               '  </Match>', "</Workflow>"]]),
              [("Colour",)]),
             ("duplicate Workflow", conf(workflows=[wf(), wf()]), [(WF,)]),
+            ("one WorkflowId in two blocks",
+             conf(workflows=[wf(), wf("wf_again", execute_type=2)]),
+             [(WF,), ("wf_again",), (WORKFLOW_ID,), ("rerun twice",)]),
             ("bad regex", conf(workflows=[wf(matches=[{"plugin": "/(/"}])]), [("(",)]),
             ("bad Severity", conf(workflows=[wf(matches=[{"severity": "fatal"}])]),
              [("Severity", "fatal")]),
@@ -770,6 +774,37 @@ class TestConfig(PluginTestCase):
                 self.assertTrue(good, "no error line names %r; errors: %r" % (groups, errors))
                 for secret in self.secrets:
                     self.assertNotIn(secret, c.output_text())
+
+    def test_06c_install_keeps_the_config(self):
+        """make install twice with an edited snippet in between keeps the
+        edit (the new snippet lands beside it as .dist); make uninstall
+        removes the plugin and keeps the config."""
+        root = os.path.join(self.tmp, "destdir")
+        repo = os.path.abspath(os.path.join(HERE, "..", ".."))
+        make = ["make", "-s", "-C", repo, "DESTDIR=" + root, "PLUGIN_SO=" + PLUGIN_PATH]
+        conf = os.path.join(root, "etc/collectd/collectd.conf.d/wedata_rerun.conf")
+        plugin = os.path.join(root, "usr/lib/collectd/wedata_rerun.so")
+        out = subprocess.run(make + ["install"], check=True, capture_output=True, text=True)
+        self.assertIn("installed " + conf, out.stdout)
+        self.assertTrue(os.path.exists(plugin))
+        with open(os.path.join(repo, "conf.d", "wedata_rerun.conf")) as fh:
+            shipped = fh.read()
+        with open(conf) as fh:
+            self.assertEqual(fh.read(), shipped)
+        self.assertEqual(os.stat(conf).st_mode & 0o777, 0o640)
+        edited = shipped + '\n# edited by the operator: SecretKey "kept"\n'
+        with open(conf, "w") as fh:
+            fh.write(edited)
+        out = subprocess.run(make + ["install"], check=True, capture_output=True, text=True)
+        self.assertIn("kept " + conf, out.stdout)
+        with open(conf) as fh:
+            self.assertEqual(fh.read(), edited)
+        with open(conf + ".dist") as fh:
+            self.assertEqual(fh.read(), shipped)
+        subprocess.run(make + ["uninstall"], check=True, capture_output=True, text=True)
+        self.assertFalse(os.path.exists(plugin))
+        with open(conf) as fh:
+            self.assertEqual(fh.read(), edited)
 
     def test_06b_good_config_starts(self):
         """Control for test_06: the same base config starts and stops."""
@@ -2736,6 +2771,27 @@ class TestPolling(PluginTestCase):
         self.assertEqual(second.raw_body, self.rerun_body(PROJECT_ID, WORKFLOW_ID, run_id))
         self.assertEqual(self.standin.get_run(run_id).rerun_times, 2)
         self.assert_rerun_count_stays(2, 2.5)
+
+    def test_43b_rerun_times_at_max_attempts_is_exhausted(self):
+        """A polled FAILED run that WeData shows rerun MaxAttempts (2) times
+        already (by hand, or before the state file was lost) is skipped as
+        exhausted, listing after listing, and never rerun; a run one below
+        is rerun once."""
+        at_max, one_left = new_run_id(), new_run_id()
+        self.standin.add_run(PROJECT_ID, WORKFLOW_ID, at_max, state="FAILED",
+                             create_time=time.time() - 30, rerun_times=2)
+        self.standin.add_run(PROJECT_ID, WORKFLOW_ID, one_left, state="FAILED",
+                             create_time=time.time() - 30, rerun_times=1)
+        c = self.poll_collectd([self.poll_workflow(WF, WORKFLOW_ID, MaxAttempts=2)],
+                               interval=1)
+        c.wait_counters(WF, {"accepted": 1, "attempts": 1})
+        seen = self.standin.list_calls(PROJECT_ID)
+        wait_until(lambda: self.standin.list_calls(PROJECT_ID) >= seen + 2, 10,
+                   message="2 more polls", on_fail=c.output_tail)
+        self.wait_at_least(c, WF, "skipped-exhausted", 2)
+        self.assertEqual(self.rerun_requests(at_max), [])
+        self.assertEqual(len(self.rerun_requests(one_left)), 1)
+        self.assertEqual(c.counter(WF, "gave_up"), 0)
 
     def test_44_failed_listings_open_the_breaker(self):
         """Listings count for the breaker: BreakerThreshold 3, every listing

@@ -81,12 +81,23 @@ static oconfig_item_t *start_creds(void) {
   return r;
 }
 
-/* The three required Workflow options. */
-static oconfig_item_t *add_required(oconfig_item_t *wf, double execute_type) {
+/* The three required Workflow options, with a WorkflowId of its own. */
+static oconfig_item_t *add_required_id(oconfig_item_t *wf, double execute_type,
+                                       const char *workflow_id) {
   ocb_str(wf, "ProjectId", "1001");
-  ocb_str(wf, "WorkflowId", "wf-123");
+  ocb_str(wf, "WorkflowId", workflow_id);
   ocb_num(wf, "ExecuteType", execute_type);
   return wf;
+}
+
+/* WorkflowId "wf-123" for the block "wf" (and blocks without a usable
+ * name), "wf-<name>" for the others: two blocks may not share one. */
+static oconfig_item_t *add_required(oconfig_item_t *wf, double execute_type) {
+  char id[128] = "wf-123";
+  if (wf->values_num == 1 && wf->values[0].type == OCONFIG_TYPE_STRING &&
+      strcmp(wf->values[0].value.string, "wf") != 0)
+    snprintf(id, sizeof(id), "wf-%s", wf->values[0].value.string);
+  return add_required_id(wf, execute_type, id);
 }
 
 static oconfig_item_t *add_match(oconfig_item_t *wf) {
@@ -1070,6 +1081,21 @@ static void test_workflow_names(void **state) {
   add_match(add_required(ocb_str(g_root, "Workflow", "other"), 1));
   add_match(add_required(ocb_str(g_root, "Workflow", "wf"), 1));
   expect_error(P ": <Workflow \"wf\"> is defined more than once");
+
+  /* Two blocks for one workflow: one failure would be rerun twice. The
+   * same WorkflowId in another project is another workflow. */
+  start_valid();
+  add_match(add_required_id(ocb_str(g_root, "Workflow", "again"), 2, "wf-123"));
+  expect_error(P ": <Workflow \"wf\"> and <Workflow \"again\"> both watch "
+                 "WorkflowId \"wf-123\" of ProjectId \"1001\": one failure "
+                 "would be rerun twice; keep one block per workflow");
+  start_valid();
+  oconfig_item_t *other = ocb_str(g_root, "Workflow", "elsewhere");
+  ocb_str(other, "ProjectId", "2002");
+  ocb_str(other, "WorkflowId", "wf-123");
+  ocb_num(other, "ExecuteType", 1);
+  add_match(other);
+  assert_int_equal(parse_ok(fake_env)->workflows_num, 2);
 
   /* An error in the second Workflow names it. */
   start_valid();

@@ -851,6 +851,33 @@ static void test_polled_run_not_caught_up(void **state) {
   assert_int_equal(d.verdict, WDR_SIGNAL_SCHEDULED);
 }
 
+/* A listed run that WeData shows rerun MaxAttempts times already is
+ * exhausted, whatever the table knows, and is not added to it. */
+static void test_polled_rerun_times_is_evidence(void **state) {
+  (void)state;
+  create();
+  int max = g_wf[WF].max_attempts;
+  wdr_signal_decision_t d =
+      wdr_policy_on_polled(g_p, WF, "lost-state", max, T0, 0);
+  assert_int_equal(d.verdict, WDR_SIGNAL_EXHAUSTED);
+  assert_int_equal(d.attempts, max);
+  assert_false(d.gave_up); /* not our reruns: no gave_up of ours */
+  assert_int_equal(runs_num(), 0);
+  take_none(T0, INT64_MAX);
+  d = wdr_policy_on_polled(g_p, WF, "by-hand", 1000000000000LL, T0, 0);
+  assert_int_equal(d.verdict, WDR_SIGNAL_EXHAUSTED);
+  assert_int_equal(runs_num(), 0);
+  /* A run of ours, finished, that WeData shows at the limit. */
+  accepted_attempt(WF, "ours", T0);
+  d = wdr_policy_on_polled(g_p, WF, "ours", max, T0 + DAY, 0);
+  assert_int_equal(d.verdict, WDR_SIGNAL_EXHAUSTED);
+  /* One below: rerun as usual; unknown (-1): as a signal. */
+  d = wdr_policy_on_polled(g_p, WF, "one-left", max - 1, T0 + DAY, 0);
+  assert_int_equal(d.verdict, WDR_SIGNAL_SCHEDULED);
+  d = wdr_policy_on_polled(g_p, WF, "unknown", -1, T0 + DAY, 0);
+  assert_int_equal(d.verdict, WDR_SIGNAL_SCHEDULED);
+}
+
 /* --- request retries ---------------------------------------------------- */
 
 /* Retryable errors: retry k waits d/2..d with d = 1 s * 2^(k-1), at most
@@ -2797,6 +2824,7 @@ int main(void) {
       T(test_scope_incomplete),
       T(test_escalate_to_full),
       T(test_polled_run_not_caught_up),
+      T(test_polled_rerun_times_is_evidence),
       T(test_request_retries_lower_bound),
       T(test_request_retries_upper_bound),
       T(test_request_retries_max_rnd),
