@@ -109,4 +109,9 @@ typedef enum {
  * unknown codes are permanent. */
 wdr_api_class_t wdr_answer_classify(const wdr_api_result_t *res);
 
+/* wdr_answer_is_throttle: the server refused the request for the quota
+ * (RequestLimitExceeded and its subcodes, such as UinLimitExceeded): it did
+ * nothing, and the answer says "slow down", not "the run failed". */
+bool wdr_answer_is_throttle(const wdr_api_result_t *res);
+
 #endif

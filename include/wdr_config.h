@@ -68,6 +68,7 @@ typedef struct {
   bool dry_run;
   char *state_file;           /* relative paths are below collectd's BaseDir */
   double state_retention;     /* seconds */
+  double permanent_hold;      /* seconds */
   int max_tracked_runs;       /* runs in the table at once */
   double poll_interval;       /* seconds between polls */
   double poll_lookback;       /* seconds: how far back runs are looked at */

@@ -29,6 +29,7 @@ enum wdr_counter {
   WDR_CNT_ASYNC_PART_SUCCESS,
   WDR_CNT_ASYNC_TIMEOUT, /* still pending after AsyncTimeout */
   WDR_CNT_EVICTED,       /* finished runs forgotten early: MaxTrackedRuns */
+  WDR_CNT_THROTTLED,     /* requests answered RequestLimitExceeded* */
   WDR_CNT_NUM
 };
 
@@ -80,6 +81,10 @@ void wdr_metrics_set_recovery(wdr_metrics_t *m, size_t wf, double seconds);
 /* wdr_metrics_set_breaker: the plugin-wide gauge-breaker_open (0 or 1). */
 void wdr_metrics_set_breaker(wdr_metrics_t *m, bool open);
 
+/* wdr_metrics_set_rate: the plugin-wide gauge-rate_limit-current, requests
+ * a second the pace allows now. */
+void wdr_metrics_set_rate(wdr_metrics_t *m, double rate);
+
 /* One value to dispatch. plugin_instance "" means plugin-wide. */
 typedef struct {
   const char *plugin_instance;
@@ -95,7 +100,8 @@ typedef void (*wdr_emit_fn)(void *ctx, const wdr_metric_t *v);
 /* wdr_metrics_emit emits, per workflow (names[i] is workflow i's name):
  * every counter and skip reason, each error code seen, each action's last
  * latency, the last time to recover once there is one; then the
- * plugin-wide queue_length and gauge-breaker_open. */
+ * plugin-wide queue_length, gauge-breaker_open and gauge-rate_limit-current
+ * (once set). */
 void wdr_metrics_emit(wdr_metrics_t *m, char *const *names, size_t queue_length,
                       wdr_emit_fn emit, void *ctx);
 

@@ -47,8 +47,12 @@ typedef struct {
 typedef struct {
   const wdr_policy_wf_t *wf; /* one per workflow, borrowed */
   size_t wf_num;
-  int max_request_retries;  /* per attempt */
-  int64_t retention_ms;     /* forget finished runs this old */
+  int max_request_retries; /* per attempt */
+  int64_t retention_ms;    /* forget finished runs this old */
+  /* A run stopped by a permanent error stays stopped this long (from the
+   * start of the attempt that ended in it); a failure signal after that
+   * starts a new attempt. */
+  int64_t permanent_hold_ms;
   size_t max_runs;          /* table bound */
   int64_t async_poll_ms;    /* AsyncPollInterval */
   int64_t async_timeout_ms; /* AsyncTimeout */

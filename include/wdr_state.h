@@ -64,11 +64,14 @@ typedef struct {
   size_t runs;             /* in the policy after loading */
   size_t unknown_workflow; /* records dropped: workflow not configured */
   size_t rejected;         /* dropped: the table was full */
-  bool legacy;             /* version 1: write version 2 now */
-  uint64_t gen;            /* the snapshot's journal generation */
-  size_t journal_records;  /* applied from the journal */
-  bool torn;               /* the journal's cut last record was ignored */
-  bool stale_journal;      /* a journal of another generation was ignored */
+  /* records of runs that a credentials error had stopped for good (older
+   * versions), released on load */
+  size_t released;
+  bool legacy;            /* version 1: write version 2 now */
+  uint64_t gen;           /* the snapshot's journal generation */
+  size_t journal_records; /* applied from the journal */
+  bool torn;              /* the journal's cut last record was ignored */
+  bool stale_journal;     /* a journal of another generation was ignored */
 } wdr_state_stats_t;
 
 /* wdr_state_load restores a snapshot (NUL-terminated, snapshot_len bytes;

@@ -40,6 +40,11 @@ static bool code_is(const char *code, const char *family) {
   return strncmp(code, family, n) == 0 && (code[n] == '\0' || code[n] == '.');
 }
 
+bool wdr_answer_is_throttle(const wdr_api_result_t *res) {
+  return !res->response.ok &&
+         code_is(res->response.error_code, "RequestLimitExceeded");
+}
+
 wdr_api_class_t wdr_answer_classify(const wdr_api_result_t *res) {
   const char *code = res->response.error_code;
   if (res->response.ok)

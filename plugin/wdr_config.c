@@ -131,7 +131,10 @@ static const opt_t plugin_opts[] = {
      .min = 0.1,
      .max = 1000,
      .def = 20,
-     .meaning = "requests per second, all actions and workflows together"},
+     .meaning = "requests per second, all actions and workflows together: "
+                "at most this many leave in any second (and 40 ms), spaced "
+                "1/RateLimit apart; lowered after a throttle answer, see "
+                "\"Sharing the quota\""},
     {.key = "BreakerThreshold",
      .kind = OPT_INT,
      .offset = PLUGIN_FIELD(breaker_threshold),
@@ -163,6 +166,14 @@ static const opt_t plugin_opts[] = {
      .max = 315360000,
      .def = 604800,
      .meaning = "seconds a finished run is remembered"},
+    {.key = "PermanentHold",
+     .kind = OPT_NUMBER,
+     .offset = PLUGIN_FIELD(permanent_hold),
+     .min = 0,
+     .max = 315360000,
+     .def = 3600,
+     .meaning = "seconds a run stopped by a permanent error stays stopped; "
+                "a failure signal after that starts a new attempt"},
     {.key = "MaxTrackedRuns",
      .kind = OPT_INT,
      .offset = PLUGIN_FIELD(max_tracked_runs),

@@ -1,10 +1,10 @@
 #include "wdr_engine.h"
 #include "wdr_breaker.h"
 #include "wdr_loglimit.h"
+#include "wdr_pace.h"
 #include "wdr_policy.h"
 #include "wdr_policy_store.h"
 #include "wdr_poll.h"
-#include "wdr_ratelimit.h"
 #include "wdr_state.h"
 
 #include <inttypes.h>
@@ -23,7 +23,7 @@ struct wdr_engine_s {
   bool *persist;              /* false for dry-run workflows */
   char **names;               /* the workflows' names, borrowed from cfg */
   wdr_poll_t *poll;
-  wdr_ratelimit_t ratelimit;
+  wdr_pace_t pace;
   wdr_breaker_t breaker;
   int64_t next_prune;
   /* The durable state: the journal generation, the sizes that decide when
@@ -50,7 +50,7 @@ struct wdr_engine_s {
   bool folding;
   size_t fold_cursor, fold_bytes, next_bytes;
   int64_t hold_until; /* restored work and polls wait until then */
-  wdr_loglimit_t limit_refused, limit_state;
+  wdr_loglimit_t limit_refused, limit_state, limit_throttle;
 };
 
 static const wdr_workflow_cfg_t *wf_cfg(const wdr_engine_t *e, size_t wf) {
@@ -83,6 +83,7 @@ static wdr_policy_t *create_policy(const wdr_engine_t *e) {
       .wf_num = cfg->workflows_num,
       .max_request_retries = cfg->max_request_retries,
       .retention_ms = (int64_t)(cfg->state_retention * 1000.0),
+      .permanent_hold_ms = (int64_t)(cfg->permanent_hold * 1000.0),
       .max_runs = (size_t)cfg->max_tracked_runs,
       .async_poll_ms = (int64_t)ceil(cfg->async_poll_interval * 1000.0),
       .async_timeout_ms = (int64_t)ceil(cfg->async_timeout * 1000.0)});
@@ -216,6 +217,13 @@ static int load_state(wdr_engine_t *e, int64_t now_ms) {
                   stats.torn ? "; the journal's last record was cut short by "
                                "a crash and is ignored"
                              : "");
+    if (stats.released > 0)
+      wdr_sink_logf(e->sink, WDR_LOG_NOTICE,
+                    "state file \"%s\": %zu run(s) that a credentials error "
+                    "(AuthFailure*, UnauthorizedOperation*) had stopped for "
+                    "good are eligible again: the next failure signal reruns "
+                    "them",
+                    path, stats.released);
     goto done;
   }
   /* Part of the file may be in the policy: start again from nothing. */
@@ -256,10 +264,11 @@ wdr_engine_t *wdr_engine_create(const wdr_config_t *cfg, wdr_metrics_t *metrics,
   e->sink = sink;
   e->next_prune = now_ms + WDR_ENGINE_PRUNE_MS;
   e->hold_until = now_ms + WDR_ENGINE_START_HOLD_MS;
-  wdr_ratelimit_init(&e->ratelimit, cfg->rate_limit, 1.0, now_ms);
   wdr_breaker_init(&e->breaker, cfg->breaker_threshold,
                    (int64_t)(cfg->breaker_cooldown * 1000.0));
-  if (build_workflows(e) != 0 || (e->policy = create_policy(e)) == NULL ||
+  wdr_metrics_set_rate(metrics, cfg->rate_limit);
+  if (wdr_pace_init(&e->pace, cfg->rate_limit, now_ms) != 0 ||
+      build_workflows(e) != 0 || (e->policy = create_policy(e)) == NULL ||
       (e->poll = wdr_poll_create(cfg, metrics, sink)) == NULL ||
       load_state(e, now_ms) != 0) {
     wdr_engine_destroy(e);
@@ -273,6 +282,7 @@ void wdr_engine_destroy(wdr_engine_t *e) {
     return;
   wdr_poll_destroy(e->poll);
   wdr_policy_destroy(e->policy);
+  wdr_pace_free(&e->pace);
   free(e->policy_wf);
   free(e->persist);
   free(e->names);
@@ -900,6 +910,25 @@ static void report_result(wdr_engine_t *e, const wdr_policy_job_t *job,
   }
 }
 
+/* A request refused for the quota: the pace slows down, and the job is due
+ * again as it was (no retry of the run used up, its budget charge given
+ * back): it leaves when the slower pace allows. */
+static void on_throttle(wdr_engine_t *e, const wdr_job_t *job,
+                        const wdr_response_t *r, int64_t now_ms) {
+  size_t wf = wdr_job_wf(job);
+  wdr_metrics_count(e->metrics, wf, WDR_CNT_THROTTLED);
+  wdr_metrics_error(e->metrics, wf, r->error_code);
+  wdr_pace_throttled(&e->pace, now_ms);
+  double rate = wdr_pace_rate(&e->pace, now_ms);
+  wdr_metrics_set_rate(e->metrics, rate);
+  warn_limited(e, &e->limit_throttle, now_ms,
+               "%s: %s: slowing down to %.1f requests/s (RateLimit %g; "
+               "the account's quota is shared with its other clients)",
+               wdr_action_of(job->kind)->action, r->error_code, rate,
+               e->cfg->rate_limit);
+  wdr_engine_requeue(e, job, now_ms);
+}
+
 /* The latency of every answer, under each workflow the job is about. */
 static void record_latency(wdr_engine_t *e, const wdr_job_t *job,
                            const wdr_answer_t *a) {
@@ -925,13 +954,20 @@ void wdr_engine_on_answer(wdr_engine_t *e, const wdr_job_t *job,
   }
   wdr_api_class_t cls = wdr_answer_classify(&a->res);
   record_latency(e, job, a);
+  bool throttle = a->rc == 0 && wdr_answer_is_throttle(&a->res);
+  /* A throttle is no outage: the server is up and says "slow down". */
   if (a->rc == 0)
     record_breaker(e,
-                   cls == WDR_CLASS_OK || cls == WDR_CLASS_PERMANENT ||
-                       cls == WDR_CLASS_RESIGN,
+                   throttle || cls == WDR_CLASS_OK ||
+                       cls == WDR_CLASS_PERMANENT || cls == WDR_CLASS_RESIGN,
                    now_ms);
   else
     wdr_breaker_cancel(&e->breaker); /* nothing was sent: no verdict */
+  if (throttle) {
+    on_throttle(e, job, &a->res.response, now_ms);
+    wdr_answer_free(a);
+    return;
+  }
   if (job->kind == WDR_JOB_LIST) {
     found_ctx_t f = {e, rnd};
     wdr_poll_on_answer(e->poll, &job->list, a, now_ms, rnd, on_found, &f);
@@ -963,13 +999,13 @@ static void lower(int64_t *wake, int64_t at) {
     *wake = at;
 }
 
-/* May one more request go now? Takes a rate-limit token and, when the
+/* May one more request go now? Takes a place in the pace and, when the
  * breaker is half-open, its probe. Otherwise lowers *wake to when to try. */
 static bool may_send(wdr_engine_t *e, int64_t now_ms, int64_t *wake) {
   int64_t wait = 0;
   /* The rate limit first: a refused token costs nothing, while a half-open
    * breaker hands out its one probe when it says yes. */
-  if (wdr_ratelimit_take(&e->ratelimit, now_ms, &wait) &&
+  if (wdr_pace_take(&e->pace, now_ms, &wait) &&
       wdr_breaker_allow(&e->breaker, now_ms, &wait))
     return true;
   lower(wake, now_ms + (wait > 0 ? wait : WDR_ENGINE_IDLE_MS));
@@ -987,6 +1023,7 @@ static void report_dry_run(wdr_engine_t *e, const wdr_policy_job_t *job) {
 size_t wdr_engine_dispatch(wdr_engine_t *e, int64_t now_ms, wdr_job_t *jobs,
                            size_t max, int64_t *ret_wake) {
   int64_t wake = now_ms + WDR_ENGINE_IDLE_MS;
+  wdr_metrics_set_rate(e->metrics, wdr_pace_rate(&e->pace, now_ms));
   if (now_ms >= e->next_prune) {
     wdr_policy_prune(e->policy, now_ms);
     e->next_prune = now_ms + WDR_ENGINE_PRUNE_MS;

@@ -34,6 +34,7 @@ struct wdr_metrics_s {
   wf_metrics_t *wf;
   size_t wf_num;
   bool breaker_open;
+  double rate; /* < 0: not set yet */
 };
 
 static const char *const counter_names[WDR_CNT_NUM] = {
@@ -52,6 +53,7 @@ static const char *const counter_names[WDR_CNT_NUM] = {
     [WDR_CNT_ASYNC_PART_SUCCESS] = "async-PART_SUCCESS",
     [WDR_CNT_ASYNC_TIMEOUT] = "async-TIMEOUT",
     [WDR_CNT_EVICTED] = "evicted",
+    [WDR_CNT_THROTTLED] = "throttled",
 };
 
 static const char *const skip_names[WDR_SKIP_NUM] = {
@@ -81,6 +83,7 @@ wdr_metrics_t *wdr_metrics_create(size_t workflows_num) {
     return NULL;
   }
   m->wf_num = workflows_num;
+  m->rate = -1;
   pthread_mutex_init(&m->lock, NULL);
   return m;
 }
@@ -168,6 +171,12 @@ void wdr_metrics_set_breaker(wdr_metrics_t *m, bool open) {
   pthread_mutex_unlock(&m->lock);
 }
 
+void wdr_metrics_set_rate(wdr_metrics_t *m, double rate) {
+  pthread_mutex_lock(&m->lock);
+  m->rate = rate;
+  pthread_mutex_unlock(&m->lock);
+}
+
 static void emit_derive(wdr_emit_fn emit, void *ctx, const char *inst,
                         const char *type_instance, uint64_t value) {
   emit(ctx, &(wdr_metric_t){.plugin_instance = inst,
@@ -216,6 +225,7 @@ void wdr_metrics_emit(wdr_metrics_t *m, char *const *names, size_t queue_length,
   }
   pthread_mutex_lock(&m->lock);
   bool breaker_open = m->breaker_open;
+  double rate = m->rate;
   pthread_mutex_unlock(&m->lock);
   emit(ctx, &(wdr_metric_t){.plugin_instance = "",
                             .type = "queue_length",
@@ -225,4 +235,9 @@ void wdr_metrics_emit(wdr_metrics_t *m, char *const *names, size_t queue_length,
                             .type = "gauge",
                             .type_instance = "breaker_open",
                             .gauge = breaker_open ? 1.0 : 0.0});
+  if (rate >= 0)
+    emit(ctx, &(wdr_metric_t){.plugin_instance = "",
+                              .type = "gauge",
+                              .type_instance = "rate_limit-current",
+                              .gauge = rate});
 }

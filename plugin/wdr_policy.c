@@ -248,8 +248,14 @@ static wdr_signal_decision_t signal_run(wdr_policy_t *p, size_t wf,
       d.verdict = WDR_SIGNAL_DUPLICATE;
       return d;
     case WDR_RUN_PERMANENT:
-      d.verdict = WDR_SIGNAL_PERMANENT;
-      return d;
+      /* A permanent error is about the request as it was then (a
+       * parameter, a permission, the run's state); after PermanentHold
+       * a new failure deserves a new attempt. */
+      if (now_ms - run->last_try_ms < p->cfg.permanent_hold_ms) {
+        d.verdict = WDR_SIGNAL_PERMANENT;
+        return d;
+      }
+      break;
     default:
       break;
     }
@@ -950,6 +956,16 @@ const int64_t *wdr_policy_budget(const wdr_policy_t *p, size_t wf,
   return wf < p->cfg.wf_num ? p->budget[wf].t : NULL;
 }
 
+static bool code_in(const char *code, const char *family) {
+  size_t n = strlen(family);
+  return strncmp(code, family, n) == 0 && (code[n] == '\0' || code[n] == '.');
+}
+
+static bool is_credentials_error(const char *code) {
+  return code != NULL && (code_in(code, "AuthFailure") ||
+                          code_in(code, "UnauthorizedOperation"));
+}
+
 int wdr_policy_restore(wdr_policy_t *p, wdr_run_t *run, int64_t now_ms) {
   if (run->wf >= p->cfg.wf_num || run->state >= WDR_RUN_STATE_NUM)
     return -1;
@@ -987,8 +1003,15 @@ int wdr_policy_restore(wdr_policy_t *p, wdr_run_t *run, int64_t now_ms) {
     r->state = WDR_RUN_IDLE; /* TrackAsync was switched off */
   if (r->state == WDR_RUN_ASYNC && wdr_cid_is_empty(&r->last_async_id))
     r->state = WDR_RUN_FOLLOW;
+  /* Stopped by a credentials error (older versions did that): the key was
+   * at fault, not the run. */
+  int released = 0;
+  if (r->state == WDR_RUN_PERMANENT && is_credentials_error(r->last_error)) {
+    r->state = WDR_RUN_IDLE;
+    released = 1;
+  }
   wdr_table_settle(p->table, r);
-  return 0;
+  return released;
 }
 
 void wdr_policy_restore_budget(wdr_policy_t *p, size_t wf, int64_t sent_ms) {

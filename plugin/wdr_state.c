@@ -350,10 +350,12 @@ static int parse_legacy(yajl_val root, wdr_policy_t *p, char *const *names,
     if (ok && wf < 0)
       stats->unknown_workflow++;
     r.wf = wf >= 0 ? (uint32_t)wf : 0;
-    if (wf >= 0 && wdr_policy_restore(p, &r, now_ms) == 0)
+    int rc = wf >= 0 ? wdr_policy_restore(p, &r, now_ms) : -1;
+    if (rc >= 0)
       stats->runs++;
     else if (wf >= 0)
       stats->rejected++;
+    stats->released += rc == 1;
     wdr_run_clear(&r);
     if (!ok)
       PARSE_FAIL("run %zu is malformed", i + 1);
@@ -409,8 +411,10 @@ static int apply_run(load_t *l, yajl_val body, size_t line) {
   /* A later record of a run replaces the earlier one. */
   char id[WDR_ID_MAX];
   wdr_policy_forget(l->p, r.wf, wdr_cid_str(&r.execution_id, id));
-  if (wdr_policy_restore(l->p, &r, l->now_ms) != 0)
+  int rc = wdr_policy_restore(l->p, &r, l->now_ms);
+  if (rc < 0)
     l->stats->rejected++;
+  l->stats->released += rc == 1;
   wdr_run_clear(&r);
   return 0;
 }

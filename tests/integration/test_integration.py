@@ -935,15 +935,15 @@ class TestRetries(PluginTestCase):
 
     def test_12_retryable_error_then_success(self):
         run_id = new_run_id()
-        self.standin.script(ws.error("RequestLimitExceeded", "slow down"), ws.ok(),
+        self.standin.script(ws.error("ServiceUnavailable", "try later"), ws.ok(),
                             execution_id=run_id, action=RERUN)
         c = self.collectd()
         self.fire(c, run_id)
         c.wait_counters(WF, {"signals": 1, "attempts": 2, "accepted": 1, "failed": 1,
-                             "retries": 1, "error-RequestLimitExceeded": 1,
+                             "retries": 1, "error-ServiceUnavailable": 1,
                              "skipped-retries_exhausted": 0}, timeout=15)
         first, second = self.rerun_requests(run_id)
-        self.assertEqual((first.error_code, second.error_code), ("RequestLimitExceeded", None))
+        self.assertEqual((first.error_code, second.error_code), ("ServiceUnavailable", None))
         waited = second.received_at - first.answered_at
         self.assertGreaterEqual(waited, 0.45, "retried before half of 1 s")
         self.assertLessEqual(waited, 1.6, "retried after more than 1 s")
@@ -954,7 +954,7 @@ class TestRetries(PluginTestCase):
         self.assertEqual(self.verify_requests(), [])
         self.assert_request_count_stays(2, 1.5)
 
-    RETRYABLE = [("RequestLimitExceeded.UinLimitExceeded", None), ("InternalError", None),
+    RETRYABLE = [("InternalError", None),
                  ("InternalError.UnknownError", None), ("ServiceUnavailable", None),
                  ("ResourceUnavailable", None), ("ResourceUnavailable.Maintenance", None),
                  ("ResourceInUse", None), ("ResourceInUse.Locked", None),
@@ -987,6 +987,28 @@ class TestRetries(PluginTestCase):
         self.assertEqual(self.sink.notifications(plugin="wedata_rerun", severity="FAILURE"), [])
         c.wait_counters(WF, {"error-InternalError": 1,
                              "error-ClientError.HttpStatusCodeError": 2}, timeout=5)
+
+    def test_12d_throttle_is_no_failure(self):
+        """RequestLimitExceeded three times, then ok: sent again as soon as
+        the slower pace allows, no retry of the run used, nothing counted as
+        failed, the pace lowered (a WARNING); MaxRequestRetries 1
+        would have ended the attempt after the second refusal otherwise."""
+        run_id = new_run_id()
+        throttle = ws.error("RequestLimitExceeded.UinLimitExceeded", "slow down")
+        self.standin.script(throttle, throttle, throttle, ws.ok(), execution_id=run_id,
+                            action=RERUN)
+        c = self.collectd(options=self.options(MaxRequestRetries=1))
+        self.fire(c, run_id)
+        c.wait_counters(WF, {"attempts": 4, "accepted": 1, "failed": 0, "retries": 0,
+                             "throttled": 3, "skipped-retries_exhausted": 0,
+                             "error-RequestLimitExceeded.UinLimitExceeded": 3}, timeout=15)
+        reruns = self.rerun_requests(run_id)
+        self.assertEqual(len(reruns), 4)
+        # Paced, not backed off: at 0.5 requests/s at the slowest.
+        for before, after in zip(reruns, reruns[1:]):
+            self.assertLess(after.received_at - before.answered_at, 2.2)
+        self.assertTrue(c.log_messages("warning", "slowing down to"), c.output_tail())
+        self.assertEqual(self.sink.notifications(plugin="wedata_rerun", severity="FAILURE"), [])
 
     def test_12c_signature_expire_resigned_once(self):
         """AuthFailure.SignatureExpire: re-signed and sent again at once; a
@@ -1025,6 +1047,56 @@ class TestRetries(PluginTestCase):
         self.wait_at_least(c, WF, "skipped-permanent_error", 1)
         self.assert_request_count_stays(1, 2.0)
         self.assertEqual(self.standin.get_run(run_id).rerun_times, 0)
+
+    def test_13c_permanent_hold(self):
+        """PermanentHold 3: a failure signal within 3 s of the attempt that
+        ended in InvalidParameter is skipped; one after it starts a new
+        attempt, which is accepted."""
+        run_id = new_run_id()
+        self.standin.script(ws.error("InvalidParameter", "no such task"),
+                            execution_id=run_id, action=RERUN)
+        # Attempts are still spaced by the backoff: a short one here.
+        quick = self.workflow(extra=wf_opts(RetryInterval=0.5, MaxRetryInterval=1))
+        c = self.collectd([quick], options=self.options(PermanentHold=3))
+        self.fire(c, run_id)
+        self.wait_note(run_id, "FAILURE", c=c)
+        started = self.rerun_requests(run_id)[0].received_at
+        self.fire(c, run_id)
+        self.wait_at_least(c, WF, "skipped-permanent_error", 1)
+        self.assert_request_count_stays(1, max(0.0, started + 3.2 - time.time()))
+        self.fire(c, run_id)
+        c.wait_counters(WF, {"attempts": 2, "accepted": 1, "failed": 1}, timeout=10)
+        self.assertEqual(self.standin.get_run(run_id).rerun_times, 1)
+
+    def test_13d_credentials_stops_released_on_load(self):
+        """A state file from an older version with a run stopped for good
+        by AuthFailure.SecretIdNotFound, and one by InvalidParameter: at
+        start a NOTICE says one run is eligible again; its next failure is
+        rerun, the other's is still skipped."""
+        state = os.path.join(self.tmp, "released", "wedata.state")
+        os.makedirs(os.path.dirname(state))
+        auth, param = new_run_id(), new_run_id()
+        now = int(time.time() * 1000)
+        rec = ('{"run":{"workflow":"%s","execution_id":"%%s","state":"permanent",'
+               '"in_flight":"rerun","attempts":0,"tries":1,"request_retries":0,'
+               '"verify_tries":0,"resigned":false,"gave_up":false,'
+               '"first_signal_ms":%d,"last_signal_ms":%d,"last_try_ms":%d,'
+               '"next_at_ms":0,"updated_ms":%d,"last_async_id":"",'
+               '"last_error":"%%s"}}\n' % ((WF,) + (now,) * 4))
+        with open(state, "w") as fh:
+            fh.write('{"version":2,"kind":"snapshot","saved_ms":%d,"journal":1}\n' % now)
+            fh.write(rec % (auth, "AuthFailure.SecretIdNotFound"))
+            fh.write(rec % (param, "InvalidParameter"))
+        quick = self.workflow(extra=wf_opts(RetryInterval=0.5, MaxRetryInterval=1))
+        c = self.collectd([quick], options=self.options(StateFile=state))
+        wait_until(lambda: c.log_messages("notice", "1 run(s) that a credentials error"),
+                   10, message="the NOTICE about the released run", on_fail=c.output_tail)
+        time.sleep(START_HOLD)
+        self.fire(c, auth)
+        self.fire(c, param)
+        c.wait_counters(WF, {"accepted": 1, "skipped-permanent_error": 1}, timeout=10)
+        self.assertEqual(len(self.rerun_requests(auth)), 1)
+        self.assertEqual(self.rerun_requests(param), [])
 
     PERMANENT = ["InvalidParameter.InvalidJobState", "InvalidParameterValue",
                  "ResourceNotFound", "UnauthorizedOperation",
@@ -1773,6 +1845,74 @@ class TestFoldAndBurst(PluginTestCase):
         self.assertEqual(dropped + c.counter(WF, "would_rerun"), 10000)
         self.assertTrue([w for w in c.log_messages("warning") if "queue full (QueueLimit 1)" in w],
                         c.output_tail())
+
+
+class TestQuota(PluginTestCase):
+    """Issue 10: the API quota as the strictest reading has it (at most N
+    requests of one action in any second as they arrive, refused ones
+    counted), shared with the account's other clients."""
+
+    def _failures(self, n):
+        runs = [new_run_id() for _ in range(n)]
+        for run_id in runs:
+            self.standin.add_run(PROJECT_ID, WORKFLOW_ID, run_id, state="FAILED")
+        return runs
+
+    def _rate(self, runs):
+        times = sorted(r.received_at for r in self.rerun_requests()
+                       if r.execution_id in set(runs) and not r.rate_limited)
+        return (len(times) - 1) / (times[-1] - times[0])
+
+    def test_64_sliding_window_never_refused(self):
+        """300 failures at RateLimit 20 against a 20-per-second sliding
+        window: no RequestLimitExceeded at all, every run rerun once, and
+        the drain at 19 requests/s or more."""
+        self.standin.set_window_limit(20)
+        runs = self._failures(300)
+        c = self.collectd(options=self.options(RateLimit=20, QueueLimit=1024))
+        items = [dict(plugin="wedata", meta={"WorkflowExecutionId": r,
+                                             "WorkflowId": WORKFLOW_ID}) for r in runs]
+        c.putnotif_many(items, connections=2)
+        c.wait_counters(WF, {"accepted": 300, "throttled": 0}, timeout=60)
+        self.assertEqual(self.standin.rate_limited_count(), 0)
+        self.assertEqual(sorted(self.standin.get_run(r).rerun_times for r in runs),
+                         [1] * 300)
+        rate = self._rate(runs)
+        sys.stdout.write("\n    drained at %.2f requests/s ... " % rate)
+        self.assertGreaterEqual(rate, 19.0)
+        self.assertLessEqual(rate, 20.0)
+
+    def test_65_quota_shared_with_another_client(self):
+        """Another client of the account sends 10 requests/s of the same
+        action for the whole test; 300 failures at RateLimit 20. The plugin
+        slows down (gauge-rate_limit-current below 20, throttles counted):
+        its refused requests are at most 5 % of its requests, it still
+        reruns 8 a second or more, every run once, and the breaker never
+        opens."""
+        self.standin.set_window_limit(20)
+        self.standin.compete(10)
+        runs = self._failures(300)
+        c = self.collectd(options=self.options(RateLimit=20, QueueLimit=1024,
+                                               BreakerThreshold=5))
+        items = [dict(plugin="wedata", meta={"WorkflowExecutionId": r,
+                                             "WorkflowId": WORKFLOW_ID}) for r in runs]
+        c.putnotif_many(items, connections=2)
+        c.wait_counters(WF, {"accepted": 300}, timeout=120)
+        self.standin.compete(None)
+        mine = [r for r in self.rerun_requests() if r.execution_id in set(runs)]
+        refused = sum(1 for r in mine if r.rate_limited)
+        rate = self._rate(runs)
+        sys.stdout.write("\n    %d requests, %d refused (%.1f %%), %.2f reruns/s ... "
+                         % (len(mine), refused, 100.0 * refused / len(mine), rate))
+        self.assertLessEqual(refused, 0.05 * len(mine))
+        self.assertGreaterEqual(rate, 8.0)
+        self.assertEqual(sorted(self.standin.get_run(r).rerun_times for r in runs),
+                         [1] * 300)
+        self.assertEqual(c.counter(WF, "throttled"), refused)
+        self.assertEqual(c.counter(WF, "retries"), 0)
+        self.assertFalse([n for n in self.sink.notifications()
+                          if "breaker" in json.dumps(n.raw)], "the breaker opened")
+        self.assertEqual(c.gauge("breaker_open"), 0)
 
 
 class TestConfigPolicy(PluginTestCase):
@@ -3478,7 +3618,7 @@ def load_tests(loader, standard_tests, pattern):
     suite = unittest.TestSuite()
     for cls in (TestHarness, TestRequests, TestFailures, TestConfig, TestCredentials,
                 TestMetricsAndQueue, TestRetries, TestPolicy, TestBreaker, TestDurableState,
-                TestOneOwner, TestJournal, TestFoldAndBurst, TestConfigPolicy, TestVerifyAndScope, TestPolling, TestTrackAsync,
+                TestOneOwner, TestJournal, TestFoldAndBurst, TestQuota, TestConfigPolicy, TestVerifyAndScope, TestPolling, TestTrackAsync,
                 TestLoad):
         suite.addTests(loader.loadTestsFromTestCase(cls))
     return suite

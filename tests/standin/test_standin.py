@@ -1360,6 +1360,27 @@ class TokenBucketTest(unittest.TestCase):
             ws.TokenBucket(0)
 
 
+class SlidingWindowTest(unittest.TestCase):
+
+    def test_window(self):
+        now = [100.0]
+        w = ws.SlidingWindow(20, clock=lambda: now[0])
+        self.assertEqual(sum(w.arrive("A") for _ in range(25)), 20)
+        self.assertTrue(w.arrive("B"))          # per action
+        now[0] += 0.999
+        self.assertFalse(w.arrive("A"))         # the 25 (refused too) still count
+        now[0] += 0.002                         # all of them a second old
+        self.assertTrue(w.arrive("A"))
+        # 20 evenly in a second, then one more within the same second: refused.
+        w = ws.SlidingWindow(20, clock=lambda: now[0])
+        for _ in range(20):
+            self.assertTrue(w.arrive("A"))
+            now[0] += 0.049
+        self.assertFalse(w.arrive("A"))
+        with self.assertRaises(ValueError):
+            ws.SlidingWindow(0)
+
+
 class SinkTest(unittest.TestCase):
     """The write_http sink parses collectd 5.12's notification JSON."""
 

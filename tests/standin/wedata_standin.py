@@ -69,6 +69,9 @@ What it does:
   applied=True.  A delayed answer is not sent if the client has gone.
 * Optional rate limit (rate_limit=N): a token bucket over all actions,
   N tokens, N per second; an empty bucket answers RequestLimitExceeded.
+  Or set_window_limit(N): at most N requests of one action in any second,
+  refused ones counted, answered RequestLimitExceeded.UinLimitExceeded;
+  compete(rate) adds another client of the account spending that quota.
 * NotificationSink: a plain-HTTP receiver for collectd's write_http
   plugin (Format JSON, Notifications true).
 """
@@ -526,6 +529,29 @@ class TokenBucket:
         return False
 
 
+class SlidingWindow:
+    """The strictest reading of "N requests a second per action": at most
+    `limit` arrivals of one action in any 1-second window, refused ones
+    counted too (every arrival is remembered). Not locked: the stand-in
+    calls it under its own lock."""
+
+    def __init__(self, limit, clock=time.monotonic):
+        if limit < 1:
+            raise ValueError("limit must be >= 1")
+        self.limit = int(limit)
+        self.clock = clock
+        self.arrivals = {}   # action -> list of arrival times, oldest first
+
+    def arrive(self, action):
+        """Counts one arrival of action; True when it is within the limit."""
+        now = self.clock()
+        times = [t for t in self.arrivals.get(action, ()) if t > now - 1.0]
+        ok = len(times) < self.limit
+        times.append(now)
+        self.arrivals[action] = times
+        return ok
+
+
 # ---------------------------------------------------------------------------
 # State: runs, async jobs, recorded requests
 # ---------------------------------------------------------------------------
@@ -950,6 +976,8 @@ class WeDataStandin(_Served):
         self._scripts = {}
         self._defaults = {}
         self._bucket = None
+        self._window = None
+        self._competitor = None   # (thread, stop event) of a competing client
         self._rate_limited = 0
         self._runs = {}
         self._jobs = {}
@@ -994,6 +1022,7 @@ class WeDataStandin(_Served):
 
     def stop(self):
         self._stopping.set()
+        self.compete(None)
         self._shutdown()
 
     @property
@@ -1080,6 +1109,41 @@ class WeDataStandin(_Served):
         None switches it off."""
         with self._lock:
             self._bucket = TokenBucket(rate) if rate else None
+
+    def set_window_limit(self, limit):
+        """The sliding-window quota (SlidingWindow): at most `limit` requests
+        of one action in any second, refused ones counted; a request over
+        it is answered RequestLimitExceeded.UinLimitExceeded (the quota is
+        the account's). None switches it off."""
+        with self._lock:
+            self._window = SlidingWindow(limit) if limit else None
+
+    def compete(self, rate, action="RerunTriggerWorkflowRunAsync"):
+        """Another client of the same account: `rate` requests a second of
+        action counted against the sliding window (needs set_window_limit)
+        until compete(None) or stop(). Its refusals are not counted in
+        rate_limited_count()."""
+        if self._competitor is not None:
+            self._competitor[1].set()
+            self._competitor[0].join()
+            self._competitor = None
+        if not rate:
+            return
+        stop = threading.Event()
+
+        def run():
+            gap = 1.0 / rate
+            next_at = time.monotonic()
+            while not stop.is_set():
+                with self._lock:
+                    if self._window is not None:
+                        self._window.arrive(action)
+                next_at += gap
+                stop.wait(max(0.0, next_at - time.monotonic()))
+
+        thread = threading.Thread(target=run, name="wedata-standin-competitor", daemon=True)
+        self._competitor = (thread, stop)
+        thread.start()
 
     def rate_limited_count(self):
         """How many RequestLimitExceeded answers the bucket has given."""
@@ -1341,12 +1405,16 @@ class WeDataStandin(_Served):
                     return self._defaults[key]
         return None
 
-    def _take_token(self):
+    def _take_token(self, action):
+        """None when the request may go on, else the throttle code."""
         with self._lock:
+            if self._window is not None and not self._window.arrive(action):
+                self._rate_limited += 1
+                return "RequestLimitExceeded.UinLimitExceeded"
             if self._bucket is None or self._bucket.take():
-                return True
+                return None
             self._rate_limited += 1
-            return False
+            return "RequestLimitExceeded"
 
     def _handle(self, handler):
         received = time.time()
@@ -1408,14 +1476,14 @@ class WeDataStandin(_Served):
         # The authentication and header checks always run first, so every
         # record says whether its signature was valid, whatever is answered.
         problem = self._check_request(handler, record, body, values)
-        if not self._take_token():
+        throttle = self._take_token(record.action)
+        if throttle is not None:
             record.rate_limited = True
             record.answer = "rate_limited"
             self._register(record)
-            self._answer_error(handler, record, "RequestLimitExceeded",
+            self._answer_error(handler, record, throttle,
                                "Your current request times exceeds the frequency "
-                               "limit of %g per second. Please reduce the frequency "
-                               "of calls." % self._bucket.rate)
+                               "limit. Please reduce the frequency of calls.")
             return
         answer = self._take_answer(record.action, record.execution_id)
         record.answer = answer.describe() if answer is not None else "default"

@@ -6,6 +6,7 @@
 #include "testutil.h"
 
 #include "wdr_engine.h"
+#include "wdr_pace.h"
 #include "wdr_state.h"
 
 #define T0 1764000000000LL /* ms */
@@ -502,10 +503,10 @@ static void test_retryable_then_exhausted(void **state) {
   start();
   signal_at(RUN, T0);
   wdr_job_t job = one_job(T0, WDR_JOB_RERUN);
-  answer(&job, error_answer("RequestLimitExceeded"), T0);
+  answer(&job, error_answer("ServiceUnavailable"), T0);
   assert_int_equal(counter("retries"), 1);
   line_with(WDR_LOG_INFO, "workflow etl: rerun of run-1: retrying in 0.5 s "
-                          "(RequestLimitExceeded)");
+                          "(ServiceUnavailable)");
   no_job(T0 + 499);
   job = one_job(T0 + 500, WDR_JOB_RERUN);
   assert_int_equal(job.run.retry, 1);
@@ -813,12 +814,69 @@ static void test_rate_limit_and_requeue(void **state) {
   wdr_job_t jobs[4];
   int64_t wake = 0;
   assert_int_equal(dispatch(T0, jobs, 4, &wake), 1);
+  /* RateLimit 1: one a window (a second and the jitter margin); the
+   * engine wakes at least once a second anyway. */
   assert_int_equal(wake, T0 + SEC);
   /* A job no worker took is due again as it was. */
   wdr_engine_requeue(g_e, &jobs[0], T0);
-  assert_int_equal(dispatch(T0 + SEC, jobs, 4, NULL), 1);
-  assert_int_equal(dispatch(T0 + 2 * SEC, jobs, 4, NULL), 1);
+  assert_int_equal(dispatch(T0 + WDR_PACE_WINDOW_MS - 1, jobs, 4, NULL), 0);
+  assert_int_equal(dispatch(T0 + WDR_PACE_WINDOW_MS, jobs, 4, NULL), 1);
+  assert_int_equal(dispatch(T0 + 2 * WDR_PACE_WINDOW_MS, jobs, 4, NULL), 1);
   assert_int_equal(wdr_engine_pending(g_e), 2); /* both in flight */
+}
+
+/* A throttle is not the run's failure: the job is due again when the
+ * slower pace allows, no retry of the run is used, the breaker does not
+ * count it, and the pace drops to 0.7 x RateLimit and climbs back. */
+static void test_throttle_slows_down(void **state) {
+  (void)state;
+  ocb_num(g_root, "MaxRequestRetries", 1);
+  ocb_num(g_root, "BreakerThreshold", 2);
+  g_root->children[3].values[0].value.number = 20; /* RateLimit */
+  start();
+  assert_true(metric("/gauge-rate_limit-current").gauge == 20.0);
+  signal_at(RUN, T0);
+  int64_t t = T0;
+  wdr_job_t job = one_job(t, WDR_JOB_RERUN);
+  for (int i = 0; i < 5; i++) {
+    answer(&job, error_answer("RequestLimitExceeded.UinLimitExceeded"), t);
+    assert_int_equal(job.run.retry, 0); /* never a retry of the run */
+    wdr_job_t jobs[4];
+    int64_t wake = 0;
+    size_t n = dispatch(t, jobs, 4, &wake);
+    assert_int_equal(n, 0); /* not at once: the pace waits */
+    while (n == 0) {
+      assert_true(wake > t && wake <= t + 2 * SEC); /* 0.5 a second at worst */
+      t = wake;
+      n = dispatch(t, jobs, 4, &wake);
+    }
+    assert_int_equal(n, 1);
+    job = jobs[0];
+  }
+  assert_int_equal(counter("throttled"), 5);
+  assert_int_equal(counter("retries"), 0);
+  assert_int_equal(counter("failed"), 0);
+  assert_int_equal(counter("skipped-retries_exhausted"), 0);
+  assert_int_equal(counter("error-RequestLimitExceeded.UinLimitExceeded"), 5);
+  for (size_t i = 0; i < g_fake.notes_num; i++) /* threshold 2: closed */
+    assert_string_not_equal(g_fake.notes[i].type, "breaker");
+  assert_true(metric("/gauge-breaker_open").gauge == 0.0);
+  /* The first throttle: one request sent in the last second, so w_max is
+   * 1 a second and the pace 0.8 of it; the others came lower still, down to
+   * the floor. */
+  double slow = metric("/gauge-rate_limit-current").gauge;
+  assert_true(slow >= WDR_PACE_MIN_RATE && slow < 1.0);
+  line_with(WDR_LOG_WARNING, "RerunTriggerWorkflowRunAsync: "
+                             "RequestLimitExceeded.UinLimitExceeded: slowing "
+                             "down to 0.8 requests/s (RateLimit 20; the "
+                             "account's quota is shared with its other "
+                             "clients)");
+  answer(&job, accepted_answer("a-1"), t);
+  assert_int_equal(counter("accepted"), 1);
+  assert_int_equal(counter("attempts"), 6); /* each request sent */
+  /* Clean answers from here: back at RateLimit within a minute. */
+  no_job(t + 60 * SEC);
+  assert_true(metric("/gauge-rate_limit-current").gauge == 20.0);
 }
 
 static void test_state_round_trip_and_corrupt(void **state) {
@@ -1166,6 +1224,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_signal_without_run_id_is_resolved,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_breaker_opens_and_closes, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_throttle_slows_down, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_rate_limit_and_requeue, setup,
                                       teardown),

@@ -48,9 +48,11 @@ static void test_zero_counters_emitted(void **state) {
   wdr_metrics_t *m = wdr_metrics_create(2);
   capture_t c = {.n = 0};
   wdr_metrics_emit(m, names, 0, capture, &c);
-  /* 15 counters + 11 skip reasons per workflow, then queue_length and
-   * breaker_open; no time to recover before a recovery. */
-  assert_int_equal(c.n, 2 * 26 + 2);
+  /* 16 counters + 11 skip reasons per workflow, then queue_length and
+   * breaker_open; no time to recover before a recovery, no pace before
+   * the engine sets it. */
+  assert_int_equal(c.n, 2 * 27 + 2);
+  assert_null(find(&c, "/gauge-rate_limit-current"));
   assert_null(find(&c, "hourly/duration-time_to_recover"));
   const char *want[] = {"signals",
                         "attempts",
@@ -67,6 +69,7 @@ static void test_zero_counters_emitted(void **state) {
                         "async-PART_SUCCESS",
                         "async-TIMEOUT",
                         "evicted",
+                        "throttled",
                         "skipped-no_execution_id",
                         "skipped-bad_execution_id",
                         "skipped-duplicate",
@@ -89,6 +92,14 @@ static void test_zero_counters_emitted(void **state) {
   assert_true(q->gauge == 0.0);
   assert_null(
       find(&c, "nightly_etl/response_time-RerunTriggerWorkflowRunAsync"));
+  /* Once set, the pace is a plugin-wide gauge. */
+  wdr_metrics_set_rate(m, 13.5);
+  c.n = 0;
+  wdr_metrics_emit(m, names, 0, capture, &c);
+  const seen_t *r = find(&c, "/gauge-rate_limit-current");
+  assert_non_null(r);
+  assert_false(r->is_derive);
+  assert_true(r->gauge == 13.5);
   wdr_metrics_destroy(m);
 }
 

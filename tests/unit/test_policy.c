@@ -39,6 +39,10 @@ static int setup(void **state) {
                              .wf_num = 2,
                              .max_request_retries = 3,
                              .retention_ms = DAY,
+                             /* longer than the tests look: they see a
+                              * permanent error stay (test_permanent_hold
+                              * sets its own) */
+                             .permanent_hold_ms = 2 * DAY,
                              .max_runs = 100,
                              .async_poll_ms = POLL,
                              .async_timeout_ms = ATO};
@@ -768,6 +772,33 @@ static void test_check_read_failures(void **state) {
   assert_int_equal(sig(WF, "run-2", T0 + DAY, 0).verdict, WDR_SIGNAL_PERMANENT);
 }
 
+/* A permanent error holds for PermanentHold from the start of the attempt
+ * that ended in it; a failure signal after that starts a new attempt (the
+ * accepted reruns still count toward MaxAttempts). */
+static void test_permanent_hold(void **state) {
+  (void)state;
+  g_cfg.permanent_hold_ms = HOUR;
+  create();
+  accepted_attempt(WF, "run-1", T0);
+  int64_t t = T0 + DAY;
+  sig_scheduled(WF, "run-1", t, 0);
+  wdr_policy_job_t job = take(t);
+  assert_int_equal(res(&job, WDR_OUTCOME_PERMANENT, t + 5, 0).verdict,
+                   WDR_RESULT_PERMANENT);
+  /* Signals within the hour: held, and they do not extend the hold. */
+  for (int64_t at = t + 10; at < t + HOUR; at += HOUR / 4)
+    assert_int_equal(sig(WF, "run-1", at, 0).verdict, WDR_SIGNAL_PERMANENT);
+  take_none(t + HOUR - 1, INT64_MAX);
+  wdr_signal_decision_t d = sig(WF, "run-1", t + HOUR, 0);
+  assert_int_equal(d.verdict, WDR_SIGNAL_SCHEDULED);
+  assert_int_equal(d.attempts, 1);
+  job = take(d.at_ms);
+  assert_int_equal(job.attempt, 3);
+  res_ok(job, d.at_ms);
+  assert_int_equal(run_of(WF, "run-1").attempts, 2);
+  assert_string_equal(wdr_run_text(run_of(WF, "run-1").last_error), "");
+}
+
 /* TaskScope "incomplete": the unfinished tasks, once each; none left means
  * the whole workflow. */
 static void test_scope_incomplete(void **state) {
@@ -1349,6 +1380,36 @@ static wdr_run_t restored(size_t wf, const char *id, wdr_run_state_t state,
 
 static void restore_ok(wdr_run_t r, int64_t now) {
   assert_int_equal(wdr_policy_restore(g_p, &r, now), 0);
+}
+
+/* Runs that older versions stopped for good on a credentials error are
+ * released on load (the key was at fault); other permanent errors stay. */
+static void test_restore_releases_credentials_stops(void **state) {
+  (void)state;
+  create();
+  static const struct {
+    const char *id, *code;
+    int rc;
+    wdr_run_state_t state;
+  } cases[] = {
+      {"secret", "AuthFailure.SecretIdNotFound", 1, WDR_RUN_IDLE},
+      {"expired", "AuthFailure.SignatureExpire", 1, WDR_RUN_IDLE},
+      {"bare", "AuthFailure", 1, WDR_RUN_IDLE},
+      {"cam", "UnauthorizedOperation.NoPermission", 1, WDR_RUN_IDLE},
+      {"param", "InvalidParameter", 0, WDR_RUN_PERMANENT},
+      {"lookalike", "AuthFailureX", 0, WDR_RUN_PERMANENT},
+      {"none", "", 0, WDR_RUN_PERMANENT},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    wdr_run_t r = restored(WF, cases[i].id, WDR_RUN_PERMANENT, T0 - 5);
+    set_textf(&r.last_error, "%s", cases[i].code);
+    assert_int_equal(wdr_policy_restore(g_p, &r, T0), cases[i].rc);
+    wdr_run_clear(&r);
+    assert_int_equal(run_of(WF, cases[i].id).state, cases[i].state);
+  }
+  /* Released: the next failure signal reruns it. */
+  assert_int_equal(sig(WF, "secret", T0, 0).verdict, WDR_SIGNAL_SCHEDULED);
+  assert_int_equal(sig(WF, "param", T0, 0).verdict, WDR_SIGNAL_PERMANENT);
 }
 
 static void test_take_due_order(void **state) {
@@ -2821,6 +2882,8 @@ int main(void) {
       T(test_check_verdicts),
       T(test_check_skips),
       T(test_check_read_failures),
+      T(test_permanent_hold),
+      T(test_restore_releases_credentials_stops),
       T(test_scope_incomplete),
       T(test_escalate_to_full),
       T(test_polled_run_not_caught_up),
