@@ -27,6 +27,7 @@ typedef struct {
   wdr_job_kind_t kind;
   wdr_policy_job_t run;
   wdr_poll_job_t list;
+  int64_t clock_offset_s; /* added to the host's clock when signing */
 } wdr_job_t;
 
 /* wdr_job_wf: the workflow a job is about (a project's poll: its first

@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct {
   bool ok;                         /* an AsyncId came back */
@@ -73,6 +74,7 @@ typedef struct {
   long http_status;        /* 0 when no HTTP answer came */
   bool request_sent;       /* false: provably never reached the server */
   double seconds;          /* time the HTTP exchange took */
+  int64_t server_time;     /* the answer's Date header, epoch s; 0: none */
 } wdr_api_result_t;
 
 /* Everything that came back for one job: res always; view for VERIFY, CHECK

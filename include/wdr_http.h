@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define WDR_HTTP_BODY_MAX (1024 * 1024)
 
@@ -29,10 +30,11 @@ typedef enum {
 
 typedef struct {
   wdr_http_outcome_t outcome;
-  bool request_sent; /* some request bytes left: the server may have acted */
-  long status;       /* HTTP status, 0 without an answer */
-  double seconds;    /* total time of the transfer */
-  char error[256];   /* what went wrong, for logs; "" on DONE */
+  bool request_sent;   /* some request bytes left: the server may have acted */
+  long status;         /* HTTP status, 0 without an answer */
+  double seconds;      /* total time of the transfer */
+  int64_t server_time; /* the answer's Date header, epoch s; 0: none */
+  char error[256];     /* what went wrong, for logs; "" on DONE */
   wdr_buf_t body;
 } wdr_http_response_t;
 

@@ -96,6 +96,7 @@ static int api_call(const wdr_api_endpoint_t *ep, const wdr_transport_t *t,
   out->http_status = resp->status;
   out->request_sent = resp->request_sent;
   out->seconds = resp->seconds;
+  out->server_time = resp->server_time;
   status = 0;
   if (resp->outcome == WDR_HTTP_NETWORK)
     set_client_error(out, WDR_ERR_NETWORK, resp->error);

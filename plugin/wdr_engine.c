@@ -44,13 +44,16 @@ struct wdr_engine_s {
    * loses nothing it wrote, and after a power loss a run whose answer was
    * lost is read back (VERIFY), never resent blindly. */
   bool sync_due;
+  /* Seconds to add to the host's clock when signing: what the server's Date
+   * header said when it answered AuthFailure.SignatureExpire. */
+  int64_t clock_offset_s;
   /* A fold under way: the new snapshot (generation gen) is written
    * WDR_ENGINE_FOLD_RUNS runs a save, from run fold_cursor on; changes go
    * to the next journal meanwhile. */
   bool folding;
   size_t fold_cursor, fold_bytes, next_bytes;
   int64_t hold_until; /* restored work and polls wait until then */
-  wdr_loglimit_t limit_refused, limit_state, limit_throttle;
+  wdr_loglimit_t limit_refused, limit_state, limit_throttle, limit_clock;
 };
 
 static const wdr_workflow_cfg_t *wf_cfg(const wdr_engine_t *e, size_t wf) {
@@ -929,6 +932,26 @@ static void on_throttle(wdr_engine_t *e, const wdr_job_t *job,
   wdr_engine_requeue(e, job, now_ms);
 }
 
+/* AuthFailure.SignatureExpire: our clock is off the server's by more than
+ * the signature allows (5 minutes). The answer's Date header says the
+ * server's time: requests are signed with it from now on. */
+static void correct_clock(wdr_engine_t *e, const wdr_api_result_t *res,
+                          int64_t now_ms) {
+  if (res->server_time <= 0)
+    return; /* no Date header: the re-sign uses the host's clock */
+  int64_t offset = res->server_time - now_ms / 1000;
+  if (offset == e->clock_offset_s)
+    return;
+  e->clock_offset_s = offset;
+  wdr_metrics_set_clock_offset(e->metrics, (double)offset);
+  warn_limited(e, &e->limit_clock, now_ms,
+               "WeData answered AuthFailure.SignatureExpire: this host's clock "
+               "is %+lld s off the server's (its Date header); requests are "
+               "signed with the server's time from now on. Fix the host's "
+               "clock (NTP).",
+               (long long)offset);
+}
+
 /* The latency of every answer, under each workflow the job is about. */
 static void record_latency(wdr_engine_t *e, const wdr_job_t *job,
                            const wdr_answer_t *a) {
@@ -968,6 +991,8 @@ void wdr_engine_on_answer(wdr_engine_t *e, const wdr_job_t *job,
     wdr_answer_free(a);
     return;
   }
+  if (cls == WDR_CLASS_RESIGN)
+    correct_clock(e, &a->res, now_ms);
   if (job->kind == WDR_JOB_LIST) {
     found_ctx_t f = {e, rnd};
     wdr_poll_on_answer(e->poll, &job->list, a, now_ms, rnd, on_found, &f);
@@ -1071,6 +1096,8 @@ size_t wdr_engine_dispatch(wdr_engine_t *e, int64_t now_ms, wdr_job_t *jobs,
     }
     n++;
   }
+  for (size_t i = 0; i < n; i++)
+    jobs[i].clock_offset_s = e->clock_offset_s;
   /* The state says "in flight" before any of them can leave: after a crash
    * they are verified, never resent blindly. */
   if (n > 0)

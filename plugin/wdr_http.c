@@ -1,9 +1,12 @@
 #include "wdr_http.h"
 
 #include <curl/curl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
 struct wdr_http_s {
   CURL *curl;
@@ -17,7 +20,25 @@ struct wdr_http_s {
 typedef struct {
   wdr_buf_t *body;
   bool too_large;
+  int64_t *server_time; /* the response's Date header, parsed */
 } sink_t;
+
+/* Only the Date header is kept: the server's clock, for when ours is off
+ * (AuthFailure.SignatureExpire). libcurl parses the date. */
+static size_t on_header(char *data, size_t size, size_t nmemb, void *arg) {
+  sink_t *sink = arg;
+  size_t n = size * nmemb;
+  static const char name[] = "date:";
+  if (n > sizeof(name) - 1 && n < 128 &&
+      strncasecmp(data, name, sizeof(name) - 1) == 0) {
+    char value[128];
+    memcpy(value, data + sizeof(name) - 1, n - (sizeof(name) - 1));
+    value[n - (sizeof(name) - 1)] = '\0';
+    time_t t = curl_getdate(value, NULL);
+    *sink->server_time = t > 0 ? (int64_t)t : 0;
+  }
+  return n;
+}
 
 static size_t on_body(char *data, size_t size, size_t nmemb, void *arg) {
   sink_t *sink = arg;
@@ -95,6 +116,8 @@ static CURLcode set_options(wdr_http_t *h, const wdr_http_request_t *req,
     SET(CURLOPT_CAINFO, h->ca_cert);
   SET(CURLOPT_WRITEFUNCTION, on_body);
   SET(CURLOPT_WRITEDATA, sink);
+  SET(CURLOPT_HEADERFUNCTION, on_header);
+  SET(CURLOPT_HEADERDATA, sink);
   SET(CURLOPT_ERRORBUFFER, h->errbuf);
 #undef SET
   return rc;
@@ -104,10 +127,11 @@ int wdr_http_post(void *ctx, const wdr_http_request_t *req,
                   wdr_http_response_t *resp) {
   wdr_http_t *h = ctx;
   struct curl_slist *headers = NULL;
-  sink_t sink = {.body = &resp->body};
+  sink_t sink = {.body = &resp->body, .server_time = &resp->server_time};
   int status = -1;
 
   wdr_buf_reset(&resp->body);
+  resp->server_time = 0;
   h->errbuf[0] = '\0';
   for (size_t i = 0; i < req->headers_num; i++) {
     struct curl_slist *n = curl_slist_append(headers, req->headers[i]);
@@ -150,6 +174,7 @@ cleanup:
   /* The handle keeps pointers to these: detach them before they go. */
   curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, NULL);
   curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, NULL);
+  curl_easy_setopt(h->curl, CURLOPT_HEADERDATA, NULL);
   curl_slist_free_all(headers);
   return status;
 }

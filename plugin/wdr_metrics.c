@@ -35,6 +35,8 @@ struct wdr_metrics_s {
   size_t wf_num;
   bool breaker_open;
   double rate; /* < 0: not set yet */
+  bool clock_set;
+  double clock_offset;
 };
 
 static const char *const counter_names[WDR_CNT_NUM] = {
@@ -171,6 +173,13 @@ void wdr_metrics_set_breaker(wdr_metrics_t *m, bool open) {
   pthread_mutex_unlock(&m->lock);
 }
 
+void wdr_metrics_set_clock_offset(wdr_metrics_t *m, double seconds) {
+  pthread_mutex_lock(&m->lock);
+  m->clock_set = true;
+  m->clock_offset = seconds;
+  pthread_mutex_unlock(&m->lock);
+}
+
 void wdr_metrics_set_rate(wdr_metrics_t *m, double rate) {
   pthread_mutex_lock(&m->lock);
   m->rate = rate;
@@ -226,6 +235,8 @@ void wdr_metrics_emit(wdr_metrics_t *m, char *const *names, size_t queue_length,
   pthread_mutex_lock(&m->lock);
   bool breaker_open = m->breaker_open;
   double rate = m->rate;
+  bool clock_set = m->clock_set;
+  double clock_offset = m->clock_offset;
   pthread_mutex_unlock(&m->lock);
   emit(ctx, &(wdr_metric_t){.plugin_instance = "",
                             .type = "queue_length",
@@ -240,4 +251,9 @@ void wdr_metrics_emit(wdr_metrics_t *m, char *const *names, size_t queue_length,
                               .type = "gauge",
                               .type_instance = "rate_limit-current",
                               .gauge = rate});
+  if (clock_set)
+    emit(ctx, &(wdr_metric_t){.plugin_instance = "",
+                              .type = "gauge",
+                              .type_instance = "clock_offset",
+                              .gauge = clock_offset});
 }

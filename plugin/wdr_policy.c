@@ -495,8 +495,10 @@ on_rerun_result(const wdr_policy_t *p, wdr_run_t *run, wdr_outcome_t outcome,
   case WDR_OUTCOME_ACCEPTED:
     return accepted(p, run, async_id, now_ms, ret_at);
   case WDR_OUTCOME_RESIGN:
-    /* A stale timestamp: one immediate re-signed retry, then it is the
-     * clock's fault and retrying will not help. */
+    /* A stale timestamp: one immediate re-signed retry (the engine has
+     * taken the server's time from the answer by then). Again in the same
+     * attempt: a request retry like any other, never the run's end: the
+     * clock is at fault, not the run. */
     if (!run->resigned) {
       run->resigned = true;
       run->state = WDR_RUN_SCHEDULED;
@@ -504,8 +506,7 @@ on_rerun_result(const wdr_policy_t *p, wdr_run_t *run, wdr_outcome_t outcome,
       *ret_at = now_ms;
       return WDR_RESULT_RETRY;
     }
-    run->state = WDR_RUN_PERMANENT;
-    return WDR_RESULT_PERMANENT;
+    return retry_rerun(p, run, now_ms, rnd, ret_at);
   case WDR_OUTCOME_RETRYABLE:
     return retry_rerun(p, run, now_ms, rnd, ret_at);
   case WDR_OUTCOME_AMBIGUOUS:

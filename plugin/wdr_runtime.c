@@ -123,8 +123,10 @@ static void *worker_main(void *arg) {
     return NULL;
   }
   while (wdr_inbox_pop_job(rt->inbox, &res->job) == 0) {
-    /* Signed with the time it is sent at, not the time it was queued. */
-    wdr_action_execute(&res->job, rt->cfg.cfg, t, (int64_t)time(NULL),
+    /* Signed with the time it is sent at, not the time it was queued (and
+     * the server's clock, when ours was found off). */
+    wdr_action_execute(&res->job, rt->cfg.cfg, t,
+                       (int64_t)time(NULL) + res->job.clock_offset_s,
                        &res->answer);
     wdr_inbox_push_result(rt->inbox, res); /* the answer changes hands */
   }

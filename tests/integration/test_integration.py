@@ -1012,7 +1012,9 @@ class TestRetries(PluginTestCase):
 
     def test_12c_signature_expire_resigned_once(self):
         """AuthFailure.SignatureExpire: re-signed and sent again at once; a
-        second one in the same attempt is permanent."""
+        second one in the same attempt is retried after the backoff like any
+        retryable error, never the run's end (the clock is at fault, not the
+        run)."""
         once, twice = new_run_id(), new_run_id()
         expire = ws.error("AuthFailure.SignatureExpire", "Signature expired")
         self.standin.script(expire, ws.ok(), execution_id=once, action=RERUN)
@@ -1020,16 +1022,43 @@ class TestRetries(PluginTestCase):
         c = self.collectd()
         self.fire(c, once)
         self.fire(c, twice)
-        note = self.wait_note(twice, "FAILURE", c=c)
-        self.assertEqual(note.meta.get("ErrorCode"), "AuthFailure.SignatureExpire")
-        c.wait_counters(WF, {"accepted": 1, "attempts": 4, "failed": 3,
-                             "error-AuthFailure.SignatureExpire": 3})
+        c.wait_counters(WF, {"accepted": 2, "attempts": 5, "failed": 3, "retries": 3,
+                             "error-AuthFailure.SignatureExpire": 3,
+                             "skipped-permanent_error": 0}, timeout=15)
         first, second = self.rerun_requests(once)
         self.assertLess(second.received_at - first.answered_at, 0.45, "not at once")
         self.assertIsNotNone(second.async_id)
-        self.assertEqual(len(self.rerun_requests(twice)), 2)
-        self.wait_at_least(c, WF, "skipped-permanent_error", 1)
-        self.assert_rerun_count_stays(2, 1.5, run_id=twice)
+        reruns = self.rerun_requests(twice)
+        self.assertEqual(len(reruns), 3)
+        self.assertGreaterEqual(reruns[2].received_at - reruns[1].answered_at, 0.45)
+        self.assertEqual(self.sink.notifications(plugin="wedata_rerun", severity="FAILURE"), [])
+
+    def test_12e_server_clock_ten_minutes_ahead(self):
+        """WeData's clock 10 minutes ahead of the host's: the first requests
+        are answered SignatureExpire with the server's time in the Date
+        header; they are re-signed with it at once and accepted, one
+        WARNING names the offset, gauge-clock_offset shows it, and a later
+        failure is accepted with one request."""
+        self.standin.set_clock_skew(600)
+        runs = [new_run_id() for _ in range(3)]
+        c = self.collectd()
+        for run_id in runs:
+            self.fire(c, run_id)
+        c.wait_counters(WF, {"accepted": 3, "skipped-permanent_error": 0}, timeout=15)
+        for run_id in runs:
+            self.assertEqual(self.standin.get_run(run_id).rerun_times, 1)
+            self.assertLessEqual(len(self.rerun_requests(run_id)), 2)
+        warnings = c.log_messages("warning", "AuthFailure.SignatureExpire: this host's clock")
+        self.assertTrue(warnings, c.output_tail())
+        offset = int(re.search(r"is ([+-]\d+) s off", warnings[0]).group(1))
+        self.assertAlmostEqual(offset, 600, delta=2)
+        wait_until(lambda: c.gauge("clock_offset") is not None, 5,
+                   message="gauge-clock_offset")
+        self.assertAlmostEqual(c.gauge("clock_offset"), 600, delta=2)
+        later = new_run_id()
+        self.fire(c, later)
+        c.wait_counters(WF, {"accepted": 4}, timeout=10)
+        self.assertEqual(len(self.rerun_requests(later)), 1)
 
     def test_13_permanent_error_never_repeated(self):
         run_id = new_run_id()

@@ -319,6 +319,7 @@ class ServerTest(unittest.TestCase):
             conn.endheaders(body)
             resp = conn.getresponse()
             data = resp.read()
+            self.last_date = resp.getheader("Date")
             return resp.status, resp.getheader("Content-Type"), data
         finally:
             conn.close()
@@ -407,6 +408,27 @@ class ServerTest(unittest.TestCase):
         self.rerun(exec_id)
         self.rerun(exec_id)
         self.assertEqual(self.standin.get_run(exec_id).rerun_times, 4)
+
+    def test_clock_skew(self):
+        """A server clock 10 minutes ahead: a request signed with the real
+        time is SignatureExpire, the Date header shows the server's time,
+        and a request signed with that time is accepted."""
+        import email.utils
+        self.standin.set_clock_skew(600)
+        try:
+            self.assertEqual(self.error_code(self.rerun()), "AuthFailure.SignatureExpire")
+            server = email.utils.parsedate_to_datetime(self.last_date).timestamp()
+            self.assertAlmostEqual(server - time.time(), 600, delta=3)
+            params = {"ProjectId": PROJECT, "WorkflowId": WORKFLOW,
+                      "WorkflowExecutionId": str(uuid.uuid4()), "ExecuteType": "1"}
+            status, _, data = self.call("RerunTriggerWorkflowRunAsync", params,
+                                        timestamp=int(server))
+            self.assertIn("AsyncId", data.decode())
+        finally:
+            self.standin.set_clock_skew(0)
+        self.rerun()
+        server = email.utils.parsedate_to_datetime(self.last_date).timestamp()
+        self.assertAlmostEqual(server, time.time(), delta=3)
 
     def test_auth_errors(self):
         self.assertEqual(self.error_code(self.call("RerunTriggerWorkflowRunAsync", {},

@@ -850,6 +850,12 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):  # silence the default stderr log
         pass
 
+    def date_time_string(self, timestamp=None):
+        """The Date header by the server's clock (see set_clock_skew)."""
+        if timestamp is None:
+            timestamp = time.time() + getattr(self.server.owner, "clock_skew", 0.0)
+        return super().date_time_string(timestamp)
+
     def _dispatch(self):
         self.server.owner._handle(self)
 
@@ -964,6 +970,7 @@ class WeDataStandin(_Served):
         self.cert_dir = cert_dir
         self.auto_create_runs = auto_create_runs
         self.max_skew = max_skew
+        self.clock_skew = 0.0   # the server's clock minus the real time, seconds
         self.async_job_status = async_job_status
         self.on_request = on_request
         self.cert_file = None
@@ -1109,6 +1116,12 @@ class WeDataStandin(_Served):
         None switches it off."""
         with self._lock:
             self._bucket = TokenBucket(rate) if rate else None
+
+    def set_clock_skew(self, seconds):
+        """The server's clock runs `seconds` ahead (negative: behind): it
+        checks X-TC-Timestamp against it (AuthFailure.SignatureExpire past
+        max_skew) and sends it in the Date header."""
+        self.clock_skew = float(seconds)
 
     def set_window_limit(self, limit):
         """The sliding-window quota (SlidingWindow): at most `limit` requests
@@ -1606,7 +1619,8 @@ class WeDataStandin(_Served):
                         "The request is missing a required parameter `%s`." % pretty)
         with self._lock:
             creds = dict(self._credentials)
-        verdict = verify_tc3(values, body, creds, now=record.received_at,
+        verdict = verify_tc3(values, body, creds,
+                             now=record.received_at + self.clock_skew,
                              max_skew=self.max_skew)
         record.signature_ok = verdict.ok
         if not verdict.ok:

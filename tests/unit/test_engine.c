@@ -825,6 +825,42 @@ static void test_rate_limit_and_requeue(void **state) {
   assert_int_equal(wdr_engine_pending(g_e), 2); /* both in flight */
 }
 
+/* AuthFailure.SignatureExpire with a Date header 10 minutes ahead: the next
+ * requests carry the offset for signing, the gauge shows it, one WARNING
+ * says so; without a Date header nothing changes; a second SignatureExpire
+ * is a request retry, not the run's end. */
+static void test_clock_offset_from_date(void **state) {
+  (void)state;
+  start();
+  assert_false(metric("/gauge-clock_offset").found);
+  signal_at(RUN, T0);
+  wdr_job_t job = one_job(T0, WDR_JOB_RERUN);
+  assert_int_equal(job.clock_offset_s, 0);
+  wdr_answer_t a = error_answer("AuthFailure.SignatureExpire");
+  a.res.server_time = T0 / 1000 + 600;
+  answer(&job, a, T0 + 10);
+  job = one_job(T0 + 10, WDR_JOB_RERUN); /* re-signed at once */
+  assert_int_equal(job.clock_offset_s, 600);
+  assert_true(metric("/gauge-clock_offset").gauge == 600.0);
+  line_with(WDR_LOG_WARNING, "WeData answered AuthFailure.SignatureExpire: "
+                             "this host's clock is +600 s off the server's "
+                             "(its Date header); requests are signed with "
+                             "the server's time from now on. Fix the host's "
+                             "clock (NTP).");
+  /* Again (no Date this time): retried with backoff, the offset kept. */
+  answer(&job, error_answer("AuthFailure.SignatureExpire"), T0 + 20);
+  assert_int_equal(counter("retries"), 2); /* the re-sign, then this one */
+  assert_int_equal(counter("skipped-permanent_error"), 0);
+  int64_t t = T0 + 20;
+  wdr_job_t jobs[4];
+  int64_t wake = 0;
+  while (dispatch(t, jobs, 4, &wake) == 0)
+    t = wake;
+  assert_int_equal(jobs[0].clock_offset_s, 600);
+  answer(&jobs[0], accepted_answer("a-1"), t);
+  assert_int_equal(counter("accepted"), 1);
+}
+
 /* A throttle is not the run's failure: the job is due again when the
  * slower pace allows, no retry of the run is used, the breaker does not
  * count it, and the pace drops to 0.7 x RateLimit and climbs back. */
@@ -1224,6 +1260,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_signal_without_run_id_is_resolved,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_breaker_opens_and_closes, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_clock_offset_from_date, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_throttle_slows_down, setup,
                                       teardown),

@@ -62,7 +62,8 @@ typedef struct {
   answer_t answer;
   const char *answer_body;
   size_t answer_len;
-  bool close_after; /* answer with Connection: close, then close */
+  bool close_after;         /* answer with Connection: close, then close */
+  const char *extra_header; /* a whole header line with CRLF, or NULL */
   int accepts;
   size_t seen_num; /* may exceed SEEN_MAX; only the first are kept */
   seen_t seen[SEEN_MAX];
@@ -166,6 +167,7 @@ static bool answer(server_t *s, conn_t *c) {
   const char *body = s->answer_body;
   size_t len = s->answer_len;
   bool close_after = s->close_after;
+  const char *extra = s->extra_header != NULL ? s->extra_header : "";
   pthread_mutex_unlock(&s->lock);
   if (a == ANSWER_HANG_UP)
     return false;
@@ -176,10 +178,10 @@ static bool answer(server_t *s, conn_t *c) {
       (void)!recv(c->fd, &byte, 1, 0);
     return false;
   }
-  char head[160];
-  snprintf(head, sizeof(head), "HTTP/1.1 %s\r\nContent-Length: %zu\r\n%s\r\n",
+  char head[320];
+  snprintf(head, sizeof(head), "HTTP/1.1 %s\r\nContent-Length: %zu\r\n%s%s\r\n",
            a == ANSWER_500 ? "500 Internal Server Error" : "200 OK", len,
-           close_after ? "Connection: close\r\n" : "");
+           close_after ? "Connection: close\r\n" : "", extra);
   return send_all(s, c->fd, head, strlen(head)) &&
          send_all(s, c->fd, body, len) && !close_after;
 }
@@ -307,6 +309,12 @@ static void script(server_t *s, answer_t a, const char *body, size_t len,
   s->answer_body = body;
   s->answer_len = len;
   s->close_after = close_after;
+  pthread_mutex_unlock(&s->lock);
+}
+
+static void script_header(server_t *s, const char *line) {
+  pthread_mutex_lock(&s->lock);
+  s->extra_header = line;
   pthread_mutex_unlock(&s->lock);
 }
 
@@ -697,6 +705,30 @@ static int group_teardown(void **state) {
   return 0;
 }
 
+/* The answer's Date header is the server's clock (for a host whose clock
+ * is off); none, or one that is not a date, gives 0. */
+static void test_server_date(void **state) {
+  fixture_t *f = *state;
+  client(f, "ua", WAIT_MS);
+  script(&f->srv, ANSWER_200, g_answer, LEN(g_answer), false);
+  script_header(&f->srv, "Date: Wed, 02 Dec 2026 10:00:00 GMT\r\n");
+  post(f, f->h, g_api_headers, API_HEADERS_NUM, g_request, LEN(g_request));
+  assert_done(&f->resp, 200, g_answer, LEN(g_answer));
+  assert_int_equal(f->resp.server_time, 1796205600);
+  script_header(&f->srv, "dAtE:Wed, 02 Dec 2026 10:10:00 GMT\r\n");
+  post(f, f->h, g_api_headers, API_HEADERS_NUM, g_request, LEN(g_request));
+  assert_int_equal(f->resp.server_time, 1796205600 + 600);
+  script_header(&f->srv, "Date: yesterday-ish\r\n");
+  post(f, f->h, g_api_headers, API_HEADERS_NUM, g_request, LEN(g_request));
+  assert_int_equal(f->resp.server_time, 0);
+  script_header(&f->srv, "X-Date: Wed, 02 Dec 2026 10:00:00 GMT\r\n");
+  post(f, f->h, g_api_headers, API_HEADERS_NUM, g_request, LEN(g_request));
+  assert_int_equal(f->resp.server_time, 0);
+  script_header(&f->srv, NULL);
+  post(f, f->h, g_api_headers, API_HEADERS_NUM, g_request, LEN(g_request));
+  assert_int_equal(f->resp.server_time, 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void) {
@@ -707,6 +739,7 @@ int main(void) {
       T(test_hang_up),          T(test_timeout),
       T(test_refused),          T(test_keep_alive),
       T(test_connection_close), T(test_transport),
+      T(test_server_date),
   };
   return cmocka_run_group_tests_name("wdr_http", tests, group_setup,
                                      group_teardown);

@@ -100,6 +100,13 @@ static void test_zero_counters_emitted(void **state) {
   assert_non_null(r);
   assert_false(r->is_derive);
   assert_true(r->gauge == 13.5);
+  assert_null(find(&c, "/gauge-clock_offset"));
+  wdr_metrics_set_clock_offset(m, -42);
+  c.n = 0;
+  wdr_metrics_emit(m, names, 0, capture, &c);
+  const seen_t *o = find(&c, "/gauge-clock_offset");
+  assert_non_null(o);
+  assert_true(o->gauge == -42.0);
   wdr_metrics_destroy(m);
 }
 

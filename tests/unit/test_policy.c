@@ -1041,13 +1041,23 @@ static void test_resign_once(void **state) {
   job = take(T0 + 100);
   assert_job(&job, WF, "run-1", WDR_JOB_RERUN, 1, 0);
 
-  d = res(&job, WDR_OUTCOME_RESIGN, T0 + 200, 0);
-  assert_int_equal(d.verdict, WDR_RESULT_PERMANENT);
+  /* Again in the same attempt: a request retry with backoff, never the
+   * run's end (the clock is at fault, not the run); after
+   * MaxRequestRetries the attempt ends and the next signal is a new one. */
+  for (int i = 1; i <= g_cfg.max_request_retries; i++) {
+    d = res(&job, WDR_OUTCOME_RESIGN, T0 + 200, 0);
+    assert_int_equal(d.verdict, WDR_RESULT_RETRY);
+    assert_true(d.at_ms > T0 + 200);
+    assert_int_equal(run_of(WF, "run-1").request_retries, i);
+    job = take(d.at_ms);
+  }
+  d = res(&job, WDR_OUTCOME_RESIGN, T0 + 300, 0);
+  assert_int_equal(d.verdict, WDR_RESULT_RETRIES_EXHAUSTED);
   assert_int_equal(d.attempts, 0);
-  assert_int_equal(run_of(WF, "run-1").state, WDR_RUN_PERMANENT);
+  assert_int_not_equal(run_of(WF, "run-1").state, WDR_RUN_PERMANENT);
   assert_int_equal(wdr_policy_pending(g_p), 0);
   assert_int_equal(sig(WF, "run-1", T0 + DAY / 2, 0).verdict,
-                   WDR_SIGNAL_PERMANENT);
+                   WDR_SIGNAL_SCHEDULED);
 }
 
 /* The re-sign allowance is per attempt. */
