@@ -37,11 +37,22 @@ static int64_t oldest(const wdr_pace_t *p) {
   return p->num < p->limit ? INT64_MIN : p->sent[p->head];
 }
 
+/* No wait is ever longer than the floor's spacing or a window: a longer
+ * one means the wall clock was set back. */
+#define WAIT_MAX_MS (2000 + WDR_PACE_WINDOW_MS)
+
 bool wdr_pace_take(wdr_pace_t *p, int64_t now_ms, int64_t *ret_wait_ms) {
   int64_t at = p->next_ms;
   int64_t first = oldest(p);
   if (first != INT64_MIN && first + WDR_PACE_WINDOW_MS > at)
     at = first + WDR_PACE_WINDOW_MS;
+  if (at - now_ms > WAIT_MAX_MS) {
+    /* The clock went back: what was sent is in the past either way. */
+    p->num = p->head = 0;
+    p->next_ms = at = now_ms;
+    if (p->dropped_ms > now_ms)
+      p->dropped_ms = now_ms;
+  }
   if (now_ms < at) {
     if (ret_wait_ms != NULL)
       *ret_wait_ms = at - now_ms;

@@ -139,6 +139,14 @@ static void test_edges(void **state) {
   assert_int_equal(at[1] - at[0], 2000);
   assert_int_equal(at[2] - at[1], 2000);
   wdr_pace_free(&p);
+  /* The wall clock set back an hour: no hour-long stall. */
+  assert_int_equal(wdr_pace_init(&p, 20, T0), 0);
+  greedy(&p, 30, T0);
+  int64_t wait = 0;
+  assert_true(wdr_pace_take(&p, T0 - 3600 * 1000, &wait));
+  assert_false(wdr_pace_take(&p, T0 - 3600 * 1000 + 10, &wait));
+  assert_int_equal(wait, 40); /* spaced again from there */
+  wdr_pace_free(&p);
   /* The largest RateLimit: 1000 a window. */
   assert_int_equal(wdr_pace_init(&p, 1000, T0), 0);
   at = greedy(&p, 3000, T0);
