@@ -38,9 +38,18 @@
  * Buffers grow to what they hold, not to this. */
 #define WDR_STATE_MAX (1024 * 1024 * 1024)
 
-/* wdr_state_serialize appends a snapshot of p (journal generation gen) to
- * out. names[i] is workflow i's name; runs and budgets of workflows with
- * persist[i] false (dry run) are left out. Returns 0 or -1. */
+/* wdr_state_serialize_part appends the records of at most max_runs runs of
+ * p, from run *cursor on (advanced past them), to out, and after the last
+ * run the budget windows (*ret_last then true): a snapshot after its header
+ * (wdr_state_snapshot_header), one part at a time, so that memory never
+ * holds all of it. names[i] is workflow i's name; runs and budgets of
+ * workflows with persist[i] false (dry run) are left out. Returns 0 or -1.
+ * wdr_state_serialize appends a whole snapshot (journal generation gen):
+ * the header, then every part. */
+int wdr_state_serialize_part(const wdr_policy_t *p, char *const *names,
+                             const bool *persist, size_t wf_num, size_t *cursor,
+                             size_t max_runs, wdr_buf_t *out, bool *ret_last)
+    __attribute__((warn_unused_result));
 int wdr_state_serialize(const wdr_policy_t *p, char *const *names,
                         const bool *persist, size_t wf_num, int64_t now_ms,
                         uint64_t gen, wdr_buf_t *out)

@@ -360,28 +360,13 @@ static void fold_begin(wdr_engine_t *e, int64_t now_ms) {
   wdr_buf_free(&head, false);
 }
 
-/* Serialises runs from *cursor on, at most WDR_ENGINE_FOLD_RUNS of them,
- * into part; after the last run, the budget windows too. Returns 0 or -1;
- * *ret_last says whether the snapshot is complete with this part. */
+/* The next part of the new snapshot (WDR_ENGINE_FOLD_RUNS runs) from
+ * *cursor on; *ret_last says whether it completes the snapshot. */
 static int snapshot_part(wdr_engine_t *e, size_t *cursor, wdr_buf_t *part,
                          bool *ret_last) {
-  size_t num = wdr_policy_runs_num(e->policy);
-  size_t end = *cursor + WDR_ENGINE_FOLD_RUNS;
-  int status = 0;
-  for (; *cursor < num && *cursor < end && status == 0; (*cursor)++) {
-    const wdr_run_t *r = wdr_policy_run_at(e->policy, *cursor);
-    if (e->persist[r->wf])
-      status = wdr_state_record_run(r, e->names[r->wf], part);
-  }
-  *ret_last = *cursor >= num;
-  for (size_t wf = 0; *ret_last && status == 0 && wf < e->cfg->workflows_num;
-       wf++) {
-    size_t n = 0;
-    const int64_t *t = wdr_policy_budget(e->policy, wf, &n);
-    if (e->persist[wf] && n > 0)
-      status = wdr_state_record_budget(e->names[wf], t, n, part);
-  }
-  return status;
+  return wdr_state_serialize_part(e->policy, e->names, e->persist,
+                                  e->cfg->workflows_num, cursor,
+                                  WDR_ENGINE_FOLD_RUNS, part, ret_last);
 }
 
 /* Writes the next part of the new snapshot and, after the last, puts it in

@@ -178,24 +178,43 @@ int wdr_state_snapshot_header(uint64_t gen, int64_t now_ms, wdr_buf_t *out) {
   return gen_header(out, true, now_ms, gen);
 }
 
-int wdr_state_serialize(const wdr_policy_t *p, char *const *names,
-                        const bool *persist, size_t wf_num, int64_t now_ms,
-                        uint64_t gen, wdr_buf_t *out) {
+int wdr_state_serialize_part(const wdr_policy_t *p, char *const *names,
+                             const bool *persist, size_t wf_num, size_t *cursor,
+                             size_t max_runs, wdr_buf_t *out, bool *ret_last) {
   size_t runs_num = wdr_policy_runs_num(p);
-  if (gen_header(out, true, now_ms, gen) != 0)
-    return -1;
-  for (size_t i = 0; i < runs_num; i++) {
-    const wdr_run_t *r = wdr_policy_run_at(p, i);
+  if (*cursor > runs_num) /* runs were removed since the last part */
+    *cursor = runs_num;
+  size_t end = max_runs < runs_num - *cursor ? *cursor + max_runs : runs_num;
+  *ret_last = false;
+  for (; *cursor < end; (*cursor)++) {
+    const wdr_run_t *r = wdr_policy_run_at(p, *cursor);
     if (r->wf < wf_num && persist[r->wf] &&
         wdr_state_record_run(r, names[r->wf], out) != 0)
       return -1;
   }
+  if (*cursor < runs_num)
+    return 0;
   for (size_t wf = 0; wf < wf_num; wf++) {
     size_t n = 0;
     const int64_t *t = wdr_policy_budget(p, wf, &n);
     if (persist[wf] && n > 0 && wdr_state_record_budget(names[wf], t, n, out))
       return -1;
   }
+  *ret_last = true;
+  return 0;
+}
+
+int wdr_state_serialize(const wdr_policy_t *p, char *const *names,
+                        const bool *persist, size_t wf_num, int64_t now_ms,
+                        uint64_t gen, wdr_buf_t *out) {
+  if (gen_header(out, true, now_ms, gen) != 0)
+    return -1;
+  size_t cursor = 0;
+  bool last = false;
+  while (!last)
+    if (wdr_state_serialize_part(p, names, persist, wf_num, &cursor, SIZE_MAX,
+                                 out, &last) != 0)
+      return -1;
   return 0;
 }
 

@@ -1308,6 +1308,36 @@ static void test_append(void **state) {
   assert_non_null(strstr(err, "open"));
 }
 
+/* A snapshot in parts is the whole one, part for part; a cursor past the
+ * runs (runs removed meanwhile) ends it. */
+static void test_serialize_in_parts(void **state) {
+  (void)state;
+  fill_source();
+  serialize(g_p, T0);
+  wdr_buf_t parts;
+  wdr_buf_init(&parts, WDR_STATE_MAX);
+  assert_int_equal(wdr_state_snapshot_header(1, T0, &parts), 0);
+  size_t cursor = 0, calls = 0;
+  bool last = false;
+  while (!last) {
+    assert_int_equal(wdr_state_serialize_part(g_p, g_names, g_persist, 3,
+                                              &cursor, 3, &parts, &last),
+                     0);
+    calls++;
+  }
+  assert_int_equal(calls, (wdr_policy_runs_num(g_p) + 2) / 3);
+  assert_string_equal(wdr_buf_str(&parts), wdr_buf_str(&g_buf));
+  wdr_buf_reset(&parts);
+  cursor = wdr_policy_runs_num(g_p) + 5;
+  assert_int_equal(wdr_state_serialize_part(g_p, g_names, g_persist, 3, &cursor,
+                                            3, &parts, &last),
+                   0);
+  assert_true(last);
+  assert_int_equal(cursor, wdr_policy_runs_num(g_p));
+  assert_null(strstr(wdr_buf_str(&parts), "\"run\""));
+  wdr_buf_free(&parts, false);
+}
+
 static void test_read_errors(void **state) {
   (void)state;
   make_dir();
@@ -1542,6 +1572,7 @@ int main(void) {
       T(test_corrupt_track_fields),
       T(test_write_read_file),
       T(test_append),
+      T(test_serialize_in_parts),
       T(test_read_errors),
       T(test_write_errors),
       T(test_move_aside),
