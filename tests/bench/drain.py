@@ -20,17 +20,10 @@ import tempfile
 import time
 import uuid
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "integration"))
-sys.path.insert(0, os.path.join(HERE, "..", "standin"))
+from benchenv import HERE, PROJECT_ID, SECRET_ID, SECRET_KEY, WORKFLOW_ID  # noqa: F401
 
 import harness  # noqa: E402
 import wedata_standin as ws  # noqa: E402
-
-SECRET_ID = "AKIDbenchWedataRerun000000000000001"
-SECRET_KEY = "bench-secret-key-not-real-0001"
-PROJECT_ID = "1460947878944567296"
-WORKFLOW_ID = "0fae8078-a7a7-4b67-afd1-8bf18e068dda"
 
 
 def one_rate(plugin, rate, workers):
