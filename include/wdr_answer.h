@@ -97,23 +97,42 @@ void wdr_answer_free(wdr_answer_t *a);
 
 /* What a result means for the next step. */
 typedef enum {
-  WDR_CLASS_OK,        /* the action did what was asked */
-  WDR_CLASS_RETRYABLE, /* refused, or provably never sent: may retry */
-  WDR_CLASS_RESIGN,    /* AuthFailure.SignatureExpire: sign afresh, once */
-  WDR_CLASS_PERMANENT, /* retrying will not help */
-  WDR_CLASS_AMBIGUOUS, /* sent, no usable answer: the server may have acted */
+  WDR_CLASS_OK,          /* the action did what was asked */
+  WDR_CLASS_RETRYABLE,   /* refused before acting, or provably never sent:
+                            may be resent without reading the run */
+  WDR_CLASS_RESIGN,      /* AuthFailure.SignatureExpire: sign afresh */
+  WDR_CLASS_PERMANENT,   /* retrying will not help */
+  WDR_CLASS_AMBIGUOUS,   /* the server may have acted: read before resending */
+  WDR_CLASS_CREDENTIALS, /* refused for the credentials (AuthFailure.*
+                            but SignatureExpire, UnauthorizedOperation*):
+                            nothing was done, and nothing will be until
+                            the credentials are fixed */
 } wdr_api_class_t;
 
-/* wdr_answer_classify: retryable codes are RequestLimitExceeded*,
- * InternalError*, ServiceUnavailable, ResourceUnavailable*, ResourceInUse*,
- * InvalidParameter.ServiceIsBusy and HTTP statuses below 500; ambiguous are
- * a transport failure after sending, HTTP 5xx and an unreadable answer;
- * unknown codes are permanent. */
+/* wdr_answer_classify: only a refusal proves that nothing was done:
+ * RequestLimitExceeded*, InvalidParameter.ServiceIsBusy, HTTP statuses
+ * below 500 without an answer, and a transport failure before anything
+ * was sent are RETRYABLE. InternalError*, ServiceUnavailable*,
+ * ResourceUnavailable*, ResourceInUse*, HTTP 5xx, a transport failure
+ * after sending and an unreadable answer are AMBIGUOUS (a gateway may
+ * answer an error after WeData has acted). Unknown codes are PERMANENT. */
 wdr_api_class_t wdr_answer_classify(const wdr_api_result_t *res);
 
 /* wdr_answer_is_throttle: the server refused the request for the quota
  * (RequestLimitExceeded and its subcodes, such as UinLimitExceeded): it did
  * nothing, and the answer says "slow down", not "the run failed". */
 bool wdr_answer_is_throttle(const wdr_api_result_t *res);
+
+/* wdr_answer_is_outage: the answer says the service (or the way to it) is
+ * in trouble, not that anything is wrong with the request: a transport
+ * failure, HTTP 5xx, an unreadable answer, InternalError*,
+ * ServiceUnavailable*, ResourceUnavailable*, InvalidParameter.ServiceIsBusy.
+ * Outages count toward the breaker and never use up a run's retries. */
+bool wdr_answer_is_outage(const wdr_api_result_t *res);
+
+/* wdr_answer_code_is_credentials: code (may be NULL) refuses the
+ * credentials, not the request: AuthFailure.* but SignatureExpire (the
+ * clock), UnauthorizedOperation*. */
+bool wdr_answer_code_is_credentials(const char *code);
 
 #endif

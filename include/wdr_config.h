@@ -8,6 +8,7 @@
 #ifndef WDR_CONFIG_H
 #define WDR_CONFIG_H
 
+#include "wdr_buf.h"
 #include "wdr_common.h"
 #include "wdr_json.h" /* wdr_param_t */
 #include "wdr_match.h"
@@ -44,6 +45,11 @@ typedef struct {
   bool escalate_to_full;     /* after an accepted rerun: ExecuteType 1 */
   bool poll;                 /* find its failed runs by listing them */
   bool track_async;          /* follow each accepted rerun to its end */
+  /* The SHA-256 (hex) of wdr_config_fingerprint's text, set by the glue
+   * after parsing (this module does no hashing); "" when unknown. The
+   * state remembers it, so that runs a business error stopped are
+   * released after a restart with a changed config. */
+  char config_digest[65];
 } wdr_workflow_cfg_t;
 
 typedef struct {
@@ -85,6 +91,14 @@ typedef const char *(*wdr_getenv_fn)(const char *name);
  * returns -1 and err holds the reason. */
 int wdr_config_parse(const oconfig_item_t *ci, wdr_getenv_fn get_env,
                      wdr_config_t **ret, char *err, size_t err_size)
+    __attribute__((warn_unused_result));
+
+/* wdr_config_fingerprint appends to out (a wdr_buf_t) a text that changes
+ * whenever what workflow wf sends changes: the Endpoint and Region, its
+ * ProjectId, WorkflowId, ExecuteType, TaskIds, AdvancedParams, resource
+ * groups, TaskScope and EscalateToFull. Each value is length-prefixed, so
+ * no two configs give one text. No secret is in it. Returns 0 or -1. */
+int wdr_config_fingerprint(const wdr_config_t *cfg, size_t wf, wdr_buf_t *out)
     __attribute__((warn_unused_result));
 
 /* wdr_config_free releases cfg and wipes the secrets. NULL is fine. */

@@ -30,6 +30,9 @@ enum wdr_counter {
   WDR_CNT_ASYNC_TIMEOUT, /* still pending after AsyncTimeout */
   WDR_CNT_EVICTED,       /* finished runs forgotten early: MaxTrackedRuns */
   WDR_CNT_THROTTLED,     /* requests answered RequestLimitExceeded* */
+  /* requests held back by an outage or refused credentials: due again
+   * without using a retry of the run */
+  WDR_CNT_HELD,
   WDR_CNT_NUM
 };
 
@@ -85,6 +88,10 @@ void wdr_metrics_set_breaker(wdr_metrics_t *m, bool open);
  * a second the pace allows now. */
 void wdr_metrics_set_rate(wdr_metrics_t *m, double rate);
 
+/* wdr_metrics_set_credentials: the plugin-wide gauge-credentials_ok: 0
+ * while WeData rejects the credentials, else 1. */
+void wdr_metrics_set_credentials(wdr_metrics_t *m, bool ok);
+
 /* wdr_metrics_set_clock_offset: the plugin-wide gauge-clock_offset, seconds
  * the server's clock is ahead of the host's (emitted once set). */
 void wdr_metrics_set_clock_offset(wdr_metrics_t *m, double seconds);
@@ -104,8 +111,8 @@ typedef void (*wdr_emit_fn)(void *ctx, const wdr_metric_t *v);
 /* wdr_metrics_emit emits, per workflow (names[i] is workflow i's name):
  * every counter and skip reason, each error code seen, each action's last
  * latency, the last time to recover once there is one; then the
- * plugin-wide queue_length, gauge-breaker_open, gauge-rate_limit-current
- * and gauge-clock_offset (each once set). */
+ * plugin-wide queue_length, gauge-breaker_open, gauge-credentials_ok,
+ * gauge-rate_limit-current and gauge-clock_offset (each once set). */
 void wdr_metrics_emit(wdr_metrics_t *m, char *const *names, size_t queue_length,
                       wdr_emit_fn emit, void *ctx);
 

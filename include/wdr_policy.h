@@ -113,6 +113,17 @@ typedef struct {
    * accepted rerun. */
   bool seen_active : 1;
   bool checked : 1; /* not persisted: the current attempt's check is done */
+  /* Not persisted (a restart reads every run in flight anyway): in the
+   * current attempt a rerun request may have been acted on (an ambiguous
+   * answer), so a refusal of a later resend is read back first; disputed:
+   * such a refusal is being read back; outage_verify: the read-back
+   * follows an outage, so a resend after it uses no retry. */
+  bool maybe_acted : 1;
+  bool disputed : 1;
+  bool outage_verify : 1;
+  /* Not persisted: answers in a row that held the run back without being
+   * about it (outages, credentials): they space its next tries. */
+  uint8_t held;
 } wdr_run_t;
 
 /* wdr_run_clear frees the texts r owns, execution_id included, and empties
@@ -172,12 +183,20 @@ typedef struct {
 /* How a request ended, as the API client classifies it. */
 typedef enum {
   WDR_OUTCOME_ACCEPTED,       /* RERUN: an AsyncId came back */
-  WDR_OUTCOME_RETRYABLE,      /* rejected, or provably never sent: may retry */
+  WDR_OUTCOME_RETRYABLE,      /* refused for the request: may retry */
   WDR_OUTCOME_RESIGN,         /* AuthFailure.SignatureExpire: re-sign once */
   WDR_OUTCOME_PERMANENT,      /* rejected for good */
-  WDR_OUTCOME_AMBIGUOUS,      /* the server may have acted */
+  WDR_OUTCOME_AMBIGUOUS,      /* the server may have acted (ResourceInUse) */
   WDR_OUTCOME_RERUN_SEEN,     /* VERIFY: the rerun did happen */
   WDR_OUTCOME_RERUN_NOT_SEEN, /* VERIFY: still FAILED, no new rerun */
+  /* Nothing was done, and not for anything about the run: an outage before
+   * the request was sent, the credentials refused, the clock off again.
+   * The job is due again later and uses no retry of the run. */
+  WDR_OUTCOME_HELD,
+  /* The server may have acted, and the service was in trouble (a timeout,
+   * HTTP 5xx, InternalError...): read the run first; a resend after that
+   * read uses no retry either. */
+  WDR_OUTCOME_AMBIGUOUS_OUTAGE,
 } wdr_outcome_t;
 
 typedef enum {
@@ -189,12 +208,18 @@ typedef enum {
   WDR_RESULT_CHECKED,           /* the check passed: the rerun is due now */
   WDR_RESULT_SKIPPED,           /* the check said no (wdr_policy_on_check) */
   WDR_RESULT_STALE,             /* the run is no longer in flight: ignore */
+  WDR_RESULT_HELD, /* due again at at_ms; no retry used (WDR_OUTCOME_HELD) */
 } wdr_result_verdict_t;
 
 typedef struct {
   wdr_result_verdict_t verdict;
   int64_t at_ms;
   int attempts; /* accepted reruns after this result */
+  /* VERIFY: WeData refused a resend, but an earlier request of the attempt
+   * may have been acted on: the run is read before the refusal stands.
+   * PERMANENT: error_code is the refusal (also when a read confirmed it). */
+  bool disputed;
+  char error_code[WDR_ID_MAX];
 } wdr_result_decision_t;
 
 typedef struct wdr_policy_s wdr_policy_t;

@@ -34,6 +34,12 @@ const int64_t *wdr_policy_budget(const wdr_policy_t *p, size_t wf,
  * way the caller wdr_run_clear()s run afterwards. */
 int wdr_policy_restore(wdr_policy_t *p, wdr_run_t *run, int64_t now_ms);
 
+/* wdr_policy_release_permanent makes every run of workflow wf that a
+ * permanent error stopped IDLE (the workflow's config changed since: the
+ * next failure signal starts a new attempt). Walks the table once: for the
+ * load, not for events. Returns how many it released. */
+size_t wdr_policy_release_permanent(wdr_policy_t *p, size_t wf);
+
 /* wdr_policy_restore_budget appends a send time to workflow wf's window. */
 void wdr_policy_restore_budget(wdr_policy_t *p, size_t wf, int64_t sent_ms);
 

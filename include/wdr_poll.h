@@ -36,6 +36,8 @@ typedef struct {
   size_t wf;      /* resolve: the workflow; poll: its first polled one */
   int page;       /* 1-based */
   int tries;      /* resolve: failed listings so far */
+  int held;       /* resolve: listings in a row held back by an outage or
+                     the credentials (they use no tries) */
   int64_t not_before;
   const char *project_id;
   const char *const *workflow_ids;

@@ -55,12 +55,35 @@ int wdr_state_serialize(const wdr_policy_t *p, char *const *names,
                         uint64_t gen, wdr_buf_t *out)
     __attribute__((warn_unused_result));
 
+/* The config a snapshot was written under: workflow i's name and the
+ * digest of its config (wdr_workflow_cfg_t.config_digest; "" unknown, left
+ * out). A snapshot header holds them as "config":{name:digest,..}, which
+ * older versions ignore. */
+typedef struct {
+  char *const *names;
+  const char *const *digests;
+  size_t num;
+} wdr_state_config_t;
+
 /* One line each, appended to out; 0 or -1. A snapshot written in parts is
- * its header, then records, like wdr_state_serialize's. */
+ * its header, then records, like wdr_state_serialize's. config may be NULL
+ * (no "config" in the header). */
 int wdr_state_journal_header(uint64_t gen, int64_t now_ms, wdr_buf_t *out)
     __attribute__((warn_unused_result));
-int wdr_state_snapshot_header(uint64_t gen, int64_t now_ms, wdr_buf_t *out)
+int wdr_state_snapshot_header(uint64_t gen, int64_t now_ms,
+                              const wdr_state_config_t *config, wdr_buf_t *out)
     __attribute__((warn_unused_result));
+
+/* wdr_state_config_changed reads the header of a snapshot (version 2; any
+ * other text records nothing) and sets changed[i] for every workflow of
+ * now whose digest is known and differs from the one recorded for it.
+ * Returns how many changed, and sets *ret_unrecorded when the header does
+ * not hold a known digest of now as it is (changed or not recorded): the
+ * next snapshot should record it. Pure; a header it cannot read records
+ * nothing. */
+size_t wdr_state_config_changed(const char *snapshot, size_t len,
+                                const wdr_state_config_t *now, bool *changed,
+                                bool *ret_unrecorded);
 int wdr_state_record_run(const wdr_run_t *r, const char *workflow,
                          wdr_buf_t *out) __attribute__((warn_unused_result));
 int wdr_state_record_forget(const char *workflow, const char *execution_id,

@@ -289,10 +289,11 @@ static const opt_t workflow_opts[] = {
     {.key = "VerifyBeforeRerun",
      .kind = OPT_BOOL,
      .offset = WORKFLOW_FIELD(verify_before_rerun),
-     .def = false,
-     .meaning = "`true`: read the run before each attempt and rerun only if "
-                "WeData still shows it `FAILED`, `SupportRerun` and "
-                "`RerunTimes` below `MaxAttempts`"},
+     .def = true,
+     .meaning = "read the run before each attempt and rerun only if WeData "
+                "still shows it `FAILED`, `SupportRerun` and `RerunTimes` "
+                "below `MaxAttempts`; `false` saves a read per attempt but "
+                "trusts the state file alone"},
     /* NULL in the config means "configured". */
     {.key = "TaskScope",
      .kind = OPT_STRING,
@@ -1052,4 +1053,40 @@ int wdr_config_doc(wdr_config_scope_t scope, size_t i, wdr_config_doc_t *ret) {
   range_text(o, ret->range, sizeof(ret->range));
   ret->meaning = o->meaning;
   return 0;
+}
+
+/* --- fingerprint --------------------------------------------------------- */
+
+static int print_field(wdr_buf_t *out, const char *key, const char *value) {
+  char head[96];
+  size_t n = value != NULL ? strlen(value) : 0;
+  int len = snprintf(head, sizeof(head), "%s %zu:", key, n);
+  if (len < 0 || (size_t)len >= sizeof(head) ||
+      wdr_buf_append(out, head, (size_t)len) != 0 ||
+      (n > 0 && wdr_buf_append(out, value, n) != 0))
+    return -1;
+  return wdr_buf_append(out, "\n", 1);
+}
+
+int wdr_config_fingerprint(const wdr_config_t *cfg, size_t wf, wdr_buf_t *out) {
+  if (wf >= cfg->workflows_num)
+    return -1;
+  const wdr_workflow_cfg_t *w = &cfg->workflows[wf];
+  char num[32];
+  snprintf(num, sizeof(num), "%d", w->execute_type);
+  int rc = print_field(out, "Endpoint", cfg->url) |
+           print_field(out, "Region", cfg->region) |
+           print_field(out, "ProjectId", w->project_id) |
+           print_field(out, "WorkflowId", w->workflow_id) |
+           print_field(out, "ExecuteType", num) |
+           print_field(out, "SchedulingResourceGroup", w->scheduling_rg) |
+           print_field(out, "IntegrationResourceGroup", w->integration_rg) |
+           print_field(out, "TaskScope", w->task_scope) |
+           print_field(out, "EscalateToFull", w->escalate_to_full ? "1" : "0");
+  for (size_t i = 0; i < w->task_ids_num; i++)
+    rc |= print_field(out, "TaskId", w->task_ids[i]);
+  for (size_t i = 0; i < w->params_num; i++)
+    rc |= print_field(out, "AdvancedParam", w->params[i].key) |
+          print_field(out, "Value", w->params[i].value);
+  return rc != 0 ? -1 : 0;
 }

@@ -19,12 +19,18 @@ struct wdr_engine_s {
   wdr_metrics_t *metrics;
   const wdr_sink_t *sink;
   wdr_policy_t *policy;
-  wdr_policy_wf_t *policy_wf; /* one per workflow */
-  bool *persist;              /* false for dry-run workflows */
-  char **names;               /* the workflows' names, borrowed from cfg */
+  wdr_policy_wf_t *policy_wf;      /* one per workflow */
+  bool *persist;                   /* false for dry-run workflows */
+  char **names;                    /* the workflows' names, borrowed from cfg */
+  const char **digests;            /* their config digests, borrowed from cfg */
+  wdr_state_config_t state_config; /* names and digests, for snapshots */
   wdr_poll_t *poll;
   wdr_pace_t pace;
   wdr_breaker_t breaker;
+  /* Credentials rejected (AuthFailure.*, UnauthorizedOperation*): a breaker
+   * that one such answer opens; while open, one probe per BreakerCooldown,
+   * and the first clean answer closes it. */
+  wdr_breaker_t credentials;
   int64_t next_prune;
   /* The durable state: the journal generation, the sizes that decide when
    * the journal is folded into a new snapshot, and whether the next save
@@ -54,17 +60,18 @@ struct wdr_engine_s {
   size_t fold_cursor, fold_bytes, next_bytes;
   int64_t hold_until; /* restored work and polls wait until then */
   wdr_loglimit_t limit_refused, limit_state, limit_throttle, limit_clock;
+  wdr_loglimit_t limit_held;
 };
 
 static const wdr_workflow_cfg_t *wf_cfg(const wdr_engine_t *e, size_t wf) {
   return &e->cfg->workflows[wf];
 }
 
-/* Rate-limited WARNING: one per WDR_LOG_EVERY_SECONDS, with the count of
+/* Rate-limited log line: one per WDR_LOG_EVERY_SECONDS, with the count of
  * the ones held back appended. */
-__attribute__((format(printf, 4, 5))) static void
-warn_limited(wdr_engine_t *e, wdr_loglimit_t *l, int64_t now_ms,
-             const char *fmt, ...) {
+__attribute__((format(printf, 5, 6))) static void
+log_limited(wdr_engine_t *e, wdr_log_level_t level, wdr_loglimit_t *l,
+            int64_t now_ms, const char *fmt, ...) {
   uint64_t held = 0;
   if (!wdr_loglimit_allow(l, now_ms / 1000, &held))
     return;
@@ -73,9 +80,12 @@ warn_limited(wdr_engine_t *e, wdr_loglimit_t *l, int64_t now_ms,
   va_start(ap, fmt);
   vsnprintf(text, sizeof(text), fmt, ap);
   va_end(ap);
-  wdr_sink_logf(e->sink, WDR_LOG_WARNING,
-                "%s (%" PRIu64 " more such messages held back)", text, held);
+  wdr_sink_logf(e->sink, level, "%s (%" PRIu64 " more such messages held back)",
+                text, held);
 }
+
+#define warn_limited(e, l, now_ms, ...)                                        \
+  log_limited(e, WDR_LOG_WARNING, l, now_ms, __VA_ARGS__)
 
 /* --- building and the state ---------------------------------------------- */
 
@@ -97,8 +107,11 @@ static int build_workflows(wdr_engine_t *e) {
   e->policy_wf = calloc(n, sizeof(*e->policy_wf));
   e->persist = calloc(n, sizeof(*e->persist));
   e->names = calloc(n, sizeof(*e->names));
-  if (e->policy_wf == NULL || e->persist == NULL || e->names == NULL)
+  e->digests = calloc(n, sizeof(*e->digests));
+  if (e->policy_wf == NULL || e->persist == NULL || e->names == NULL ||
+      e->digests == NULL)
     return -1;
+  e->state_config = (wdr_state_config_t){e->names, e->digests, n};
   for (size_t i = 0; i < n; i++) {
     const wdr_workflow_cfg_t *w = wf_cfg(e, i);
     bool dry = w->dry_run < 0 ? e->cfg->dry_run : w->dry_run != 0;
@@ -116,6 +129,7 @@ static int build_workflows(wdr_engine_t *e) {
      * of real reruns once DryRun is switched off. */
     e->persist[i] = !dry;
     e->names[i] = w->name;
+    e->digests[i] = w->config_digest;
   }
   return 0;
 }
@@ -142,6 +156,32 @@ static void forget_changes(wdr_engine_t *e) {
                            &(wdr_policy_changes_t){.run = discard_run,
                                                    .forgotten = discard_key,
                                                    .budget = discard_budget});
+}
+
+/* Workflows whose config changed since the snapshot was written: the runs
+ * a permanent (business) error stopped may have been stopped by what
+ * changed, so the next failure signal may rerun them. Returns true when the
+ * snapshot does not record the config as it is now. */
+static bool release_changed(wdr_engine_t *e, const wdr_buf_t *snap) {
+  size_t n = e->cfg->workflows_num;
+  bool *changed = calloc(n, sizeof(*changed));
+  bool unrecorded = true;
+  if (changed == NULL)
+    return true;
+  wdr_state_config_changed(wdr_buf_str(snap), snap->len, &e->state_config,
+                           changed, &unrecorded);
+  for (size_t i = 0; i < n; i++) {
+    if (!changed[i])
+      continue;
+    size_t released = wdr_policy_release_permanent(e->policy, i);
+    wdr_sink_logf(e->sink, released > 0 ? WDR_LOG_NOTICE : WDR_LOG_INFO,
+                  "workflow %s: its configuration changed since the state "
+                  "was saved: %zu run(s) stopped by a permanent error will "
+                  "be rerun on their next failure signal",
+                  e->names[i], released);
+  }
+  free(changed);
+  return unrecorded;
 }
 
 /* Reads the state into the (empty) policy. A corrupt state is moved aside
@@ -222,11 +262,12 @@ static int load_state(wdr_engine_t *e, int64_t now_ms) {
                              : "");
     if (stats.released > 0)
       wdr_sink_logf(e->sink, WDR_LOG_NOTICE,
-                    "state file \"%s\": %zu run(s) that a credentials error "
-                    "(AuthFailure*, UnauthorizedOperation*) had stopped for "
-                    "good are eligible again: the next failure signal reruns "
-                    "them",
+                    "state file \"%s\": %zu run(s) that a credentials or "
+                    "clock error (AuthFailure*, UnauthorizedOperation*) had "
+                    "stopped for good are due again",
                     path, stats.released);
+    if (release_changed(e, &snap))
+      e->need_snapshot = true, e->journal_valid = false;
     goto done;
   }
   /* Part of the file may be in the policy: start again from nothing. */
@@ -269,6 +310,9 @@ wdr_engine_t *wdr_engine_create(const wdr_config_t *cfg, wdr_metrics_t *metrics,
   e->hold_until = now_ms + WDR_ENGINE_START_HOLD_MS;
   wdr_breaker_init(&e->breaker, cfg->breaker_threshold,
                    (int64_t)(cfg->breaker_cooldown * 1000.0));
+  wdr_breaker_init(&e->credentials, 1,
+                   (int64_t)(cfg->breaker_cooldown * 1000.0));
+  wdr_metrics_set_credentials(metrics, true);
   wdr_metrics_set_rate(metrics, cfg->rate_limit);
   if (wdr_pace_init(&e->pace, cfg->rate_limit, now_ms) != 0 ||
       build_workflows(e) != 0 || (e->policy = create_policy(e)) == NULL ||
@@ -289,6 +333,7 @@ void wdr_engine_destroy(wdr_engine_t *e) {
   free(e->policy_wf);
   free(e->persist);
   free(e->names);
+  free(e->digests);
   free(e);
 }
 
@@ -343,7 +388,7 @@ static void fold_begin(wdr_engine_t *e, int64_t now_ms) {
   wdr_buf_init(&head, 4096);
   uint64_t gen = e->gen + 1;
   if (wdr_state_journal_header(gen, now_ms, &header) != 0 ||
-      wdr_state_snapshot_header(gen, now_ms, &head) != 0)
+      wdr_state_snapshot_header(gen, now_ms, &e->state_config, &head) != 0)
     save_failed(e, now_ms, "cannot serialise the state");
   else if (e->sink->fold_begin(e->sink->ctx, &header, err, sizeof(err)) != 0 ||
            e->sink->fold_write(e->sink->ctx, &head, err, sizeof(err)) != 0) {
@@ -425,7 +470,7 @@ static void write_snapshot(wdr_engine_t *e, int64_t now_ms) {
   bool last = false, begun = false, committed = false;
   int status = 0;
   if (wdr_state_journal_header(gen, now_ms, &header) != 0 ||
-      wdr_state_snapshot_header(gen, now_ms, &part) != 0) {
+      wdr_state_snapshot_header(gen, now_ms, &e->state_config, &part) != 0) {
     snprintf(err, sizeof(err), "cannot serialise the state");
     status = -1;
   } else {
@@ -619,6 +664,38 @@ static void record_breaker(wdr_engine_t *e, bool success, int64_t now_ms) {
     snprintf(text, sizeof(text), "a request succeeded: sending again");
   wdr_sink_notify(e->sink, change > 0 ? WDR_NOTE_WARNING : WDR_NOTE_OKAY, "",
                   "breaker", text, NULL);
+}
+
+/* The credentials' gate: a credentials error closes it for everything (one
+ * ERROR line); while closed, any answer but a clean one (a throttle, an
+ * outage, the clock) counts as a failed probe; the first clean answer
+ * opens it again. */
+static void record_credentials(wdr_engine_t *e, wdr_api_class_t cls, bool clean,
+                               const wdr_response_t *r, int64_t now_ms) {
+  bool rejected = cls == WDR_CLASS_CREDENTIALS;
+  if (!rejected && !clean && !wdr_breaker_is_open(&e->credentials))
+    return;
+  int change = wdr_breaker_record(&e->credentials, !rejected && clean, now_ms);
+  if (change == 0)
+    return;
+  wdr_metrics_set_credentials(e->metrics, change < 0);
+  char text[1024];
+  if (change > 0) {
+    snprintf(text, sizeof(text),
+             "WeData rejected the credentials: %s: %s. No request goes out "
+             "but one probe every %g s (BreakerCooldown); every pending "
+             "rerun is kept and goes out once they are accepted. Check "
+             "SecretId, SecretKey, SessionToken and the CAM policy.",
+             r->error_code, r->error_message, e->cfg->breaker_cooldown);
+    wdr_sink_logf(e->sink, WDR_LOG_ERROR, "%s", text);
+  } else {
+    snprintf(text, sizeof(text),
+             "WeData accepts the credentials again: sending resumes");
+    wdr_sink_logf(e->sink, WDR_LOG_NOTICE, "%s", text);
+  }
+  wdr_sink_notify(e->sink, change > 0 ? WDR_NOTE_FAILURE : WDR_NOTE_OKAY, "",
+                  "credentials", text, "ErrorCode",
+                  change > 0 ? r->error_code : "", NULL);
 }
 
 /* The read before an attempt found the run: say why there is no rerun. */
@@ -854,6 +931,16 @@ static void report_result(wdr_engine_t *e, const wdr_policy_job_t *job,
     return;
   }
   case WDR_RESULT_VERIFY:
+    if (d->disputed) {
+      wdr_sink_logf(e->sink, WDR_LOG_NOTICE,
+                    "workflow %s: WeData refused a resend of the rerun of %s "
+                    "(%s), but an earlier request of this attempt may have "
+                    "been acted on: reading the run in %.1f s before the "
+                    "refusal stands",
+                    w->name, job->execution_id, r->error_code,
+                    (double)(d->at_ms - now_ms) / 1000.0);
+      return;
+    }
     wdr_sink_logf(e->sink, WDR_LOG_NOTICE,
                   "workflow %s: the rerun request for %s may have reached "
                   "WeData (%s): reading the run in %.1f s before anything is "
@@ -861,17 +948,36 @@ static void report_result(wdr_engine_t *e, const wdr_policy_job_t *job,
                   w->name, job->execution_id, r->error_code,
                   (double)(d->at_ms - now_ms) / 1000.0);
     return;
-  case WDR_RESULT_PERMANENT:
+  case WDR_RESULT_PERMANENT: {
     wdr_metrics_skip(e->metrics, job->wf, WDR_SKIP_PERMANENT_ERROR);
+    /* A refusal confirmed by a read of the run: the answer is the read. */
+    bool read = job->kind == WDR_JOB_VERIFY;
+    const char *message = read ? "the run shows no rerun" : r->error_message;
     snprintf(text, sizeof(text),
-             "rerun of %s (workflow %s) stopped: %s: %s; not retried",
-             job->execution_id, w->name, r->error_code, r->error_message);
+             "rerun of %s (workflow %s) stopped: %s: %s; not retried for "
+             "PermanentHold (%g s)",
+             job->execution_id, w->name, d->error_code, message,
+             e->cfg->permanent_hold);
     wdr_sink_notify(e->sink, WDR_NOTE_FAILURE, w->name, "rerun", text,
-                    "ErrorCode", r->error_code, "ErrorMessage",
-                    r->error_message, "RequestId", r->request_id, "WorkflowId",
-                    w->workflow_id, "WorkflowExecutionId", job->execution_id,
-                    NULL);
+                    "ErrorCode", d->error_code, "ErrorMessage", message,
+                    "RequestId", r->request_id, "WorkflowId", w->workflow_id,
+                    "WorkflowExecutionId", job->execution_id, NULL);
     return;
+  }
+  case WDR_RESULT_HELD: {
+    wdr_metrics_count(e->metrics, job->wf, WDR_CNT_HELD);
+    const char *why =
+        r->ok ? "the run shows no rerun after an outage" : r->error_code;
+    log_limited(e, WDR_LOG_INFO, &e->limit_held, now_ms,
+                "workflow %s: %s of %s waits (%s): the service or the "
+                "credentials are at fault, not the run; again in %.1f s, no "
+                "retry used",
+                w->name,
+                job->kind == WDR_JOB_RERUN || r->ok ? "rerun"
+                                                    : "reading the run",
+                job->execution_id, why, (double)(d->at_ms - now_ms) / 1000.0);
+    return;
+  }
   case WDR_RESULT_RETRIES_EXHAUSTED: {
     wdr_metrics_skip(e->metrics, job->wf, WDR_SKIP_RETRIES_EXHAUSTED);
     const char *ending =
@@ -963,14 +1069,17 @@ void wdr_engine_on_answer(wdr_engine_t *e, const wdr_job_t *job,
   wdr_api_class_t cls = wdr_answer_classify(&a->res);
   record_latency(e, job, a);
   bool throttle = a->rc == 0 && wdr_answer_is_throttle(&a->res);
-  /* A throttle is no outage: the server is up and says "slow down". */
-  if (a->rc == 0)
-    record_breaker(e,
-                   throttle || cls == WDR_CLASS_OK ||
-                       cls == WDR_CLASS_PERMANENT || cls == WDR_CLASS_RESIGN,
-                   now_ms);
-  else
-    wdr_breaker_cancel(&e->breaker); /* nothing was sent: no verdict */
+  /* The breaker counts outages only: a throttle, a business error or a
+   * refused key all say the server is up. */
+  if (a->rc == 0) {
+    bool outage = wdr_answer_is_outage(&a->res);
+    record_breaker(e, !outage, now_ms);
+    record_credentials(e, cls, !outage && !throttle && cls != WDR_CLASS_RESIGN,
+                       &a->res.response, now_ms);
+  } else { /* nothing was sent: no verdict */
+    wdr_breaker_cancel(&e->breaker);
+    wdr_breaker_cancel(&e->credentials);
+  }
   if (throttle) {
     on_throttle(e, job, &a->res.response, now_ms);
     wdr_answer_free(a);
@@ -1010,14 +1119,18 @@ static void lower(int64_t *wake, int64_t at) {
 }
 
 /* May one more request go now? Takes a place in the pace and, when the
- * breaker is half-open, its probe. Otherwise lowers *wake to when to try. */
+ * credentials or the breaker only let a probe through, the probe.
+ * Otherwise lowers *wake to when to try. */
 static bool may_send(wdr_engine_t *e, int64_t now_ms, int64_t *wake) {
   int64_t wait = 0;
-  /* The rate limit first: a refused token costs nothing, while a half-open
-   * breaker hands out its one probe when it says yes. */
+  /* The rate limit first: a refused token costs nothing, while a gate that
+   * lets one probe through hands it out when it says yes. */
   if (wdr_pace_take(&e->pace, now_ms, &wait) &&
-      wdr_breaker_allow(&e->breaker, now_ms, &wait))
-    return true;
+      wdr_breaker_allow(&e->credentials, now_ms, &wait)) {
+    if (wdr_breaker_allow(&e->breaker, now_ms, &wait))
+      return true;
+    wdr_breaker_cancel(&e->credentials);
+  }
   lower(wake, now_ms + (wait > 0 ? wait : WDR_ENGINE_IDLE_MS));
   return false;
 }
@@ -1097,4 +1210,5 @@ void wdr_engine_requeue(wdr_engine_t *e, const wdr_job_t *job, int64_t now_ms) {
   else
     wdr_policy_requeue(e->policy, &job->run);
   wdr_breaker_cancel(&e->breaker);
+  wdr_breaker_cancel(&e->credentials);
 }

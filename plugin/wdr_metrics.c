@@ -34,6 +34,8 @@ struct wdr_metrics_s {
   wf_metrics_t *wf;
   size_t wf_num;
   bool breaker_open;
+  bool credentials_ok;
+  bool credentials_set;
   double rate; /* < 0: not set yet */
   bool clock_set;
   double clock_offset;
@@ -56,6 +58,7 @@ static const char *const counter_names[WDR_CNT_NUM] = {
     [WDR_CNT_ASYNC_TIMEOUT] = "async-TIMEOUT",
     [WDR_CNT_EVICTED] = "evicted",
     [WDR_CNT_THROTTLED] = "throttled",
+    [WDR_CNT_HELD] = "held",
 };
 
 static const char *const skip_names[WDR_SKIP_NUM] = {
@@ -173,6 +176,13 @@ void wdr_metrics_set_breaker(wdr_metrics_t *m, bool open) {
   pthread_mutex_unlock(&m->lock);
 }
 
+void wdr_metrics_set_credentials(wdr_metrics_t *m, bool ok) {
+  pthread_mutex_lock(&m->lock);
+  m->credentials_set = true;
+  m->credentials_ok = ok;
+  pthread_mutex_unlock(&m->lock);
+}
+
 void wdr_metrics_set_clock_offset(wdr_metrics_t *m, double seconds) {
   pthread_mutex_lock(&m->lock);
   m->clock_set = true;
@@ -234,6 +244,8 @@ void wdr_metrics_emit(wdr_metrics_t *m, char *const *names, size_t queue_length,
   }
   pthread_mutex_lock(&m->lock);
   bool breaker_open = m->breaker_open;
+  bool credentials_set = m->credentials_set;
+  bool credentials_ok = m->credentials_ok;
   double rate = m->rate;
   bool clock_set = m->clock_set;
   double clock_offset = m->clock_offset;
@@ -246,6 +258,11 @@ void wdr_metrics_emit(wdr_metrics_t *m, char *const *names, size_t queue_length,
                             .type = "gauge",
                             .type_instance = "breaker_open",
                             .gauge = breaker_open ? 1.0 : 0.0});
+  if (credentials_set)
+    emit(ctx, &(wdr_metric_t){.plugin_instance = "",
+                              .type = "gauge",
+                              .type_instance = "credentials_ok",
+                              .gauge = credentials_ok ? 1.0 : 0.0});
   if (rate >= 0)
     emit(ctx, &(wdr_metric_t){.plugin_instance = "",
                               .type = "gauge",

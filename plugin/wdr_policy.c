@@ -161,9 +161,11 @@ static int64_t request_backoff_ms(int k, uint32_t rnd) {
   return wdr_backoff_ms(&wdr_request_backoff, k, rnd);
 }
 
+/* The attempt's rerun request has not left yet: it is charged to the
+ * budget when it does (after the check, if one is due). */
 static bool awaits_first_send(const wdr_run_t *r) {
   return r->state == WDR_RUN_SCHEDULED && r->request_retries == 0 &&
-         !r->resigned;
+         !r->resigned && !r->maybe_acted;
 }
 
 /* The next attempt for a failure of run (NULL: a run not in the table yet)
@@ -218,6 +220,7 @@ static wdr_signal_decision_t next_attempt(wdr_policy_t *p, size_t wf,
   run->request_retries = 0;
   run->verify_tries = 0;
   run->resigned = false;
+  run->maybe_acted = run->disputed = run->outage_verify = false;
   run->checked = false;
   scope_clear(run);
   run->updated_ms = now_ms;
@@ -464,6 +467,32 @@ static void retry_later(wdr_run_t *run, int *tries, wdr_run_state_t state,
   *ret_at = run->next_at_ms;
 }
 
+/* Held back by the service or the credentials, not by anything about the
+ * run: due again in state after a backoff that grows with the holds in a
+ * row (so that a trouble only this run meets does not spin), and no retry
+ * is used: after an outage of any length the run is still due. */
+static wdr_result_verdict_t hold(wdr_run_t *run, wdr_run_state_t state,
+                                 int64_t now_ms, uint32_t rnd,
+                                 int64_t *ret_at) {
+  if (run->held < UINT8_MAX)
+    run->held++;
+  run->state = state;
+  run->next_at_ms = now_ms + request_backoff_ms(run->held, rnd);
+  *ret_at = run->next_at_ms;
+  return WDR_RESULT_HELD;
+}
+
+/* The rerun request may have been acted on: read the run before anything
+ * is sent again. */
+static wdr_result_verdict_t read_back(wdr_run_t *run, int64_t now_ms,
+                                      int64_t *ret_at) {
+  run->state = WDR_RUN_VERIFY;
+  run->verify_tries = 0;
+  run->next_at_ms = now_ms + WDR_VERIFY_DELAY_MS;
+  *ret_at = run->next_at_ms;
+  return WDR_RESULT_VERIFY;
+}
+
 static wdr_result_verdict_t retry_rerun(const wdr_policy_t *p, wdr_run_t *run,
                                         int64_t now_ms, uint32_t rnd,
                                         int64_t *ret_at) {
@@ -480,6 +509,7 @@ static wdr_result_verdict_t accepted(const wdr_policy_t *p, wdr_run_t *run,
                                      int64_t *ret_at) {
   run->attempts++;
   run->had_accepted = true;
+  run->maybe_acted = run->disputed = run->outage_verify = false;
   run->state = WDR_RUN_IDLE;
   set_cid(&run->last_async_id, async_id);
   set_text(&run->last_error, NULL);
@@ -506,17 +536,27 @@ on_rerun_result(const wdr_policy_t *p, wdr_run_t *run, wdr_outcome_t outcome,
       *ret_at = now_ms;
       return WDR_RESULT_RETRY;
     }
-    return retry_rerun(p, run, now_ms, rnd, ret_at);
+    return hold(run, WDR_RUN_SCHEDULED, now_ms, rnd, ret_at);
+  case WDR_OUTCOME_HELD:
+    return hold(run, WDR_RUN_SCHEDULED, now_ms, rnd, ret_at);
   case WDR_OUTCOME_RETRYABLE:
     return retry_rerun(p, run, now_ms, rnd, ret_at);
   case WDR_OUTCOME_AMBIGUOUS:
-    run->state = WDR_RUN_VERIFY;
-    run->verify_tries = 0;
-    run->next_at_ms = now_ms + WDR_VERIFY_DELAY_MS;
-    *ret_at = run->next_at_ms;
-    return WDR_RESULT_VERIFY;
+  case WDR_OUTCOME_AMBIGUOUS_OUTAGE:
+    run->maybe_acted = true;
+    run->disputed = false;
+    run->outage_verify = outcome == WDR_OUTCOME_AMBIGUOUS_OUTAGE;
+    return read_back(run, now_ms, ret_at);
   case WDR_OUTCOME_PERMANENT:
   default:
+    /* A refusal of a resend after an answer that may have come after
+     * WeData acted ("the run is RUNNING") may be about our own accepted
+     * rerun: the run is read before the refusal stands. */
+    if (run->maybe_acted && !run->disputed) {
+      run->disputed = true;
+      run->outage_verify = false;
+      return read_back(run, now_ms, ret_at);
+    }
     run->state = WDR_RUN_PERMANENT;
     return WDR_RESULT_PERMANENT;
   }
@@ -529,10 +569,24 @@ on_verify_result(const wdr_policy_t *p, wdr_run_t *run, wdr_outcome_t outcome,
   case WDR_OUTCOME_RERUN_SEEN:
     return accepted(p, run, NULL, now_ms, ret_at); /* AsyncId unknown */
   case WDR_OUTCOME_RERUN_NOT_SEEN:
-    /* Provably not acted on: now a resend is safe. */
+    /* Provably not acted on. After a disputed refusal the refusal stands;
+     * otherwise a resend is safe now, and after an outage it uses no retry
+     * of the run. */
+    if (run->disputed) {
+      run->disputed = false;
+      run->state = WDR_RUN_PERMANENT;
+      return WDR_RESULT_PERMANENT;
+    }
+    if (run->outage_verify) {
+      run->outage_verify = false;
+      return hold(run, WDR_RUN_SCHEDULED, now_ms, rnd, ret_at);
+    }
     return retry_rerun(p, run, now_ms, rnd, ret_at);
+  case WDR_OUTCOME_HELD:
+    return hold(run, WDR_RUN_VERIFY, now_ms, rnd, ret_at);
   case WDR_OUTCOME_RETRYABLE:
   case WDR_OUTCOME_AMBIGUOUS:
+  case WDR_OUTCOME_AMBIGUOUS_OUTAGE:
   case WDR_OUTCOME_RESIGN:
     if (run->verify_tries < p->cfg.max_request_retries) {
       retry_later(run, &run->verify_tries, WDR_RUN_VERIFY, now_ms, rnd, ret_at);
@@ -555,6 +609,8 @@ on_check_failed(const wdr_policy_t *p, wdr_run_t *run, wdr_outcome_t outcome,
     run->state = WDR_RUN_PERMANENT;
     return WDR_RESULT_PERMANENT;
   }
+  if (outcome == WDR_OUTCOME_HELD)
+    return hold(run, WDR_RUN_SCHEDULED, now_ms, rnd, ret_at);
   if (run->verify_tries >= p->cfg.max_request_retries)
     return end_attempt(run, false);
   retry_later(run, &run->verify_tries, WDR_RUN_SCHEDULED, now_ms, rnd, ret_at);
@@ -635,6 +691,16 @@ result_run(wdr_policy_t *p, const wdr_policy_job_t *job, wdr_outcome_t outcome,
   run->updated_ms = now_ms;
   if (error_code != NULL && error_code[0] != '\0')
     set_text(&run->last_error, error_code);
+  /* Holds in a row are counted through an outage that may have acted, the
+   * read that follows it, and a clock off again; an answer about the run
+   * ends the row. */
+  if (outcome == WDR_OUTCOME_HELD) {
+    if (job->charged_ms != 0)
+      budget_refund(p, job->wf, job->charged_ms); /* nothing was done */
+  } else if (outcome != WDR_OUTCOME_AMBIGUOUS_OUTAGE &&
+             outcome != WDR_OUTCOME_RERUN_NOT_SEEN &&
+             outcome != WDR_OUTCOME_RESIGN)
+    run->held = 0;
   if (job->kind == WDR_JOB_RERUN)
     d.verdict =
         on_rerun_result(p, run, outcome, async_id, now_ms, rnd, &d.at_ms);
@@ -643,6 +709,11 @@ result_run(wdr_policy_t *p, const wdr_policy_job_t *job, wdr_outcome_t outcome,
   else
     d.verdict = on_check_failed(p, run, outcome, now_ms, rnd, &d.at_ms);
   d.attempts = run->attempts;
+  d.disputed = d.verdict == WDR_RESULT_VERIFY && run->disputed;
+  if (d.verdict == WDR_RESULT_PERMANENT) {
+    const char *code = wdr_run_text(run->last_error);
+    memcpy(d.error_code, code, strlen(code) + 1);
+  }
   return d;
 }
 
@@ -809,7 +880,9 @@ wdr_track_decision_t wdr_policy_on_follow(wdr_policy_t *p,
 }
 
 /* What a rerun or a read of the run before or after one means, when the
- * API answered it (OK) or not: the policy's outcome vocabulary. */
+ * API answered it (OK) or not: the policy's outcome vocabulary. Only
+ * answers about the request itself may use up a run's retries: outages,
+ * refused credentials and a clock off again hold the run back instead. */
 static wdr_outcome_t outcome_of(const wdr_policy_job_t *job,
                                 const wdr_answer_t *a, wdr_api_class_t cls) {
   if (job->kind == WDR_JOB_VERIFY && cls == WDR_CLASS_OK)
@@ -821,18 +894,24 @@ static wdr_outcome_t outcome_of(const wdr_policy_job_t *job,
             a->view.rerun_times > job->known_attempts)
                ? WDR_OUTCOME_RERUN_SEEN
                : WDR_OUTCOME_RERUN_NOT_SEEN;
-  if (job->kind != WDR_JOB_RERUN)
+  bool outage = wdr_answer_is_outage(&a->res);
+  if (job->kind != WDR_JOB_RERUN) { /* a read: nothing to have acted on */
+    if (outage || cls == WDR_CLASS_CREDENTIALS || cls == WDR_CLASS_RESIGN)
+      return WDR_OUTCOME_HELD;
     return cls == WDR_CLASS_PERMANENT ? WDR_OUTCOME_PERMANENT
                                       : WDR_OUTCOME_RETRYABLE;
+  }
   switch (cls) {
   case WDR_CLASS_OK:
     return WDR_OUTCOME_ACCEPTED;
   case WDR_CLASS_RETRYABLE:
-    return WDR_OUTCOME_RETRYABLE;
+    return outage ? WDR_OUTCOME_HELD : WDR_OUTCOME_RETRYABLE;
+  case WDR_CLASS_CREDENTIALS:
+    return WDR_OUTCOME_HELD;
   case WDR_CLASS_RESIGN:
     return WDR_OUTCOME_RESIGN;
   case WDR_CLASS_AMBIGUOUS:
-    return WDR_OUTCOME_AMBIGUOUS;
+    return outage ? WDR_OUTCOME_AMBIGUOUS_OUTAGE : WDR_OUTCOME_AMBIGUOUS;
   default:
     return WDR_OUTCOME_PERMANENT;
   }
@@ -957,16 +1036,6 @@ const int64_t *wdr_policy_budget(const wdr_policy_t *p, size_t wf,
   return wf < p->cfg.wf_num ? p->budget[wf].t : NULL;
 }
 
-static bool code_in(const char *code, const char *family) {
-  size_t n = strlen(family);
-  return strncmp(code, family, n) == 0 && (code[n] == '\0' || code[n] == '.');
-}
-
-static bool is_credentials_error(const char *code) {
-  return code != NULL && (code_in(code, "AuthFailure") ||
-                          code_in(code, "UnauthorizedOperation"));
-}
-
 int wdr_policy_restore(wdr_policy_t *p, wdr_run_t *run, int64_t now_ms) {
   if (run->wf >= p->cfg.wf_num || run->state >= WDR_RUN_STATE_NUM)
     return -1;
@@ -1004,15 +1073,36 @@ int wdr_policy_restore(wdr_policy_t *p, wdr_run_t *run, int64_t now_ms) {
     r->state = WDR_RUN_IDLE; /* TrackAsync was switched off */
   if (r->state == WDR_RUN_ASYNC && wdr_cid_is_empty(&r->last_async_id))
     r->state = WDR_RUN_FOLLOW;
-  /* Stopped by a credentials error (older versions did that): the key was
-   * at fault, not the run. */
+  /* Stopped by a credentials or clock error (older versions did that): the
+   * key or the clock was at fault, not the run, and the failure that
+   * started the attempt was never acted on: the attempt goes on (read
+   * first when VerifyBeforeRerun is on). */
   int released = 0;
-  if (r->state == WDR_RUN_PERMANENT && is_credentials_error(r->last_error)) {
-    r->state = WDR_RUN_IDLE;
+  if (r->state == WDR_RUN_PERMANENT &&
+      (wdr_answer_code_is_credentials(r->last_error) ||
+       strcmp(wdr_run_text(r->last_error), "AuthFailure.SignatureExpire") ==
+           0)) {
+    r->state = WDR_RUN_SCHEDULED;
+    r->next_at_ms = now_ms;
+    r->request_retries = r->verify_tries = 0;
+    r->resigned = false;
     released = 1;
   }
   wdr_table_settle(p->table, r);
   return released;
+}
+
+size_t wdr_policy_release_permanent(wdr_policy_t *p, size_t wf) {
+  size_t n = 0;
+  for (size_t i = 0; i < wdr_table_size(p->table); i++) {
+    wdr_run_t *r = wdr_table_at(p->table, i);
+    if (r->wf != wf || r->state != WDR_RUN_PERMANENT)
+      continue;
+    r->state = WDR_RUN_IDLE;
+    wdr_table_settle(p->table, r);
+    n++;
+  }
+  return n;
 }
 
 void wdr_policy_restore_budget(wdr_policy_t *p, size_t wf, int64_t sent_ms) {

@@ -180,10 +180,16 @@ static const char *subject(const wdr_poll_t *p, const wdr_poll_job_t *l) {
 }
 
 /* A listing without a usable answer: a poll waits for the next one, a
- * search tries again after the request backoff while retries are left. */
+ * search tries again after the request backoff while retries are left.
+ * An outage, refused credentials or the clock are not the search's fault:
+ * they use no retry (the breaker and the credentials' probe pace them). */
 static void list_failed(wdr_poll_t *p, const wdr_poll_job_t *l,
-                        const wdr_response_t *r, wdr_api_class_t cls,
-                        int64_t now_ms, uint32_t rnd) {
+                        const wdr_api_result_t *res, int64_t now_ms,
+                        uint32_t rnd) {
+  const wdr_response_t *r = &res->response;
+  wdr_api_class_t cls = wdr_answer_classify(res);
+  bool held = wdr_answer_is_outage(res) || cls == WDR_CLASS_CREDENTIALS ||
+              cls == WDR_CLASS_RESIGN;
   const size_t *wfs = NULL;
   size_t wfs_num = wdr_poll_workflows(p, l, &wfs);
   for (size_t i = 0; i < wfs_num; i++)
@@ -195,15 +201,22 @@ static void list_failed(wdr_poll_t *p, const wdr_poll_job_t *l,
     p->projects[l->project].busy = false;
     return;
   }
-  if (cls == WDR_CLASS_PERMANENT || l->tries >= p->cfg->max_request_retries) {
+  if (!held &&
+      (cls == WDR_CLASS_PERMANENT || l->tries >= p->cfg->max_request_retries)) {
     wdr_metrics_skip(p->metrics, l->wf, WDR_SKIP_RETRIES_EXHAUSTED);
     return;
   }
   wdr_poll_job_t again = *l;
-  again.tries++;
-  again.not_before =
-      now_ms + wdr_backoff_ms(&wdr_request_backoff, again.tries, rnd);
-  wdr_metrics_count(p->metrics, l->wf, WDR_CNT_RETRIES);
+  if (held) {
+    again.held++;
+    wdr_metrics_count(p->metrics, l->wf, WDR_CNT_HELD);
+  } else {
+    again.tries++;
+    again.held = 0;
+    wdr_metrics_count(p->metrics, l->wf, WDR_CNT_RETRIES);
+  }
+  again.not_before = now_ms + wdr_backoff_ms(&wdr_request_backoff,
+                                             again.tries + again.held, rnd);
   add_list(p, again, now_ms);
 }
 
@@ -214,7 +227,7 @@ void wdr_poll_on_answer(wdr_poll_t *p, const wdr_poll_job_t *l,
   const size_t *wfs = NULL;
   size_t wfs_num = wdr_poll_workflows(p, l, &wfs);
   if (!r->ok) {
-    list_failed(p, l, r, wdr_answer_classify(&answer->res), now_ms, rnd);
+    list_failed(p, l, &answer->res, now_ms, rnd);
     return;
   }
   int64_t cutoff = now_ms - (int64_t)(p->cfg->poll_lookback * 1000.0);

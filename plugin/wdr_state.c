@@ -149,7 +149,19 @@ typedef struct {
   int64_t now_ms;
   uint64_t gen;
   bool snapshot;
+  const wdr_state_config_t *config;
 } header_args_t;
+
+static int gen_config(yajl_gen g, const wdr_state_config_t *c) {
+  if (wdr_json_gen_str(g, "config") != 0 ||
+      yajl_gen_map_open(g) != yajl_gen_status_ok)
+    return -1;
+  for (size_t i = 0; i < c->num; i++)
+    if (c->digests[i] != NULL && c->digests[i][0] != '\0' &&
+        wdr_json_gen_text(g, c->names[i], c->digests[i]) != 0)
+      return -1;
+  return yajl_gen_map_close(g) == yajl_gen_status_ok ? 0 : -1;
+}
 
 static int fill_header(yajl_gen g, const void *arg) {
   const header_args_t *a = arg;
@@ -157,25 +169,28 @@ static int fill_header(yajl_gen g, const void *arg) {
       wdr_json_gen_int(g, "version", WDR_STATE_VERSION) != 0 ||
       wdr_json_gen_text(g, "kind", a->snapshot ? "snapshot" : "journal") != 0 ||
       wdr_json_gen_int(g, "saved_ms", a->now_ms) != 0 ||
-      wdr_json_gen_int(g, "journal", (long long)a->gen) != 0)
+      wdr_json_gen_int(g, "journal", (long long)a->gen) != 0 ||
+      (a->config != NULL && gen_config(g, a->config) != 0))
     return -1;
   return yajl_gen_map_close(g) == yajl_gen_status_ok ? 0 : -1;
 }
 
 static int gen_header(wdr_buf_t *out, bool snapshot, int64_t now_ms,
-                      uint64_t gen) {
-  header_args_t a = {now_ms, gen, snapshot};
+                      uint64_t gen, const wdr_state_config_t *config) {
+  header_args_t a = {now_ms, gen, snapshot, config};
   if (wdr_json_generate(out, fill_header, &a) != 0)
     return -1;
   return wdr_buf_append(out, "\n", 1);
 }
 
 int wdr_state_journal_header(uint64_t gen, int64_t now_ms, wdr_buf_t *out) {
-  return gen_header(out, false, now_ms, gen);
+  return gen_header(out, false, now_ms, gen, NULL);
 }
 
-int wdr_state_snapshot_header(uint64_t gen, int64_t now_ms, wdr_buf_t *out) {
-  return gen_header(out, true, now_ms, gen);
+int wdr_state_snapshot_header(uint64_t gen, int64_t now_ms,
+                              const wdr_state_config_t *config,
+                              wdr_buf_t *out) {
+  return gen_header(out, true, now_ms, gen, config);
 }
 
 int wdr_state_serialize_part(const wdr_policy_t *p, char *const *names,
@@ -207,7 +222,7 @@ int wdr_state_serialize_part(const wdr_policy_t *p, char *const *names,
 int wdr_state_serialize(const wdr_policy_t *p, char *const *names,
                         const bool *persist, size_t wf_num, int64_t now_ms,
                         uint64_t gen, wdr_buf_t *out) {
-  if (gen_header(out, true, now_ms, gen) != 0)
+  if (gen_header(out, true, now_ms, gen, NULL) != 0)
     return -1;
   size_t cursor = 0;
   bool last = false;
@@ -602,6 +617,41 @@ static int load_lines(load_t *l, const char *text, size_t len, bool journal,
   }
   free(scratch);
   return status;
+}
+
+size_t wdr_state_config_changed(const char *snapshot, size_t len,
+                                const wdr_state_config_t *now, bool *changed,
+                                bool *ret_unrecorded) {
+  for (size_t i = 0; i < now->num; i++)
+    changed[i] = false;
+  *ret_unrecorded = false;
+  const char *nl = snapshot != NULL ? memchr(snapshot, '\n', len) : NULL;
+  size_t n = nl != NULL ? (size_t)(nl - snapshot) : len;
+  char *line = snapshot != NULL ? strndup(snapshot, n) : NULL;
+  yajl_val root =
+      line != NULL ? wdr_json_tree_parse(line, n, WDR_JSON_DEPTH_MAX, NULL, 0)
+                   : NULL;
+  static const char *p_config[] = {"config", NULL};
+  yajl_val config =
+      root != NULL && YAJL_IS_OBJECT(root) && field_text(root, "kind") != NULL
+          ? yajl_tree_get(root, p_config, yajl_t_object)
+          : NULL;
+  size_t num = 0;
+  for (size_t i = 0; i < now->num; i++) {
+    const char *digest = now->digests[i];
+    if (digest == NULL || digest[0] == '\0')
+      continue; /* unknown now: nothing to compare or record */
+    const char *was = config != NULL ? field_text(config, now->names[i]) : NULL;
+    if (was == NULL || strcmp(was, digest) != 0)
+      *ret_unrecorded = true;
+    if (was != NULL && strcmp(was, digest) != 0) {
+      changed[i] = true;
+      num++;
+    }
+  }
+  yajl_tree_free(root);
+  free(line);
+  return num;
 }
 
 int wdr_state_load(const char *snapshot, size_t snapshot_len,

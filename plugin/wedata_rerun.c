@@ -25,6 +25,7 @@
 #include "collectd/core/utils/common/common.h"
 
 #include "wdr_config.h"
+#include "wdr_crypto.h"
 #include "wdr_engine.h"
 #include "wdr_http.h"
 #include "wdr_loglimit.h"
@@ -239,6 +240,16 @@ static int wdr_config_cb(oconfig_item_t *ci) {
   if (wdr_config_parse(ci, env_get, &cfg, err, sizeof(err)) != 0) {
     ERROR(LOG_PREFIX "%s", err);
     return -1;
+  }
+  /* The state remembers each workflow's config by its digest. */
+  for (size_t i = 0; i < cfg->workflows_num; i++) {
+    wdr_buf_t text;
+    wdr_buf_init(&text, 1024 * 1024);
+    if (wdr_config_fingerprint(cfg, i, &text) != 0 ||
+        wdr_sha256_hex(text.data, text.len, cfg->workflows[i].config_digest) !=
+            0)
+      cfg->workflows[i].config_digest[0] = '\0'; /* unknown: no release */
+    wdr_buf_free(&text, false);
   }
   return 0;
 }

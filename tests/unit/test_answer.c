@@ -133,29 +133,50 @@ static void test_classify_ok(void **state) {
 
 static void test_classify_codes(void **state) {
   (void)state;
-  /* Rate limits, server trouble and "busy": worth another try. A family
-   * matches itself and its sub-codes (after a dot). */
-  const char *retryable[] = {
+  /* Only a refusal proves nothing was done: the rate limits and "busy" may
+   * be resent as they are. A family matches itself and its sub-codes
+   * (after a dot). */
+  const char *refused[] = {
       "RequestLimitExceeded",
       "RequestLimitExceeded.UinLimitExceeded",
       "RequestLimitExceeded.IPLimitExceeded",
-      "InternalError",
-      "InternalError.X",
-      "InternalError.DbError",
-      "ServiceUnavailable",
-      "ResourceUnavailable",
-      "ResourceUnavailable.X",
-      "ResourceInUse",
-      "ResourceInUse.Task",
       "InvalidParameter.ServiceIsBusy",
   };
-  for (size_t i = 0; i < sizeof(retryable) / sizeof(retryable[0]); i++) {
-    if (classify(retryable[i], 200, true) != WDR_CLASS_RETRYABLE)
-      fail_msg("%s is not retryable", retryable[i]);
+  for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+    if (classify(refused[i], 200, true) != WDR_CLASS_RETRYABLE)
+      fail_msg("%s is not retryable", refused[i]);
     /* The transport details do not matter for a server's code. */
-    if (classify(retryable[i], 200, false) != WDR_CLASS_RETRYABLE)
-      fail_msg("%s is not retryable when not sent", retryable[i]);
+    if (classify(refused[i], 200, false) != WDR_CLASS_RETRYABLE)
+      fail_msg("%s is not retryable when not sent", refused[i]);
   }
+  /* Server trouble and "in use" may come after WeData acted (from a
+   * gateway): ambiguous, like a timeout. */
+  const char *ambiguous[] = {
+      "InternalError",      "InternalError.X",     "InternalError.DbError",
+      "ServiceUnavailable", "ResourceUnavailable", "ResourceUnavailable.X",
+      "ResourceInUse",      "ResourceInUse.Task",
+  };
+  for (size_t i = 0; i < sizeof(ambiguous) / sizeof(ambiguous[0]); i++)
+    if (classify(ambiguous[i], 200, true) != WDR_CLASS_AMBIGUOUS)
+      fail_msg("%s is not ambiguous", ambiguous[i]);
+  /* The credentials, not the request: the whole plugin waits for them. */
+  const char *credentials[] = {
+      "AuthFailure.SecretIdNotFound",
+      "AuthFailure.SignatureFailure",
+      "AuthFailure.TokenFailure",
+      "AuthFailure",
+      "AuthFailure.UnauthorizedOperation",
+      "UnauthorizedOperation",
+      "UnauthorizedOperation.UserNotInProject",
+  };
+  for (size_t i = 0; i < sizeof(credentials) / sizeof(credentials[0]); i++) {
+    if (classify(credentials[i], 200, true) != WDR_CLASS_CREDENTIALS)
+      fail_msg("%s is not a credentials error", credentials[i]);
+    assert_true(wdr_answer_code_is_credentials(credentials[i]));
+  }
+  assert_false(wdr_answer_code_is_credentials("AuthFailure.SignatureExpire"));
+  assert_false(wdr_answer_code_is_credentials("AuthFailureX"));
+  assert_false(wdr_answer_code_is_credentials(NULL));
 
   /* Everything else the server says is final: unknown codes, and names
    * that only start like a family (no dot after it). */
@@ -165,9 +186,8 @@ static void test_classify_codes(void **state) {
       "InvalidParameterValue",
       "ResourceNotFound",
       "ResourceNotFound.Workflow",
-      "AuthFailure.SignatureFailure",
-      "AuthFailure.SecretIdNotFound",
-      "UnauthorizedOperation",
+      "AuthFailureX",
+      "UnauthorizedOperationX",
       "FailedOperation",
       "UnknownCode",
       "RequestLimitExceededX",
@@ -192,9 +212,49 @@ static void test_classify_codes(void **state) {
   assert_int_equal(classify("AuthFailure.SignatureExpire", 200, false),
                    WDR_CLASS_RESIGN);
   assert_int_equal(classify("AuthFailure.SignatureExpired", 200, true),
-                   WDR_CLASS_PERMANENT);
+                   WDR_CLASS_CREDENTIALS);
   assert_int_equal(classify("AuthFailure.SignatureExpire.X", 200, true),
-                   WDR_CLASS_PERMANENT);
+                   WDR_CLASS_CREDENTIALS);
+}
+
+static bool outage(const char *code, long status, bool sent) {
+  wdr_api_result_t res;
+  memset(&res, 0, sizeof(res));
+  snprintf(res.response.error_code, sizeof(res.response.error_code), "%s",
+           code);
+  res.http_status = status;
+  res.request_sent = sent;
+  return wdr_answer_is_outage(&res);
+}
+
+/* Outages are the service's trouble (or the way to it), never the
+ * request's: they pause the sender and count toward the breaker. */
+static void test_outage(void **state) {
+  (void)state;
+  assert_true(outage(WDR_ERR_NETWORK, 0, false));
+  assert_true(outage(WDR_ERR_NETWORK, 0, true));
+  assert_true(outage(WDR_ERR_HTTP_STATUS, 500, true));
+  assert_true(outage(WDR_ERR_HTTP_STATUS, 503, true));
+  assert_false(outage(WDR_ERR_HTTP_STATUS, 404, true));
+  assert_false(outage(WDR_ERR_HTTP_STATUS, 429, true));
+  assert_true(outage(WDR_ERR_PARSE_JSON, 200, true));
+  assert_false(outage(WDR_ERR_PARSE_JSON, 0, false)); /* never built */
+  assert_true(outage("InternalError", 200, true));
+  assert_true(outage("InternalError.DbError", 200, true));
+  assert_true(outage("ServiceUnavailable", 200, true));
+  assert_true(outage("ResourceUnavailable.X", 200, true));
+  assert_true(outage("InvalidParameter.ServiceIsBusy", 200, true));
+  /* Not outages: about the request or the run, the quota, the key. */
+  assert_false(outage("ResourceInUse", 200, true));
+  assert_false(outage("RequestLimitExceeded", 200, true));
+  assert_false(outage("AuthFailure.SecretIdNotFound", 200, true));
+  assert_false(outage("FailedOperation", 200, true));
+  assert_false(outage("InvalidParameter", 200, true));
+  assert_false(outage("InternalErrorX", 200, true));
+  wdr_api_result_t ok;
+  memset(&ok, 0, sizeof(ok));
+  ok.response.ok = true;
+  assert_false(wdr_answer_is_outage(&ok));
 }
 
 static void test_classify_client_errors(void **state) {
@@ -238,6 +298,7 @@ int main(void) {
       cmocka_unit_test(test_free_answer),
       cmocka_unit_test(test_free_parts),
       cmocka_unit_test(test_classify_ok),
+      cmocka_unit_test(test_outage),
       cmocka_unit_test(test_classify_codes),
       cmocka_unit_test(test_classify_client_errors),
   };

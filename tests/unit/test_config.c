@@ -1492,18 +1492,72 @@ static void test_policy_ranges(void **state) {
   }
 }
 
-/* The backoff cap may not be below its base. */
+/* The fingerprint text of a parsed config, as a heap string. */
+static char *fingerprint(void) {
+  wdr_config_t *c = parse_ok(NULL);
+  wdr_buf_t b;
+  wdr_buf_init(&b, 65536);
+  assert_int_equal(wdr_config_fingerprint(c, 0, &b), 0);
+  assert_int_equal(wdr_config_fingerprint(c, 1, &b), -1); /* no such wf */
+  char *text = strdup(wdr_buf_str(&b));
+  wdr_buf_free(&b, false);
+  return text;
+}
+
+/* The fingerprint follows what a workflow sends, not how it is matched or
+ * paced, and holds no secret; length prefixes keep "a" "bc" apart from
+ * "ab" "c". */
+static void test_fingerprint(void **state) {
+  (void)state;
+  oconfig_item_t *wf =
+      add_required(ocb_str(start_creds(), "Workflow", "wf"), 2);
+  add_match(wf);
+  ocb_add_str(ocb_str(wf, "AdvancedParam", "a"), "bc");
+  char *base = fingerprint();
+  assert_non_null(strstr(base, "ExecuteType 1:2\n"));
+  assert_non_null(strstr(base, "AdvancedParam 1:a\nValue 2:bc\n"));
+  assert_null(strstr(base, "secret"));
+  wf = add_required(ocb_str(start_creds(), "Workflow", "wf"), 2);
+  add_match(wf);
+  ocb_add_str(ocb_str(wf, "AdvancedParam", "a"), "bc");
+  ocb_num(wf, "MaxAttempts", 5); /* not about what is sent */
+  char *same = fingerprint();
+  assert_string_equal(base, same);
+  wf = add_required(ocb_str(start_creds(), "Workflow", "wf"), 2);
+  add_match(wf);
+  ocb_add_str(ocb_str(wf, "AdvancedParam", "ab"), "c");
+  char *other = fingerprint();
+  assert_string_not_equal(base, other);
+  wf = add_required(ocb_str(start_creds(), "Workflow", "wf"), 2);
+  add_match(wf);
+  ocb_add_str(ocb_str(wf, "AdvancedParam", "a"), "bc");
+  ocb_str(wf, "SchedulingResourceGroup", "rg-1");
+  char *group = fingerprint();
+  assert_string_not_equal(base, group);
+  free(base);
+  free(same);
+  free(other);
+  free(group);
+}
+
 /* VerifyBeforeRerun, TaskScope, EscalateToFull: defaults, values, errors. */
 static void test_check_options(void **state) {
   (void)state;
   start_valid();
   wdr_config_t *c = parse_ok(NULL);
-  assert_false(c->workflows[0].verify_before_rerun);
+  /* WeData's count by default: a lost state file cannot rerun twice. */
+  assert_true(c->workflows[0].verify_before_rerun);
   assert_false(c->workflows[0].scope_incomplete);
   assert_false(c->workflows[0].escalate_to_full);
 
   oconfig_item_t *wf =
       add_required(ocb_str(start_creds(), "Workflow", "wf"), 2);
+  add_match(wf);
+  ocb_bool(wf, "VerifyBeforeRerun", false);
+  c = parse_ok(NULL);
+  assert_false(c->workflows[0].verify_before_rerun);
+
+  wf = add_required(ocb_str(start_creds(), "Workflow", "wf"), 2);
   add_match(wf);
   ocb_bool(wf, "VerifyBeforeRerun", true);
   ocb_str(wf, "TaskScope", "incomplete");
@@ -1726,6 +1780,7 @@ int main(void) {
       T(test_policy_range_edges),
       T(test_policy_ranges),
       T(test_retry_interval_order),
+      T(test_fingerprint),
       T(test_check_options),
       T(test_track_async_options),
       T(test_error_buffer_truncated),

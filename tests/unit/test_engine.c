@@ -228,6 +228,15 @@ static size_t lines_with(const char *text) {
   return n;
 }
 
+/* ERROR lines containing text (notifications are logged at INFO too). */
+static size_t errors_with(const char *text) {
+  size_t n = 0;
+  for (size_t i = 0; i < g_fake.lines; i++)
+    n += g_fake.level[i] == WDR_LOG_ERROR &&
+         strstr(g_fake.line[i], text) != NULL;
+  return n;
+}
+
 static const wdr_note_t *last_note(void) {
   assert_true(g_fake.notes_num > 0);
   return &g_fake.notes[g_fake.notes_num - 1];
@@ -274,6 +283,8 @@ static int setup(void **state) {
   ocb_str(g_wf, "ProjectId", "1460947878944567296");
   ocb_str(g_wf, "WorkflowId", "wf-etl");
   ocb_num(g_wf, "ExecuteType", 1);
+  /* Most tests follow the requests themselves; the check has its own. */
+  ocb_bool(g_wf, "VerifyBeforeRerun", false);
   ocb_str(ocb_child(g_wf, "Match"), "Plugin", "etl_monitor");
   return 0;
 }
@@ -404,6 +415,13 @@ static wdr_answer_t network_answer(bool sent) {
   return a;
 }
 
+/* An HTTP status without an API answer (a gateway's). */
+static wdr_answer_t http_answer(long status) {
+  wdr_answer_t a = error_answer(WDR_ERR_HTTP_STATUS);
+  a.res.http_status = status;
+  return a;
+}
+
 static wdr_answer_t run_answer(const char *state, long long rerun_times) {
   wdr_answer_t a = ok_answer();
   snprintf(a.view.state, WDR_ID_MAX, "%s", state);
@@ -491,32 +509,39 @@ static void test_permanent_error(void **state) {
   assert_string_equal(g_fake.notes[1].message,
                       "rerun of run-1 (workflow etl) stopped: "
                       "InvalidParameter: scripted InvalidParameter; not "
-                      "retried");
+                      "retried for PermanentHold (3600 s)");
   no_job(T0 + 3600 * SEC);
   signal_at(RUN, T0 + 5 * SEC);
   assert_int_equal(counter("skipped-permanent_error"), 2);
 }
 
+/* A refusal of the request itself (here a gateway's 404, after one
+ * "service busy" that held nothing) uses the attempt's retries. */
 static void test_retryable_then_exhausted(void **state) {
   (void)state;
   ocb_num(g_root, "MaxRequestRetries", 1);
   start();
   signal_at(RUN, T0);
   wdr_job_t job = one_job(T0, WDR_JOB_RERUN);
-  answer(&job, error_answer("ServiceUnavailable"), T0);
+  answer(&job, http_answer(404), T0);
   assert_int_equal(counter("retries"), 1);
   line_with(WDR_LOG_INFO, "workflow etl: rerun of run-1: retrying in 0.5 s "
-                          "(ServiceUnavailable)");
+                          "(ClientError.HttpStatusCodeError)");
   no_job(T0 + 499);
   job = one_job(T0 + 500, WDR_JOB_RERUN);
   assert_int_equal(job.run.retry, 1);
-  answer(&job, error_answer("InternalError"), T0 + 600);
+  answer(&job, error_answer("InvalidParameter.ServiceIsBusy"), T0 + 600);
+  assert_int_equal(counter("held"), 1); /* an outage: no retry used */
+  job = one_job(T0 + 1600, WDR_JOB_RERUN);
+  assert_int_equal(job.run.retry, 1);
+  answer(&job, http_answer(403), T0 + 1700);
   assert_int_equal(counter("skipped-retries_exhausted"), 1);
   const wdr_note_t *n = last_note();
   assert_int_equal(n->severity, WDR_NOTE_FAILURE);
   assert_string_equal(n->message,
-                      "rerun of run-1 (workflow etl): InternalError after 1 "
-                      "retries (MaxRequestRetries); this attempt ends");
+                      "rerun of run-1 (workflow etl): "
+                      "ClientError.HttpStatusCodeError after 1 retries "
+                      "(MaxRequestRetries); this attempt ends");
 }
 
 static void test_ambiguous_is_verified(void **state) {
@@ -533,8 +558,11 @@ static void test_ambiguous_is_verified(void **state) {
   no_job(T0 + 4999);
   job = one_job(T0 + 5 * SEC, WDR_JOB_VERIFY);
   answer(&job, run_answer("FAILED", 0), T0 + 5 * SEC);
-  line_with(WDR_LOG_INFO, "the run shows no rerun: resending");
+  /* A timeout is an outage: the resend uses no retry of the run. */
+  line_with(WDR_LOG_INFO, "rerun of run-1 waits (the run shows no rerun "
+                          "after an outage)");
   job = one_job(T0 + 7 * SEC, WDR_JOB_RERUN);
+  assert_int_equal(job.run.retry, 0);
   answer(&job, accepted_answer("async-2"), T0 + 7 * SEC);
   assert_int_equal(counter("accepted"), 1);
   assert_int_equal(counter("attempts"), 2);
@@ -555,6 +583,38 @@ static void test_ambiguous_is_verified(void **state) {
   assert_null(meta(last_note(), "AsyncId"));
   assert_int_equal(counter("attempts"), 3);
   no_job(T0 + 60 * SEC);
+}
+
+/* A refusal of a resend after an answer that may have come after WeData
+ * acted is read back before it stands; confirmed, it is reported with the
+ * refusal's code. */
+static void test_disputed_refusal_reported(void **state) {
+  (void)state;
+  start();
+  signal_at(RUN, T0);
+  wdr_job_t job = one_job(T0, WDR_JOB_RERUN);
+  answer(&job, error_answer("ResourceInUse"), T0);
+  job = one_job(T0 + 5 * SEC, WDR_JOB_VERIFY);
+  answer(&job, run_answer("FAILED", 0), T0 + 5 * SEC);
+  job = one_job(T0 + 6 * SEC, WDR_JOB_RERUN);
+  answer(&job, error_answer("FailedOperation"), T0 + 6 * SEC);
+  line_with(WDR_LOG_NOTICE, "workflow etl: WeData refused a resend of the "
+                            "rerun of run-1 (FailedOperation), but an "
+                            "earlier request of this attempt may have been "
+                            "acted on: reading the run in 5.0 s before the "
+                            "refusal stands");
+  assert_int_equal(counter("skipped-permanent_error"), 0);
+  job = one_job(T0 + 11 * SEC, WDR_JOB_VERIFY);
+  answer(&job, run_answer("FAILED", 0), T0 + 11 * SEC);
+  assert_int_equal(counter("skipped-permanent_error"), 1);
+  const wdr_note_t *n = last_note();
+  assert_int_equal(n->severity, WDR_NOTE_FAILURE);
+  assert_string_equal(n->message,
+                      "rerun of run-1 (workflow etl) stopped: FailedOperation: "
+                      "the run shows no rerun; not retried for PermanentHold "
+                      "(3600 s)");
+  assert_string_equal(meta(n, "ErrorCode"), "FailedOperation");
+  no_job(T0 + 600 * SEC);
 }
 
 static void test_dry_run(void **state) {
@@ -602,7 +662,9 @@ static void test_gave_up(void **state) {
 
 static void test_check_before_rerun(void **state) {
   (void)state;
-  ocb_bool(g_wf, "VerifyBeforeRerun", 1);
+  for (int i = 0; i < g_wf->children_num; i++) /* the default: on */
+    if (strcmp(g_wf->children[i].key, "VerifyBeforeRerun") == 0)
+      g_wf->children[i].values[0].value.boolean = 1;
   start();
   /* RateLimit 1000: one request per ms, so the clock moves between them. */
   int64_t t = T0;
@@ -633,9 +695,18 @@ static void test_check_before_rerun(void **state) {
   answer(&job, error_answer("InternalError"), t);
   line_with(WDR_LOG_NOTICE, "reading run run-4 (workflow etl) failed: "
                             "InternalError");
+  line_with(WDR_LOG_INFO, "workflow etl: reading the run of run-4 waits "
+                          "(InternalError): the service or the credentials "
+                          "are at fault, not the run; again in 0.5 s, no "
+                          "retry used");
+  assert_int_equal(counter("held"), 1);
+  job = one_job(t + SEC, WDR_JOB_CHECK);
+  assert_string_equal(job.run.execution_id, "run-4");
+  /* A refusal about the read itself is retried as a read, with a retry. */
+  answer(&job, http_answer(404), t + SEC);
   line_with(WDR_LOG_INFO, "retrying in 0.5 s (reading the run before the "
                           "rerun failed: reading again)");
-  job = one_job(t + SEC, WDR_JOB_CHECK);
+  job = one_job(t + 3 * SEC, WDR_JOB_CHECK);
   assert_string_equal(job.run.execution_id, "run-4");
 }
 
@@ -847,9 +918,11 @@ static void test_clock_offset_from_date(void **state) {
                              "(its Date header); requests are signed with "
                              "the server's time from now on. Fix the host's "
                              "clock (NTP).");
-  /* Again (no Date this time): retried with backoff, the offset kept. */
+  /* Again (no Date this time): held with backoff (no retry of the run
+   * used), the offset kept. */
   answer(&job, error_answer("AuthFailure.SignatureExpire"), T0 + 20);
-  assert_int_equal(counter("retries"), 2); /* the re-sign, then this one */
+  assert_int_equal(counter("retries"), 1); /* the re-sign */
+  assert_int_equal(counter("held"), 1);
   assert_int_equal(counter("skipped-permanent_error"), 0);
   int64_t t = T0 + 20;
   wdr_job_t jobs[4];
@@ -913,6 +986,126 @@ static void test_throttle_slows_down(void **state) {
   /* Clean answers from here: back at RateLimit within a minute. */
   no_job(t + 60 * SEC);
   assert_true(metric("/gauge-rate_limit-current").gauge == 20.0);
+}
+
+/* The next job handed out at or after *t (the engine's wake times
+ * followed, at most limit_ms on); *t is when it came. */
+static wdr_job_t next_job(int64_t *t, int64_t limit_ms) {
+  wdr_job_t jobs[4];
+  int64_t wake = 0, end = *t + limit_ms;
+  size_t n;
+  while ((n = dispatch(*t, jobs, 4, &wake)) == 0) {
+    if (wake > end)
+      fail_msg("no job within %lld ms", (long long)limit_ms);
+    *t = wake;
+  }
+  assert_int_equal(n, 1);
+  return jobs[0];
+}
+
+/* An outage of any length pauses the sender, not the run: connection
+ * refused again and again (the breaker opening and probing) uses no retry
+ * of the run, and the run goes out once the server is back. Business
+ * errors and "in use" never open the breaker. */
+static void test_outage_holds_the_sender(void **state) {
+  (void)state;
+  ocb_num(g_root, "MaxRequestRetries", 1);
+  ocb_num(g_root, "BreakerThreshold", 3);
+  ocb_num(g_root, "BreakerCooldown", 30);
+  start();
+  signal_at(RUN, T0);
+  int64_t t = T0;
+  wdr_job_t job = one_job(t, WDR_JOB_RERUN);
+  for (int i = 0; i < 12; i++) { /* 3 to open, then failed probes */
+    answer(&job, network_answer(false), t);
+    job = next_job(&t, 31 * SEC);
+    assert_int_equal(job.kind, WDR_JOB_RERUN);
+    assert_int_equal(job.run.retry, 0);
+  }
+  /* 3 in a row opened it; every probe after waited out the cooldown. */
+  assert_true(t >= T0 + 9 * 30 * SEC);
+  assert_int_equal(counter("held"), 12);
+  assert_int_equal(counter("retries"), 0);
+  assert_int_equal(counter("skipped-retries_exhausted"), 0);
+  assert_true(metric("/gauge-breaker_open").gauge == 1.0);
+  assert_int_equal(note_of("breaker")->severity, WDR_NOTE_WARNING);
+  answer(&job, accepted_answer("a-1"), t);
+  assert_int_equal(counter("accepted"), 1);
+  assert_true(metric("/gauge-breaker_open").gauge == 0.0);
+  assert_int_equal(note_of("breaker")->severity, WDR_NOTE_OKAY);
+
+  /* Answers about runs say the server is up: the breaker stays closed. */
+  size_t notes = g_fake.notes_num;
+  const char *codes[] = {"ResourceInUse", "FailedOperation",
+                         "RequestLimitExceeded", "AuthFailure.SignatureExpire",
+                         "InvalidParameter"};
+  for (int i = 0; i < 5; i++) {
+    char id[16];
+    snprintf(id, sizeof(id), "run-b%d", i);
+    signal_at(id, t);
+    job = next_job(&t, 10 * SEC);
+    answer(&job, error_answer(codes[i]), t);
+  }
+  assert_true(metric("/gauge-breaker_open").gauge == 0.0);
+  for (size_t i = notes; i < g_fake.notes_num; i++)
+    assert_string_not_equal(g_fake.notes[i].type, "breaker");
+}
+
+/* Credentials rejected: one ERROR line naming the code, credentials_ok 0,
+ * every pending rerun kept due and no request but one probe per
+ * BreakerCooldown; the first clean answer resumes everything. */
+static void test_credentials_rejected(void **state) {
+  (void)state;
+  ocb_num(g_root, "MaxRequestRetries", 0);
+  ocb_num(g_root, "BreakerCooldown", 60);
+  start();
+  assert_true(metric("/gauge-credentials_ok").gauge == 1.0);
+  signal_at(RUN, T0);
+  signal_at("run-2", T0);
+  wdr_job_t jobs[4];
+  jobs[0] = one_job(T0, WDR_JOB_RERUN);
+  jobs[1] = one_job(T0 + 5, WDR_JOB_RERUN); /* both out at once */
+  answer(&jobs[0], error_answer("AuthFailure.SecretIdNotFound"), T0 + 10);
+  answer(&jobs[1], error_answer("AuthFailure.SecretIdNotFound"), T0 + 20);
+  line_with(WDR_LOG_ERROR,
+            "WeData rejected the credentials: AuthFailure.SecretIdNotFound: "
+            "scripted AuthFailure.SecretIdNotFound. No request goes out but "
+            "one probe every 60 s (BreakerCooldown); every pending rerun is "
+            "kept");
+  assert_int_equal(errors_with("WeData rejected the credentials"), 1);
+  assert_true(metric("/gauge-credentials_ok").gauge == 0.0);
+  const wdr_note_t *n = note_of("credentials");
+  assert_int_equal(n->severity, WDR_NOTE_FAILURE);
+  assert_string_equal(meta(n, "ErrorCode"), "AuthFailure.SecretIdNotFound");
+  assert_int_equal(wdr_engine_pending(g_e), 2);
+  signal_at("run-3", T0 + SEC);
+  assert_int_equal(wdr_engine_pending(g_e), 3);
+
+  /* Nothing but one probe a cooldown. */
+  assert_int_equal(dispatch(T0 + 30 * SEC, jobs, 4, NULL), 0);
+  assert_int_equal(dispatch(T0 + 9 + 60 * SEC, jobs, 4, NULL), 0);
+  assert_int_equal(dispatch(T0 + 10 + 60 * SEC, jobs, 4, NULL), 1);
+  assert_int_equal(dispatch(T0 + 10 + 70 * SEC, jobs + 1, 3, NULL), 0);
+  answer(&jobs[0], error_answer("AuthFailure.SecretIdNotFound"), T0 + 71 * SEC);
+  assert_int_equal(errors_with("WeData rejected the credentials"), 1);
+  assert_int_equal(dispatch(T0 + 130 * SEC, jobs, 4, NULL), 0);
+  assert_int_equal(dispatch(T0 + 131 * SEC, jobs, 4, NULL), 1);
+  answer(&jobs[0], accepted_answer("a-1"), T0 + 131 * SEC);
+  line_with(WDR_LOG_NOTICE,
+            "WeData accepts the credentials again: sending resumes");
+  assert_true(metric("/gauge-credentials_ok").gauge == 1.0);
+  assert_int_equal(note_of("credentials")->severity, WDR_NOTE_OKAY);
+  /* The others go out as their holds end: none was dropped or retried. */
+  int64_t t = T0 + 131 * SEC;
+  for (int i = 0; i < 2; i++) {
+    wdr_job_t job = next_job(&t, 2 * SEC);
+    answer(&job, accepted_answer("a-x"), t);
+  }
+  assert_int_equal(counter("accepted"), 3);
+  assert_int_equal(counter("retries"), 0);
+  assert_int_equal(counter("skipped-permanent_error"), 0);
+  assert_int_equal(counter("skipped-retries_exhausted"), 0);
+  assert_int_equal(wdr_engine_pending(g_e), 0);
 }
 
 static void test_state_round_trip_and_corrupt(void **state) {
@@ -1248,6 +1441,8 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_ambiguous_is_verified, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_disputed_refusal_reported, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_dry_run, setup, teardown),
       cmocka_unit_test_setup_teardown(test_gave_up, setup, teardown),
       cmocka_unit_test_setup_teardown(test_check_before_rerun, setup, teardown),
@@ -1262,6 +1457,10 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_breaker_opens_and_closes, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_clock_offset_from_date, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_outage_holds_the_sender, setup,
+                                      teardown),
+      cmocka_unit_test_setup_teardown(test_credentials_rejected, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_throttle_slows_down, setup,
                                       teardown),

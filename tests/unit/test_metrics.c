@@ -48,10 +48,10 @@ static void test_zero_counters_emitted(void **state) {
   wdr_metrics_t *m = wdr_metrics_create(2);
   capture_t c = {.n = 0};
   wdr_metrics_emit(m, names, 0, capture, &c);
-  /* 16 counters + 11 skip reasons per workflow, then queue_length and
+  /* 17 counters + 11 skip reasons per workflow, then queue_length and
    * breaker_open; no time to recover before a recovery, no pace before
    * the engine sets it. */
-  assert_int_equal(c.n, 2 * 27 + 2);
+  assert_int_equal(c.n, 2 * 28 + 2);
   assert_null(find(&c, "/gauge-rate_limit-current"));
   assert_null(find(&c, "hourly/duration-time_to_recover"));
   const char *want[] = {"signals",
@@ -70,6 +70,7 @@ static void test_zero_counters_emitted(void **state) {
                         "async-TIMEOUT",
                         "evicted",
                         "throttled",
+                        "held",
                         "skipped-no_execution_id",
                         "skipped-bad_execution_id",
                         "skipped-duplicate",
@@ -107,6 +108,18 @@ static void test_zero_counters_emitted(void **state) {
   const seen_t *o = find(&c, "/gauge-clock_offset");
   assert_non_null(o);
   assert_true(o->gauge == -42.0);
+  /* credentials_ok: once the engine sets it, 1 or 0. */
+  assert_null(find(&c, "/gauge-credentials_ok"));
+  wdr_metrics_set_credentials(m, false);
+  c.n = 0;
+  wdr_metrics_emit(m, names, 0, capture, &c);
+  const seen_t *k = find(&c, "/gauge-credentials_ok");
+  assert_non_null(k);
+  assert_true(k->gauge == 0.0);
+  wdr_metrics_set_credentials(m, true);
+  c.n = 0;
+  wdr_metrics_emit(m, names, 0, capture, &c);
+  assert_true(find(&c, "/gauge-credentials_ok")->gauge == 1.0);
   wdr_metrics_destroy(m);
 }
 

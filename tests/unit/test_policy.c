@@ -1041,23 +1041,177 @@ static void test_resign_once(void **state) {
   job = take(T0 + 100);
   assert_job(&job, WF, "run-1", WDR_JOB_RERUN, 1, 0);
 
-  /* Again in the same attempt: a request retry with backoff, never the
-   * run's end (the clock is at fault, not the run); after
-   * MaxRequestRetries the attempt ends and the next signal is a new one. */
-  for (int i = 1; i <= g_cfg.max_request_retries; i++) {
+  /* Again in the same attempt: held with backoff, never a retry used and
+   * never the run's end (the clock is at fault, not the run). */
+  for (int i = 1; i <= g_cfg.max_request_retries + 3; i++) {
     d = res(&job, WDR_OUTCOME_RESIGN, T0 + 200, 0);
-    assert_int_equal(d.verdict, WDR_RESULT_RETRY);
+    assert_int_equal(d.verdict, WDR_RESULT_HELD);
     assert_true(d.at_ms > T0 + 200);
-    assert_int_equal(run_of(WF, "run-1").request_retries, i);
+    assert_int_equal(run_of(WF, "run-1").request_retries, 0);
+    assert_int_equal(run_of(WF, "run-1").held, i);
     job = take(d.at_ms);
+    assert_job(&job, WF, "run-1", WDR_JOB_RERUN, 1, 0);
   }
-  d = res(&job, WDR_OUTCOME_RESIGN, T0 + 300, 0);
-  assert_int_equal(d.verdict, WDR_RESULT_RETRIES_EXHAUSTED);
-  assert_int_equal(d.attempts, 0);
-  assert_int_not_equal(run_of(WF, "run-1").state, WDR_RUN_PERMANENT);
-  assert_int_equal(wdr_policy_pending(g_p), 0);
-  assert_int_equal(sig(WF, "run-1", T0 + DAY / 2, 0).verdict,
-                   WDR_SIGNAL_SCHEDULED);
+  d = res(&job, WDR_OUTCOME_ACCEPTED, T0 + 300, 0);
+  assert_int_equal(d.verdict, WDR_RESULT_ACCEPTED);
+  assert_int_equal(run_of(WF, "run-1").held, 0);
+}
+
+/* --- outages and credentials: the sender's trouble, not the run's ------- */
+
+/* However long an outage lasts, a run held back by it stays due: no retry
+ * used, the next try spaced by the backoff of the holds in a row (capped),
+ * the budget slot given back each time (nothing was done). */
+static void test_outage_holds_never_exhaust(void **state) {
+  (void)state;
+  g_wf[WF].max_reruns_per_hour = 1;
+  create(); /* MaxRequestRetries 3 */
+  sig_scheduled(WF, "run-1", T0, 0);
+  wdr_policy_job_t job = take(T0);
+  assert_int_not_equal(job.charged_ms, 0);
+  int64_t now = T0;
+  for (int i = 1; i <= 40; i++) {
+    wdr_result_decision_t d = wdr_policy_on_result(
+        g_p, &job, WDR_OUTCOME_HELD, NULL,
+        i % 2 ? "ClientError.NetworkError" : "AuthFailure.SecretIdNotFound",
+        now, UINT32_MAX);
+    assert_int_equal(d.verdict, WDR_RESULT_HELD);
+    int64_t full = i >= 7 ? 60000 : (int64_t)1000 << (i - 1);
+    assert_between(d.at_ms - now, full / 2, full);
+    wdr_run_t r = run_of(WF, "run-1");
+    assert_int_equal(r.state, WDR_RUN_SCHEDULED);
+    assert_int_equal(r.request_retries, 0);
+    assert_int_equal(r.attempts, 0);
+    take_none(d.at_ms - 1, d.at_ms);
+    now = d.at_ms;
+    job = take(now); /* charged again: the slot came back */
+    assert_int_equal(job.kind, WDR_JOB_RERUN);
+    assert_int_equal(job.retry, 0);
+    assert_int_equal(job.charged_ms, now);
+  }
+  assert_int_equal(
+      wdr_policy_on_result(g_p, &job, WDR_OUTCOME_ACCEPTED, "a-1", NULL, now, 0)
+          .verdict,
+      WDR_RESULT_ACCEPTED);
+  assert_int_equal(run_of(WF, "run-1").attempts, 1);
+  assert_int_equal(run_of(WF, "run-1").held, 0);
+}
+
+/* A read before the rerun held back by an outage is read again, without
+ * using a read retry. */
+static void test_check_held(void **state) {
+  (void)state;
+  g_wf[WF].verify = true;
+  g_cfg.max_request_retries = 0;
+  create();
+  sig_scheduled(WF, "run-1", T0, 0);
+  wdr_policy_job_t job = take(T0);
+  assert_int_equal(job.kind, WDR_JOB_CHECK);
+  for (int i = 0; i < 5; i++) {
+    wdr_result_decision_t d = res(&job, WDR_OUTCOME_HELD, T0, 0);
+    assert_int_equal(d.verdict, WDR_RESULT_HELD);
+    assert_int_equal(run_of(WF, "run-1").verify_tries, 0);
+    job = take(d.at_ms);
+    assert_int_equal(job.kind, WDR_JOB_CHECK);
+  }
+  /* A read refused for itself uses the (no) retries left. */
+  assert_int_equal(res(&job, WDR_OUTCOME_RETRYABLE, T0, 0).verdict,
+                   WDR_RESULT_RETRIES_EXHAUSTED);
+}
+
+/* An answer that may come after WeData acted, from a service in trouble
+ * (InternalError from a gateway): the run is read first; shown rerun, it is
+ * accepted; not shown, the resend uses no retry and no second budget
+ * slot, and a read held back by the outage stays a read. */
+static void test_outage_ambiguous(void **state) {
+  (void)state;
+  g_wf[WF].max_reruns_per_hour = 1;
+  g_cfg.max_request_retries = 0;
+  create();
+  sig_scheduled(WF, "run-1", T0, 0);
+  wdr_policy_job_t job = take(T0);
+  wdr_result_decision_t d = wdr_policy_on_result(
+      g_p, &job, WDR_OUTCOME_AMBIGUOUS_OUTAGE, NULL, "InternalError", T0, 0);
+  assert_int_equal(d.verdict, WDR_RESULT_VERIFY);
+  job = take(d.at_ms);
+  assert_int_equal(job.kind, WDR_JOB_VERIFY);
+  d = res(&job, WDR_OUTCOME_HELD, d.at_ms, 0);
+  assert_int_equal(d.verdict, WDR_RESULT_HELD);
+  assert_int_equal(run_of(WF, "run-1").state, WDR_RUN_VERIFY);
+  job = take(d.at_ms);
+  assert_int_equal(job.kind, WDR_JOB_VERIFY);
+  d = res(&job, WDR_OUTCOME_RERUN_NOT_SEEN, d.at_ms, 0);
+  assert_int_equal(d.verdict, WDR_RESULT_HELD);
+  wdr_run_t r = run_of(WF, "run-1");
+  assert_int_equal(r.state, WDR_RUN_SCHEDULED);
+  assert_int_equal(r.request_retries, 0);
+  assert_int_equal(r.held, 2); /* the held read, then this */
+  job = take(d.at_ms);
+  assert_job(&job, WF, "run-1", WDR_JOB_RERUN, 1, 0);
+  assert_int_equal(job.charged_ms, 0); /* the first request's slot holds */
+  d = res(&job, WDR_OUTCOME_ACCEPTED, d.at_ms, 0);
+  assert_int_equal(d.verdict, WDR_RESULT_ACCEPTED);
+  assert_int_equal(d.attempts, 1);
+
+  /* Shown rerun: accepted on the read, nothing resent. */
+  sig_scheduled(WF, "run-2", T0 + 2 * HOUR, 0);
+  job = take(T0 + 2 * HOUR);
+  d = wdr_policy_on_result(g_p, &job, WDR_OUTCOME_AMBIGUOUS_OUTAGE, NULL,
+                           "InternalError", T0 + 2 * HOUR, 0);
+  job = take(d.at_ms);
+  d = res(&job, WDR_OUTCOME_RERUN_SEEN, d.at_ms, 0);
+  assert_int_equal(d.verdict, WDR_RESULT_ACCEPTED);
+}
+
+/* A refusal of a resend after an answer that may have come after WeData
+ * acted ("FailedOperation: the run is RUNNING") is not the end of an
+ * attempt WeData accepted: the run is read; shown rerun, the attempt is
+ * accepted; shown FAILED as before, the refusal stands. Without an earlier
+ * ambiguity a refusal stands at once. */
+static void test_disputed_refusal(void **state) {
+  (void)state;
+  create();
+  for (int shown = 0; shown < 2; shown++) {
+    const char *id = shown ? "run-seen" : "run-not-seen";
+    int64_t now = T0 + shown * HOUR;
+    sig_scheduled(WF, id, now, 0);
+    wdr_policy_job_t job = take(now);
+    wdr_result_decision_t d = wdr_policy_on_result(
+        g_p, &job, WDR_OUTCOME_AMBIGUOUS, NULL, "ResourceInUse", now, 0);
+    job = take(now = d.at_ms);
+    d = res(&job, WDR_OUTCOME_RERUN_NOT_SEEN, now, 0); /* not caught up */
+    assert_int_equal(d.verdict, WDR_RESULT_RETRY);
+    job = take(now = d.at_ms);
+    assert_int_equal(job.kind, WDR_JOB_RERUN);
+    d = wdr_policy_on_result(g_p, &job, WDR_OUTCOME_PERMANENT, NULL,
+                             "FailedOperation", now, 0);
+    assert_int_equal(d.verdict, WDR_RESULT_VERIFY);
+    assert_true(d.disputed);
+    assert_int_equal(d.at_ms, now + WDR_VERIFY_DELAY_MS);
+    job = take(now = d.at_ms);
+    assert_int_equal(job.kind, WDR_JOB_VERIFY);
+    d = res(&job, shown ? WDR_OUTCOME_RERUN_SEEN : WDR_OUTCOME_RERUN_NOT_SEEN,
+            now, 0);
+    if (shown) {
+      assert_int_equal(d.verdict, WDR_RESULT_ACCEPTED);
+      assert_int_equal(d.attempts, 1);
+      assert_int_equal(run_of(WF, id).state, WDR_RUN_IDLE);
+    } else {
+      assert_int_equal(d.verdict, WDR_RESULT_PERMANENT);
+      assert_string_equal(d.error_code, "FailedOperation");
+      assert_int_equal(run_of(WF, id).state, WDR_RUN_PERMANENT);
+      assert_int_equal(d.attempts, 0);
+    }
+  }
+  /* No ambiguity before: the refusal stands at once. */
+  sig_scheduled(WF, "run-plain", T0 + 3 * HOUR, 0);
+  wdr_policy_job_t job = take(T0 + 3 * HOUR);
+  wdr_result_decision_t d =
+      wdr_policy_on_result(g_p, &job, WDR_OUTCOME_PERMANENT, NULL,
+                           "FailedOperation", T0 + 3 * HOUR, 0);
+  assert_int_equal(d.verdict, WDR_RESULT_PERMANENT);
+  assert_false(d.disputed);
+  assert_string_equal(d.error_code, "FailedOperation");
 }
 
 /* The re-sign allowance is per attempt. */
@@ -1402,10 +1556,10 @@ static void test_restore_releases_credentials_stops(void **state) {
     int rc;
     wdr_run_state_t state;
   } cases[] = {
-      {"secret", "AuthFailure.SecretIdNotFound", 1, WDR_RUN_IDLE},
-      {"expired", "AuthFailure.SignatureExpire", 1, WDR_RUN_IDLE},
-      {"bare", "AuthFailure", 1, WDR_RUN_IDLE},
-      {"cam", "UnauthorizedOperation.NoPermission", 1, WDR_RUN_IDLE},
+      {"secret", "AuthFailure.SecretIdNotFound", 1, WDR_RUN_SCHEDULED},
+      {"expired", "AuthFailure.SignatureExpire", 1, WDR_RUN_SCHEDULED},
+      {"bare", "AuthFailure", 1, WDR_RUN_SCHEDULED},
+      {"cam", "UnauthorizedOperation.NoPermission", 1, WDR_RUN_SCHEDULED},
       {"param", "InvalidParameter", 0, WDR_RUN_PERMANENT},
       {"lookalike", "AuthFailureX", 0, WDR_RUN_PERMANENT},
       {"none", "", 0, WDR_RUN_PERMANENT},
@@ -1417,9 +1571,14 @@ static void test_restore_releases_credentials_stops(void **state) {
     wdr_run_clear(&r);
     assert_int_equal(run_of(WF, cases[i].id).state, cases[i].state);
   }
-  /* Released: the next failure signal reruns it. */
-  assert_int_equal(sig(WF, "secret", T0, 0).verdict, WDR_SIGNAL_SCHEDULED);
+  /* Released: the attempt goes on at once (its failure was never acted
+   * on), with fresh retries; a signal meanwhile is a duplicate. */
+  wdr_run_t r = run_of(WF, "secret");
+  assert_int_equal(r.next_at_ms, T0);
+  assert_int_equal(r.request_retries, 0);
+  assert_int_equal(sig(WF, "secret", T0, 0).verdict, WDR_SIGNAL_DUPLICATE);
   assert_int_equal(sig(WF, "param", T0, 0).verdict, WDR_SIGNAL_PERMANENT);
+  assert_int_equal(wdr_policy_pending(g_p), 4);
 }
 
 static void test_take_due_order(void **state) {
@@ -2905,6 +3064,10 @@ int main(void) {
       T(test_no_request_retries),
       T(test_resign_once),
       T(test_resign_per_attempt),
+      T(test_outage_holds_never_exhaust),
+      T(test_check_held),
+      T(test_outage_ambiguous),
+      T(test_disputed_refusal),
       T(test_permanent),
       T(test_ambiguous_verify_seen),
       T(test_verify_seen_forgets_old_async_id),

@@ -625,7 +625,7 @@ static void test_search_retried_with_backoff(void **state) {
   wdr_poll_resolve(g_poll, A1, T0);
   wdr_poll_job_t j = take(T0);
   /* Retry 1 after 1 s with the jitter down: rnd 0 gives its low end. */
-  answer_error(&j, "InternalError", "busy", T0 + 10, 0);
+  answer_error(&j, "ResourceInUse", "in use", T0 + 10, 0);
   assert_int_equal(wdr_poll_waiting(g_poll), 1);
   wdr_poll_resolve(g_poll, A1, T0 + 20); /* the waiting retry covers it */
   assert_int_equal(wdr_poll_waiting(g_poll), 1);
@@ -633,20 +633,21 @@ static void test_search_retried_with_backoff(void **state) {
   j = take(T0 + 510);
   expect_search(&j, A1, 1, 1, T0 + 510);
   /* Retry 2 after 2 s: rnd 1000 gives its high end, 1000 + 1000 % 1001. */
-  answer_error(&j, "InternalError", "busy", T0 + 600, 1000);
+  answer_error(&j, "ResourceInUse", "in use", T0 + 600, 1000);
   take_none(T0 + 2599, T0 + 2600);
   j = take(T0 + 2600);
   expect_search(&j, A1, 1, 2, T0 + 2600);
   /* The third failure: no retries left. */
-  answer_error(&j, "InternalError", "busy", T0 + 2700, 0);
+  answer_error(&j, "ResourceInUse", "in use", T0 + 2700, 0);
   assert_int_equal(wdr_poll_waiting(g_poll), 0);
   assert_int_equal(cnt(A1, "retries"), 2);
-  assert_int_equal(cnt(A1, "error-InternalError"), 3);
+  assert_int_equal(cnt(A1, "error-ResourceInUse"), 3);
   assert_int_equal(cnt(A1, "skipped-retries_exhausted"), 1);
   assert_int_equal(total(), 6);
   for (int i = 0; i < 3; i++)
-    fake_sink_expect_log(&g_sink, WDR_LOG_NOTICE,
-                         "listing the runs of a1 failed: InternalError: busy");
+    fake_sink_expect_log(
+        &g_sink, WDR_LOG_NOTICE,
+        "listing the runs of a1 failed: ResourceInUse: in use");
   fake_sink_expect_none(&g_sink);
   /* A new signal starts afresh. */
   wdr_poll_resolve(g_poll, A1, T0 + 3000);
@@ -683,13 +684,15 @@ static void test_search_permanent_error_not_retried(void **state) {
       &g_sink, WDR_LOG_NOTICE,
       "listing the runs of a1 failed: InvalidParameter: no such workflow");
   /* A listing changes nothing: one that may have reached the server is
-   * retried like any other. */
+   * tried again like any other; an outage uses no retry. */
   wdr_poll_resolve(g_poll, A2, T0);
   j = take(T0);
   answer_error(&j, WDR_ERR_NETWORK, "timed out", T0, 0);
   j = take(T0 + 500);
-  expect_search(&j, A2, 1, 1, T0 + 500);
-  assert_int_equal(cnt(A2, "retries"), 1);
+  expect_search(&j, A2, 1, 0, T0 + 500);
+  assert_int_equal(j.held, 1);
+  assert_int_equal(cnt(A2, "retries"), 0);
+  assert_int_equal(cnt(A2, "held"), 1);
   assert_int_equal(total(), 4);
   fake_sink_expect_log(&g_sink, WDR_LOG_NOTICE,
                        "listing the runs of a2 failed: " WDR_ERR_NETWORK
@@ -697,12 +700,43 @@ static void test_search_permanent_error_not_retried(void **state) {
   fake_sink_expect_none(&g_sink);
 }
 
+/* Outages and refused credentials are not the search's fault: however
+ * many come, the search stays, spaced by the backoff of the holds in a
+ * row, and a refusal about it after them starts its retries from 0. */
+static void test_search_held_not_exhausted(void **state) {
+  (void)state;
+  create_default(); /* MaxRequestRetries 2 */
+  wdr_poll_resolve(g_poll, A1, T0);
+  wdr_poll_job_t j = take(T0);
+  const char *codes[] = {"InternalError", WDR_ERR_NETWORK,
+                         "AuthFailure.SecretIdNotFound", "ServiceUnavailable",
+                         "AuthFailure.SignatureExpire"};
+  int64_t t = T0;
+  for (int i = 0; i < 5; i++) {
+    answer_error(&j, codes[i], "down", t, 0);
+    /* rnd 0: the jitter's low end, half the wait of hold i + 1. */
+    t += ((int64_t)1000 << i) / 2;
+    take_none(t - 1, t);
+    j = take(t);
+    expect_search(&j, A1, 1, 0, t);
+    assert_int_equal(j.held, i + 1);
+  }
+  assert_int_equal(cnt(A1, "held"), 5);
+  assert_int_equal(cnt(A1, "retries"), 0);
+  assert_int_equal(cnt(A1, "skipped-retries_exhausted"), 0);
+  answer_error(&j, "ResourceInUse", "in use", t, 0);
+  j = take(t + 500);
+  expect_search(&j, A1, 1, 1, t + 500);
+  assert_int_equal(j.held, 0);
+  assert_int_equal(cnt(A1, "retries"), 1);
+}
+
 static void test_search_no_retries(void **state) {
   (void)state;
   create(g_default, DEFAULT_NUM, 0); /* MaxRequestRetries 0 */
   wdr_poll_resolve(g_poll, A1, T0);
   wdr_poll_job_t j = take(T0);
-  answer_error(&j, "InternalError", "busy", T0, 0);
+  answer_error(&j, "ResourceInUse", "in use", T0, 0);
   assert_int_equal(wdr_poll_waiting(g_poll), 0);
   assert_int_equal(cnt(A1, "skipped-retries_exhausted"), 1);
   assert_int_equal(cnt(A1, "retries"), 0);
@@ -716,7 +750,7 @@ static void test_take_due_order(void **state) {
   /* A1's retry waits until T0 + 500; B1's search is due at once. */
   wdr_poll_resolve(g_poll, A1, T0);
   wdr_poll_job_t j = take(T0);
-  answer_error(&j, "InternalError", "busy", T0, 0);
+  answer_error(&j, "ResourceInUse", "in use", T0, 0);
   wdr_poll_resolve(g_poll, B1, T0 + 1);
   j = take(T0 + 100);
   expect_search(&j, B1, 1, 0, 0);
@@ -752,7 +786,7 @@ static void test_requeue(void **state) {
   /* A retry keeps its tries and its time. */
   wdr_poll_resolve(g_poll, A1, T0);
   wdr_poll_job_t j = take(T0);
-  answer_error(&j, "InternalError", "busy", T0, 0);
+  answer_error(&j, "ResourceInUse", "in use", T0, 0);
   j = take(T0 + 500);
   wdr_poll_requeue(g_poll, &j, T0 + 500);
   j = take(T0 + 500);
@@ -850,6 +884,7 @@ int main(void) {
       T(test_search_retried_with_backoff),
       T(test_search_retry_then_pages),
       T(test_search_permanent_error_not_retried),
+      T(test_search_held_not_exhausted),
       T(test_search_no_retries),
       T(test_take_due_order),
       T(test_requeue),

@@ -472,6 +472,7 @@ static wdr_config_t *make_config(int workers, int queue_limit) {
   ocb_str(wf, "ProjectId", "1001");
   ocb_str(wf, "WorkflowId", "wf-123");
   ocb_num(wf, "ExecuteType", 1);
+  ocb_bool(wf, "VerifyBeforeRerun", false); /* the requests themselves */
   ocb_str(ocb_child(wf, "Match"), "Plugin", "exec");
   char err[1024] = "";
   wdr_config_t *cfg = NULL;

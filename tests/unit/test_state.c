@@ -1316,7 +1316,7 @@ static void test_serialize_in_parts(void **state) {
   serialize(g_p, T0);
   wdr_buf_t parts;
   wdr_buf_init(&parts, WDR_STATE_MAX);
-  assert_int_equal(wdr_state_snapshot_header(1, T0, &parts), 0);
+  assert_int_equal(wdr_state_snapshot_header(1, T0, NULL, &parts), 0);
   size_t cursor = 0, calls = 0;
   bool last = false;
   while (!last) {
@@ -1549,10 +1549,70 @@ static void test_remove_temps(void **state) {
   assert_int_equal(wdr_state_remove_temps("/nonexistent/dir/state"), -1);
 }
 
+/* The config a snapshot was written under is in its header; a workflow
+ * whose digest differs now is "changed", one without a recorded digest is
+ * not (unknown), and either way the next snapshot should record it. The
+ * runs a permanent error stopped in a changed workflow are released. */
+static void test_config_digests(void **state) {
+  (void)state;
+  const char *was[] = {"aaaa", "bbbb", ""};
+  wdr_state_config_t then = {g_names, was, 3};
+  wdr_buf_t head;
+  wdr_buf_init(&head, 4096);
+  assert_int_equal(wdr_state_snapshot_header(7, T0, &then, &head), 0);
+  assert_string_equal(wdr_buf_str(&head),
+                      "{\"version\":2,\"kind\":\"snapshot\",\"saved_ms\":"
+                      "1767225600000,\"journal\":7,\"config\":{\"etl\":"
+                      "\"aaaa\",\"hourly\":\"bbbb\"}}\n");
+  bool changed[3], unrecorded = true;
+  /* The same config: nothing changed, nothing to record. */
+  assert_int_equal(wdr_state_config_changed(wdr_buf_str(&head), head.len, &then,
+                                            changed, &unrecorded),
+                   0);
+  assert_false(unrecorded);
+  /* hourly changed; dry is known now but was not recorded. */
+  const char *now[] = {"aaaa", "cccc", "dddd"};
+  wdr_state_config_t cfg = {g_names, now, 3};
+  assert_int_equal(wdr_state_config_changed(wdr_buf_str(&head), head.len, &cfg,
+                                            changed, &unrecorded),
+                   1);
+  assert_false(changed[0]);
+  assert_true(changed[1]);
+  assert_false(changed[2]);
+  assert_true(unrecorded);
+  /* No config in the header (older versions), or no header: unknown. */
+  wdr_buf_reset(&head);
+  assert_int_equal(wdr_state_snapshot_header(7, T0, NULL, &head), 0);
+  assert_int_equal(wdr_state_config_changed(wdr_buf_str(&head), head.len, &cfg,
+                                            changed, &unrecorded),
+                   0);
+  assert_true(unrecorded);
+  assert_int_equal(
+      wdr_state_config_changed("{\"runs\":[]}", 11, &cfg, changed, &unrecorded),
+      0);
+  assert_int_equal(
+      wdr_state_config_changed("[[[[", 4, &cfg, changed, &unrecorded), 0);
+  wdr_buf_free(&head, false);
+
+  /* Releasing: only the changed workflow's permanent runs. */
+  wdr_run_t r = make_run(0, "stopped-etl", WDR_RUN_PERMANENT, 1);
+  restore(g_p, &r, T0);
+  r = make_run(1, "stopped-hourly", WDR_RUN_PERMANENT, 2);
+  restore(g_p, &r, T0);
+  r = make_run(1, "idle-hourly", WDR_RUN_SCHEDULED, 3);
+  restore(g_p, &r, T0);
+  assert_int_equal(wdr_policy_release_permanent(g_p, 1), 1);
+  assert_int_equal(find(g_p, 1, "stopped-hourly")->state, WDR_RUN_IDLE);
+  assert_int_equal(find(g_p, 0, "stopped-etl")->state, WDR_RUN_PERMANENT);
+  assert_int_equal(find(g_p, 1, "idle-hourly")->state, WDR_RUN_SCHEDULED);
+  assert_int_equal(wdr_policy_release_permanent(g_p, 1), 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      T(test_config_digests),
       T(test_lock),
       T(test_journal_replay),
       T(test_remove_temps),
