@@ -34,9 +34,19 @@ typedef struct {
  * polled workflow). */
 size_t wdr_job_wf(const wdr_job_t *job);
 
+/* The API actions, each with a quota of its own at WeData. */
+enum wdr_quota {
+  WDR_QUOTA_RERUN,
+  WDR_QUOTA_GET_RUN,
+  WDR_QUOTA_ASYNC_JOB,
+  WDR_QUOTA_LIST_RUNS,
+  WDR_QUOTA_NUM
+};
+
 typedef struct {
   wdr_job_kind_t kind;
   const char *action; /* WDR_ACTION_*: the API action and the latency name */
+  enum wdr_quota quota; /* the action's quota: one pace each */
   /* Sends the job's request signed at now (seconds) and fills out; returns
    * wdr_api_call's value. */
   int (*call)(const wdr_job_t *job, const wdr_config_t *cfg,

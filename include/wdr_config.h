@@ -68,7 +68,7 @@ typedef struct {
   int queue_limit;
   int workers;
   int max_request_retries;
-  double rate_limit; /* requests per second, all actions */
+  double rate_limit; /* requests per second of each action */
   int breaker_threshold;
   double breaker_cooldown; /* seconds */
   bool dry_run;

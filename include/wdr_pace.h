@@ -26,8 +26,8 @@
  *    client taking half the quota: smaller drops and a gentler climb keep
  *    refusals under 5 % while using 85 % of the room left.
  *
- * Requests of all actions share one pace (RateLimit is all actions
- * together): stricter than the server's per-action count.
+ * One pace per API action, as WeData counts them (the engine holds one for
+ * each): the reads before and after reruns do not slow the reruns down.
  *
  * Ownership: wdr_pace_init allocates the window (limit entries), freed by
  * wdr_pace_free. Not thread-safe: one owner (the engine thread). */

@@ -60,12 +60,18 @@ static int call_list(const wdr_job_t *job, const wdr_config_t *cfg,
 }
 
 static const wdr_action_t actions[WDR_JOB_KIND_NUM] = {
-    [WDR_JOB_RERUN] = {WDR_JOB_RERUN, WDR_ACTION_RERUN, call_rerun},
-    [WDR_JOB_VERIFY] = {WDR_JOB_VERIFY, WDR_ACTION_GET_RUN, call_get_run},
-    [WDR_JOB_CHECK] = {WDR_JOB_CHECK, WDR_ACTION_GET_RUN, call_get_run},
-    [WDR_JOB_ASYNC] = {WDR_JOB_ASYNC, WDR_ACTION_ASYNC_JOB, call_async_job},
-    [WDR_JOB_FOLLOW] = {WDR_JOB_FOLLOW, WDR_ACTION_GET_RUN, call_get_run},
-    [WDR_JOB_LIST] = {WDR_JOB_LIST, WDR_ACTION_LIST_RUNS, call_list},
+    [WDR_JOB_RERUN] = {WDR_JOB_RERUN, WDR_ACTION_RERUN, WDR_QUOTA_RERUN,
+                       call_rerun},
+    [WDR_JOB_VERIFY] = {WDR_JOB_VERIFY, WDR_ACTION_GET_RUN, WDR_QUOTA_GET_RUN,
+                        call_get_run},
+    [WDR_JOB_CHECK] = {WDR_JOB_CHECK, WDR_ACTION_GET_RUN, WDR_QUOTA_GET_RUN,
+                       call_get_run},
+    [WDR_JOB_ASYNC] = {WDR_JOB_ASYNC, WDR_ACTION_ASYNC_JOB, WDR_QUOTA_ASYNC_JOB,
+                       call_async_job},
+    [WDR_JOB_FOLLOW] = {WDR_JOB_FOLLOW, WDR_ACTION_GET_RUN, WDR_QUOTA_GET_RUN,
+                        call_get_run},
+    [WDR_JOB_LIST] = {WDR_JOB_LIST, WDR_ACTION_LIST_RUNS, WDR_QUOTA_LIST_RUNS,
+                      call_list},
 };
 
 const wdr_action_t *wdr_action_of(wdr_job_kind_t kind) {

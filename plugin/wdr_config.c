@@ -131,10 +131,10 @@ static const opt_t plugin_opts[] = {
      .min = 0.1,
      .max = 1000,
      .def = 20,
-     .meaning = "requests per second, all actions and workflows together: "
-                "at most this many leave in any second (and 40 ms), spaced "
-                "1/RateLimit apart; lowered after a throttle answer, see "
-                "\"Sharing the quota\""},
+     .meaning = "requests per second of each API action, all workflows "
+                "together: at most this many of one action leave in any "
+                "second (and 40 ms), spaced 1/RateLimit apart; lowered after "
+                "a throttle answer, see \"Sharing the quota\""},
     {.key = "BreakerThreshold",
      .kind = OPT_INT,
      .offset = PLUGIN_FIELD(breaker_threshold),

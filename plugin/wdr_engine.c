@@ -25,7 +25,7 @@ struct wdr_engine_s {
   const char **digests;            /* their config digests, borrowed from cfg */
   wdr_state_config_t state_config; /* names and digests, for snapshots */
   wdr_poll_t *poll;
-  wdr_pace_t pace;
+  wdr_pace_t pace[WDR_QUOTA_NUM]; /* one per API action: each its quota */
   wdr_breaker_t breaker;
   /* Credentials rejected (AuthFailure.*, UnauthorizedOperation*): a breaker
    * that one such answer opens; while open, one probe per BreakerCooldown,
@@ -314,8 +314,10 @@ wdr_engine_t *wdr_engine_create(const wdr_config_t *cfg, wdr_metrics_t *metrics,
                    (int64_t)(cfg->breaker_cooldown * 1000.0));
   wdr_metrics_set_credentials(metrics, true);
   wdr_metrics_set_rate(metrics, cfg->rate_limit);
-  if (wdr_pace_init(&e->pace, cfg->rate_limit, now_ms) != 0 ||
-      build_workflows(e) != 0 || (e->policy = create_policy(e)) == NULL ||
+  int paced = 0;
+  for (int q = 0; q < WDR_QUOTA_NUM; q++)
+    paced |= wdr_pace_init(&e->pace[q], cfg->rate_limit, now_ms);
+  if (paced != 0 || build_workflows(e) != 0 || (e->policy = create_policy(e)) == NULL ||
       (e->poll = wdr_poll_create(cfg, metrics, sink)) == NULL ||
       load_state(e, now_ms) != 0) {
     wdr_engine_destroy(e);
@@ -329,7 +331,8 @@ void wdr_engine_destroy(wdr_engine_t *e) {
     return;
   wdr_poll_destroy(e->poll);
   wdr_policy_destroy(e->policy);
-  wdr_pace_free(&e->pace);
+  for (int q = 0; q < WDR_QUOTA_NUM; q++)
+    wdr_pace_free(&e->pace[q]);
   free(e->policy_wf);
   free(e->persist);
   free(e->names);
@@ -1012,9 +1015,11 @@ static void on_throttle(wdr_engine_t *e, const wdr_job_t *job,
   size_t wf = wdr_job_wf(job);
   wdr_metrics_count(e->metrics, wf, WDR_CNT_THROTTLED);
   wdr_metrics_error(e->metrics, wf, r->error_code);
-  wdr_pace_throttled(&e->pace, now_ms);
-  double rate = wdr_pace_rate(&e->pace, now_ms);
-  wdr_metrics_set_rate(e->metrics, rate);
+  wdr_pace_t *pace = &e->pace[wdr_action_of(job->kind)->quota];
+  wdr_pace_throttled(pace, now_ms);
+  double rate = wdr_pace_rate(pace, now_ms);
+  wdr_metrics_set_rate(e->metrics,
+                       wdr_pace_rate(&e->pace[WDR_QUOTA_RERUN], now_ms));
   warn_limited(e, &e->limit_throttle, now_ms,
                "%s: %s: slowing down to %.1f requests/s (RateLimit %g; "
                "the account's quota is shared with its other clients)",
@@ -1118,22 +1123,37 @@ static void lower(int64_t *wake, int64_t at) {
     *wake = at;
 }
 
-/* May one more request go now? Takes a place in the pace and, when the
- * credentials or the breaker only let a probe through, the probe.
- * Otherwise lowers *wake to when to try. */
-static bool may_send(wdr_engine_t *e, int64_t now_ms, int64_t *wake) {
+typedef enum {
+  SEND,  /* it may go */
+  PACED, /* its action's pace says not yet: others may go */
+  GATED, /* the credentials or the breaker say no: nothing may go */
+} send_t;
+
+/* May a request of this kind go now? Takes a place in its action's pace
+ * and, when the credentials or the breaker only let a probe through, the
+ * probe. Otherwise lowers *wake to when to try. */
+static send_t may_send(wdr_engine_t *e, wdr_job_kind_t kind, int64_t now_ms,
+                       int64_t *wake) {
   int64_t wait = 0;
-  /* The rate limit first: a refused token costs nothing, while a gate that
-   * lets one probe through hands it out when it says yes. */
-  if (wdr_pace_take(&e->pace, now_ms, &wait) &&
-      wdr_breaker_allow(&e->credentials, now_ms, &wait)) {
-    if (wdr_breaker_allow(&e->breaker, now_ms, &wait))
-      return true;
-    wdr_breaker_cancel(&e->credentials);
+  send_t why = PACED;
+  /* The pace first: a refused place costs nothing, while a gate that lets
+   * one probe through hands it out when it says yes. */
+  if (wdr_pace_take(&e->pace[wdr_action_of(kind)->quota], now_ms, &wait)) {
+    why = GATED;
+    if (wdr_breaker_allow(&e->credentials, now_ms, &wait)) {
+      if (wdr_breaker_allow(&e->breaker, now_ms, &wait))
+        return SEND;
+      wdr_breaker_cancel(&e->credentials);
+    }
   }
   lower(wake, now_ms + (wait > 0 ? wait : WDR_ENGINE_IDLE_MS));
-  return false;
+  return why;
 }
+
+/* Jobs passed over in one dispatch pass because their action's pace was
+ * used up, so that jobs of other actions behind them may go: a bound keeps
+ * the pass's cost constant. */
+#define DEFERRED_MAX 16
 
 static void report_dry_run(wdr_engine_t *e, const wdr_policy_job_t *job) {
   wdr_metrics_count(e->metrics, job->wf, WDR_CNT_WOULD_RERUN);
@@ -1146,7 +1166,8 @@ static void report_dry_run(wdr_engine_t *e, const wdr_policy_job_t *job) {
 size_t wdr_engine_dispatch(wdr_engine_t *e, int64_t now_ms, wdr_job_t *jobs,
                            size_t max, int64_t *ret_wake) {
   int64_t wake = now_ms + WDR_ENGINE_IDLE_MS;
-  wdr_metrics_set_rate(e->metrics, wdr_pace_rate(&e->pace, now_ms));
+  wdr_metrics_set_rate(e->metrics,
+                       wdr_pace_rate(&e->pace[WDR_QUOTA_RERUN], now_ms));
   if (now_ms >= e->next_prune) {
     wdr_policy_prune(e->policy, now_ms);
     e->next_prune = now_ms + WDR_ENGINE_PRUNE_MS;
@@ -1155,7 +1176,8 @@ size_t wdr_engine_dispatch(wdr_engine_t *e, int64_t now_ms, wdr_job_t *jobs,
   lower(&wake, now_ms < e->hold_until ? e->hold_until
                                       : wdr_poll_tick(e->poll, now_ms));
   size_t n = 0;
-  bool blocked = false;
+  /* Listings first (they find failures), then runs; each action has its
+   * own pace, so listings waiting for theirs do not hold runs back. */
   while (n < max) {
     int64_t next = INT64_MAX;
     wdr_job_t *j = &jobs[n];
@@ -1164,14 +1186,16 @@ size_t wdr_engine_dispatch(wdr_engine_t *e, int64_t now_ms, wdr_job_t *jobs,
       lower(&wake, next);
       break;
     }
-    if (!may_send(e, now_ms, &wake)) {
+    if (may_send(e, WDR_JOB_LIST, now_ms, &wake) != SEND) {
       wdr_poll_requeue(e->poll, &j->list, now_ms);
-      blocked = true;
       break;
     }
     n++;
   }
-  while (!blocked && n < max) {
+  wdr_policy_job_t deferred[DEFERRED_MAX];
+  size_t deferred_num = 0;
+  bool paced[WDR_QUOTA_NUM] = {false};
+  while (n < max) {
     int64_t next = INT64_MAX;
     wdr_job_t *j = &jobs[n];
     *j = (wdr_job_t){.kind = WDR_JOB_RERUN};
@@ -1184,7 +1208,14 @@ size_t wdr_engine_dispatch(wdr_engine_t *e, int64_t now_ms, wdr_job_t *jobs,
       report_dry_run(e, &j->run);
       continue;
     }
-    if (!may_send(e, now_ms, &wake)) {
+    enum wdr_quota q = wdr_action_of(j->kind)->quota;
+    send_t go = paced[q] ? PACED : may_send(e, j->kind, now_ms, &wake);
+    if (go == PACED && deferred_num < DEFERRED_MAX) {
+      paced[q] = true;
+      deferred[deferred_num++] = j->run;
+      continue;
+    }
+    if (go != SEND) {
       wdr_policy_requeue(e->policy, &j->run);
       break;
     }
@@ -1194,6 +1225,8 @@ size_t wdr_engine_dispatch(wdr_engine_t *e, int64_t now_ms, wdr_job_t *jobs,
     }
     n++;
   }
+  for (size_t i = 0; i < deferred_num; i++)
+    wdr_policy_requeue(e->policy, &deferred[i]);
   for (size_t i = 0; i < n; i++)
     jobs[i].clock_offset_s = e->clock_offset_s;
   /* The state says "in flight" before any of them can leave: after a crash

@@ -649,9 +649,18 @@ class ServerTest(unittest.TestCase):
         self.standin.update_run(exec_id, rerun_times=0, support_rerun=False)
         run = self.standin.get_run(exec_id)
         self.assertEqual((run.state, run.rerun_times, run.support_rerun), ("FAILED", 0, False))
+        # A run nobody told it about is FAILED (auto_create_runs), unless
+        # unknown runs are switched off; another project's never is.
+        self.assertEqual(self.error_code(self.call(
+            "GetTriggerWorkflowRun", {"ProjectId": "other", "WorkflowExecutionId": exec_id})),
+            "ResourceNotFound")
+        brief = self.get_run_data("new-run")["TriggerWorkflowRun"]
+        self.assertEqual((brief["ExecutionState"], brief["RerunTimes"]), ("FAILED", 0))
+        self.standin.auto_create_runs = False
         self.assertEqual(self.error_code(self.call(
             "GetTriggerWorkflowRun", {"ProjectId": PROJECT, "WorkflowExecutionId": "nope"})),
             "ResourceNotFound")
+        self.standin.auto_create_runs = True
 
     def get_run_data(self, exec_id):
         status, _, data = self.call("GetTriggerWorkflowRun",

@@ -28,6 +28,9 @@ What it does:
   (the functions below), the timestamp skew (+-300 s), the credential
   scope (UTC date of X-TC-Timestamp, service "wedata") and the SecretId.
 * Records every request (thread-safe) for the tests to inspect.
+* A run it was not told about is FAILED (auto_create_runs, the default): a
+  rerun or a read of it creates it (a read does not name its WorkflowId;
+  the first rerun sets it).
 * Implements RerunTriggerWorkflowRunAsync, GetTriggerWorkflowRun,
   ListTriggerWorkflowRuns and GetOpsAsyncJob against an in-memory table
   of workflow runs.  Every run has a CreateTime (epoch milliseconds,
@@ -617,7 +620,7 @@ class WorkflowRun:
         self.state = state
         self.rerun_times = rerun_times
         self.support_rerun = support_rerun
-        self.workflow_name = workflow_name or ("workflow-" + workflow_id[:8])
+        self.workflow_name = workflow_name or ("workflow-" + (workflow_id or "")[:8])
         self.error_code_str = error_code_str
         self.task_ids = list(task_ids or [])
         self.tasks = normalize_tasks(tasks)
@@ -1672,6 +1675,8 @@ class WeDataStandin(_Served):
         run = self._runs.get(execution_id)
         if run is None and create:
             run = self.add_run(project_id, workflow_id, execution_id, "FAILED")
+        elif run is not None and run.workflow_id is None and workflow_id is not None:
+            run.workflow_id = workflow_id   # created by a read, which names none
         if run is None or run.project_id != project_id or (
                 workflow_id is not None and run.workflow_id != workflow_id):
             raise ApiError("ResourceNotFound",
@@ -1764,7 +1769,8 @@ class WeDataStandin(_Served):
         project_id = self._require_string(params, "ProjectId")
         execution_id = self._require_string(params, "WorkflowExecutionId")
         with self._lock:
-            run = self._find_run(project_id, execution_id)
+            # A run nobody told the stand-in about is FAILED, as for a rerun.
+            run = self._find_run(project_id, execution_id, create=self.auto_create_runs)
             self._advance_outcome(run)
             record.answered_state = run.state
             return {"TriggerWorkflowRun": run.brief(),

@@ -1051,6 +1051,27 @@ static void test_outage_holds_the_sender(void **state) {
     assert_string_not_equal(g_fake.notes[i].type, "breaker");
 }
 
+/* Each API action has its own quota, so its own pace: a read before a
+ * rerun does not hold the rerun back, while a second read waits for the
+ * read's spacing (RateLimit 2: 500 ms). */
+static void test_pace_per_action(void **state) {
+  (void)state;
+  g_root->children[3].values[0].value.number = 2; /* RateLimit */
+  for (int i = 0; i < g_wf->children_num; i++)
+    if (strcmp(g_wf->children[i].key, "VerifyBeforeRerun") == 0)
+      g_wf->children[i].values[0].value.boolean = 1;
+  start();
+  signal_at(RUN, T0);
+  signal_at("run-2", T0);
+  wdr_job_t job = one_job(T0, WDR_JOB_CHECK);
+  answer(&job, run_answer("FAILED", 0), T0 + 1);
+  job = one_job(T0 + 1, WDR_JOB_RERUN); /* its own pace: at once */
+  assert_string_equal(job.run.execution_id, RUN);
+  no_job(T0 + 499); /* run-2's read waits for the read's spacing */
+  job = one_job(T0 + 500, WDR_JOB_CHECK);
+  assert_string_equal(job.run.execution_id, "run-2");
+}
+
 /* Credentials rejected: one ERROR line naming the code, credentials_ok 0,
  * every pending rerun kept due and no request but one probe per
  * BreakerCooldown; the first clean answer resumes everything. */
@@ -1462,6 +1483,7 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_credentials_rejected, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_pace_per_action, setup, teardown),
       cmocka_unit_test_setup_teardown(test_throttle_slows_down, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_rate_limit_and_requeue, setup,
