@@ -45,7 +45,7 @@ enum wdr_quota {
 
 typedef struct {
   wdr_job_kind_t kind;
-  const char *action; /* WDR_ACTION_*: the API action and the latency name */
+  const char *action;   /* WDR_ACTION_*: the API action and the latency name */
   enum wdr_quota quota; /* the action's quota: one pace each */
   /* Sends the job's request signed at now (seconds) and fills out; returns
    * wdr_api_call's value. */

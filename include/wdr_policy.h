@@ -247,19 +247,33 @@ wdr_signal_decision_t wdr_policy_on_polled(wdr_policy_t *p, size_t wf,
                                            long long rerun_times,
                                            int64_t now_ms, uint32_t rnd);
 
-/* wdr_policy_take_due: if a run is due at now_ms, marks it IN_FLIGHT,
- * fills job and returns true (the earliest due first). Otherwise returns
- * false and sets *ret_next_ms to the earliest future due time (INT64_MAX if
- * none). The first request of an attempt is charged to its workflow's
- * hourly budget here; when that is used up the run waits until a slot
- * frees (it is not dropped).
+/* The lanes due jobs wait in, one per API action they use, so that an
+ * action waiting for its pace does not hold the others back: RERUN;
+ * CHECK, VERIFY and FOLLOW (GetTriggerWorkflowRun); ASYNC (GetOpsAsyncJob). */
+typedef enum {
+  WDR_LANE_RERUN,
+  WDR_LANE_READ_RUN,
+  WDR_LANE_READ_JOB,
+  WDR_LANES
+} wdr_lane_t;
+
+/* wdr_policy_lane: the lane of jobs of kind (RERUN to FOLLOW). */
+wdr_lane_t wdr_policy_lane(wdr_job_kind_t kind);
+
+/* wdr_policy_take_due: if a run is due at now_ms in a lane not in skip (a
+ * bit per lane: 1u << WDR_LANE_...), marks it IN_FLIGHT, fills job and
+ * returns true (the earliest due of those lanes first). Otherwise returns
+ * false and sets *ret_next_ms to the earliest future due time in those
+ * lanes (INT64_MAX if none). The first request of an attempt is charged to its
+ * workflow's hourly budget here; when that is used up the run waits until a
+ * slot frees (it is not dropped).
  *
  * The budget: a signal is refused (BUDGET) when the reruns sent in the
  * last hour plus those scheduled and not yet sent reach MaxRerunsPerHour;
  * a rerun is charged when it is sent. So at most MaxRerunsPerHour reruns
  * leave in any hour, also when one was scheduled long before (a backoff). */
-bool wdr_policy_take_due(wdr_policy_t *p, int64_t now_ms, wdr_policy_job_t *job,
-                         int64_t *ret_next_ms);
+bool wdr_policy_take_due(wdr_policy_t *p, int64_t now_ms, unsigned skip,
+                         wdr_policy_job_t *job, int64_t *ret_next_ms);
 /* A RERUN of a dry-run workflow comes out of wdr_policy_take_due already
  * decided (job->dry_run true, the run IDLE with the attempt counted): the
  * caller reports it and sends nothing; it has no answer to hand back. */

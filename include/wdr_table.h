@@ -1,16 +1,19 @@
 /* wdr_table: the policy's table of runs, at constant cost per event.
  *
  * Runs live in one dense array (removal moves the last run into the gap).
- * Beside it: a hash index by (workflow, run id), a min-heap of the runs
- * waiting for a job (SCHEDULED, VERIFY, ASYNC, FOLLOW) by next_at_ms, a
- * min-heap of finished runs (IDLE, PERMANENT) by updated_ms, and the counts
- * the policy asks for on every signal (pending runs; per workflow, reruns
- * scheduled and not yet charged to the budget). Lookup and insertion are
+ * Beside it: a hash index by (workflow, run id), one min-heap per lane of
+ * the runs waiting for a job (SCHEDULED, VERIFY, ASYNC, FOLLOW) by
+ * next_at_ms (the owner says which lane a run's next job is in: one per API
+ * action, so that one action waiting for its pace does not hold the others
+ * back), a min-heap of finished runs (IDLE, PERMANENT) by updated_ms, and the
+ * counts the policy asks for on every signal (pending runs; per workflow,
+ * reruns scheduled and not yet charged to the budget). Lookup and insertion are
  * O(1), the next due run and the oldest finished one O(1), a change of a
  * run O(log n).
  *
  * The contract: after changing a run's state, next_at_ms, updated_ms,
- * request_retries or resigned, call wdr_table_settle on it. Pointers into
+ * request_retries, resigned, maybe_acted, checked (or anything else its
+ * lane depends on), call wdr_table_settle on it. Pointers into
  * the table are valid until the next wdr_table_add or wdr_table_remove.
  * The table owns each run's execution_id (the key): wdr_table_add sets it,
  * and removal or wdr_table_destroy frees it; the rest of a run is the
@@ -26,9 +29,17 @@
 
 typedef struct wdr_table_s wdr_table_t;
 
-/* wdr_table_create: room for at most max_runs runs of wf_num workflows.
- * NULL on bad input or no memory. */
-wdr_table_t *wdr_table_create(size_t wf_num, size_t max_runs);
+#define WDR_TABLE_LANES 3
+
+/* The lane (0 <= lane < WDR_TABLE_LANES) of a run waiting for a job;
+ * called by wdr_table_settle. */
+typedef unsigned (*wdr_table_lane_fn)(const wdr_run_t *r, const void *ctx);
+
+/* wdr_table_create: room for at most max_runs runs of wf_num workflows;
+ * lane_of (with ctx) files waiting runs (NULL: all in lane 0). NULL on
+ * bad input or no memory. */
+wdr_table_t *wdr_table_create(size_t wf_num, size_t max_runs,
+                              wdr_table_lane_fn lane_of, const void *ctx);
 /* wdr_table_destroy frees the table (not what runs point to: the owner
  * clears those first). NULL is fine. */
 void wdr_table_destroy(wdr_table_t *t);
@@ -46,8 +57,9 @@ void wdr_table_remove(wdr_table_t *t, wdr_run_t *r);
 /* wdr_table_settle re-files r after a change (see the contract above). */
 void wdr_table_settle(wdr_table_t *t, wdr_run_t *r);
 
-/* The run waiting for a job that is due first, or NULL. */
-wdr_run_t *wdr_table_next_due(const wdr_table_t *t);
+/* The run waiting for a job that is due first in the lanes not in skip (a
+ * bit per lane), or NULL; ties go first-come across lanes too. */
+wdr_run_t *wdr_table_next_due(const wdr_table_t *t, unsigned skip);
 /* The finished run updated longest ago, or NULL. */
 wdr_run_t *wdr_table_oldest_finished(const wdr_table_t *t);
 

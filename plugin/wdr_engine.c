@@ -160,16 +160,18 @@ static void forget_changes(wdr_engine_t *e) {
 
 /* Workflows whose config changed since the snapshot was written: the runs
  * a permanent (business) error stopped may have been stopped by what
- * changed, so the next failure signal may rerun them. Returns true when the
- * snapshot does not record the config as it is now. */
+ * changed, so the next failure signal may rerun them. Returns true when a
+ * workflow changed: the next save writes a whole snapshot, which records
+ * the config as it is now (a config merely not recorded yet, as in files
+ * of older versions, is recorded by the next fold). */
 static bool release_changed(wdr_engine_t *e, const wdr_buf_t *snap) {
   size_t n = e->cfg->workflows_num;
   bool *changed = calloc(n, sizeof(*changed));
   bool unrecorded = true;
   if (changed == NULL)
-    return true;
-  wdr_state_config_changed(wdr_buf_str(snap), snap->len, &e->state_config,
-                           changed, &unrecorded);
+    return false; /* nothing released: the stops hold, as before */
+  size_t num = wdr_state_config_changed(wdr_buf_str(snap), snap->len,
+                                        &e->state_config, changed, &unrecorded);
   for (size_t i = 0; i < n; i++) {
     if (!changed[i])
       continue;
@@ -181,7 +183,7 @@ static bool release_changed(wdr_engine_t *e, const wdr_buf_t *snap) {
                   e->names[i], released);
   }
   free(changed);
-  return unrecorded;
+  return num > 0;
 }
 
 /* Reads the state into the (empty) policy. A corrupt state is moved aside
@@ -317,7 +319,8 @@ wdr_engine_t *wdr_engine_create(const wdr_config_t *cfg, wdr_metrics_t *metrics,
   int paced = 0;
   for (int q = 0; q < WDR_QUOTA_NUM; q++)
     paced |= wdr_pace_init(&e->pace[q], cfg->rate_limit, now_ms);
-  if (paced != 0 || build_workflows(e) != 0 || (e->policy = create_policy(e)) == NULL ||
+  if (paced != 0 || build_workflows(e) != 0 ||
+      (e->policy = create_policy(e)) == NULL ||
       (e->poll = wdr_poll_create(cfg, metrics, sink)) == NULL ||
       load_state(e, now_ms) != 0) {
     wdr_engine_destroy(e);
@@ -1150,11 +1153,6 @@ static send_t may_send(wdr_engine_t *e, wdr_job_kind_t kind, int64_t now_ms,
   return why;
 }
 
-/* Jobs passed over in one dispatch pass because their action's pace was
- * used up, so that jobs of other actions behind them may go: a bound keeps
- * the pass's cost constant. */
-#define DEFERRED_MAX 16
-
 static void report_dry_run(wdr_engine_t *e, const wdr_policy_job_t *job) {
   wdr_metrics_count(e->metrics, job->wf, WDR_CNT_WOULD_RERUN);
   wdr_sink_logf(e->sink, WDR_LOG_INFO,
@@ -1192,14 +1190,14 @@ size_t wdr_engine_dispatch(wdr_engine_t *e, int64_t now_ms, wdr_job_t *jobs,
     }
     n++;
   }
-  wdr_policy_job_t deferred[DEFERRED_MAX];
-  size_t deferred_num = 0;
-  bool paced[WDR_QUOTA_NUM] = {false};
+  /* A lane whose action's pace is used up is skipped for the rest of the
+   * pass: the others go on. */
+  unsigned skip = 0;
   while (n < max) {
     int64_t next = INT64_MAX;
     wdr_job_t *j = &jobs[n];
     *j = (wdr_job_t){.kind = WDR_JOB_RERUN};
-    if (!wdr_policy_take_due(e->policy, now_ms, &j->run, &next)) {
+    if (!wdr_policy_take_due(e->policy, now_ms, skip, &j->run, &next)) {
       lower(&wake, next);
       break;
     }
@@ -1208,25 +1206,21 @@ size_t wdr_engine_dispatch(wdr_engine_t *e, int64_t now_ms, wdr_job_t *jobs,
       report_dry_run(e, &j->run);
       continue;
     }
-    enum wdr_quota q = wdr_action_of(j->kind)->quota;
-    send_t go = paced[q] ? PACED : may_send(e, j->kind, now_ms, &wake);
-    if (go == PACED && deferred_num < DEFERRED_MAX) {
-      paced[q] = true;
-      deferred[deferred_num++] = j->run;
+    send_t go = may_send(e, j->kind, now_ms, &wake);
+    if (go != SEND)
+      wdr_policy_requeue(e->policy, &j->run);
+    if (go == PACED) {
+      skip |= 1u << wdr_policy_lane(j->kind);
       continue;
     }
-    if (go != SEND) {
-      wdr_policy_requeue(e->policy, &j->run);
+    if (go == GATED)
       break;
-    }
     if (j->kind == WDR_JOB_RERUN) {
       wdr_metrics_count(e->metrics, j->run.wf, WDR_CNT_ATTEMPTS);
       e->sync_due = true;
     }
     n++;
   }
-  for (size_t i = 0; i < deferred_num; i++)
-    wdr_policy_requeue(e->policy, &deferred[i]);
   for (size_t i = 0; i < n; i++)
     jobs[i].clock_offset_s = e->clock_offset_s;
   /* The state says "in flight" before any of them can leave: after a crash

@@ -35,6 +35,9 @@ const char *wdr_run_state_name(wdr_run_state_t s) {
   return s < WDR_RUN_STATE_NUM ? state_names[s] : "unknown";
 }
 
+static unsigned lane_of(const wdr_run_t *r, const void *ctx);
+_Static_assert(WDR_LANES == WDR_TABLE_LANES, "one table lane per policy lane");
+
 wdr_policy_t *wdr_policy_create(const wdr_policy_cfg_t *cfg) {
   if (cfg == NULL || cfg->wf == NULL || cfg->wf_num == 0 || cfg->max_runs == 0)
     return NULL;
@@ -42,7 +45,8 @@ wdr_policy_t *wdr_policy_create(const wdr_policy_cfg_t *cfg) {
   if (p == NULL)
     return NULL;
   p->cfg = *cfg;
-  if ((p->table = wdr_table_create(cfg->wf_num, cfg->max_runs)) == NULL ||
+  if ((p->table = wdr_table_create(cfg->wf_num, cfg->max_runs, lane_of, p)) ==
+          NULL ||
       (p->budget = calloc(cfg->wf_num, sizeof(window_t))) == NULL)
     goto fail;
   for (size_t i = 0; i < cfg->wf_num; i++) {
@@ -341,12 +345,36 @@ static void budget_refund(wdr_policy_t *p, size_t wf, int64_t charged_ms) {
     }
 }
 
-bool wdr_policy_take_due(wdr_policy_t *p, int64_t now_ms, wdr_policy_job_t *job,
-                         int64_t *ret_next_ms) {
+/* The lane a waiting run's next job is in (the table asks). */
+static unsigned lane_of(const wdr_run_t *r, const void *ctx) {
+  switch (r->state) {
+  case WDR_RUN_VERIFY:
+  case WDR_RUN_FOLLOW:
+    return WDR_LANE_READ_RUN;
+  case WDR_RUN_ASYNC:
+    return WDR_LANE_READ_JOB;
+  default:
+    return needs_check(ctx, r) ? WDR_LANE_READ_RUN : WDR_LANE_RERUN;
+  }
+}
+
+wdr_lane_t wdr_policy_lane(wdr_job_kind_t kind) {
+  switch (kind) {
+  case WDR_JOB_RERUN:
+    return WDR_LANE_RERUN;
+  case WDR_JOB_ASYNC:
+    return WDR_LANE_READ_JOB;
+  default:
+    return WDR_LANE_READ_RUN;
+  }
+}
+
+bool wdr_policy_take_due(wdr_policy_t *p, int64_t now_ms, unsigned skip,
+                         wdr_policy_job_t *job, int64_t *ret_next_ms) {
   wdr_run_t *best = NULL;
   int64_t charged = 0;
   for (;;) {
-    best = wdr_table_next_due(p->table);
+    best = wdr_table_next_due(p->table, skip);
     if (best == NULL || best->next_at_ms > now_ms) {
       if (ret_next_ms != NULL)
         *ret_next_ms = best != NULL ? best->next_at_ms : INT64_MAX;

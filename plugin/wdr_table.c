@@ -4,7 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { HEAP_DUE, HEAP_FINISHED, HEAPS };
+/* The due lanes are heaps 0 .. WDR_TABLE_LANES - 1. */
+enum { HEAP_FINISHED = WDR_TABLE_LANES, HEAPS };
 
 /* What the table keeps about run i beside it (16 bytes: it is paid per
  * run): where it is in its heap, and which counts it is in. A run is in at
@@ -53,6 +54,8 @@ struct wdr_table_s {
   size_t forgotten_num, forgotten_cap;
   size_t pending;
   size_t *awaiting; /* per workflow */
+  wdr_table_lane_fn lane_of;
+  const void *lane_ctx;
 };
 
 static wdr_run_t *run_at(const wdr_table_t *t, size_t i) {
@@ -136,7 +139,7 @@ static void slot_delete(wdr_table_t *t, size_t i) {
 
 static int64_t heap_key(const wdr_table_t *t, int h, uint32_t run) {
   const wdr_run_t *r = run_at(t, run);
-  return h == HEAP_DUE ? r->next_at_ms : r->updated_ms;
+  return h != HEAP_FINISHED ? r->next_at_ms : r->updated_ms;
 }
 
 /* Heap order: the key, then first come first served, so that runs due at
@@ -218,7 +221,8 @@ static void heap_file(wdr_table_t *t, int h, uint32_t run) {
 
 /* --- the table ----------------------------------------------------------- */
 
-wdr_table_t *wdr_table_create(size_t wf_num, size_t max_runs) {
+wdr_table_t *wdr_table_create(size_t wf_num, size_t max_runs,
+                              wdr_table_lane_fn lane_of, const void *ctx) {
   if (wf_num == 0 || max_runs == 0 || max_runs > UINT32_MAX / 4)
     return NULL;
   wdr_table_t *t = calloc(1, sizeof(*t));
@@ -226,6 +230,8 @@ wdr_table_t *wdr_table_create(size_t wf_num, size_t max_runs) {
     return NULL;
   t->wf_num = wf_num;
   t->max = max_runs;
+  t->lane_of = lane_of;
+  t->lane_ctx = ctx;
   t->slots_cap = 64;
   t->slots = calloc(t->slots_cap, sizeof(*t->slots));
   t->awaiting = calloc(wf_num, sizeof(*t->awaiting));
@@ -354,7 +360,7 @@ static bool is_pending(const wdr_run_t *r) {
 
 static bool is_awaiting(const wdr_run_t *r) {
   return r->state == WDR_RUN_SCHEDULED && r->request_retries == 0 &&
-         !r->resigned;
+         !r->resigned && !r->maybe_acted;
 }
 
 static void mark_changed(wdr_table_t *t, uint32_t i) {
@@ -378,9 +384,10 @@ void wdr_table_settle(wdr_table_t *t, wdr_run_t *r) {
   uint32_t i = (uint32_t)index_of(t, r);
   meta_t *m = &t->meta[i];
   mark_changed(t, i);
-  if (is_due(r))
-    heap_file(t, HEAP_DUE, i);
-  else if (is_finished(r))
+  if (is_due(r)) {
+    unsigned lane = t->lane_of != NULL ? t->lane_of(r, t->lane_ctx) : 0;
+    heap_file(t, lane < WDR_TABLE_LANES ? (int)lane : 0, i);
+  } else if (is_finished(r))
     heap_file(t, HEAP_FINISHED, i);
   else
     heap_drop(t, i);
@@ -454,8 +461,13 @@ void wdr_table_drain_changes(wdr_table_t *t, const wdr_table_changes_t *c) {
   t->changed_num = 0;
 }
 
-wdr_run_t *wdr_table_next_due(const wdr_table_t *t) {
-  return t->heap[HEAP_DUE].num > 0 ? run_at(t, t->heap[HEAP_DUE].a[0]) : NULL;
+wdr_run_t *wdr_table_next_due(const wdr_table_t *t, unsigned skip) {
+  int best = -1;
+  for (int lane = 0; lane < WDR_TABLE_LANES; lane++)
+    if (!(skip & (1u << lane)) && t->heap[lane].num > 0 &&
+        (best < 0 || before(t, lane, t->heap[lane].a[0], t->heap[best].a[0])))
+      best = lane;
+  return best >= 0 ? run_at(t, t->heap[best].a[0]) : NULL;
 }
 
 wdr_run_t *wdr_table_oldest_finished(const wdr_table_t *t) {

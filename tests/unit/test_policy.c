@@ -123,7 +123,7 @@ static wdr_policy_job_t take(int64_t now) {
   wdr_policy_job_t job;
   memset(&job, 0xa5, sizeof(job));
   int64_t next = -7;
-  assert_true(wdr_policy_take_due(g_p, now, &job, &next));
+  assert_true(wdr_policy_take_due(g_p, now, 0, &job, &next));
   assert_int_equal(next, -7); /* only set when nothing is due */
   return job;
 }
@@ -132,7 +132,7 @@ static void take_none(int64_t now, int64_t want_next) {
   wdr_policy_job_t job;
   memset(&job, 0, sizeof(job));
   int64_t next = -7;
-  assert_false(wdr_policy_take_due(g_p, now, &job, &next));
+  assert_false(wdr_policy_take_due(g_p, now, 0, &job, &next));
   assert_int_equal(next, want_next);
 }
 
@@ -644,7 +644,7 @@ static void test_budget_bounds_reruns_sent_per_hour(void **state) {
   /* Then run-a's rerun goes out. */
   for (int64_t now = T0 + HOUR + 3 * MIN; now <= T0 + 3 * HOUR; now += MIN) {
     wdr_policy_job_t job;
-    if (!wdr_policy_take_due(g_p, now, &job, NULL))
+    if (!wdr_policy_take_due(g_p, now, 0, &job, NULL))
       continue;
     assert_int_equal(job.kind, WDR_JOB_RERUN);
     sent[sent_num++] = now;
@@ -1055,6 +1055,39 @@ static void test_resign_once(void **state) {
   d = res(&job, WDR_OUTCOME_ACCEPTED, T0 + 300, 0);
   assert_int_equal(d.verdict, WDR_RESULT_ACCEPTED);
   assert_int_equal(run_of(WF, "run-1").held, 0);
+}
+
+/* Lanes: a run's next job waits in its action's lane; a skipped lane is
+ * passed over (its action's pace is used up) and the others still hand out
+ * their jobs; the next due time comes from the lanes not skipped. */
+static void test_take_due_skips_lanes(void **state) {
+  (void)state;
+  g_wf[WF].verify = true;
+  create();
+  sig_scheduled(WF, "run-1", T0, 0);
+  sig_scheduled(WF, "run-2", T0 + 10, 0);
+  wdr_policy_job_t job = take(T0 + 10);
+  assert_int_equal(job.kind, WDR_JOB_CHECK);
+  assert_int_equal(wdr_policy_lane(job.kind), WDR_LANE_READ_RUN);
+  wdr_policy_on_check(g_p, &job, WDR_CHECK_PASS, NULL, 0, T0 + 20);
+  /* run-2's check (due at T0 + 10) is before run-1's rerun (T0 + 20), but
+   * with the read lane skipped the rerun comes. */
+  wdr_policy_job_t j;
+  int64_t next = 0;
+  assert_true(
+      wdr_policy_take_due(g_p, T0 + 20, 1u << WDR_LANE_READ_RUN, &j, &next));
+  assert_int_equal(j.kind, WDR_JOB_RERUN);
+  assert_string_equal(j.execution_id, "run-1");
+  assert_false(
+      wdr_policy_take_due(g_p, T0 + 20, 1u << WDR_LANE_READ_RUN, &j, &next));
+  assert_int_equal(next, INT64_MAX);
+  assert_true(
+      wdr_policy_take_due(g_p, T0 + 20, 1u << WDR_LANE_RERUN, &j, &next));
+  assert_int_equal(j.kind, WDR_JOB_CHECK);
+  assert_string_equal(j.execution_id, "run-2");
+  assert_int_equal(wdr_policy_lane(WDR_JOB_ASYNC), WDR_LANE_READ_JOB);
+  assert_int_equal(wdr_policy_lane(WDR_JOB_VERIFY), WDR_LANE_READ_RUN);
+  assert_int_equal(wdr_policy_lane(WDR_JOB_FOLLOW), WDR_LANE_READ_RUN);
 }
 
 /* --- outages and credentials: the sender's trouble, not the run's ------- */
@@ -1607,7 +1640,7 @@ static void test_take_due_order(void **state) {
   take_none(T0 + 5000, T0 + 9000);
   assert_int_equal(wdr_policy_pending(g_p), 4);
   wdr_policy_job_t job;
-  assert_false(wdr_policy_take_due(g_p, T0 + 5000, &job, NULL));
+  assert_false(wdr_policy_take_due(g_p, T0 + 5000, 0, &job, NULL));
   job = take(T0 + 9000);
   assert_string_equal(job.execution_id, "d");
   take_none(T0 + 9000, INT64_MAX);
@@ -3064,6 +3097,7 @@ int main(void) {
       T(test_no_request_retries),
       T(test_resign_once),
       T(test_resign_per_attempt),
+      T(test_take_due_skips_lanes),
       T(test_outage_holds_never_exhaust),
       T(test_check_held),
       T(test_outage_ambiguous),

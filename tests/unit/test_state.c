@@ -229,7 +229,7 @@ static void fill_source(void) {
   r.next_at_ms = T0 - HOUR; /* the earliest due */
   restore(g_p, &r, T0);
   wdr_policy_job_t job;
-  assert_true(wdr_policy_take_due(g_p, T0, &job, NULL));
+  assert_true(wdr_policy_take_due(g_p, T0, 0, &job, NULL));
   assert_string_equal(job.execution_id, "flying");
   /* Dry-run runs, which stay in memory only. */
   r = make_run(2, "dry-run-0", WDR_RUN_IDLE, 3);
@@ -322,7 +322,7 @@ static void test_round_trip_live(void **state) {
   wdr_signal_decision_t d = wdr_policy_on_signal(g_p, 0, "live", T0, 0);
   assert_int_equal(d.verdict, WDR_SIGNAL_SCHEDULED);
   wdr_policy_job_t job;
-  assert_true(wdr_policy_take_due(g_p, T0, &job, NULL));
+  assert_true(wdr_policy_take_due(g_p, T0, 0, &job, NULL));
   wdr_policy_on_result(g_p, &job, WDR_OUTCOME_ACCEPTED, "async-9f",
                        "ignored-on-accept", T0 + 10, 0);
   serialize(g_p, T0 + 20);
@@ -525,7 +525,7 @@ static void test_in_flight_kinds_round_trip(void **state) {
 static void take_from(wdr_policy_t *p, int64_t now, const char *id,
                       wdr_job_kind_t kind) {
   wdr_policy_job_t job;
-  assert_true(wdr_policy_take_due(p, now, &job, NULL));
+  assert_true(wdr_policy_take_due(p, now, 0, &job, NULL));
   assert_string_equal(job.execution_id, id);
   assert_int_equal(job.kind, kind);
 }
@@ -540,7 +540,7 @@ static void test_in_flight_restored(void **state) {
   wdr_policy_job_t job;
   assert_int_equal(wdr_policy_on_signal(g_p, 0, "checking", T0, 0).verdict,
                    WDR_SIGNAL_SCHEDULED);
-  assert_true(wdr_policy_take_due(g_p, T0, &job, NULL));
+  assert_true(wdr_policy_take_due(g_p, T0, 0, &job, NULL));
   assert_int_equal(job.kind, WDR_JOB_CHECK);
 
   assert_int_equal(wdr_policy_on_signal(g_p, 1, "sending", T0, 0).verdict,
@@ -549,7 +549,7 @@ static void test_in_flight_restored(void **state) {
 
   assert_int_equal(wdr_policy_on_signal(g_p, 1, "verifying", T0, 0).verdict,
                    WDR_SIGNAL_SCHEDULED);
-  assert_true(wdr_policy_take_due(g_p, T0, &job, NULL));
+  assert_true(wdr_policy_take_due(g_p, T0, 0, &job, NULL));
   assert_int_equal(
       wdr_policy_on_result(g_p, &job, WDR_OUTCOME_AMBIGUOUS, NULL, NULL, T0, 0)
           .verdict,
@@ -559,7 +559,7 @@ static void test_in_flight_restored(void **state) {
   const int64_t a = T0 + 10000;
   assert_int_equal(wdr_policy_on_signal(g_p, 1, "reading-async", a, 0).verdict,
                    WDR_SIGNAL_SCHEDULED);
-  assert_true(wdr_policy_take_due(g_p, a, &job, NULL));
+  assert_true(wdr_policy_take_due(g_p, a, 0, &job, NULL));
   assert_int_equal(wdr_policy_on_result(g_p, &job, WDR_OUTCOME_ACCEPTED,
                                         "async-7", NULL, a, 0)
                        .verdict,
@@ -569,7 +569,7 @@ static void test_in_flight_restored(void **state) {
   const int64_t f = T0 + 20000;
   assert_int_equal(wdr_policy_on_signal(g_p, 1, "reading-run", f, 0).verdict,
                    WDR_SIGNAL_SCHEDULED);
-  assert_true(wdr_policy_take_due(g_p, f, &job, NULL));
+  assert_true(wdr_policy_take_due(g_p, f, 0, &job, NULL));
   assert_int_equal(
       wdr_policy_on_result(g_p, &job, WDR_OUTCOME_ACCEPTED, NULL, NULL, f, 0)
           .verdict,
@@ -620,7 +620,7 @@ static void test_in_flight_restored(void **state) {
   take_from(g_q, later, "reading-async", WDR_JOB_ASYNC);
   take_from(g_q, later, "reading-run", WDR_JOB_FOLLOW);
   int64_t next = 0;
-  assert_false(wdr_policy_take_due(g_q, later, &job, &next));
+  assert_false(wdr_policy_take_due(g_q, later, 0, &job, &next));
   assert_int_equal(next, later + WDR_VERIFY_DELAY_MS);
   take_from(g_q, later + WDR_VERIFY_DELAY_MS, "sending", WDR_JOB_VERIFY);
   take_from(g_q, later + WDR_VERIFY_DELAY_MS, "verifying", WDR_JOB_VERIFY);
