@@ -2,9 +2,11 @@
  *
  * Closed: requests flow; threshold consecutive failures open it. Open: no
  * request for cooldown_ms. Then half-open: exactly one probe may go; its
- * success closes the breaker, its failure opens it again. A failure is a
- * request that got no usable answer (transport failure, retryable error);
- * any other answer is a success. Not thread-safe: one owner. */
+ * success closes the breaker, its failure opens it again. What counts as
+ * a failure is the owner's call: the engine counts outages
+ * (wdr_answer_is_outage) for its breaker, and refused credentials for a
+ * second one of threshold 1 (the credentials' gate). Not thread-safe: one
+ * owner. */
 #ifndef WDR_BREAKER_H
 #define WDR_BREAKER_H
 

@@ -1,7 +1,8 @@
 /* wdr_engine: the plugin's decisions, without threads or collectd.
  *
  * The body of the engine thread. It owns the policy (the table of runs),
- * polling, the rate limit and the breaker; it takes failure signals and
+ * polling, one pace per API action, the breaker (outages) and the
+ * credentials' gate; it takes failure signals and
  * answers in, hands out the jobs that are due, and reports everything it
  * decides through the sink (log lines, notifications, the durable state)
  * and the counters. Data flows one way:
@@ -56,7 +57,9 @@ void wdr_engine_on_answer(wdr_engine_t *e, const wdr_job_t *job,
 
 /* wdr_engine_dispatch: forgets old runs and starts polls when their time
  * has come, then hands out at most max due jobs (listings first: they find
- * failures) while the rate limit and the breaker allow, writing the state
+ * failures) while their action's pace, the credentials' gate and the
+ * breaker allow (an action waiting for its pace does not hold the others
+ * back), writing the state
  * through the sink before returning any (so that after a crash a request
  * that may have left is verified, never resent blindly). Dry-run reruns are
  * decided and reported here and never handed out. Returns the number of

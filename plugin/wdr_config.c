@@ -141,14 +141,16 @@ static const opt_t plugin_opts[] = {
      .min = 1,
      .max = 1000,
      .def = 10,
-     .meaning = "consecutive failed requests that open the breaker"},
+     .meaning = "consecutive outages (network and TLS errors, HTTP 5xx, "
+                "`InternalError`-like codes) that open the breaker"},
     {.key = "BreakerCooldown",
      .kind = OPT_NUMBER,
      .offset = PLUGIN_FIELD(breaker_cooldown),
      .min = 0.001,
      .max = 86400,
      .def = 60,
-     .meaning = "seconds the breaker stays open before one probe"},
+     .meaning = "seconds the breaker stays open before one probe; also the "
+                "time between probes while WeData rejects the credentials"},
     {.key = "DryRun",
      .kind = OPT_BOOL,
      .offset = PLUGIN_FIELD(dry_run),

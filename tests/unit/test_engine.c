@@ -1040,7 +1040,7 @@ static void test_outage_holds_the_sender(void **state) {
                          "RequestLimitExceeded", "AuthFailure.SignatureExpire",
                          "InvalidParameter"};
   for (int i = 0; i < 5; i++) {
-    char id[16];
+    char id[24];
     snprintf(id, sizeof(id), "run-b%d", i);
     signal_at(id, t);
     job = next_job(&t, 10 * SEC);
