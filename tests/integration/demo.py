@@ -132,13 +132,14 @@ def start_standin(tmp):
     cmd = [sys.executable, "-u", STANDIN, "--port", "0", "--cert-dir", os.path.join(tmp, "certs"),
            "--secret-id", SECRET_ID, "--secret-key", SECRET_KEY, "--runs", runs_file,
            "--no-auto-create",
-           "--script", "%s=error:%s:the run is not in a state that can be rerun"
-           % (FAILING_RUN, FAILING_CODE),
+           "--script", "%s@RerunTriggerWorkflowRunAsync=error:%s:the run is not in a "
+           "state that can be rerun" % (FAILING_RUN, FAILING_CODE),
            "--async-plan", "%s=%s" % (TRACKED_RUN, ASYNC_PLAN),
            "--rerun-outcomes", "%s=%s" % (TRACKED_RUN, OUTCOMES),
            "--sink", "--record", record, "--notifications-record", notes]
     say("$ python3 tests/standin/wedata_standin.py --port 0 --cert-dir ... --runs runs.json "
-        "--no-auto-create --script %s=error:%s:... --async-plan %s=%s "
+        "--no-auto-create --script %s@RerunTriggerWorkflowRunAsync=error:%s:... "
+        "--async-plan %s=%s "
         "--rerun-outcomes '%s=%s' --sink --record requests.jsonl"
         % (FAILING_RUN[:8] + "...", FAILING_CODE, TRACKED_RUN[:8] + "...", ASYNC_PLAN,
            TRACKED_RUN[:8] + "...", OUTCOMES))

@@ -578,7 +578,11 @@ class ServerTest(unittest.TestCase):
         self.standin.script(ws.delay(1.5), execution_id=exec_id)
         thread, outcome = self.rerun_in_background(exec_id)
         (rec,) = self.standin.wait_for_requests(1, timeout=5)
-        # Received, not answered, and already counted.
+        # Received, not answered, and already counted (the record is
+        # listed a moment before the action has run: wait for it).
+        deadline = time.monotonic() + 1.0
+        while not rec.applied and time.monotonic() < deadline:
+            time.sleep(0.005)
         run = self.standin.get_run(exec_id)
         self.assertFalse(rec.done.is_set())
         self.assertEqual((run.state, run.rerun_times), ("RUNNING", 1))

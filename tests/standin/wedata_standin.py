@@ -2121,8 +2121,10 @@ def main(argv=None):
     parser.add_argument("--no-auto-create", action="store_true",
                         help="unknown runs answer ResourceNotFound instead of being "
                         "created as FAILED")
-    parser.add_argument("--script", action="append", default=[], metavar="EXECID=SPEC",
-                        help="scripted answers for a WorkflowExecutionId ('*' = default); "
+    parser.add_argument("--script", action="append", default=[],
+                        metavar="EXECID[@ACTION]=SPEC",
+                        help="scripted answers for a WorkflowExecutionId ('*' = default), "
+                        "of one action only when @ACTION is given; "
                         "SPEC: comma-separated ok | error:CODE[:MSG] | delay:S[:SPEC] | "
                         "http:N[:applied] | garbage[:applied] | close[:applied] | huge")
     parser.add_argument("--async-plan", action="append", default=[],
@@ -2176,9 +2178,11 @@ def main(argv=None):
         with open(args.runs, encoding="utf-8") as fh:
             standin.load_runs(json.load(fh))
     for item in args.script:
-        exec_id, _, spec = item.partition("=")
+        target, _, spec = item.partition("=")
+        exec_id, _, action = target.partition("@")
         answers = [parse_answer_spec(s) for s in spec.split(",") if s.strip()]
-        standin.script(*answers, execution_id=None if exec_id == "*" else exec_id)
+        standin.script(*answers, execution_id=None if exec_id == "*" else exec_id,
+                       action=action or None)
     for item in args.async_plan:
         exec_id, _, spec = item.rpartition("=")
         standin.async_plan([x.strip() for x in spec.split(",") if x.strip()],
