@@ -303,6 +303,13 @@ static int teardown(void **state) {
   return 0;
 }
 
+/* Sets the workflow's VerifyBeforeRerun, which setup() pins off. */
+static void verify_before_rerun(bool on) {
+  for (int i = 0; i < g_wf->children_num; i++)
+    if (strcmp(g_wf->children[i].key, "VerifyBeforeRerun") == 0)
+      g_wf->children[i].values[0].value.boolean = on;
+}
+
 static void start_at(int64_t now) {
   char err[512];
   if (wdr_config_parse(g_root, no_env, &g_cfg, err, sizeof(err)) != 0)
@@ -662,9 +669,7 @@ static void test_gave_up(void **state) {
 
 static void test_check_before_rerun(void **state) {
   (void)state;
-  for (int i = 0; i < g_wf->children_num; i++) /* the default: on */
-    if (strcmp(g_wf->children[i].key, "VerifyBeforeRerun") == 0)
-      g_wf->children[i].values[0].value.boolean = 1;
+  verify_before_rerun(true); /* the default */
   start();
   /* RateLimit 1000: one request per ms, so the clock moves between them. */
   int64_t t = T0;
@@ -1057,9 +1062,7 @@ static void test_outage_holds_the_sender(void **state) {
 static void test_pace_per_action(void **state) {
   (void)state;
   g_root->children[3].values[0].value.number = 2; /* RateLimit */
-  for (int i = 0; i < g_wf->children_num; i++)
-    if (strcmp(g_wf->children[i].key, "VerifyBeforeRerun") == 0)
-      g_wf->children[i].values[0].value.boolean = 1;
+  verify_before_rerun(true);
   start();
   signal_at(RUN, T0);
   signal_at("run-2", T0);
