@@ -6,6 +6,7 @@
 #   make install    plugin + conf.d snippet, an existing one kept (DESTDIR)
 #   make uninstall  the plugin (the config stays)
 #   make bench      benchmarks: print figures, assert nothing
+#   make fuzz       every libFuzzer target for FUZZ_SECONDS (default 60) each
 
 VERSION     := 0.1.0
 PLUGIN_DIR  ?= /usr/lib/collectd
@@ -16,7 +17,7 @@ PYTHON      ?= python3
 # Debian packages the build, the tests and the demo need.
 DEB_PKGS := gcc make pkg-config collectd-core collectd-dev libcurl4-openssl-dev \
             libssl-dev libyajl-dev libcmocka-dev python3 openssl \
-            libcurl3-gnutls clang-format
+            libcurl3-gnutls clang-format clang libclang-rt-14-dev
 
 PKGS      := libcurl libcrypto yajl
 CPPFLAGS  += -D_GNU_SOURCE -DHAVE_CONFIG_H -DWDR_VERSION='"$(VERSION)"' \
@@ -43,8 +44,19 @@ UNIT_TESTS := $(patsubst tests/unit/%.c,%,$(sort $(wildcard tests/unit/test_*.c)
 SAN_FLAGS  := -fsanitize=address,undefined -fno-omit-frame-pointer \
               -fno-sanitize-recover=all
 
+# libFuzzer targets (Debian's clang), one per parser; the modules are
+# built again with coverage, ASan and UBSan for them.
+FUZZ_CC      ?= clang
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(sort $(wildcard tests/fuzz/fuzz_*.c)))
+FUZZ_FLAGS   := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+                -fno-sanitize-recover=all
+FUZZ_LIB     := $(BUILD)/fuzz/libwdr.a
+FUZZ_OBJS    := $(patsubst plugin/%.c,$(BUILD)/fuzz/obj/%.o,$(MODULES))
+FUZZ_SECONDS ?= 60
+FUZZ_SMOKE_SECONDS ?= 4
+
 .PHONY: all deps test unit unit-san integration demo bench install uninstall \
-        format format-check clean
+        format format-check clean fuzz fuzz-smoke
 
 all: $(PLUGIN_SO)
 
@@ -64,7 +76,19 @@ $(LIB): $(OBJS)
 $(SAN_LIB): $(SAN_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD) $(BUILD)/san $(BUILD)/obj $(BUILD)/san/obj:
+$(BUILD)/fuzz/obj/%.o: plugin/%.c $(HEADERS) | $(BUILD)/fuzz/obj
+	$(FUZZ_CC) $(CPPFLAGS) $(PKG_CFLAGS) -std=gnu11 -Wall -Wextra -Werror \
+	    $(FUZZ_FLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FUZZ_LIB): $(FUZZ_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB) $(HEADERS) | $(BUILD)/fuzz
+	$(FUZZ_CC) $(CPPFLAGS) $(PKG_CFLAGS) -std=gnu11 -Wall -Wextra -Werror \
+	    $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB) $(PKG_LIBS) \
+	    -lpthread -lm
+
+$(BUILD) $(BUILD)/san $(BUILD)/obj $(BUILD)/san/obj $(BUILD)/fuzz $(BUILD)/fuzz/obj:
 	mkdir -p $@
 
 # Installs what is missing when run as root; otherwise only says what is.
@@ -111,7 +135,18 @@ test: deps
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) unit-san
+	$(MAKE) fuzz-smoke
 	$(MAKE) integration
+
+# Every regression input once, then FUZZ_SECONDS of fuzzing per target;
+# prints executions and coverage. fuzz-smoke: the same for a few seconds.
+fuzz: $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))
+	$(PYTHON) tests/fuzz/run_fuzz.py --build $(BUILD)/fuzz --seconds $(FUZZ_SECONDS) \
+	    $(FUZZ_TARGETS)
+
+fuzz-smoke: $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))
+	$(PYTHON) tests/fuzz/run_fuzz.py --build $(BUILD)/fuzz \
+	    --seconds $(FUZZ_SMOKE_SECONDS) $(FUZZ_TARGETS)
 
 demo: deps
 	$(MAKE) all
@@ -154,11 +189,12 @@ uninstall:
 	     "$(DESTDIR)$(CONF_DIR)/wedata_rerun.conf"
 
 format:
-	clang-format -i plugin/*.c include/*.h tests/unit/*.c tests/unit/*.h tests/bench/*.c
+	clang-format -i plugin/*.c include/*.h tests/unit/*.c tests/unit/*.h tests/bench/*.c \
+	    tests/fuzz/*.c
 
 format-check:
 	clang-format --dry-run -Werror plugin/*.c include/*.h tests/unit/*.c tests/unit/*.h \
-	    tests/bench/*.c
+	    tests/bench/*.c tests/fuzz/*.c
 
 clean:
 	rm -rf $(BUILD)
