@@ -619,6 +619,8 @@ static int load_lines(load_t *l, const char *text, size_t len, bool journal,
   return status;
 }
 
+#define CONFIG_HEADER_MAX (4 * 1024 * 1024)
+
 size_t wdr_state_config_changed(const char *snapshot, size_t len,
                                 const wdr_state_config_t *now, bool *changed,
                                 bool *ret_unrecorded) {
@@ -627,7 +629,10 @@ size_t wdr_state_config_changed(const char *snapshot, size_t len,
   *ret_unrecorded = false;
   const char *nl = snapshot != NULL ? memchr(snapshot, '\n', len) : NULL;
   size_t n = nl != NULL ? (size_t)(nl - snapshot) : len;
-  char *line = snapshot != NULL ? strndup(snapshot, n) : NULL;
+  /* A header is one short line (about 100 bytes a workflow); a longer
+   * first line is a version-1 document, which records no config. */
+  char *line =
+      snapshot != NULL && n <= CONFIG_HEADER_MAX ? strndup(snapshot, n) : NULL;
   yajl_val root =
       line != NULL ? wdr_json_tree_parse(line, n, WDR_JSON_DEPTH_MAX, NULL, 0)
                    : NULL;

@@ -169,10 +169,12 @@ class Collectd:
 
     def __init__(self, plugin_path=DEFAULT_PLUGIN_PATH, plugin_conf=None, sink_url=None,
                  env=None, interval=1, extra_conf="", load_plugin=True, log_level="info",
-                 prefix="wedata-itest-"):
+                 prefix="wedata-itest-", wrapper=()):
         """plugin_conf: the <Plugin wedata_rerun> block text (or None for no
         block).  load_plugin False: a collectd without our plugin (harness
-        self-check).  env: extra environment variables for collectd."""
+        self-check).  env: extra environment variables for collectd.
+        wrapper: a command line collectd runs under (valgrind ...)."""
+        self.wrapper = list(wrapper)
         self.plugin_path = plugin_path
         self.plugin_conf = plugin_conf
         self.sink_url = sink_url
@@ -274,7 +276,7 @@ class Collectd:
         self._prepare()
         self._stdout_fh = open(self.stdout_path, "ab")   # a restart keeps the earlier output
         self.started_at = time.time()
-        self.proc = subprocess.Popen([COLLECTD_BIN, mode, "-C", self.conf_path],
+        self.proc = subprocess.Popen(self.wrapper + [COLLECTD_BIN, mode, "-C", self.conf_path],
                                      stdin=subprocess.DEVNULL, stdout=self._stdout_fh,
                                      stderr=subprocess.STDOUT, env=self.env,
                                      cwd=self.dir, start_new_session=True)
