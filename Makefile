@@ -84,7 +84,8 @@ $(BUILD)/fuzz/obj/%.o: plugin/%.c $(HEADERS) | $(BUILD)/fuzz/obj
 $(FUZZ_LIB): $(FUZZ_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_LIB) $(HEADERS) | $(BUILD)/fuzz
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h $(FUZZ_LIB) $(HEADERS) \
+    | $(BUILD)/fuzz
 	$(FUZZ_CC) $(CPPFLAGS) $(PKG_CFLAGS) -std=gnu11 -Wall -Wextra -Werror \
 	    $(FUZZ_FLAGS) -fsanitize=fuzzer -o $@ $< $(FUZZ_LIB) $(PKG_LIBS) \
 	    -lpthread -lm
@@ -198,11 +199,11 @@ uninstall:
 
 format:
 	clang-format -i plugin/*.c include/*.h tests/unit/*.c tests/unit/*.h tests/bench/*.c \
-	    tests/fuzz/*.c
+	    tests/fuzz/*.c tests/fuzz/*.h
 
 format-check:
 	clang-format --dry-run -Werror plugin/*.c include/*.h tests/unit/*.c tests/unit/*.h \
-	    tests/bench/*.c tests/fuzz/*.c
+	    tests/bench/*.c tests/fuzz/*.c tests/fuzz/*.h
 
 clean:
 	rm -rf $(BUILD)

@@ -3,6 +3,7 @@
  * An answer is whatever a server (or a gateway, or an attacker on the
  * path) sends with HTTP 200: each decoder must fill its outputs with a
  * verdict, never crash, never read past the body, never leak. */
+#include "fuzz_util.h"
 #include "wdr_answer.h"
 #include "wdr_json.h"
 
@@ -12,11 +13,9 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   /* The decoders are handed bodies that are NUL-terminated (wdr_buf). */
-  char *body = malloc(size + 1);
+  char *body = fuzz_text(data, size);
   if (body == NULL)
     return 0;
-  memcpy(body, data, size);
-  body[size] = '\0';
 
   wdr_answer_t a;
   wdr_answer_init(&a);

@@ -5,6 +5,7 @@
  * bytes into those fields; every body builder must either refuse (a
  * missing field, text that is not UTF-8) or produce one JSON object that
  * parses back with the same text in it. */
+#include "fuzz_util.h"
 #include "wdr_buf.h"
 #include "wdr_json.h"
 
@@ -28,11 +29,9 @@ static void must_parse(const wdr_buf_t *out, const char *must_hold) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  char *text = malloc(size + 1);
+  char *text = fuzz_text(data, size);
   if (text == NULL)
     return 0;
-  memcpy(text, data, size);
-  text[size] = '\0';
   const char *f[FIELDS];
   size_t n = 0;
   for (const char *p = text; n < FIELDS && p <= text + size; p += strlen(p) + 1)

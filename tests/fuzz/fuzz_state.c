@@ -6,6 +6,7 @@
  * valid snapshot, and split at its first form feed into a snapshot and a
  * journal. Then whatever loaded is written out again and read back, which
  * must succeed. */
+#include "fuzz_util.h"
 #include "wdr_policy.h"
 #include "wdr_policy_store.h"
 #include "wdr_state.h"
@@ -74,11 +75,9 @@ static void load(const char *snap, size_t snap_len, const char *journal,
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  char *text = malloc(size + 1);
+  char *text = fuzz_text(data, size);
   if (text == NULL)
     return 0;
-  memcpy(text, data, size);
-  text[size] = '\0';
   load(text, size, NULL, 0);
   load(snapshot_header, sizeof(snapshot_header) - 1, text, size);
   char *ff = memchr(text, '\f', size);
