@@ -130,6 +130,11 @@ bool wdr_answer_is_throttle(const wdr_api_result_t *res);
  * Outages count toward the breaker and never use up a run's retries. */
 bool wdr_answer_is_outage(const wdr_api_result_t *res);
 
+/* wdr_answer_holds_sender: the answer is about the sender, not the request
+ * (an outage, refused credentials, a clock off): nothing in the request
+ * was at fault, so it is made again later without using a retry. */
+bool wdr_answer_holds_sender(const wdr_api_result_t *res);
+
 /* wdr_answer_code_is_credentials: code (may be NULL) refuses the
  * credentials, not the request: AuthFailure.* but SignatureExpire (the
  * clock), UnauthorizedOperation*. */

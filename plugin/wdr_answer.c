@@ -82,6 +82,12 @@ bool wdr_answer_is_outage(const wdr_api_result_t *res) {
   return CODE_IN(code, outage_codes);
 }
 
+bool wdr_answer_holds_sender(const wdr_api_result_t *res) {
+  wdr_api_class_t cls = wdr_answer_classify(res);
+  return cls == WDR_CLASS_CREDENTIALS || cls == WDR_CLASS_RESIGN ||
+         wdr_answer_is_outage(res);
+}
+
 wdr_api_class_t wdr_answer_classify(const wdr_api_result_t *res) {
   const char *code = res->response.error_code;
   if (res->response.ok)

@@ -1082,7 +1082,7 @@ void wdr_engine_on_answer(wdr_engine_t *e, const wdr_job_t *job,
   if (a->rc == 0) {
     bool outage = wdr_answer_is_outage(&a->res);
     record_breaker(e, !outage, now_ms);
-    record_credentials(e, cls, !outage && !throttle && cls != WDR_CLASS_RESIGN,
+    record_credentials(e, cls, !throttle && !wdr_answer_holds_sender(&a->res),
                        &a->res.response, now_ms);
   } else { /* nothing was sent: no verdict */
     wdr_breaker_cancel(&e->breaker);

@@ -922,13 +922,13 @@ static wdr_outcome_t outcome_of(const wdr_policy_job_t *job,
             a->view.rerun_times > job->known_attempts)
                ? WDR_OUTCOME_RERUN_SEEN
                : WDR_OUTCOME_RERUN_NOT_SEEN;
-  bool outage = wdr_answer_is_outage(&a->res);
   if (job->kind != WDR_JOB_RERUN) { /* a read: nothing to have acted on */
-    if (outage || cls == WDR_CLASS_CREDENTIALS || cls == WDR_CLASS_RESIGN)
+    if (wdr_answer_holds_sender(&a->res))
       return WDR_OUTCOME_HELD;
     return cls == WDR_CLASS_PERMANENT ? WDR_OUTCOME_PERMANENT
                                       : WDR_OUTCOME_RETRYABLE;
   }
+  bool outage = wdr_answer_is_outage(&a->res);
   switch (cls) {
   case WDR_CLASS_OK:
     return WDR_OUTCOME_ACCEPTED;

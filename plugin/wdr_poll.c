@@ -188,8 +188,7 @@ static void list_failed(wdr_poll_t *p, const wdr_poll_job_t *l,
                         uint32_t rnd) {
   const wdr_response_t *r = &res->response;
   wdr_api_class_t cls = wdr_answer_classify(res);
-  bool held = wdr_answer_is_outage(res) || cls == WDR_CLASS_CREDENTIALS ||
-              cls == WDR_CLASS_RESIGN;
+  bool held = wdr_answer_holds_sender(res);
   const size_t *wfs = NULL;
   size_t wfs_num = wdr_poll_workflows(p, l, &wfs);
   for (size_t i = 0; i < wfs_num; i++)

@@ -255,6 +255,32 @@ static void test_outage(void **state) {
   memset(&ok, 0, sizeof(ok));
   ok.response.ok = true;
   assert_false(wdr_answer_is_outage(&ok));
+  assert_false(wdr_answer_holds_sender(&ok));
+}
+
+static bool holds(const char *code, long status, bool sent) {
+  wdr_api_result_t res;
+  memset(&res, 0, sizeof(res));
+  snprintf(res.response.error_code, sizeof(res.response.error_code), "%s",
+           code);
+  res.http_status = status;
+  res.request_sent = sent;
+  return wdr_answer_holds_sender(&res);
+}
+
+/* The sender's trouble (outages, credentials, the clock) against the
+ * request's (everything else). */
+static void test_holds_sender(void **state) {
+  (void)state;
+  assert_true(holds(WDR_ERR_NETWORK, 0, false));
+  assert_true(holds("InternalError", 200, true));
+  assert_true(holds("AuthFailure.SecretIdNotFound", 200, true));
+  assert_true(holds("UnauthorizedOperation", 200, true));
+  assert_true(holds("AuthFailure.SignatureExpire", 200, true));
+  assert_false(holds("ResourceInUse", 200, true));
+  assert_false(holds("RequestLimitExceeded", 200, true));
+  assert_false(holds("InvalidParameter", 200, true));
+  assert_false(holds(WDR_ERR_HTTP_STATUS, 404, true));
 }
 
 static void test_classify_client_errors(void **state) {
@@ -299,6 +325,7 @@ int main(void) {
       cmocka_unit_test(test_free_parts),
       cmocka_unit_test(test_classify_ok),
       cmocka_unit_test(test_outage),
+      cmocka_unit_test(test_holds_sender),
       cmocka_unit_test(test_classify_codes),
       cmocka_unit_test(test_classify_client_errors),
   };
