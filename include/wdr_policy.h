@@ -135,6 +135,15 @@ void wdr_run_clear(wdr_run_t *r);
  * WDR_ID_MAX bytes or longer or memory ran out (the old text stays). */
 int wdr_run_text_set(char **field, const char *s);
 
+/* wdr_run_awaits_first_send: the attempt's rerun request has not left yet
+ * (no retry, re-sign or possibly acted-on request in this attempt): it is
+ * charged to the budget when it does. The policy and the table's counts
+ * both ask this one rule. */
+static inline bool wdr_run_awaits_first_send(const wdr_run_t *r) {
+  return r->state == WDR_RUN_SCHEDULED && r->request_retries == 0 &&
+         !r->resigned && !r->maybe_acted;
+}
+
 /* A run's optional text, "" when it has none. */
 static inline const char *wdr_run_text(const char *field) {
   return field != NULL ? field : "";

@@ -165,13 +165,6 @@ static int64_t request_backoff_ms(int k, uint32_t rnd) {
   return wdr_backoff_ms(&wdr_request_backoff, k, rnd);
 }
 
-/* The attempt's rerun request has not left yet: it is charged to the
- * budget when it does (after the check, if one is due). */
-static bool awaits_first_send(const wdr_run_t *r) {
-  return r->state == WDR_RUN_SCHEDULED && r->request_retries == 0 &&
-         !r->resigned && !r->maybe_acted;
-}
-
 /* The next attempt for a failure of run (NULL: a run not in the table yet)
  * of workflow wf, which is IDLE: refused when its attempts or the hour's
  * budget are used up, else scheduled after its backoff. */
@@ -313,14 +306,14 @@ wdr_signal_decision_t wdr_policy_on_polled(wdr_policy_t *p, size_t wf,
 static bool needs_check(const wdr_policy_t *p, const wdr_run_t *r) {
   const wdr_policy_wf_t *w = &p->cfg.wf[r->wf];
   return r->state == WDR_RUN_SCHEDULED && (w->verify || w->scope_incomplete) &&
-         !r->checked && awaits_first_send(r);
+         !r->checked && wdr_run_awaits_first_send(r);
 }
 
 static bool budget_charge(wdr_policy_t *p, wdr_run_t *r, int64_t now_ms,
                           int64_t *ret_charged) {
   window_t *win = &p->budget[r->wf];
   *ret_charged = 0;
-  if (win->cap == 0 || !awaits_first_send(r))
+  if (win->cap == 0 || !wdr_run_awaits_first_send(r))
     return true;
   window_expire(win, now_ms);
   if (win->num >= win->cap) {

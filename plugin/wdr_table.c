@@ -358,11 +358,6 @@ static bool is_pending(const wdr_run_t *r) {
           r->in_flight != WDR_JOB_FOLLOW);
 }
 
-static bool is_awaiting(const wdr_run_t *r) {
-  return r->state == WDR_RUN_SCHEDULED && r->request_retries == 0 &&
-         !r->resigned && !r->maybe_acted;
-}
-
 static void mark_changed(wdr_table_t *t, uint32_t i) {
   if (t->meta[i].changed >= 0)
     return;
@@ -391,7 +386,7 @@ void wdr_table_settle(wdr_table_t *t, wdr_run_t *r) {
     heap_file(t, HEAP_FINISHED, i);
   else
     heap_drop(t, i);
-  bool pending = is_pending(r), awaiting = is_awaiting(r);
+  bool pending = is_pending(r), awaiting = wdr_run_awaits_first_send(r);
   t->pending += (size_t)pending - (size_t)m->pending;
   t->awaiting[r->wf] += (size_t)awaiting - (size_t)m->awaiting;
   m->pending = pending;
