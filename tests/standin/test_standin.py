@@ -538,6 +538,17 @@ class ServerTest(unittest.TestCase):
         self.assertEqual(recs[1].answer, "close")
         self.assertEqual(self.standin.get_run("d-1").rerun_times, 1)
 
+    def test_scripted_truncated_answer(self):
+        """truncated: a success answer announced whole and cut half-way;
+        the rerun was carried out."""
+        self.standin.script(ws.truncated(), execution_id="t-1")
+        with self.assertRaises(http.client.IncompleteRead):
+            self.rerun("t-1")
+        (rec,) = self.standin.wait_for_requests(1, answered=True)
+        self.assertEqual((rec.status, rec.answer), (200, "truncated"))
+        self.assertEqual(self.standin.get_run("t-1").rerun_times, 1)
+        self.assertEqual(ws.parse_answer_spec("truncated").kind, "truncated")
+
     def test_action_filter_in_script(self):
         self.standin.script(ws.error("InternalError"), action="GetOpsAsyncJob")
         self.assertIsNone(self.error_code(self.rerun("a-1")))

@@ -400,11 +400,13 @@ def make_self_signed_cert(cert_dir, name="standin"):
 
 class Answer:
     """One scripted answer.  kind is one of ok, error, http_status, garbage,
-    close, huge; delay seconds are waited before answering.  applied says
-    whether the action's side effect happens (a rerun is counted); None
-    means the kind's default: yes for ok and huge, no for the others."""
+    close, huge, truncated; delay seconds are waited before answering.
+    applied says whether the action's side effect happens (a rerun is
+    counted); None means the kind's default: yes for ok, huge and truncated
+    (the answer of a carried-out action, too big or cut short), no for the
+    others."""
 
-    APPLIED_BY_DEFAULT = ("ok", "huge")
+    APPLIED_BY_DEFAULT = ("ok", "huge", "truncated")
 
     def __init__(self, kind, code=None, message=None, status=None, body=None,
                  size=None, delay=0.0, applied=None):
@@ -481,10 +483,17 @@ def huge(size=ONE_MIB + 64 * 1024):
     return Answer("huge", size=int(size))
 
 
+def truncated(applied=True):
+    """HTTP 200 whose headers announce the whole success answer but whose
+    body stops half-way: the connection is then closed (a proxy or the
+    network cutting the answer)."""
+    return Answer("truncated", applied=applied)
+
+
 def parse_answer_spec(spec):
     """Parses the standalone --script syntax: ok | error:CODE[:MESSAGE] |
     delay:SECONDS[:<answer spec>] | http:N[:applied] | garbage[:applied] |
-    close[:applied] | huge."""
+    close[:applied] | huge | truncated."""
     spec = spec.strip()
     head, _, rest = spec.partition(":")
     if head == "ok":
@@ -506,6 +515,8 @@ def parse_answer_spec(spec):
         return (garbage if head == "garbage" else close)(applied=bool(parts))
     if head == "huge" and not parts:
         return huge()
+    if head == "truncated" and not parts:
+        return truncated()
     raise ValueError("unknown answer spec %r" % spec)
 
 
@@ -1552,7 +1563,25 @@ class WeDataStandin(_Served):
         if answer is not None and answer.kind == "huge":
             pad = max(0, answer.size - len(_json_bytes(response)) - 16)
             response["Response"]["Padding"] = "x" * pad
+        if answer is not None and answer.kind == "truncated":
+            self._send_truncated(handler, record, _json_bytes(response))
+            return
         self._send(handler, record, 200, _json_bytes(response))
+
+    def _send_truncated(self, handler, record, body):
+        record.status = 200
+        record.response_body = body[:len(body) // 2]
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/json")
+        handler.send_header("Content-Length", str(len(body)))
+        handler.end_headers()
+        handler.wfile.write(record.response_body)
+        handler.wfile.flush()
+        handler.close_connection = True
+        try:
+            handler.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
     def _wait_unless_client_leaves(self, handler, seconds):
         """Waits `seconds` (less if the stand-in stops).  Returns False as
