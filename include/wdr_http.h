@@ -20,6 +20,13 @@ typedef struct {
   size_t headers_num;
   const char *body;
   size_t body_len;
+  /* Never put on the wire twice. libcurl quietly sends a request again on a
+   * fresh connection when a reused one dies before any answer byte, after
+   * the server may have read (and acted on) it. Fine for a read; for an
+   * action that is not idempotent (a rerun) that is a second rerun, so such
+   * requests set once: curl's resend is refused, and the caller sees a
+   * network error with request_sent (ambiguous: read the run first). */
+  bool once;
 } wdr_http_request_t;
 
 typedef enum {

@@ -48,6 +48,18 @@ static void set_client_error(wdr_api_result_t *out, const char *code,
                 sizeof(out->response.error_message), message);
 }
 
+/* Whether sending action twice does no harm: the reads. Any other action
+ * (the rerun, and one added later until it is listed here) goes to the
+ * transport as `once` (wdr_http.h). */
+static bool action_is_idempotent(const char *action) {
+  static const char *const reads[] = {WDR_ACTION_GET_RUN, WDR_ACTION_ASYNC_JOB,
+                                      WDR_ACTION_LIST_RUNS};
+  for (size_t i = 0; i < sizeof(reads) / sizeof(reads[0]); i++)
+    if (strcmp(action, reads[i]) == 0)
+      return true;
+  return false;
+}
+
 /* Signs and posts one action; fills out from the transport's answer, and
  * leaves the body in resp for the action-specific decoder. */
 static int api_call(const wdr_api_endpoint_t *ep, const wdr_transport_t *t,
@@ -88,7 +100,8 @@ static int api_call(const wdr_api_endpoint_t *ep, const wdr_transport_t *t,
                             .headers = h.line,
                             .headers_num = h.num,
                             .body = wdr_buf_str(body),
-                            .body_len = body->len};
+                            .body_len = body->len,
+                            .once = !action_is_idempotent(action)};
   if (t->post(t->ctx, &req, resp) != 0) {
     set_client_error(out, WDR_ERR_NETWORK, "out of memory");
     goto cleanup;

@@ -17,6 +17,15 @@ struct wdr_http_s {
   char errbuf[CURL_ERROR_SIZE];
 };
 
+/* The request body for a request sent `once`: read through a callback, so
+ * that curl must ask (seek) before sending it a second time, and is told
+ * no. */
+typedef struct {
+  const char *data;
+  size_t len;
+  size_t sent;
+} upload_t;
+
 typedef struct {
   wdr_buf_t *body;
   bool too_large;
@@ -48,6 +57,25 @@ static size_t on_body(char *data, size_t size, size_t nmemb, void *arg) {
     return 0; /* aborts the transfer with CURLE_WRITE_ERROR */
   }
   return n;
+}
+
+static size_t on_upload(char *dest, size_t size, size_t nmemb, void *arg) {
+  upload_t *up = arg;
+  size_t n = size * nmemb;
+  if (n > up->len - up->sent)
+    n = up->len - up->sent;
+  memcpy(dest, up->data + up->sent, n);
+  up->sent += n;
+  return n;
+}
+
+/* curl seeks only to send the body again (its resend on a fresh connection,
+ * see wdr_http.h). */
+static int refuse_rewind(void *arg, curl_off_t offset, int origin) {
+  (void)arg;
+  (void)offset;
+  (void)origin;
+  return CURL_SEEKFUNC_FAIL;
 }
 
 int wdr_http_global_init(void) {
@@ -94,7 +122,8 @@ void wdr_http_destroy(wdr_http_t *h) {
 /* Options are set again on every request: curl_easy_reset is not used, so
  * the connection cache of the handle survives and connections are reused. */
 static CURLcode set_options(wdr_http_t *h, const wdr_http_request_t *req,
-                            struct curl_slist *headers, sink_t *sink) {
+                            struct curl_slist *headers, sink_t *sink,
+                            upload_t *up) {
   CURLcode rc = CURLE_OK;
 #define SET(opt, val)                                                          \
   if (rc == CURLE_OK)                                                          \
@@ -104,8 +133,13 @@ static CURLcode set_options(wdr_http_t *h, const wdr_http_request_t *req,
   SET(CURLOPT_NOSIGNAL, 1L); /* we run on threads: no SIGALRM for DNS */
   SET(CURLOPT_FOLLOWLOCATION, 0L);
   SET(CURLOPT_POST, 1L);
-  SET(CURLOPT_POSTFIELDS, req->body);
+  /* Without POSTFIELDS curl reads the body through READFUNCTION; with them
+   * it could resend the body on its own. */
+  SET(CURLOPT_POSTFIELDS, req->once ? NULL : req->body);
   SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+  SET(CURLOPT_READFUNCTION, req->once ? on_upload : NULL);
+  SET(CURLOPT_READDATA, req->once ? up : NULL);
+  SET(CURLOPT_SEEKFUNCTION, req->once ? refuse_rewind : NULL);
   SET(CURLOPT_HTTPHEADER, headers);
   SET(CURLOPT_USERAGENT, h->user_agent);
   SET(CURLOPT_TIMEOUT_MS, h->timeout_ms);
@@ -128,6 +162,7 @@ int wdr_http_post(void *ctx, const wdr_http_request_t *req,
   wdr_http_t *h = ctx;
   struct curl_slist *headers = NULL;
   sink_t sink = {.body = &resp->body, .server_time = &resp->server_time};
+  upload_t up = {.data = req->body, .len = req->body_len};
   int status = -1;
 
   wdr_buf_reset(&resp->body);
@@ -148,7 +183,7 @@ int wdr_http_post(void *ctx, const wdr_http_request_t *req,
     headers = n;
   }
 
-  CURLcode rc = set_options(h, req, headers, &sink);
+  CURLcode rc = set_options(h, req, headers, &sink, &up);
   if (rc == CURLE_OK)
     rc = curl_easy_perform(h->curl);
 
@@ -166,8 +201,15 @@ int wdr_http_post(void *ctx, const wdr_http_request_t *req,
              "response body is larger than %d bytes", WDR_HTTP_BODY_MAX);
   } else {
     resp->outcome = WDR_HTTP_NETWORK;
-    snprintf(resp->error, sizeof(resp->error), "%s",
-             h->errbuf[0] != '\0' ? h->errbuf : curl_easy_strerror(rc));
+    /* The refused rewind is ours (refuse_rewind): say what happened, not
+     * curl's "seek callback returned error". */
+    if (rc == CURLE_SEND_FAIL_REWIND && req->once)
+      snprintf(resp->error, sizeof(resp->error), "%s",
+               "the connection closed after the request was sent, without "
+               "an answer (not sent again)");
+    else
+      snprintf(resp->error, sizeof(resp->error), "%s",
+               h->errbuf[0] != '\0' ? h->errbuf : curl_easy_strerror(rc));
   }
   status = 0;
 cleanup:
@@ -175,6 +217,7 @@ cleanup:
   curl_easy_setopt(h->curl, CURLOPT_HTTPHEADER, NULL);
   curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, NULL);
   curl_easy_setopt(h->curl, CURLOPT_HEADERDATA, NULL);
+  curl_easy_setopt(h->curl, CURLOPT_READDATA, NULL);
   curl_slist_free_all(headers);
   return status;
 }

@@ -12,6 +12,7 @@ typedef struct {
   char headers[16][512];
   size_t headers_num;
   char body[4096];
+  bool once;
   int calls;
   /* what to answer */
   wdr_http_outcome_t outcome;
@@ -25,6 +26,7 @@ static int fake_post(void *ctx, const wdr_http_request_t *req,
                      wdr_http_response_t *resp) {
   fake_t *f = ctx;
   f->calls++;
+  f->once = req->once;
   snprintf(f->url, sizeof(f->url), "%s", req->url);
   assert_true(req->headers_num <= 16);
   f->headers_num = req->headers_num;
@@ -408,6 +410,55 @@ static void test_get_run_request(void **state) {
   assert_string_equal(f->body, "{\"ProjectId\":\"1460947878944567296\","
                                "\"WorkflowExecutionId\":\"other-run\"}");
   assert_string_not_equal(f->headers[6], rerun_auth);
+  free(f);
+}
+
+/* Only the rerun may not be sent twice by the transport (wdr_http.h: curl's
+ * quiet resend on a fresh connection); the reads may. */
+static void test_only_the_rerun_is_sent_once(void **state) {
+  (void)state;
+  fake_t *f = new_fake();
+  wdr_transport_t t = {.post = fake_post, .ctx = f};
+  wdr_api_endpoint_t ep = {.url = "https://wedata.tencentcloudapi.com/",
+                           .host = "wedata.tencentcloudapi.com",
+                           .region = "ap-guangzhou",
+                           .secret_id = "AKIDx",
+                           .secret_key = "key"};
+  wdr_api_result_t res;
+  assert_int_equal(wdr_api_rerun(&ep, &t, &minimal_req, 1767225600, &res), 0);
+  assert_true(f->once);
+
+  wdr_run_view_t view;
+  f->answer = "{\"Response\":{\"RequestId\":\"r\"}}";
+  assert_int_equal(
+      wdr_api_get_run(&ep, &t, "1", "run-1", 1767225600, &res, &view), 0);
+  assert_false(f->once);
+  wdr_run_view_free(&view);
+
+  wdr_async_view_t job;
+  assert_int_equal(
+      wdr_api_get_async_job(&ep, &t, "1", "job-1", 1767225600, &res, &job), 0);
+  assert_false(f->once);
+
+  wdr_run_list_t list;
+  const char *const ids[] = {"wf-1"};
+  assert_int_equal(
+      wdr_api_list_runs(&ep, &t, "1", ids, 1, 1, 1767225600, &res, &list), 0);
+  assert_false(f->once);
+  wdr_run_list_free(&list);
+
+  /* A made-up action is not known to be harmless twice (answered 503, so
+   * that there is nothing to decode). */
+  f->status = 503;
+  wdr_buf_t body;
+  wdr_buf_init(&body, 64);
+  assert_int_equal(wdr_buf_append_str(&body, "{}"), 0);
+  assert_int_equal(wdr_api_call(&ep, &t, "CreateSomething", &body, true,
+                                1767225600, NULL, NULL, &res),
+                   0);
+  assert_true(f->once);
+  wdr_buf_free(&body, false);
+  assert_int_equal(f->calls, 5);
   free(f);
 }
 
@@ -825,6 +876,7 @@ int main(void) {
       cmocka_unit_test(test_unbuildable_request_never_sent),
       cmocka_unit_test(test_classify_from_transport),
       cmocka_unit_test(test_get_run_request),
+      cmocka_unit_test(test_only_the_rerun_is_sent_once),
       cmocka_unit_test(test_get_run_views),
       cmocka_unit_test(test_get_run_incomplete_tasks),
       cmocka_unit_test(test_get_run_malformed),

@@ -584,6 +584,53 @@ static void test_hang_up(void **state) {
   assert_done(&f->resp, 200, "ok", 2);
 }
 
+static void post_once(fixture_t *f, bool once) {
+  wdr_http_response_free(&f->resp);
+  wdr_http_response_init(&f->resp);
+  wdr_http_request_t req = {.url = f->url,
+                            .headers = g_api_headers,
+                            .headers_num = API_HEADERS_NUM,
+                            .body = g_request,
+                            .body_len = LEN(g_request),
+                            .once = once};
+  assert_int_equal(wdr_http_post(f->h, &req, &f->resp), 0);
+}
+
+/* A kept-alive connection that dies after the server read the request:
+ * curl sends it again on a fresh connection by itself (the server then
+ * read it twice) unless the request is `once`. For a rerun, that second
+ * copy was a second rerun. */
+static void test_hang_up_on_reused_connection(void **state) {
+  fixture_t *f = *state;
+  client(f, "ua", WAIT_MS);
+  for (int once = 1; once >= 0; once--) {
+    script(&f->srv, ANSWER_200, "ok", 2, false);
+    post_once(f, once);
+    assert_done(&f->resp, 200, "ok", 2);
+    size_t seen = seen_num(&f->srv);
+    int accepted = accepts(&f->srv);
+
+    script(&f->srv, ANSWER_HANG_UP, NULL, 0, false);
+    post_once(f, once);
+    assert_int_equal(f->resp.outcome, WDR_HTTP_NETWORK);
+    assert_true(f->resp.request_sent);
+    assert_int_equal(f->resp.status, 0);
+    if (once) {
+      /* curl may open the fresh connection, but sends nothing on it. */
+      assert_int_equal(seen_num(&f->srv), seen + 1);
+      assert_string_equal(f->resp.error,
+                          "the connection closed after the request was sent, "
+                          "without an answer (not sent again)");
+      assert_request(f, seen, g_api_headers, API_HEADERS_NUM, "ua", g_request,
+                     LEN(g_request));
+    } else {
+      assert_int_equal(seen_num(&f->srv), seen + 2);
+      assert_int_equal(accepts(&f->srv), accepted + 1);
+      assert_string_equal(f->resp.error, "Empty reply from server");
+    }
+  }
+}
+
 static void test_timeout(void **state) {
   fixture_t *f = *state;
   client(f, "ua", 200);
@@ -733,13 +780,13 @@ static void test_server_date(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      T(test_post_200),         T(test_post_500),
-      T(test_curl_headers),     T(test_large_binary_request),
-      T(test_body_at_max),      T(test_body_too_large),
-      T(test_hang_up),          T(test_timeout),
-      T(test_refused),          T(test_keep_alive),
-      T(test_connection_close), T(test_transport),
-      T(test_server_date),
+      T(test_post_200),     T(test_post_500),
+      T(test_curl_headers), T(test_large_binary_request),
+      T(test_body_at_max),  T(test_body_too_large),
+      T(test_hang_up),      T(test_hang_up_on_reused_connection),
+      T(test_timeout),      T(test_refused),
+      T(test_keep_alive),   T(test_connection_close),
+      T(test_transport),    T(test_server_date),
   };
   return cmocka_run_group_tests_name("wdr_http", tests, group_setup,
                                      group_teardown);
