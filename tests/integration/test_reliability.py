@@ -6,6 +6,7 @@ collectd daemons, the secrets check at tearDown) every class here uses.
 
 import collections
 import os
+import signal
 import sys
 import time
 import unittest
@@ -18,7 +19,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "standin"))
 import wedata_standin as ws  # noqa: E402
 from harness import assert_stays, wait_until  # noqa: E402
 from test_integration import WF as WF_DEFAULT  # noqa: E402
-from test_integration import PluginTestCase, new_run_id  # noqa: E402
+from test_integration import START_HOLD, PluginTestCase, new_run_id  # noqa: E402
 
 RERUN = "RerunTriggerWorkflowRunAsync"
 READ = "GetTriggerWorkflowRun"
@@ -354,9 +355,112 @@ class TestFaultMatrix(PluginTestCase):
             self.wait_note(run_id, "OKAY", c=c)
 
 
+class TestKillMatrix(PluginTestCase):
+    """Issue 11: collectd killed (SIGKILL) at each moment of a rerun, each
+    moment several times at slightly different points, and restarted on the
+    same state. VerifyBeforeRerun stays off (PluginTestCase's pin): what
+    keeps a run from a second rerun here is the state alone. The kill while
+    a journal is folded into a new snapshot is test_62 (three points of the
+    fold)."""
+
+    # (moment, delays in seconds after its trigger at which the kill lands)
+    MOMENTS = [
+        # PUTNOTIF answered: the signal is in the plugin's queue, maybe not
+        # yet written down. Only here may a signal be lost (it was never
+        # durable; polling would find the run again); never doubled.
+        ("signal queued", (0.0, 0.0, 0.001, 0.002, 0.005)),
+        # Recorded, waiting for its turn behind another run's rerun (RateLimit
+        # 2: half a second apart): sent once after the restart.
+        ("signal waiting for the pace", (0.05, 0.1, 0.2, 0.3)),
+        # The stand-in has the request (and acted on it) but has not
+        # answered: after the restart the run is read, never resent.
+        ("rerun in flight", (0.0, 0.01, 0.1, 0.5)),
+        # The answer left the stand-in; the plugin may or may not have
+        # written the outcome down.
+        ("answered, before the state write", (0.0, 0.0, 0.0005, 0.001, 0.003)),
+    ]
+
+    def test_76_kill9_at_every_moment(self):
+        figures = []
+        tries = []              # (moment, run id)
+        c = self.collectd(options=self.options(RateLimit=2))
+        for moment, delays in self.MOMENTS:
+            for delay in delays:
+                run_id = new_run_id()
+                tries.append((moment, run_id))
+                self.kill_at(c, moment, run_id, delay)
+                last_start = c.restart()
+                # A notification before the plugin's init is done reaches
+                # no one: wait for the restarted plugin.
+                starts = len(tries) + 1
+                wait_until(lambda: len(c.log_messages("info", "watching 1 workflow")) >= starts,
+                           10, message="the restarted plugin ready", on_fail=c.output_tail)
+        # Restored work waits for the start hold after the last restart (a
+        # signal that survived its kill is sent then, paced), a run that was
+        # in flight is read back 5 s later: wait for 5 quiet seconds after
+        # that.
+        def quiet():
+            recs = self.standin.requests()
+            last = max([r.received_at for r in recs] + [last_start + START_HOLD + 7.0])
+            return time.time() - last > 5.0
+        wait_until(quiet, 90, interval=0.5, message="no request for 5 s",
+                   on_fail=c.output_tail)
+        for moment, delays in self.MOMENTS:
+            runs = [r for m, r in tries if m == moment]
+            executed = [self.standin.get_run(r).rerun_times if self.standin.get_run(r) else 0
+                        for r in runs]
+            read = sum(1 for r in runs if self.verify_requests(r))
+            figures.append((moment, len(runs), executed.count(0),
+                            sum(1 for n in executed if n > 1), read))
+        sys.stdout.write("\n    %-34s %5s %5s %10s %9s\n" % (
+            "kill -9 when", "tries", "lost", "duplicated", "read back"))
+        for moment, n, lost, dup, read in figures:
+            sys.stdout.write("    %-34s %5d %5d %10d %9d\n" % (moment, n, lost, dup, read))
+        sys.stdout.flush()
+        for moment, n, lost, dup, read in figures:
+            self.assertEqual(dup, 0, "%s: a run rerun twice" % moment)
+            if moment != "signal queued":
+                self.assertEqual(lost, 0, "%s: a durable run never rerun" % moment)
+        self.assertTrue(c.running())
+        self.assertEqual(c.stop(), 0)
+
+    def kill_at(self, c, moment, run_id, delay):
+        """Fires a failure of run_id and kills collectd at `moment` plus
+        `delay` seconds."""
+        def kill():
+            if delay:
+                time.sleep(delay)
+            try:
+                os.killpg(c.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+        if moment == "rerun in flight":
+            self.standin.script(ws.delay(30), execution_id=run_id, action=RERUN)
+        if moment == "answered, before the state write":
+            def on_request(rec):
+                if rec.action == RERUN and rec.execution_id == run_id:
+                    kill()
+            self.standin.on_request = on_request
+        if moment == "signal waiting for the pace":
+            self.fire(c, new_run_id())
+        self.fire(c, run_id)
+        if moment in ("signal queued", "signal waiting for the pace"):
+            kill()
+        elif moment == "rerun in flight":
+            wait_until(lambda: self.rerun_requests(run_id), 10, message="the rerun request",
+                       on_fail=c.output_tail)
+            kill()
+        else:
+            wait_until(lambda: not c.running(), 15, message="the kill after the answer",
+                       on_fail=c.output_tail)
+            self.standin.on_request = None
+        c.kill()        # reaps the process (and kills it if it still runs)
+
+
 def load_tests(loader, standard_tests, pattern):
     """The classes in the order they are defined."""
     suite = unittest.TestSuite()
-    for cls in (TestFaultMatrix,):
+    for cls in (TestFaultMatrix, TestKillMatrix):
         suite.addTests(loader.loadTestsFromTestCase(cls))
     return suite
