@@ -48,4 +48,11 @@ void wdr_text_copy(char *dst, size_t size, const char *src);
  * a JSON body as it is. */
 bool wdr_text_is_clean(const char *s);
 
+/* wdr_run_id_is_safe: true for a run id the plugin takes, from a signal or
+ * from a listing: 1 to WDR_ID_MAX - 1 bytes of letters, digits and "-_.:"
+ * (WeData's ids are UUIDs). Anything else (quotes, spaces, control bytes,
+ * other scripts) is refused before it reaches a request, a log line, a
+ * notification or the state. */
+bool wdr_run_id_is_safe(const char *s);
+
 #endif

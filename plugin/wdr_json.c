@@ -492,9 +492,11 @@ void wdr_json_parse_list_runs(const char *body, size_t len, wdr_response_t *out,
   for (size_t i = 0; i < n; i++) {
     yajl_val it = YAJL_GET_ARRAY(items)->values[i];
     wdr_run_brief_t *b = &list->items[list->items_num];
-    if (!YAJL_IS_OBJECT(it) ||
-        !copy_id(b->execution_id, sizeof(b->execution_id),
-                 get_string(it, p_exec)) ||
+    /* A run id a signal could not carry is not taken from a listing either
+     * (wdr_run_id_is_safe): the item is skipped like one without an id. */
+    const char *exec = get_string(it, p_exec);
+    if (!YAJL_IS_OBJECT(it) || exec == NULL || !wdr_run_id_is_safe(exec) ||
+        !copy_id(b->execution_id, sizeof(b->execution_id), exec) ||
         !copy_id(b->workflow_id, sizeof(b->workflow_id), get_string(it, p_wf)))
       continue;
     const char *state = get_string(it, p_state);

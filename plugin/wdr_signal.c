@@ -17,22 +17,6 @@ static const notification_meta_t *meta_find(const notification_t *n,
   return NULL;
 }
 
-/* Run ids are UUID-like; anything else (spaces, quotes, control bytes, very
- * long text) is refused before it reaches a request, a log or a metric. */
-static bool execution_id_ok(const char *s) {
-  size_t len = strlen(s);
-  if (len == 0 || len >= WDR_ID_MAX)
-    return false;
-  for (size_t i = 0; i < len; i++) {
-    char c = s[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-          (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
-          c == ':'))
-      return false;
-  }
-  return true;
-}
-
 wdr_signal_kind_t wdr_signal_classify(const wdr_workflow_cfg_t *w,
                                       const notification_t *n,
                                       char execution_id[WDR_ID_MAX]) {
@@ -61,7 +45,7 @@ wdr_signal_kind_t wdr_signal_classify(const wdr_workflow_cfg_t *w,
   if (meta == NULL)
     return WDR_SIGNAL_NO_EXECUTION_ID;
   if (meta->type != NM_TYPE_STRING ||
-      !execution_id_ok(meta->nm_value.nm_string))
+      !wdr_run_id_is_safe(meta->nm_value.nm_string))
     return WDR_SIGNAL_BAD_EXECUTION_ID;
   const char *run = meta->nm_value.nm_string;
   memcpy(execution_id, run, strlen(run) + 1);

@@ -46,3 +46,17 @@ bool wdr_text_is_clean(const char *s) {
   }
   return true;
 }
+
+bool wdr_run_id_is_safe(const char *s) {
+  size_t len = strlen(s);
+  if (len == 0 || len >= WDR_ID_MAX)
+    return false;
+  for (size_t i = 0; i < len; i++) {
+    char c = s[i];
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+          (c >= '0' && c <= '9') || c == '-' || c == '_' || c == '.' ||
+          c == ':'))
+      return false;
+  }
+  return true;
+}

@@ -19,7 +19,9 @@ sys.path.insert(0, os.path.join(HERE, "..", "standin"))
 import wedata_standin as ws  # noqa: E402
 from harness import assert_stays, wait_until  # noqa: E402
 from test_integration import WF as WF_DEFAULT  # noqa: E402
-from test_integration import START_HOLD, PluginTestCase, new_run_id  # noqa: E402
+from harness import workflow_block  # noqa: E402
+from test_integration import PROJECT_ID, START_HOLD, WORKFLOW_ID  # noqa: E402
+from test_integration import PluginTestCase, new_run_id  # noqa: E402
 
 RERUN = "RerunTriggerWorkflowRunAsync"
 READ = "GetTriggerWorkflowRun"
@@ -353,6 +355,43 @@ class TestFaultMatrix(PluginTestCase):
         for run_id in runs:
             self.assertEqual(self.standin.get_run(run_id).rerun_times, 1, run_id)
             self.wait_note(run_id, "OKAY", c=c)
+
+    HOSTILE = ['a","ExecuteType":"2', "run 1", "../../etc/passwd", "${jndi:ldap://x/a}",
+               "<script>", "run%0d%0aX-Injected:1", "r\u00fcn", "run';DROP", "x" * 200,
+               'a\\"b']
+
+    def test_75b_hostile_run_ids_reach_no_request(self):
+        """Run ids meant to break a JSON body, a header, a log line or a
+        path, from a notification and from a listing (Poll): none reaches a
+        request; the signals count as skipped-bad_execution_id, the listing
+        items are left out, the plain run next to them is rerun with the
+        exact body, and collectd stays up."""
+        plain = new_run_id()
+        now = time.time()
+        self.standin.add_run(PROJECT_ID, WORKFLOW_ID, plain, state="FAILED",
+                             create_time=now - 5)
+        for i, run_id in enumerate(self.HOSTILE):
+            self.standin.add_run(PROJECT_ID, WORKFLOW_ID, run_id, state="FAILED",
+                                 create_time=now - 10 - i)
+        polled = workflow_block(WF_DEFAULT, PROJECT_ID, WORKFLOW_ID, 1,
+                                extra=["Poll true", "VerifyBeforeRerun false"])
+        c = self.collectd([polled], self.options(PollInterval=1))
+        for run_id in self.HOSTILE:
+            self.fire(c, run_id)
+        c.wait_counters(WF_DEFAULT, {"skipped-bad_execution_id": len(self.HOSTILE),
+                                     "accepted": 1, "attempts": 1}, timeout=20)
+        wait_until(lambda: self.standin.count("ListTriggerWorkflowRuns") >= 3, 10, message="three polls",
+                   on_fail=c.output_tail)
+        (rerun,) = self.rerun_requests()
+        self.assertEqual(rerun.raw_body, (
+            '{"ProjectId":"%s","WorkflowId":"%s","WorkflowExecutionId":"%s",'
+            '"ExecuteType":"1"}' % (PROJECT_ID, WORKFLOW_ID, plain)).encode())
+        for rec in self.standin.requests():
+            for run_id in self.HOSTILE:
+                self.assertNotIn(run_id.encode(), rec.raw_body)
+        for run_id in self.HOSTILE:
+            self.assertEqual(self.standin.get_run(run_id).rerun_times, 0)
+        self.assertTrue(c.running(), "collectd died")
 
 
 class TestKillMatrix(PluginTestCase):

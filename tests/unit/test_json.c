@@ -436,12 +436,17 @@ static void test_list_parse(void **state) {
       "{\"ExecutionId\":\"e2\",\"WorkflowId\":\"w1\",\"ExecutionState\":"
       "\"QUEUED\",\"SupportRerun\":false,\"CreateTime\":1766578700000},"
       "{\"WorkflowId\":\"w1\",\"ExecutionState\":\"FAILED\"},"
+      "{\"ExecutionId\":\"e\\\",\\\"ExecuteType\\\":\\\"2\",\"WorkflowId\":"
+      "\"w1\",\"ExecutionState\":\"FAILED\"},"
+      "{\"ExecutionId\":\"e 4\",\"WorkflowId\":\"w1\"},"
       "{\"ExecutionId\":\"e3\",\"WorkflowId\":\"w2\",\"CreateTime\":"
       "\"soon\"}]},\"RequestId\":\"r\"}}";
   wdr_json_parse_list_runs(body, strlen(body), &r, &l);
   assert_true(r.ok);
   assert_int_equal(l.total_pages, 3);
-  assert_int_equal(l.items_num, 3); /* the one without ExecutionId is out */
+  /* Out: the one without ExecutionId, and two whose ids a signal could not
+   * carry either (a quote, a space). */
+  assert_int_equal(l.items_num, 3);
   assert_string_equal(l.items[0].execution_id, "e1");
   assert_string_equal(l.items[0].state, "FAILED");
   assert_true(l.items[0].support_rerun);

@@ -150,6 +150,33 @@ static void test_clean_refuses(void **state) {
       fail_msg("case %zu is not clean", i);
 }
 
+static void test_run_id_is_safe(void **state) {
+  (void)state;
+  static const char *const safe[] = {"0fae8078-a7a7-4b67-afd1-8bf18e068dda",
+                                     "a", "run_1.2:3", "ABC-xyz"};
+  for (size_t i = 0; i < sizeof(safe) / sizeof(safe[0]); i++)
+    if (!wdr_run_id_is_safe(safe[i]))
+      fail_msg("\"%s\" refused", safe[i]);
+  char longest[WDR_ID_MAX];
+  memset(longest, 'a', sizeof(longest) - 1);
+  longest[sizeof(longest) - 1] = '\0';
+  assert_true(wdr_run_id_is_safe(longest));
+  char too_long[WDR_ID_MAX + 1];
+  memset(too_long, 'a', sizeof(too_long) - 1);
+  too_long[sizeof(too_long) - 1] = '\0';
+  assert_false(wdr_run_id_is_safe(too_long));
+  static const char *const unsafe[] = {"",           "a\",\"ExecuteType\":\"2",
+                                       "run 1",      "run\t1",
+                                       "run\n1",     "../etc/passwd",
+                                       "${jndi:x}",  "<b>",
+                                       "r\xc3\xbcn", "run%0d%0a",
+                                       "a\\b",       "run'1",
+                                       "run;1"};
+  for (size_t i = 0; i < sizeof(unsafe) / sizeof(unsafe[0]); i++)
+    if (wdr_run_id_is_safe(unsafe[i]))
+      fail_msg("case %zu taken", i);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_copy_plain),
@@ -159,6 +186,7 @@ int main(void) {
       cmocka_unit_test(test_copy_long_text),
       cmocka_unit_test(test_clean_valid),
       cmocka_unit_test(test_clean_refuses),
+      cmocka_unit_test(test_run_id_is_safe),
   };
   return cmocka_run_group_tests_name("wdr_text", tests, NULL, NULL);
 }
