@@ -1,4 +1,6 @@
-/* libFuzzer target: the request bodies and their UTF-8 checks.
+/* libFuzzer target: the request bodies and their UTF-8 checks, and the text
+ * helpers every field from outside goes through (wdr_text_copy,
+ * wdr_text_is_clean, wdr_run_id_is_safe).
  *
  * Run ids, task ids, parameters and resource groups reach a request body
  * from notifications, listings and the config. The input is split at NUL
@@ -7,6 +9,7 @@
  * parses back with the same text in it. */
 #include "fuzz_util.h"
 #include "wdr_buf.h"
+#include "wdr_common.h"
 #include "wdr_json.h"
 
 #include <stdint.h>
@@ -28,6 +31,30 @@ static void must_parse(const wdr_buf_t *out, const char *must_hold) {
   yajl_tree_free(v);
 }
 
+static bool has_control(const char *s) {
+  for (; *s != '\0'; s++)
+    if ((unsigned char)*s < 0x20 || *s == 0x7f)
+      return true;
+  return false;
+}
+
+/* wdr_text_copy never lets a control byte through, and cuts clean text
+ * (valid UTF-8: what yajl hands over) only between characters; a run id
+ * taken as safe is clean text as well. */
+static void check_text(const char *field) {
+  char small[8], id[WDR_ID_MAX];
+  wdr_text_copy(small, sizeof(small), field);
+  wdr_text_copy(id, sizeof(id), field);
+  if (has_control(small) || has_control(id))
+    abort();
+  if (wdr_text_is_clean(field) &&
+      (!wdr_text_is_clean(small) || !wdr_text_is_clean(id)))
+    abort();
+  if (wdr_run_id_is_safe(field) &&
+      (!wdr_text_is_clean(field) || strcmp(id, field) != 0))
+    abort();
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char *text = fuzz_text(data, size);
   if (text == NULL)
@@ -38,6 +65,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     f[n++] = p;
   while (n < FIELDS)
     f[n++] = "";
+  for (size_t i = 0; i < FIELDS; i++)
+    check_text(f[i]);
 
   unsigned char shape = (unsigned char)f[3][0];
   char *tasks[3] = {(char *)f[4], (char *)f[5], (char *)f[6]};
