@@ -10,6 +10,7 @@
 
 #include "wdr_buf.h"
 #include "wdr_common.h"
+#include "wdr_cred.h"
 #include "wdr_json.h" /* wdr_param_t */
 #include "wdr_match.h"
 
@@ -61,6 +62,18 @@ typedef struct {
   char *secret_key; /* wiped by wdr_config_free */
   char *secret_key_file;
   char *session_token;
+  /* The credential chain (wdr_cred.h): the source asked for (option
+   * CredentialSource; WDR_CRED_CHAIN when not given), the profile file's
+   * section, and what parsing found: the source the credentials above came
+   * from, where exactly (for the log; never a secret), and a warning for the
+   * log when the file they came from is readable by group or others ("" when
+   * none). */
+  char *credential_source;
+  char *profile;
+  wdr_cred_source_t cred_source;
+  wdr_cred_source_t cred_from;
+  char cred_origin[WDR_CRED_PATH_MAX + 64];
+  char cred_warning[WDR_CRED_PATH_MAX + 128];
   char *ca_cert;
   char *language;
   bool verify_peer;

@@ -1,4 +1,5 @@
 #include "wdr_config.h"
+#include "wdr_ini.h"
 
 #include "collectd/core/daemon/plugin.h" /* NOTIF_* severities */
 
@@ -11,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #define KEY_FILE_MAX 4096
 #define TEXT_MAX 1024 /* any configured string; ids are far shorter */
@@ -63,23 +65,36 @@ static const opt_t plugin_opts[] = {
     {.key = "SecretId",
      .kind = OPT_STRING,
      .offset = PLUGIN_FIELD(secret_id),
-     .meaning = "API key id; when not given, env `TENCENTCLOUD_SECRET_ID`"},
+     .meaning = "API key id: with `SecretKey` or `SecretKeyFile`, the first "
+                "source of the credential chain (see \"Credentials\")"},
     {.key = "SecretKey",
      .kind = OPT_SECRET,
      .offset = PLUGIN_FIELD(secret_key),
-     .meaning = "API key secret. First `SecretKey`, then `SecretKeyFile`, then "
-                "env `TENCENTCLOUD_SECRET_KEY`."},
+     .meaning = "API key secret. It also stays in collectd's own config "
+                "memory: prefer `SecretKeyFile` or a later source of the "
+                "chain."},
     {.key = "SecretKeyFile",
      .kind = OPT_STRING,
      .offset = PLUGIN_FIELD(secret_key_file),
      .meaning = "file holding the secret key; trailing newline ignored; an "
-                "unreadable or empty file is a config error"},
+                "unreadable or empty file is a config error, one readable by "
+                "group or others a WARNING"},
     {.key = "SessionToken",
      .kind = OPT_SECRET,
      .offset = PLUGIN_FIELD(session_token),
      .meaning = "temporary credentials only: sent as `X-TC-Token` (not "
-                "signed); when not given and the key comes from the "
-                "environment, env `TENCENTCLOUD_SESSION_TOKEN`"},
+                "signed), with `SecretId`"},
+    {.key = "CredentialSource",
+     .kind = OPT_STRING,
+     .offset = PLUGIN_FIELD(credential_source),
+     .meaning = "`config`, `env` or `profile`: that source only; when not "
+                "given, the first of them that has credentials (`cvm-role` "
+                "is not in this version)"},
+    {.key = "Profile",
+     .kind = OPT_STRING,
+     .offset = PLUGIN_FIELD(profile),
+     .def_text = "default",
+     .meaning = "section of the profile file to read"},
     {.key = "CACert",
      .kind = OPT_STRING,
      .offset = PLUGIN_FIELD(ca_cert),
@@ -711,14 +726,187 @@ cleanup:
   return status;
 }
 
-static int from_env(ctx_t *c, wdr_getenv_fn get_env, const char *name,
-                    char **ret) {
+static const char *env_value(wdr_getenv_fn get_env, const char *name) {
   const char *v = get_env != NULL ? get_env(name) : NULL;
-  if (*ret != NULL || v == NULL || v[0] == '\0')
-    return 0;
-  if ((*ret = strdup(v)) == NULL)
+  return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+static int dup_to(ctx_t *c, const char *v, char **ret) {
+  if (v != NULL && (*ret = strdup(v)) == NULL)
     return fail(c, "out of memory");
   return 0;
+}
+
+/* A file holding a secret should be its owner's alone: says so (a WARNING
+ * of the glue's), never refuses. */
+static void check_private(wdr_config_t *cfg, const char *what,
+                          const char *path) {
+  struct stat st;
+  if (stat(path, &st) == 0 && (st.st_mode & 077) != 0)
+    snprintf(cfg->cred_warning, sizeof(cfg->cred_warning),
+             "%s \"%s\" is open to group or others (mode %03o): chmod 600 "
+             "it",
+             what, path, (unsigned)(st.st_mode & 0777));
+}
+
+#define PROFILE_FILE_MAX (1024 * 1024)
+
+/* Reads at most PROFILE_FILE_MAX bytes of path into *text (NUL added),
+ * wiped and freed by the caller. Returns 0, or errno (EFBIG: too large). */
+static int read_profile_file(const char *path, char **text, size_t *len) {
+  FILE *fh = fopen(path, "r");
+  if (fh == NULL)
+    return errno;
+  char *buf = malloc(PROFILE_FILE_MAX + 2);
+  int rc = buf == NULL ? ENOMEM : 0;
+  size_t n = 0;
+  if (rc == 0) {
+    n = fread(buf, 1, PROFILE_FILE_MAX + 1, fh);
+    rc = ferror(fh) ? EIO : n > PROFILE_FILE_MAX ? EFBIG : 0;
+  }
+  fclose(fh);
+  if (rc != 0) {
+    if (buf != NULL) {
+      explicit_bzero(buf, n);
+      free(buf);
+    }
+    return rc;
+  }
+  buf[n] = '\0';
+  *text = buf;
+  *len = n;
+  return 0;
+}
+
+/* Step 3 of the chain. Returns 0 with the credentials set, 1 when no file
+ * has the section (looked says where it looked), -1 on an error. */
+static int from_profile(ctx_t *c, wdr_config_t *cfg, wdr_getenv_fn get_env,
+                        char *looked, size_t looked_size) {
+  char paths[WDR_CRED_PATHS_MAX][WDR_CRED_PATH_MAX];
+  size_t n = wdr_cred_profile_paths(get_env, paths);
+  const char *section = cfg->profile != NULL ? cfg->profile : "default";
+  looked[0] = '\0';
+  for (size_t i = 0; i < n; i++) {
+    char *text = NULL;
+    size_t len = 0;
+    int rc = read_profile_file(paths[i], &text, &len);
+    size_t used = strlen(looked);
+    snprintf(looked + used, looked_size - used, "%s%s", used ? ", " : "",
+             paths[i]);
+    if (rc == ENOENT && !wdr_cred_profile_named(get_env))
+      continue;
+    if (rc == EFBIG)
+      return fail(c, "profile file \"%s\" is larger than %d bytes", paths[i],
+                  PROFILE_FILE_MAX);
+    if (rc != 0)
+      return fail(
+          c, "profile file \"%s\" cannot be read: %s%s", paths[i], strerror(rc),
+          rc == ENOENT ? " (named by TENCENTCLOUD_CREDENTIALS_FILE)" : "");
+    char why[WDR_INI_ERR_MAX + 64];
+    wdr_cred_status_t st = wdr_cred_from_profile(
+        text, len, section, &cfg->secret_id, &cfg->secret_key,
+        &cfg->session_token, why, sizeof(why));
+    explicit_bzero(text, len);
+    free(text);
+    if (st == WDR_CRED_BAD)
+      return fail(c, "profile file \"%s\": %s", paths[i], why);
+    if (st == WDR_CRED_FOUND) {
+      snprintf(cfg->cred_origin, sizeof(cfg->cred_origin),
+               "profile file \"%s\", section [%s]", paths[i], section);
+      check_private(cfg, "the profile file", paths[i]);
+      return 0;
+    }
+  }
+  return 1;
+}
+
+/* The credential chain (wdr_cred.h): the config, then the environment,
+ * then the profile file; the first that has credentials wins, or the one
+ * CredentialSource names. A source given in part (a SecretId without a
+ * key, one of the two variables) is an error, not a reason to look
+ * further: the operator meant it. */
+static int resolve_credentials(ctx_t *c, wdr_config_t *cfg,
+                               wdr_getenv_fn get_env) {
+  wdr_cred_source_t want = WDR_CRED_CHAIN;
+  if (cfg->credential_source != NULL &&
+      !wdr_cred_source_parse(cfg->credential_source, &want))
+    return fail(c,
+                "option \"CredentialSource\": \"%s\" is not config, env, "
+                "profile or cvm-role",
+                cfg->credential_source);
+  cfg->cred_source = want;
+  if (want == WDR_CRED_CVM_ROLE)
+    return fail(c, "option \"CredentialSource\": \"cvm-role\" (the CVM "
+                   "instance role) is not supported by this version yet; use "
+                   "config, env or profile");
+  bool in_config = cfg->secret_id != NULL || cfg->secret_key != NULL ||
+                   cfg->secret_key_file != NULL || cfg->session_token != NULL;
+  if (want != WDR_CRED_CHAIN && want != WDR_CRED_CONFIG && in_config)
+    return fail(c,
+                "CredentialSource \"%s\", but the config sets SecretId, "
+                "SecretKey, SecretKeyFile or SessionToken: remove them or "
+                "the option",
+                wdr_cred_source_name(want));
+  if (in_config || want == WDR_CRED_CONFIG) {
+    if (cfg->secret_id == NULL)
+      return fail(c, "no SecretId: set SecretId with SecretKey or "
+                     "SecretKeyFile (or leave all of them out for the "
+                     "environment or the profile file)");
+    if (cfg->secret_key == NULL && cfg->secret_key_file == NULL)
+      return fail(c, "no SecretKey: set SecretKey or SecretKeyFile with "
+                     "SecretId");
+    if (cfg->secret_key == NULL) {
+      if (read_key_file(c, cfg->secret_key_file, &cfg->secret_key) != 0)
+        return -1;
+      check_private(cfg, "SecretKeyFile", cfg->secret_key_file);
+    }
+    cfg->cred_from = WDR_CRED_CONFIG;
+    snprintf(cfg->cred_origin, sizeof(cfg->cred_origin), "%s",
+             cfg->secret_key_file != NULL ? "the config (SecretKeyFile)"
+                                          : "the config");
+    return 0;
+  }
+  if (want == WDR_CRED_CHAIN || want == WDR_CRED_ENV) {
+    const char *id = env_value(get_env, "TENCENTCLOUD_SECRET_ID");
+    const char *key = env_value(get_env, "TENCENTCLOUD_SECRET_KEY");
+    if (id != NULL && key == NULL)
+      return fail(c, "TENCENTCLOUD_SECRET_ID is set but not "
+                     "TENCENTCLOUD_SECRET_KEY");
+    if (id == NULL && key != NULL)
+      return fail(c, "TENCENTCLOUD_SECRET_KEY is set but not "
+                     "TENCENTCLOUD_SECRET_ID");
+    if (id != NULL) {
+      if (dup_to(c, id, &cfg->secret_id) != 0 ||
+          dup_to(c, key, &cfg->secret_key) != 0 ||
+          dup_to(c, env_value(get_env, "TENCENTCLOUD_SESSION_TOKEN"),
+                 &cfg->session_token) != 0)
+        return -1;
+      cfg->cred_from = WDR_CRED_ENV;
+      snprintf(cfg->cred_origin, sizeof(cfg->cred_origin), "%s",
+               "the environment");
+      return 0;
+    }
+    if (want == WDR_CRED_ENV)
+      return fail(c, "CredentialSource \"env\", but TENCENTCLOUD_SECRET_ID "
+                     "and TENCENTCLOUD_SECRET_KEY are not set");
+  }
+  char looked[3 * WDR_CRED_PATH_MAX];
+  int rc = from_profile(c, cfg, get_env, looked, sizeof(looked));
+  if (rc <= 0) {
+    cfg->cred_from = WDR_CRED_PROFILE;
+    return rc;
+  }
+  const char *section = cfg->profile != NULL ? cfg->profile : "default";
+  if (want == WDR_CRED_PROFILE)
+    return fail(c,
+                "CredentialSource \"profile\", but no profile file has a "
+                "section [%s] (looked at %s)",
+                section, looked);
+  return fail(c,
+              "no credentials: no SecretId in the config, "
+              "TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY not set, and "
+              "no profile file with a section [%s] (looked at %s)",
+              section, looked);
 }
 
 /* A key with white space or control characters would sign correctly here
@@ -806,26 +994,8 @@ static int validate_plugin(ctx_t *c, wdr_config_t *cfg, wdr_getenv_fn get_env,
     return fail(c, "option \"Language\": \"%s\" is not zh-CN or en-US",
                 cfg->language);
 
-  if (from_env(c, get_env, "TENCENTCLOUD_SECRET_ID", &cfg->secret_id) != 0)
+  if (resolve_credentials(c, cfg, get_env) != 0)
     return -1;
-  if (cfg->secret_key == NULL && cfg->secret_key_file != NULL &&
-      read_key_file(c, cfg->secret_key_file, &cfg->secret_key) != 0)
-    return -1;
-  /* A temporary key and its token belong together: the environment's token
-   * is taken only with the environment's key. */
-  bool key_from_env = cfg->secret_key == NULL;
-  if (from_env(c, get_env, "TENCENTCLOUD_SECRET_KEY", &cfg->secret_key) != 0)
-    return -1;
-  if (key_from_env && cfg->secret_key != NULL &&
-      from_env(c, get_env, "TENCENTCLOUD_SESSION_TOKEN", &cfg->session_token) !=
-          0)
-    return -1;
-  if (cfg->secret_id == NULL)
-    return fail(c, "no SecretId: set SecretId or the environment variable "
-                   "TENCENTCLOUD_SECRET_ID");
-  if (cfg->secret_key == NULL)
-    return fail(c, "no SecretKey: set SecretKey or SecretKeyFile, or the "
-                   "environment variable TENCENTCLOUD_SECRET_KEY");
   if (!token_ok(cfg->secret_id))
     return fail(c, "the SecretId contains white space or control characters");
   if (!token_ok(cfg->secret_key))
@@ -955,6 +1125,8 @@ void wdr_config_free(wdr_config_t *cfg) {
   free_secret(cfg->secret_key);
   free(cfg->secret_key_file);
   free_secret(cfg->session_token);
+  free(cfg->credential_source);
+  free(cfg->profile);
   free(cfg->ca_cert);
   free(cfg->language);
   free(cfg->state_file);

@@ -241,6 +241,10 @@ static int wdr_config_cb(oconfig_item_t *ci) {
     ERROR(LOG_PREFIX "%s", err);
     return -1;
   }
+  INFO(LOG_PREFIX "credentials from %s%s", cfg->cred_origin,
+       cfg->session_token != NULL ? " (temporary, with a token)" : "");
+  if (cfg->cred_warning[0] != '\0')
+    WARNING(LOG_PREFIX "%s", cfg->cred_warning);
   /* The state remembers each workflow's config by its digest. */
   for (size_t i = 0; i < cfg->workflows_num; i++) {
     wdr_buf_t text;

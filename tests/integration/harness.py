@@ -28,7 +28,7 @@ REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DEFAULT_PLUGIN_PATH = os.path.join(REPO_ROOT, "build", "wedata_rerun.so")
 # Environment variables the plugin reads; never inherited from the caller.
 PLUGIN_ENV = ("TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY",
-              "TENCENTCLOUD_SESSION_TOKEN")
+              "TENCENTCLOUD_SESSION_TOKEN", "TENCENTCLOUD_CREDENTIALS_FILE")
 
 
 def _group_name():
@@ -191,6 +191,9 @@ class Collectd:
         self.csv_dir = os.path.join(self.dir, "csv")
         self.plugin_dir = os.path.join(self.dir, "plugins")
         self.env = dict((k, v) for k, v in os.environ.items() if k not in PLUGIN_ENV)
+        # HOME is where the credential chain looks for a profile file: this
+        # collectd's own dir, not the caller's (a test may still set it).
+        self.env["HOME"] = self.dir
         self.env.update(env or {})
         self.proc = None
         self.returncode = None

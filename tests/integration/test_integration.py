@@ -876,6 +876,68 @@ class TestCredentials(PluginTestCase):
         (rec,) = self.standin.wait_for_requests(1, answered=True, timeout=15)
         self.assertTrue(rec.signature_ok, rec.auth_message)
 
+    def test_07d_profile_file_section_ops(self):
+        """Nothing in the config or the environment: the profile file in
+        collectd's HOME, section [ops] (Profile "ops"; [default] holds a key
+        WeData does not know), with a token. The log names the file and
+        section, and WARNs that the file is open to others."""
+        ops_id, ops_key, ops_token = ("AKIDitestFromProfileOps0000000000007",
+                                      "itestPROFILEsecret/+=00000000000007", "ops-token-7")
+        self.secrets.update({ops_key, "itestDEFAULTnotKnown000000000007"})
+        self.standin.add_credential(ws.Credential(ops_id, ops_key, token=ops_token))
+        c = self.collectd(options=self.options(SecretId=None, SecretKey=None,
+                                               Profile="ops"), start=False)
+        folder = os.path.join(c.dir, ".tencentcloud")
+        os.makedirs(folder)
+        path = os.path.join(folder, "credentials")
+        with open(path, "w") as fh:
+            fh.write("[default]\r\nsecret_id = AKIDitestDefault\r\n"
+                     "secret_key = itestDEFAULTnotKnown000000000007\r\n\r\n"
+                     "# the on-call profile\r\n[ops]\r\nsecret_id = %s\r\n"
+                     "secret_key = %s\r\ntoken = %s\r\n" % (ops_id, ops_key, ops_token))
+        os.chmod(path, 0o644)
+        c.start()
+        self.assertTrue(c.log_messages("info", 'credentials from profile file "%s", '
+                                       "section [ops] (temporary, with a token)" % path),
+                        c.output_tail())
+        self.assertTrue(c.log_messages("warning", "is open to group or others (mode 644)"),
+                        c.output_tail())
+        self.fire(c, new_run_id())
+        (rec,) = self.standin.wait_for_requests(1, answered=True, timeout=15)
+        self.assertTrue(rec.signature_ok, rec.auth_message)
+        self.assertEqual(AUTH_RE.match(rec.header("Authorization")).group("id"), ops_id)
+        self.assertEqual(rec.header("X-TC-Token"), ops_token)
+        c.wait_counters(WF, {"accepted": 1, "failed": 0})
+
+    def test_07e_credential_chain_errors(self):
+        """Each broken source stops collectd with one line naming it."""
+        named = os.path.join(self.tmp, "no-such-profile")
+        cases = [
+            ("SecretId without a key", self.options(SecretKey=None), {},
+             "no SecretKey: set SecretKey or SecretKeyFile with SecretId"),
+            ("half the environment", self.options(SecretId=None, SecretKey=None),
+             {"TENCENTCLOUD_SECRET_ID": "AKIDhalf"},
+             "TENCENTCLOUD_SECRET_ID is set but not TENCENTCLOUD_SECRET_KEY"),
+            ("named profile file missing", self.options(SecretId=None, SecretKey=None),
+             {"TENCENTCLOUD_CREDENTIALS_FILE": named},
+             'profile file "%s" cannot be read: No such file or directory' % named),
+            ("nothing at all", self.options(SecretId=None, SecretKey=None), {},
+             "no credentials: no SecretId in the config"),
+            ("cvm-role", self.options(SecretId=None, SecretKey=None,
+                                      CredentialSource="cvm-role"), {},
+             "is not supported by this version yet"),
+        ]
+        for label, options, env, text in cases:
+            with self.subTest(label):
+                conf = plugin_block(options, [self.workflow()])
+                c = Collectd(PLUGIN_PATH, conf, sink_url=self.sink.url, env=env,
+                             prefix="wedata-itest-collectd-")
+                self.collectds.append(c)
+                self.addCleanup(c.cleanup)
+                self.assertNotEqual(c.run_to_exit(timeout=15), 0, label)
+                self.assertTrue([e for e in c.plugin_errors() if text in e],
+                                "%s: errors %r" % (label, c.plugin_errors()))
+
 
 class TestMetricsAndQueue(PluginTestCase):
 

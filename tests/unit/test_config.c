@@ -8,6 +8,8 @@
 
 #include "collectd/core/daemon/plugin.h" /* NOTIF_* */
 
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define P "<Plugin wedata_rerun>"
@@ -25,8 +27,14 @@ static int g_tmp_num;
 static const char *g_env_id;
 static const char *g_env_key;
 static const char *g_env_token;
+static const char *g_env_home;
+static const char *g_env_profile_file;
 
 static const char *fake_env(const char *name) {
+  if (strcmp(name, "HOME") == 0)
+    return g_env_home;
+  if (strcmp(name, "TENCENTCLOUD_CREDENTIALS_FILE") == 0)
+    return g_env_profile_file;
   if (strcmp(name, "TENCENTCLOUD_SECRET_ID") == 0)
     return g_env_id;
   if (strcmp(name, "TENCENTCLOUD_SECRET_KEY") == 0)
@@ -47,6 +55,7 @@ static int teardown(void **state) {
     unlink(g_tmp[i]);
   g_tmp_num = 0;
   g_env_id = g_env_key = g_env_token = NULL;
+  g_env_home = g_env_profile_file = NULL;
   return 0;
 }
 
@@ -498,18 +507,187 @@ static void test_credentials_config_wins(void **state) {
   assert_string_equal(c->secret_key, "keyenv");
   assert_string_equal(c->session_token, "tokenenv");
 
+  assert_int_equal(c->cred_from, WDR_CRED_ENV);
+  assert_string_equal(c->cred_origin, "the environment");
+
+  /* A source is taken whole: a SecretId in the config does not borrow the
+   * environment's key. */
   start_valid_no_creds();
   ocb_str(g_root, "Region", "ap-guangzhou");
   ocb_str(g_root, "SecretId", "AKIDcfg");
-  c = parse_ok(fake_env);
-  assert_string_equal(c->secret_id, "AKIDcfg");
-  assert_string_equal(c->secret_key, "keyenv");
+  expect_error(P ": no SecretKey: set SecretKey or SecretKeyFile with "
+                 "SecretId");
 
   /* No get_env at all is fine when the config has everything. */
   start_valid();
   c = parse_ok(NULL);
   assert_string_equal(c->secret_key, "keytest");
   assert_null(c->session_token);
+}
+
+/* A HOME with .tencentcloud/credentials holding text, mode mode; returns
+ * HOME. remove_home() takes it away again. */
+static char g_home[64];
+static const char *make_home(const char *text, mode_t mode) {
+  char path[128];
+  snprintf(g_home, sizeof(g_home), "/tmp/wdr_test_homeXXXXXX");
+  assert_non_null(mkdtemp(g_home));
+  snprintf(path, sizeof(path), "%s/.tencentcloud", g_home);
+  assert_int_equal(mkdir(path, 0700), 0);
+  snprintf(path, sizeof(path), "%s/.tencentcloud/credentials", g_home);
+  int fd = open(path, O_WRONLY | O_CREAT | O_EXCL, mode);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+  close(fd);
+  assert_int_equal(chmod(path, mode), 0);
+  return g_home;
+}
+
+static void remove_home(void) {
+  char path[128];
+  snprintf(path, sizeof(path), "%s/.tencentcloud/credentials", g_home);
+  unlink(path);
+  snprintf(path, sizeof(path), "%s/.tencentcloud", g_home);
+  rmdir(path);
+  rmdir(g_home);
+}
+
+static void start_no_creds_region(void) {
+  start_valid_no_creds();
+  ocb_str(g_root, "Region", "ap-guangzhou");
+}
+
+/* Step 3 of the chain, and CredentialSource pinning one step. */
+static void test_credentials_from_profile(void **state) {
+  (void)state;
+  g_env_home = make_home("# tccli\r\n[default]\r\nsecret_id = AKIDprof\r\n"
+                         "secret_key = keyprof\r\n[ops]\nsecret_id=AKIDops\n"
+                         "secret_key=keyops\ntoken=tokops\n",
+                         0600);
+  start_no_creds_region();
+  const wdr_config_t *c = parse_ok(fake_env);
+  assert_string_equal(c->secret_id, "AKIDprof");
+  assert_string_equal(c->secret_key, "keyprof");
+  assert_null(c->session_token);
+  assert_int_equal(c->cred_from, WDR_CRED_PROFILE);
+  char want[512];
+  snprintf(want, sizeof(want),
+           "profile file \"%s/.tencentcloud/credentials\", section [default]",
+           g_env_home);
+  assert_string_equal(c->cred_origin, want);
+  assert_string_equal(c->cred_warning, "");
+
+  start_no_creds_region();
+  ocb_str(g_root, "Profile", "ops");
+  c = parse_ok(fake_env);
+  assert_string_equal(c->secret_id, "AKIDops");
+  assert_string_equal(c->session_token, "tokops");
+
+  /* The environment comes first, unless the profile is asked for. */
+  g_env_id = "AKIDenv";
+  g_env_key = "keyenv";
+  start_no_creds_region();
+  c = parse_ok(fake_env);
+  assert_string_equal(c->secret_id, "AKIDenv");
+  start_no_creds_region();
+  ocb_str(g_root, "CredentialSource", "profile");
+  c = parse_ok(fake_env);
+  assert_string_equal(c->secret_id, "AKIDprof");
+  g_env_id = g_env_key = NULL;
+
+  /* A section that is not there. */
+  start_no_creds_region();
+  ocb_str(g_root, "Profile", "missing");
+  snprintf(want, sizeof(want),
+           P ": no credentials: no SecretId in the config, "
+             "TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY not set, and "
+             "no profile file with a section [missing] (looked at "
+             "%s/.tencentcloud/credentials, /etc/tencentcloud/credentials)",
+           g_env_home);
+  expect_error(want);
+  start_no_creds_region();
+  ocb_str(g_root, "Profile", "missing");
+  ocb_str(g_root, "CredentialSource", "profile");
+  snprintf(want, sizeof(want),
+           P ": CredentialSource \"profile\", but no profile file has a "
+             "section [missing] (looked at %s/.tencentcloud/credentials, "
+             "/etc/tencentcloud/credentials)",
+           g_env_home);
+  expect_error(want);
+  remove_home();
+
+  /* Readable by others: taken, with a warning for the log. */
+  g_env_home = make_home("[default]\nsecret_id=a\nsecret_key=b\n", 0644);
+  start_no_creds_region();
+  c = parse_ok(fake_env);
+  snprintf(want, sizeof(want),
+           "the profile file \"%s/.tencentcloud/credentials\" is open to "
+           "group or others (mode 644): chmod 600 it",
+           g_env_home);
+  assert_string_equal(c->cred_warning, want);
+  remove_home();
+
+  /* A broken section the operator meant is an error naming the line. */
+  g_env_home = make_home("[default]\nsecret_id = AKIDx\nsecret_key\n", 0600);
+  start_no_creds_region();
+  snprintf(want, sizeof(want),
+           P ": profile file \"%s/.tencentcloud/credentials\": line 3 in "
+             "[default]: not 'key = value'",
+           g_env_home);
+  expect_error(want);
+  remove_home();
+  g_env_home = NULL;
+
+  /* A file named by TENCENTCLOUD_CREDENTIALS_FILE must be there. */
+  g_env_profile_file = "/nonexistent/wdr-profile";
+  start_no_creds_region();
+  expect_error(P ": profile file \"/nonexistent/wdr-profile\" cannot be "
+                 "read: No such file or directory (named by "
+                 "TENCENTCLOUD_CREDENTIALS_FILE)");
+  const char *named = "[default]\nsecret_id=AKIDnamed\nsecret_key=k\n";
+  g_env_profile_file = temp_file(named, strlen(named));
+  start_no_creds_region();
+  c = parse_ok(fake_env);
+  assert_string_equal(c->secret_id, "AKIDnamed");
+  g_env_profile_file = NULL;
+}
+
+static void test_credential_source_option(void **state) {
+  (void)state;
+  start_no_creds_region();
+  ocb_str(g_root, "CredentialSource", "vault");
+  expect_error(P ": option \"CredentialSource\": \"vault\" is not config, "
+                 "env, profile or cvm-role");
+  start_no_creds_region();
+  ocb_str(g_root, "CredentialSource", "cvm-role");
+  expect_error(P ": option \"CredentialSource\": \"cvm-role\" (the CVM "
+                 "instance role) is not supported by this version yet; use "
+                 "config, env or profile");
+  start_valid();
+  ocb_str(g_root, "CredentialSource", "env");
+  expect_error(P ": CredentialSource \"env\", but the config sets SecretId, "
+                 "SecretKey, SecretKeyFile or SessionToken: remove them or "
+                 "the option");
+  start_no_creds_region();
+  ocb_str(g_root, "CredentialSource", "env");
+  expect_error(P ": CredentialSource \"env\", but TENCENTCLOUD_SECRET_ID and "
+                 "TENCENTCLOUD_SECRET_KEY are not set");
+  start_no_creds_region();
+  ocb_str(g_root, "CredentialSource", "config");
+  expect_error(P ": no SecretId: set SecretId with SecretKey or SecretKeyFile "
+                 "(or leave all of them out for the environment or the "
+                 "profile file)");
+  g_env_key = "keyenv";
+  start_no_creds_region();
+  expect_error(P ": TENCENTCLOUD_SECRET_KEY is set but not "
+                 "TENCENTCLOUD_SECRET_ID");
+  g_env_key = NULL;
+  start_valid();
+  ocb_str(g_root, "CredentialSource", "Config");
+  const wdr_config_t *c = parse_ok(fake_env);
+  assert_int_equal(c->cred_source, WDR_CRED_CONFIG);
+  assert_int_equal(c->cred_from, WDR_CRED_CONFIG);
+  assert_string_equal(c->cred_origin, "the config");
 }
 
 static void test_secret_key_file(void **state) {
@@ -595,10 +773,11 @@ static void test_secret_key_file_errors(void **state) {
 
 static void test_missing_credentials(void **state) {
   (void)state;
-  const char *no_id = P ": no SecretId: set SecretId or the environment "
-                        "variable TENCENTCLOUD_SECRET_ID";
-  const char *no_key = P ": no SecretKey: set SecretKey or SecretKeyFile, or "
-                         "the environment variable TENCENTCLOUD_SECRET_KEY";
+  const char *no_id =
+      P ": no SecretId: set SecretId with SecretKey or SecretKeyFile (or "
+        "leave all of them out for the environment or the profile file)";
+  const char *no_key =
+      P ": no SecretKey: set SecretKey or SecretKeyFile with SecretId";
   start_valid_no_creds();
   ocb_str(g_root, "Region", "ap-guangzhou");
   ocb_str(g_root, "SecretKey", "keytest");
@@ -673,12 +852,13 @@ static void test_secrets_never_shown(void **state) {
   }
 
   /* From the environment and from the key file. */
+  g_env_id = "AKIDtest";
   g_env_key = "Zq8sEcReT from env";
   start_valid_no_creds();
   ocb_str(g_root, "Region", "ap-guangzhou");
-  ocb_str(g_root, "SecretId", "AKIDtest");
   expect_error_hiding(fake_env, bad_key, secret);
   g_env_key = NULL;
+  g_env_id = NULL;
 
   const char *file = temp_file("Zq8sEcReT from file\n", 20);
   start_valid_no_creds();
@@ -696,15 +876,16 @@ static void test_secrets_never_shown(void **state) {
 
   g_env_token = "Zq8sEcReT\ttoken";
   g_env_key = "keyenv";
+  g_env_id = "AKIDtest";
   start_valid_no_creds();
   ocb_str(g_root, "Region", "ap-guangzhou");
-  ocb_str(g_root, "SecretId", "AKIDtest");
   expect_error_hiding(
       fake_env,
       P ": the SessionToken contains white space or control characters",
       secret);
   g_env_token = NULL;
   g_env_key = NULL;
+  g_env_id = NULL;
 
   /* Wrong shapes of the option. */
   r = start_bare();
@@ -1761,6 +1942,8 @@ int main(void) {
       T(test_endpoint_errors),
       T(test_credentials_from_env),
       T(test_credentials_config_wins),
+      T(test_credentials_from_profile),
+      T(test_credential_source_option),
       T(test_secret_key_file),
       T(test_secret_key_file_errors),
       T(test_missing_credentials),
