@@ -16,6 +16,7 @@
 #include "wdr_answer.h"
 #include "wdr_api.h"
 #include "wdr_config.h"
+#include "wdr_credstore.h"
 #include "wdr_policy.h"
 #include "wdr_poll.h"
 
@@ -58,10 +59,12 @@ typedef struct {
 const wdr_action_t *wdr_action_of(wdr_job_kind_t kind);
 
 /* wdr_action_execute: the worker's whole job. Builds the endpoint from cfg
- * (credentials included), runs the kind's call and fills out (initialised
- * here; the caller owns it and frees it with wdr_answer_free). A kind
- * without a row fills out with a ClientError and rc -1. */
+ * and the credentials cred (NULL: the config's own), runs the kind's call
+ * and fills out (initialised here; the caller owns it and frees it with
+ * wdr_answer_free). A kind without a row fills out with a ClientError and
+ * rc -1. */
 void wdr_action_execute(const wdr_job_t *job, const wdr_config_t *cfg,
+                        const wdr_cred_snapshot_t *cred,
                         const wdr_transport_t *t, int64_t now,
                         wdr_answer_t *out);
 

@@ -65,13 +65,14 @@ typedef struct {
   /* The credential chain (wdr_cred.h): the source asked for (option
    * CredentialSource; WDR_CRED_CHAIN when not given), the profile file's
    * section, and what parsing found: the source the credentials above came
-   * from, where exactly (for the log; never a secret), and a warning for the
-   * log when the file they came from is readable by group or others ("" when
-   * none). */
+   * from, the file when a profile file, where exactly (for the log; never a
+   * secret), and a warning for the log when the file they came from is readable
+   * by group or others ("" when none). */
   char *credential_source;
   char *profile;
   wdr_cred_source_t cred_source;
   wdr_cred_source_t cred_from;
+  char *cred_file; /* the profile file they came from, or NULL */
   char cred_origin[WDR_CRED_PATH_MAX + 64];
   char cred_warning[WDR_CRED_PATH_MAX + 128];
   char *ca_cert;

@@ -96,6 +96,10 @@ void wdr_metrics_set_credentials(wdr_metrics_t *m, bool ok);
  * the server's clock is ahead of the host's (emitted once set). */
 void wdr_metrics_set_clock_offset(wdr_metrics_t *m, double seconds);
 
+/* wdr_metrics_count_refresh: the plugin-wide derive-credential_refreshes,
+ * credentials replaced while collectd runs (a changed profile file). */
+void wdr_metrics_count_refresh(wdr_metrics_t *m);
+
 /* One value to dispatch. plugin_instance "" means plugin-wide. */
 typedef struct {
   const char *plugin_instance;
@@ -112,7 +116,8 @@ typedef void (*wdr_emit_fn)(void *ctx, const wdr_metric_t *v);
  * every counter and skip reason, each error code seen, each action's last
  * latency, the last time to recover once there is one; then the
  * plugin-wide queue_length, gauge-breaker_open, gauge-credentials_ok,
- * gauge-rate_limit-current and gauge-clock_offset (each once set). */
+ * gauge-rate_limit-current and gauge-clock_offset (each once set), and
+ * derive-credential_refreshes. */
 void wdr_metrics_emit(wdr_metrics_t *m, char *const *names, size_t queue_length,
                       wdr_emit_fn emit, void *ctx);
 

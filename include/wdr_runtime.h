@@ -18,6 +18,7 @@
 #ifndef WDR_RUNTIME_H
 #define WDR_RUNTIME_H
 
+#include "wdr_credstore.h"
 #include "wdr_engine.h"
 #include "wdr_http.h"
 #include "wdr_sink.h"
@@ -50,6 +51,9 @@ typedef struct {
   void (*deliver)(void *ctx, const wdr_note_t *note);
   void *deliver_ctx;
   uint32_t seed; /* for the jitter; any value */
+  /* The credentials each request is signed with, copied per request
+   * (borrowed; NULL: the config's own). */
+  wdr_credstore_t *creds;
 } wdr_runtime_cfg_t;
 
 typedef struct wdr_runtime_s wdr_runtime_t;

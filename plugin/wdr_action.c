@@ -81,6 +81,7 @@ const wdr_action_t *wdr_action_of(wdr_job_kind_t kind) {
 }
 
 void wdr_action_execute(const wdr_job_t *job, const wdr_config_t *cfg,
+                        const wdr_cred_snapshot_t *cred,
                         const wdr_transport_t *t, int64_t now,
                         wdr_answer_t *out) {
   wdr_answer_init(out);
@@ -97,9 +98,12 @@ void wdr_action_execute(const wdr_job_t *job, const wdr_config_t *cfg,
   wdr_api_endpoint_t ep = {.url = cfg->url,
                            .host = cfg->host_header,
                            .region = cfg->region,
-                           .secret_id = cfg->secret_id,
-                           .secret_key = cfg->secret_key,
-                           .session_token = cfg->session_token,
+                           .secret_id = cred ? cred->secret_id : cfg->secret_id,
+                           .secret_key =
+                               cred ? cred->secret_key : cfg->secret_key,
+                           .session_token = !cred ? cfg->session_token
+                                            : cred->token[0] ? cred->token
+                                                             : NULL,
                            .language = cfg->language};
   out->rc = a->call(job, cfg, &ep, t, now, out);
 }

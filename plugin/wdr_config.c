@@ -1,4 +1,5 @@
 #include "wdr_config.h"
+#include "wdr_credfile.h"
 #include "wdr_ini.h"
 
 #include "collectd/core/daemon/plugin.h" /* NOTIF_* severities */
@@ -749,35 +750,6 @@ static void check_private(wdr_config_t *cfg, const char *what,
              what, path, (unsigned)(st.st_mode & 0777));
 }
 
-#define PROFILE_FILE_MAX (1024 * 1024)
-
-/* Reads at most PROFILE_FILE_MAX bytes of path into *text (NUL added),
- * wiped and freed by the caller. Returns 0, or errno (EFBIG: too large). */
-static int read_profile_file(const char *path, char **text, size_t *len) {
-  FILE *fh = fopen(path, "r");
-  if (fh == NULL)
-    return errno;
-  char *buf = malloc(PROFILE_FILE_MAX + 2);
-  int rc = buf == NULL ? ENOMEM : 0;
-  size_t n = 0;
-  if (rc == 0) {
-    n = fread(buf, 1, PROFILE_FILE_MAX + 1, fh);
-    rc = ferror(fh) ? EIO : n > PROFILE_FILE_MAX ? EFBIG : 0;
-  }
-  fclose(fh);
-  if (rc != 0) {
-    if (buf != NULL) {
-      explicit_bzero(buf, n);
-      free(buf);
-    }
-    return rc;
-  }
-  buf[n] = '\0';
-  *text = buf;
-  *len = n;
-  return 0;
-}
-
 /* Step 3 of the chain. Returns 0 with the credentials set, 1 when no file
  * has the section (looked says where it looked), -1 on an error. */
 static int from_profile(ctx_t *c, wdr_config_t *cfg, wdr_getenv_fn get_env,
@@ -789,7 +761,7 @@ static int from_profile(ctx_t *c, wdr_config_t *cfg, wdr_getenv_fn get_env,
   for (size_t i = 0; i < n; i++) {
     char *text = NULL;
     size_t len = 0;
-    int rc = read_profile_file(paths[i], &text, &len);
+    int rc = wdr_credfile_read(paths[i], WDR_CREDFILE_MAX, &text, &len);
     size_t used = strlen(looked);
     snprintf(looked + used, looked_size - used, "%s%s", used ? ", " : "",
              paths[i]);
@@ -797,7 +769,7 @@ static int from_profile(ctx_t *c, wdr_config_t *cfg, wdr_getenv_fn get_env,
       continue;
     if (rc == EFBIG)
       return fail(c, "profile file \"%s\" is larger than %d bytes", paths[i],
-                  PROFILE_FILE_MAX);
+                  WDR_CREDFILE_MAX);
     if (rc != 0)
       return fail(
           c, "profile file \"%s\" cannot be read: %s%s", paths[i], strerror(rc),
@@ -811,6 +783,8 @@ static int from_profile(ctx_t *c, wdr_config_t *cfg, wdr_getenv_fn get_env,
     if (st == WDR_CRED_BAD)
       return fail(c, "profile file \"%s\": %s", paths[i], why);
     if (st == WDR_CRED_FOUND) {
+      if ((cfg->cred_file = strdup(paths[i])) == NULL)
+        return fail(c, "out of memory");
       snprintf(cfg->cred_origin, sizeof(cfg->cred_origin),
                "profile file \"%s\", section [%s]", paths[i], section);
       check_private(cfg, "the profile file", paths[i]);
@@ -1127,6 +1101,7 @@ void wdr_config_free(wdr_config_t *cfg) {
   free_secret(cfg->session_token);
   free(cfg->credential_source);
   free(cfg->profile);
+  free(cfg->cred_file);
   free(cfg->ca_cert);
   free(cfg->language);
   free(cfg->state_file);

@@ -39,6 +39,7 @@ struct wdr_metrics_s {
   double rate; /* < 0: not set yet */
   bool clock_set;
   double clock_offset;
+  uint64_t credential_refreshes;
 };
 
 static const char *const counter_names[WDR_CNT_NUM] = {
@@ -190,6 +191,12 @@ void wdr_metrics_set_clock_offset(wdr_metrics_t *m, double seconds) {
   pthread_mutex_unlock(&m->lock);
 }
 
+void wdr_metrics_count_refresh(wdr_metrics_t *m) {
+  pthread_mutex_lock(&m->lock);
+  m->credential_refreshes++;
+  pthread_mutex_unlock(&m->lock);
+}
+
 void wdr_metrics_set_rate(wdr_metrics_t *m, double rate) {
   pthread_mutex_lock(&m->lock);
   m->rate = rate;
@@ -249,6 +256,7 @@ void wdr_metrics_emit(wdr_metrics_t *m, char *const *names, size_t queue_length,
   double rate = m->rate;
   bool clock_set = m->clock_set;
   double clock_offset = m->clock_offset;
+  uint64_t refreshes = m->credential_refreshes;
   pthread_mutex_unlock(&m->lock);
   emit(ctx, &(wdr_metric_t){.plugin_instance = "",
                             .type = "queue_length",
@@ -273,4 +281,5 @@ void wdr_metrics_emit(wdr_metrics_t *m, char *const *names, size_t queue_length,
                               .type = "gauge",
                               .type_instance = "clock_offset",
                               .gauge = clock_offset});
+  emit_derive(emit, ctx, "", "credential_refreshes", refreshes);
 }

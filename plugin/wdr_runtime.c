@@ -114,22 +114,32 @@ static void *worker_main(void *arg) {
   wdr_runtime_t *rt = arg;
   wdr_transport_t *t = rt->cfg.transport_open(rt->cfg.transport_ctx);
   result_msg_t *res = malloc(sizeof(*res));
-  if (t == NULL || res == NULL) {
+  /* On the heap: 8 KiB is much for a thread's stack. */
+  wdr_cred_snapshot_t *cred =
+      rt->cfg.creds != NULL ? calloc(1, sizeof(*cred)) : NULL;
+  if (t == NULL || res == NULL || (rt->cfg.creds != NULL && cred == NULL)) {
     wdr_sink_logf(rt->cfg.log, WDR_LOG_ERROR,
                   "a worker cannot create its HTTP handle; it stops");
     free(res);
+    free(cred);
     if (t != NULL)
       rt->cfg.transport_close(rt->cfg.transport_ctx, t);
     return NULL;
   }
   while (wdr_inbox_pop_job(rt->inbox, &res->job) == 0) {
     /* Signed with the time it is sent at, not the time it was queued (and
-     * the server's clock, when ours was found off). */
-    wdr_action_execute(&res->job, rt->cfg.cfg, t,
+     * the server's clock, when ours was found off), and with the
+     * credentials of that moment. */
+    if (cred != NULL)
+      wdr_credstore_get(rt->cfg.creds, cred);
+    wdr_action_execute(&res->job, rt->cfg.cfg, cred, t,
                        (int64_t)time(NULL) + res->job.clock_offset_s,
                        &res->answer);
+    if (cred != NULL)
+      wdr_cred_snapshot_wipe(cred);
     wdr_inbox_push_result(rt->inbox, res); /* the answer changes hands */
   }
+  free(cred);
   free(res);
   rt->cfg.transport_close(rt->cfg.transport_ctx, t);
   return NULL;

@@ -25,6 +25,8 @@
 #include "collectd/core/utils/common/common.h"
 
 #include "wdr_config.h"
+#include "wdr_credfile.h"
+#include "wdr_credstore.h"
 #include "wdr_crypto.h"
 #include "wdr_engine.h"
 #include "wdr_http.h"
@@ -46,6 +48,11 @@ static pthread_rwlock_t plugin_state_lock = PTHREAD_RWLOCK_INITIALIZER;
 static wdr_config_t *cfg;
 static wdr_metrics_t *metrics;
 static wdr_runtime_t *runtime;
+/* The credentials requests are signed with, and the profile file they came
+ * from when they did (looked at on each read callback). */
+static wdr_credstore_t *creds;
+static wdr_credfile_watch_t cred_watch;
+static bool cred_watching;
 static wdr_signal_index_t *signal_index;
 static char **workflow_names; /* cfg's names, borrowed */
 static bool stopping;
@@ -325,8 +332,29 @@ static void dispatch_metric(void *ctx, const wdr_metric_t *m) {
   plugin_dispatch_values(&vl);
 }
 
+/* A changed profile file is read again, off the request path (collectd's
+ * read thread); a broken one leaves the credentials as they were. */
+static void reload_credentials(void) {
+  char err[512];
+  switch (wdr_credfile_reload(&cred_watch, creds, err, sizeof(err))) {
+  case WDR_CREDFILE_RELOADED:
+    INFO(LOG_PREFIX "credentials read again from profile file \"%s\", "
+                    "section [%s]: it changed",
+         cred_watch.path, cred_watch.section);
+    wdr_metrics_count_refresh(metrics);
+    break;
+  case WDR_CREDFILE_FAILED:
+    WARNING(LOG_PREFIX "%s; the credentials read before stay in use", err);
+    break;
+  case WDR_CREDFILE_UNCHANGED:
+    break;
+  }
+}
+
 static int wdr_read_cb(void) {
   pthread_rwlock_rdlock(&plugin_state_lock);
+  if (!stopping && cred_watching)
+    reload_credentials();
   if (!stopping && metrics != NULL && runtime != NULL)
     wdr_metrics_emit(metrics, workflow_names, wdr_runtime_queued(runtime),
                      dispatch_metric, NULL);
@@ -342,6 +370,11 @@ static int wdr_read_cb(void) {
 static void free_state(void) {
   wdr_runtime_destroy(runtime);
   runtime = NULL;
+  wdr_credstore_destroy(creds);
+  creds = NULL;
+  if (cred_watching)
+    wdr_credfile_watch_free(&cred_watch);
+  cred_watching = false;
   wdr_signal_index_destroy(signal_index);
   signal_index = NULL;
   wdr_engine_destroy(engine);
@@ -432,6 +465,21 @@ static int wdr_init(void) {
     ERROR(LOG_PREFIX "out of memory");
     goto fail;
   }
+  creds =
+      wdr_credstore_create(cfg->secret_id, cfg->secret_key, cfg->session_token);
+  if (creds == NULL) {
+    ERROR(LOG_PREFIX "out of memory, or a credential longer than %d bytes",
+          WDR_CRED_VALUE_MAX - 1);
+    goto fail;
+  }
+  if (cfg->cred_file != NULL) {
+    if (wdr_credfile_watch_init(&cred_watch, cfg->cred_file,
+                                cfg->profile ? cfg->profile : "default") != 0) {
+      ERROR(LOG_PREFIX "out of memory");
+      goto fail;
+    }
+    cred_watching = true;
+  }
   workflow_names = calloc(cfg->workflows_num, sizeof(*workflow_names));
   metrics = wdr_metrics_create(cfg->workflows_num);
   runtime = wdr_runtime_create(
@@ -442,6 +490,7 @@ static int wdr_init(void) {
                            .transport_close = wdr_http_transport_close,
                            .transport_ctx = &http_options,
                            .deliver = deliver_note,
+                           .creds = creds,
                            .seed = (uint32_t)now ^ ((uint32_t)getpid() << 16)});
   signal_index = wdr_signal_index_create(cfg->workflows, cfg->workflows_num);
   if (workflow_names == NULL || metrics == NULL || runtime == NULL ||

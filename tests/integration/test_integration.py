@@ -909,6 +909,50 @@ class TestCredentials(PluginTestCase):
         self.assertEqual(rec.header("X-TC-Token"), ops_token)
         c.wait_counters(WF, {"accepted": 1, "failed": 0})
 
+    def test_07f_profile_file_changed_while_running(self):
+        """The profile file is replaced while collectd runs (a key rotated):
+        the next rerun is signed with the new key, the log says so and
+        derive-credential_refreshes counts it. A broken file then: a
+        WARNING, and the key read before stays in use."""
+        old_id, old_key = "AKIDitestProfileBefore000000000008", "itestBEFOREsecret/+=0000000000008"
+        new_id, new_key = "AKIDitestProfileAfter0000000000008", "itestAFTERsecret/+=00000000000008"
+        self.secrets.update({old_key, new_key})
+        self.standin.add_credential(ws.Credential(old_id, old_key))
+        self.standin.add_credential(ws.Credential(new_id, new_key))
+        c = self.collectd(options=self.options(SecretId=None, SecretKey=None), start=False)
+        os.makedirs(os.path.join(c.dir, ".tencentcloud"))
+        path = os.path.join(c.dir, ".tencentcloud", "credentials")
+
+        def write(text):
+            with open(path + ".new", "w") as fh:
+                fh.write(text)
+            os.chmod(path + ".new", 0o600)
+            os.rename(path + ".new", path)
+
+        def signed_by(run_id):
+            self.fire(c, run_id)
+            rec = wait_until(lambda: [r for r in self.rerun_requests(run_id) if r.done.is_set()],
+                             15, message="the rerun of " + run_id, on_fail=c.output_tail)[0]
+            self.assertTrue(rec.signature_ok, rec.auth_message)
+            return AUTH_RE.match(rec.header("Authorization")).group("id")
+
+        write("[default]\nsecret_id = %s\nsecret_key = %s\n" % (old_id, old_key))
+        c.start()
+        self.assertEqual(signed_by(new_run_id()), old_id)
+        write("[default]\nsecret_id = %s\nsecret_key = %s\n" % (new_id, new_key))
+        wait_until(lambda: c.log_messages("info", "credentials read again from profile file"),
+                   10, message="the changed profile file read", on_fail=c.output_tail)
+        self.assertEqual(signed_by(new_run_id()), new_id)
+        wait_until(lambda: c.metric(None, "derive", "credential_refreshes") == 1, 10,
+                   message=lambda: "derive-credential_refreshes 1; now %r"
+                   % c.metric(None, "derive", "credential_refreshes"))
+        write("[default]\nsecret_id = AKIDbroken\n")
+        wait_until(lambda: c.log_messages("warning", "has no secret_key; the credentials "
+                                          "read before stay in use"),
+                   10, message="the WARNING about the broken file", on_fail=c.output_tail)
+        self.assertEqual(signed_by(new_run_id()), new_id)
+        c.wait_counters(WF, {"accepted": 3, "failed": 0})
+
     def test_07e_credential_chain_errors(self):
         """Each broken source stops collectd with one line naming it."""
         named = os.path.join(self.tmp, "no-such-profile")

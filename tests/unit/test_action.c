@@ -96,7 +96,7 @@ static void execute(const wdr_job_t *job, int64_t now) {
   wdr_transport_t t = rec_transport(&g_rec);
   wdr_answer_free(&g_ans);
   memset(&g_ans, 0x5a, sizeof(g_ans));
-  wdr_action_execute(job, g_cfg, &t, now, &g_ans);
+  wdr_action_execute(job, g_cfg, NULL, &t, now, &g_ans);
 }
 
 /* The Authorization a TC3 signer gives for this body, action and time

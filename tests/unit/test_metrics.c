@@ -48,10 +48,16 @@ static void test_zero_counters_emitted(void **state) {
   wdr_metrics_t *m = wdr_metrics_create(2);
   capture_t c = {.n = 0};
   wdr_metrics_emit(m, names, 0, capture, &c);
-  /* 17 counters + 11 skip reasons per workflow, then queue_length and
-   * breaker_open; no time to recover before a recovery, no pace before
-   * the engine sets it. */
-  assert_int_equal(c.n, 2 * 28 + 2);
+  /* 17 counters + 11 skip reasons per workflow, then queue_length,
+   * breaker_open and credential_refreshes; no time to recover before a
+   * recovery, no pace before the engine sets it. */
+  assert_int_equal(c.n, 2 * 28 + 3);
+  assert_int_equal(derive_of(&c, "/derive-credential_refreshes"), 0);
+  wdr_metrics_count_refresh(m);
+  wdr_metrics_count_refresh(m);
+  capture_t again = {.n = 0};
+  wdr_metrics_emit(m, names, 0, capture, &again);
+  assert_int_equal(derive_of(&again, "/derive-credential_refreshes"), 2);
   assert_null(find(&c, "/gauge-rate_limit-current"));
   assert_null(find(&c, "hourly/duration-time_to_recover"));
   const char *want[] = {"signals",
