@@ -12,8 +12,6 @@ and that is what these tests check.
 import datetime
 import errno
 import glob
-import hashlib
-import hmac
 import json
 import mmap
 import os
@@ -30,8 +28,8 @@ sys.path.insert(0, os.path.join(HERE, "..", "standin"))
 
 import harness  # noqa: E402
 from harness import Collectd, plugin_block, wait_until  # noqa: E402
-from test_integration import (PROJECT_ID, PLUGIN_PATH, SECRET_ID, SECRET_KEY, WF,  # noqa: E402
-                              WORKFLOW_ID, PluginTestCase, new_run_id, wf_opts)
+from test_integration import (PLUGIN_PATH, SECRET_KEY, WF, PluginTestCase,  # noqa: E402
+                              new_run_id, wf_opts)
 import wedata_standin as ws  # noqa: E402
 
 # The skips a run WeData already reran ends in: the plugin's own count
@@ -410,9 +408,187 @@ class TestStateFaults(StateCase):
         self.assertEqual(self.standin.get_run(new).rerun_times, 1)
 
 
+class TestSecretsEverywhere(StateCase):
+    """Where the secret key is after a run: not in the state files, the
+    metrics or the notifications (PluginTestCase.tearDown checks those for
+    every test), and not in collectd's memory after shutdown when it came
+    from SecretKeyFile or the environment, in any form the plugin derives
+    from it.  An inline SecretKey stays in collectd's own config memory:
+    hence the README's advice."""
+
+    GDB = "/usr/bin/gdb"
+
+    def core_after_shutdown(self, options, env=None):
+        """Runs collectd under gdb, reruns one run, stops collectd with
+        SIGTERM and dumps its memory (gcore) at _exit: after every shutdown
+        callback, so after the plugin has freed and wiped what it holds.
+        Returns (collectd, core path, the UTC dates the requests were
+        signed for)."""
+        if not os.access(self.GDB, os.X_OK):
+            self.skipTest("gdb (gcore) is not installed")
+        core = os.path.join(self.tmp, "collectd.core")
+        # -batch answers gdb's questions; debuginfod stays off (nothing
+        # leaves the host); SIGTERM goes to collectd without stopping gdb.
+        gdb = [self.GDB, "-nx", "-batch", "-iex", "set debuginfod enabled off",
+               "-ex", "set pagination off", "-ex", "set breakpoint pending on",
+               "-ex", "handle SIGTERM SIGPIPE nostop noprint pass",
+               "-ex", "break _exit", "-ex", "run", "-ex", "gcore " + core,
+               "-ex", "continue", "--args"]
+        c = Collectd(PLUGIN_PATH, plugin_block(options, self.wf()), sink_url=self.sink.url,
+                     env=env, prefix="wedata-itest-collectd-", wrapper=gdb)
+        self.collectds.append(c)
+        self.addCleanup(c.cleanup)
+        c.start(timeout=60)
+        run_id = new_run_id()
+        self.fire(c, run_id)
+        c.wait_counters(WF, {"accepted": 1}, timeout=20)
+        dates = sorted({datetime.datetime.fromtimestamp(
+            int(r.header("X-TC-Timestamp")), datetime.timezone.utc).strftime("%Y-%m-%d")
+            for r in self.standin.requests()})
+        with open("/proc/%d/task/%d/children" % (c.proc.pid, c.proc.pid)) as fh:
+            (pid,) = [int(p) for p in fh.read().split()]
+        self.assertEqual(os.path.basename(os.readlink("/proc/%d/exe" % pid)), "collectd")
+        os.kill(pid, signal.SIGTERM)
+        c.proc.wait(120)
+        c.stop()
+        out = c.stdout_text()
+        # The dump was taken where it should be, and collectd then ended
+        # as after any SIGTERM.
+        self.assertRegex(out, r"hit Breakpoint 1[.0-9]*, .*_exit", out[-2000:])
+        self.assertIn("Saved corefile " + core, out)
+        self.assertIn("exited normally", out)
+        # The plugin's shutdown ran before: it wrote its last snapshot (the
+        # journal is only its header then).
+        journal = Collectd._read(c.default_state_file + ".journal")
+        self.assertEqual(len(journal.splitlines()), 1, journal)
+        self.assertIn(run_id, Collectd._read(c.default_state_file))
+        self.addCleanup(lambda: os.path.exists(core) and os.unlink(core))
+        return c, core, dates
+
+    @staticmethod
+    def derived(key, dates):
+        """The forms of the key the plugin computes to sign (TC3): "TC3" +
+        key, then the date, service and signing keys of each date, by the
+        stand-in's own code (which checks every request's signature)."""
+        out = {"TC3+key": b"TC3" + key.encode()}
+        for date in dates:
+            chain = ws.derive_key_chain(key, date, "wedata")
+            for name, value in zip(("date", "service", "signing"), chain):
+                out["%s key of %s" % (name, date)] = value
+        return out
+
+    # A freed block loses its first 16 bytes to malloc's free-list
+    # pointers, and a block handed out again may keep only its tail: so
+    # copies are also looked for by the first and the last FRAGMENT bytes
+    # of a secret (of 16, still unique to it).
+    FRAGMENT = 16
+
+    @classmethod
+    def find_all(cls, core, secret, tail=True):
+        """[(offset, the 40 bytes before)] of every copy of secret, whole
+        or in part: where the whole would start.  tail False: by its first
+        bytes only (the tail of "TC3" + key is the key's)."""
+        n = min(cls.FRAGMENT, len(secret))
+        starts = set()
+        needles = [(secret[:n], 0)] + ([(secret[-n:], len(secret) - n)] if tail else [])
+        with open(core, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            for needle, shift in needles:
+                at = mm.find(needle)
+                while at >= 0:
+                    starts.add(at - shift)
+                    at = mm.find(needle, at + 1)
+            return [(at, mm[max(0, at - 40):max(0, at)]) for at in sorted(starts)]
+
+    def assert_derived_absent(self, core, key, dates):
+        self.assertTrue(dates, "no request was signed")
+        for name, needle in self.derived(key, dates).items():
+            self.assertEqual(self.find_all(core, needle, tail=name != "TC3+key"), [],
+                             "%s found in collectd's memory after shutdown" % name)
+
+    def test_86_core_after_shutdown_key_file_and_environment(self):
+        """SecretKeyFile, then the environment (with a session token): after
+        shutdown the key is nowhere in collectd's memory but, for the
+        environment, in the environment block itself (the process's own,
+        not a copy of the plugin's), nor any key derived from it.  The
+        session token, sent as a header, is also left in libcurl's text of
+        the requests, which libcurl frees unwiped (out of the plugin's
+        reach); the plugin's own copies of it are wiped."""
+        key_file = os.path.join(self.tmp, "secret.key")
+        with open(key_file, "w") as fh:
+            fh.write(SECRET_KEY + "\n")
+        os.chmod(key_file, 0o600)
+        env_id, env_key, env_token = ("AKIDitestFromEnvironment000000000086",
+                                      "itestENVsecret/+=0000000000000000086", "env-token-86")
+        self.secrets.update({env_key, env_token})
+        self.standin.add_credential(ws.Credential(env_id, env_key, token=env_token))
+        environ_key = b"\0TENCENTCLOUD_SECRET_KEY="
+        environ_token = b"\0TENCENTCLOUD_SESSION_TOKEN="
+        in_request = b"\r\nX-TC-Token: "     # libcurl's text of a request
+        # (label, options, environment, key, {secret: (where a copy may be,
+        #  how many copies there must be in the environment block)})
+        cases = [("SecretKeyFile", self.options(SecretKey=None, SecretKeyFile=key_file),
+                  None, SECRET_KEY, {SECRET_KEY: ((), 0)}),
+                 ("environment", self.options(SecretId=None, SecretKey=None),
+                  {"TENCENTCLOUD_SECRET_ID": env_id, "TENCENTCLOUD_SECRET_KEY": env_key,
+                   "TENCENTCLOUD_SESSION_TOKEN": env_token}, env_key,
+                  {env_key: ((environ_key,), 1),
+                   env_token: ((environ_token, in_request), 1)})]
+        for label, options, env, key, allowed in cases:
+            with self.subTest(label):
+                self.standin.clear_requests()
+                c, core, dates = self.core_after_shutdown(options, env)
+                for secret, (where, in_environ) in allowed.items():
+                    found = self.find_all(core, secret.encode())
+                    # (endswith of an empty tuple is False: no copy allowed)
+                    stray = [(at, before) for at, before in found
+                             if not before.endswith(where)]
+                    self.assertEqual(stray, [], "%s...: copies after shutdown outside %r"
+                                     % (secret[:8], where))
+                    environ = [at for at, before in found
+                               if before.endswith((environ_key, environ_token))]
+                    self.assertEqual(len(environ), in_environ, found)
+                self.assert_derived_absent(core, key, dates)
+                os.unlink(core)
+
+    def test_87_inline_secret_key_stays_in_collectds_config_memory(self):
+        """An inline SecretKey is in collectd's memory after shutdown, as
+        the text of the config file that collectd read and freed without
+        wiping: out of the plugin's reach.  The README therefore says to
+        use SecretKeyFile or the environment.  The plugin's own derived
+        keys are wiped here too."""
+        c, core, dates = self.core_after_shutdown(self.options())
+        found = self.find_all(core, SECRET_KEY.encode())
+        self.assertTrue(found, "the inline key is no longer in collectd's memory after "
+                        "shutdown: collectd wipes its config now; update the README")
+        self.assertTrue([at for at, before in found if before.endswith(b'SecretKey "')],
+                        "no copy in the config text: %r" % found)
+        self.assert_derived_absent(core, SECRET_KEY, dates)
+
+    def test_88_teardown_scans_state_and_metrics(self):
+        """The secrets check of every test (PluginTestCase.tearDown) reads
+        each collectd's state files (a StateFile given in the config, and
+        files moved aside) and csv metrics, and not collectd.conf."""
+        state = os.path.join(self.state_dir("scan"), "wedata.state")
+        c = self.collectd(self.wf(), self.options(StateFile=state))
+        self.fire(c, new_run_id())
+        c.wait_counters(WF, {"accepted": 1}, timeout=15)
+        planted = [state + ".corrupt-1", os.path.join(c.csv_dir, "planted")]
+        for path in planted:
+            with open(path, "w") as fh:
+                fh.write("x" + SECRET_KEY)
+        written = self._written(c)
+        where = [w for w, text in written if SECRET_KEY in text]
+        self.assertEqual(len(where), 2, where)
+        self.assertTrue(all(any(p in w for p in planted) for w in where), where)
+        self.assertTrue([w for w, _ in written if w.startswith(state + " ")], written)
+        self.assertTrue([w for w, _ in written if "derive-accepted" in w], written)
+        for path in planted:   # or tearDown fails this test
+            os.unlink(path)
+
+
 def load_tests(loader, standard_tests, pattern):
     """The classes in the order they are defined."""
     suite = unittest.TestSuite()
-    for cls in (TestStateFaults,):
+    for cls in (TestStateFaults, TestSecretsEverywhere):
         suite.addTests(loader.loadTestsFromTestCase(cls))
     return suite
