@@ -18,7 +18,7 @@ PYTHON      ?= python3
 # Debian packages the build, the tests and the demo need.
 DEB_PKGS := gcc make pkg-config collectd-core collectd-dev libcurl4-openssl-dev \
             libssl-dev libyajl-dev libcmocka-dev python3 openssl \
-            libcurl3-gnutls clang-format clang libclang-rt-14-dev valgrind
+            libcurl3-gnutls clang-format clang libclang-rt-14-dev valgrind gdb
 
 PKGS      := libcurl libcrypto yajl
 CPPFLAGS  += -D_GNU_SOURCE -DHAVE_CONFIG_H -DWDR_VERSION='"$(VERSION)"' \

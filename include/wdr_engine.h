@@ -88,7 +88,7 @@ void wdr_engine_requeue(wdr_engine_t *e, const wdr_job_t *job, int64_t now_ms);
  * changes going to the next journal meanwhile). It writes a whole snapshot
  * at once when snapshot is true (at stop), on the first save, after an
  * upgrade from a version-1 file, after a crash cut a fold short, and after
- * a failed write. A failed write is logged (rate-limited). */
+ * a failed write. A failed write is logged (rate-limited; at stop, always). */
 void wdr_engine_save(wdr_engine_t *e, int64_t now_ms, bool snapshot);
 
 /* wdr_engine_pending: runs waiting for a rerun or its read-back. */

@@ -39,6 +39,7 @@ struct wdr_engine_s {
   uint64_t gen; /* the highest generation any file of the state has */
   size_t snapshot_bytes, journal_bytes;
   bool need_snapshot;
+  bool stopping;             /* the snapshot being written is the one at stop */
   int64_t snapshot_retry_ms; /* after a failed write: not before then */
   /* The journal on disk belongs to the snapshot on disk (it has their
    * header): appends make sense. Not before the first snapshot of a new or
@@ -350,7 +351,16 @@ static void save_failed(wdr_engine_t *e, int64_t now_ms, const char *err) {
    * make each event serialise the whole table. */
   e->need_snapshot = true;
   e->snapshot_retry_ms = now_ms + WDR_ENGINE_SNAPSHOT_RETRY_MS;
-  if (wdr_loglimit_allow(&e->limit_state, now_ms / 1000, &held))
+  /* The snapshot at stop is the last chance: its failure is always told,
+   * however recent the last message (a disk full for a while before the
+   * stop would otherwise hold it back). */
+  if (e->stopping)
+    wdr_sink_logf(e->sink, WDR_LOG_ERROR,
+                  "cannot write the state file \"%s\" at stop: %s; the next "
+                  "start will not know what changed since it was last "
+                  "written",
+                  e->cfg->state_file, err);
+  else if (wdr_loglimit_allow(&e->limit_state, now_ms / 1000, &held))
     wdr_sink_logf(e->sink, WDR_LOG_ERROR,
                   "cannot write the state file \"%s\": %s (%" PRIu64
                   " more such messages held back); reruns go on, but a "
@@ -520,7 +530,9 @@ static void write_snapshot(wdr_engine_t *e, int64_t now_ms) {
 
 void wdr_engine_save(wdr_engine_t *e, int64_t now_ms, bool snapshot) {
   if (snapshot || (e->need_snapshot && now_ms >= e->snapshot_retry_ms)) {
+    e->stopping = snapshot;
     write_snapshot(e, now_ms);
+    e->stopping = false;
     return;
   }
   /* Waiting to retry a snapshot, with no journal of it to append to: the

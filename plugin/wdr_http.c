@@ -218,6 +218,10 @@ cleanup:
   curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, NULL);
   curl_easy_setopt(h->curl, CURLOPT_HEADERDATA, NULL);
   curl_easy_setopt(h->curl, CURLOPT_READDATA, NULL);
+  /* curl_slist_append copied every line, X-TC-Token (a credential)
+   * included: wipe the copies before curl frees them. */
+  for (struct curl_slist *n = headers; n != NULL; n = n->next)
+    explicit_bzero(n->data, strlen(n->data));
   curl_slist_free_all(headers);
   return status;
 }

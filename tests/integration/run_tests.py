@@ -104,7 +104,7 @@ def main(argv=None):
         suite.addTests(loader.loadTestsFromName("test_standin"))
     # test_integration ends with its slow load test; the reliability suite
     # (issue 11) has its own module so that its classes stay together.
-    for module in ("test_integration", "test_reliability"):
+    for module in ("test_integration", "test_reliability", "test_state_faults"):
         suite.addTests(loader.loadTestsFromName(module))
 
     print("plugin: %s%s" % (plugin, "" if os.path.isfile(plugin) else "  (MISSING: build it first)"))

@@ -111,12 +111,14 @@ class PluginTestCase(unittest.TestCase):
                         problems.append("collectd exited with %r after SIGTERM" % rc)
                 except harness.HarnessError as exc:
                     problems.append(str(exc))
-        for c in self.collectds:
-            text = c.output_text()
+        # Its output, its state files and csv metrics, and the notifications.
+        notes = b"".join(p["body"] for p in self.sink.posts()).decode("utf-8", "replace")
+        for where, text in [w for c in self.collectds for w in self._written(c)] + [
+                ("the notifications the sink received", notes)]:
             for secret in self.secrets:
                 if secret and secret in text:
-                    problems.append("secret %r...%r appears in collectd output (%s)" % (
-                        secret[:4], secret[-3:], c.dir))
+                    problems.append("secret %r...%r appears in %s" % (
+                        secret[:4], secret[-3:], where))
         failed = self._test_failed() or problems
         if failed:
             for c in self.collectds:
@@ -126,6 +128,21 @@ class PluginTestCase(unittest.TestCase):
             c.cleanup()
         if problems:
             self.fail("; ".join(problems))
+
+    @staticmethod
+    def _written(c):
+        """[(where, text)]: what collectd c wrote: its output, every file of
+        its state (snapshot, journals, lock, files moved aside) and its csv
+        metrics (not collectd.conf, which may hold an inline SecretKey)."""
+        m = re.search(r'^\s*StateFile\s+"((?:[^"\\]|\\.)*)"', c.plugin_conf or "",
+                      re.M | re.I)
+        state = os.path.join(c.dir, re.sub(r"\\(.)", r"\1", m.group(1)) if m
+                             else harness.DEFAULT_STATE_FILE)   # relative to BaseDir
+        files = glob.glob(glob.escape(state) + "*") + glob.glob(
+            os.path.join(glob.escape(c.csv_dir), "**"), recursive=True)
+        return [("collectd output (%s)" % c.dir, c.output_text())] + [
+            ("%s of collectd %s" % (path, c.dir), c._read(path))
+            for path in files if os.path.isfile(path)]
 
     def _test_failed(self):
         """Whether the test (or one of its subtests) has failed so far."""

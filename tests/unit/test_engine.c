@@ -1304,6 +1304,29 @@ static void test_save_failure_logged_once(void **state) {
   assert_int_equal(g_fake.appends, 1);
 }
 
+/* The snapshot at stop is the last chance to save the state: its failure
+ * is logged even within the rate limit of the failure just before (a disk
+ * full at stop would otherwise end collectd without a word about it). */
+static void test_save_failure_at_stop_always_logged(void **state) {
+  (void)state;
+  start();
+  g_fake.fail_saves = 1;
+  signal_at("run-a", T0);
+  one_job(T0, WDR_JOB_RERUN); /* the first snapshot fails: logged */
+  assert_int_equal(lines_with("cannot write the state file"), 1);
+  g_fake.fail_saves = 1;
+  wdr_engine_save(g_e, T0 + SEC, true); /* the stop's, 1 s later */
+  assert_int_equal(g_fake.saves, 0);
+  assert_int_equal(lines_with("cannot write the state file"), 2);
+  line_with(WDR_LOG_ERROR, "cannot write the state file \"wedata_rerun.state\""
+                           " at stop: disk full; the next start will not know "
+                           "what changed since it was last written");
+  /* Later failures while running are rate-limited as before. */
+  g_fake.fail_saves = 1;
+  wdr_engine_save(g_e, T0 + WDR_ENGINE_SNAPSHOT_RETRY_MS, false);
+  assert_int_equal(lines_with("cannot write the state file"), 2);
+}
+
 /* The journal is folded into a new snapshot when it outgrows the snapshot
  * and WDR_ENGINE_JOURNAL_MIN, WDR_ENGINE_FOLD_RUNS runs a save: changes
  * meanwhile go to the next journal, and a restart in the middle of the
@@ -1495,6 +1518,8 @@ int main(void) {
                                       teardown),
       cmocka_unit_test_setup_teardown(test_save_failure_logged_once, setup,
                                       teardown),
+      cmocka_unit_test_setup_teardown(test_save_failure_at_stop_always_logged,
+                                      setup, teardown),
       cmocka_unit_test_setup_teardown(test_max_tracked_runs, setup, teardown),
       cmocka_unit_test_setup_teardown(test_journal_synced_only_for_reruns,
                                       setup, teardown),

@@ -7,8 +7,10 @@
 #include "wdr_http.h"
 
 #include <arpa/inet.h>
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -735,6 +737,23 @@ static void test_transport(void **state) {
   wdr_http_transport_close(&opt, NULL);
 }
 
+/* libcurl's memory goes through these (curl_global_init_mem), so that a
+ * test can see what a block held when curl freed it. */
+static const char *g_watch; /* text looked for at the start of freed blocks */
+static size_t g_freed_with_watch;
+
+static void *t_malloc(size_t n) { return malloc(n); }
+static void *t_calloc(size_t n, size_t size) { return calloc(n, size); }
+static void *t_realloc(void *p, size_t n) { return realloc(p, n); }
+static char *t_strdup(const char *s) { return strdup(s); }
+static void t_free(void *p) {
+  if (p != NULL && g_watch != NULL &&
+      malloc_usable_size(p) >= strlen(g_watch) &&
+      memcmp(p, g_watch, strlen(g_watch)) == 0)
+    g_freed_with_watch++;
+  free(p);
+}
+
 static int group_setup(void **state) {
   (void)state;
   g_big = malloc(WDR_HTTP_BODY_MAX + 1);
@@ -742,12 +761,17 @@ static int group_setup(void **state) {
     return -1;
   for (size_t i = 0; i <= WDR_HTTP_BODY_MAX; i++)
     g_big[i] = (char)(i * 131 + (i >> 12));
+  /* First: wdr_http_global_init's curl_global_init then only counts. */
+  if (curl_global_init_mem(CURL_GLOBAL_DEFAULT, t_malloc, t_free, t_realloc,
+                           t_strdup, t_calloc) != CURLE_OK)
+    return -1;
   return wdr_http_global_init();
 }
 
 static int group_teardown(void **state) {
   (void)state;
   wdr_http_global_cleanup();
+  curl_global_cleanup(); /* group_setup's own init */
   free(g_big);
   return 0;
 }
@@ -776,17 +800,43 @@ static void test_server_date(void **state) {
   assert_int_equal(f->resp.server_time, 0);
 }
 
+/* The header lines are copied into a curl_slist for each request; X-TC-Token
+ * is a credential, so the copies are wiped before curl frees them: no
+ * block that curl frees begins with the line. (libcurl's own text of the
+ * whole request is out of reach: it frees it unwiped.) */
+static void test_header_copies_wiped(void **state) {
+  fixture_t *f = *state;
+  char *const headers[] = {"X-One: 1", "X-TC-Token: tok-secret-http-1"};
+  client(f, "ua", WAIT_MS);
+  script(&f->srv, ANSWER_200, "ok", 2, false);
+  g_watch = "X-TC-Token: tok-secret-http-1";
+  g_freed_with_watch = 0;
+  post(f, f->h, headers, 2, "{}", 2);
+  g_watch = NULL;
+  assert_done(&f->resp, 200, "ok", 2);
+  assert_request(f, 0, headers, 2, "ua", "{}", 2);
+  assert_int_equal(g_freed_with_watch, 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      T(test_post_200),     T(test_post_500),
-      T(test_curl_headers), T(test_large_binary_request),
-      T(test_body_at_max),  T(test_body_too_large),
-      T(test_hang_up),      T(test_hang_up_on_reused_connection),
-      T(test_timeout),      T(test_refused),
-      T(test_keep_alive),   T(test_connection_close),
-      T(test_transport),    T(test_server_date),
+      T(test_post_200),
+      T(test_post_500),
+      T(test_curl_headers),
+      T(test_large_binary_request),
+      T(test_body_at_max),
+      T(test_body_too_large),
+      T(test_hang_up),
+      T(test_hang_up_on_reused_connection),
+      T(test_timeout),
+      T(test_refused),
+      T(test_keep_alive),
+      T(test_connection_close),
+      T(test_transport),
+      T(test_server_date),
+      T(test_header_copies_wiped),
   };
   return cmocka_run_group_tests_name("wdr_http", tests, group_setup,
                                      group_teardown);
