@@ -16,7 +16,8 @@
  * last line cut short by a crash is ignored. Runs are stored by workflow name,
  * so reordering the config is harmless; runs of workflows no longer configured
  * are dropped on load. Version 1 (one JSON object) is still read, once, and
- * a file of a newer version is refused and left alone.
+ * a file of a newer version is refused and left alone (the engine then
+ * writes none).
  *
  * The record and snapshot writers and wdr_state_load are pure. The file
  * functions are the only I/O: a snapshot or a new journal replaces the old

@@ -45,6 +45,9 @@ struct wdr_engine_s {
    * header): appends make sense. Not before the first snapshot of a new or
    * rewritten state. */
   bool journal_valid;
+  /* The state on disk is of a newer version: it is left as it is, and the
+   * engine runs without a durable state (nothing is written). */
+  bool memory_only;
   /* The changes not yet saved include some that must survive a power loss
    * (a newly scheduled rerun, a rerun about to leave): the next append
    * ends with an fdatasync. Answers and reads need none: a killed process
@@ -189,8 +192,11 @@ static bool release_changed(wdr_engine_t *e, const wdr_buf_t *snap) {
 
 /* Reads the state into the (empty) policy. A corrupt state is moved aside
  * and the engine starts empty: a bad file must not keep collectd down. A
- * state of a newer version is left alone and the engine does not start:
- * starting empty would overwrite it. Returns 0 or -1. */
+ * state of a newer version is left alone, and the engine starts empty
+ * without writing any state (memory_only): writing would overwrite it, and
+ * refusing to work would leave every failure to the operator. Reruns then
+ * have only VerifyBeforeRerun (on by default) to keep them from runs
+ * WeData already reran, as after a corrupt state. Returns 0 or -1. */
 static int load_state(wdr_engine_t *e, int64_t now_ms) {
   wdr_buf_t snap, journal, next;
   char err[256] = "", jerr[200] = "";
@@ -232,10 +238,13 @@ static int load_state(wdr_engine_t *e, int64_t now_ms) {
   }
   if (lrc == -2) {
     wdr_sink_logf(e->sink, WDR_LOG_ERROR,
-                  "state file \"%s\" is %s: left as it is, and nothing is "
-                  "sent; upgrade the plugin or move the file away",
+                  "state file \"%s\" is %s: left as it is; reruns go on, but "
+                  "nothing is remembered across a restart (no state is "
+                  "written) until the plugin is upgraded or the file is moved "
+                  "away",
                   path, err);
-    status = -1;
+    e->memory_only = true;
+    e->need_snapshot = false;
     goto done;
   }
   if (lrc == 0) {
@@ -529,6 +538,10 @@ static void write_snapshot(wdr_engine_t *e, int64_t now_ms) {
 }
 
 void wdr_engine_save(wdr_engine_t *e, int64_t now_ms, bool snapshot) {
+  if (e->memory_only) {
+    forget_changes(e); /* the change list stays bounded */
+    return;
+  }
   if (snapshot || (e->need_snapshot && now_ms >= e->snapshot_retry_ms)) {
     e->stopping = snapshot;
     write_snapshot(e, now_ms);

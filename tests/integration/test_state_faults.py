@@ -369,12 +369,12 @@ class TestStateFaults(StateCase):
                 self.assert_reruns_go_on(c2)
                 self.assertEqual(c2.stop(), 0)
 
-    def test_85_newer_version_refused_then_moved_away(self):
-        """A state written by a newer plugin (version 3, with its journal)
-        is left untouched and nothing is sent (the plugin's init fails,
-        collectd itself stays up): starting empty would overwrite it.  Once
-        the operator moves the files away, as the ERROR says, reruns go on
-        and the runs WeData already reran are read back, not rerun again."""
+    def test_85_newer_version_left_alone_reruns_go_on(self):
+        """A state written by a newer plugin (version 3, with its journal):
+        one ERROR, the files left untouched (also at stop), and reruns go on
+        without a durable state: a new failure is rerun, the runs WeData
+        already reran are read first and not rerun again. Once the operator
+        moves the files away, the state is written again."""
         folder = self.state_dir("newer")
         state = os.path.join(folder, "wedata.state")
         c1, running, again = self.prime(state)
@@ -388,14 +388,14 @@ class TestStateFaults(StateCase):
         journal = harness.Collectd._read(state + ".journal")
 
         c2 = self.collectd(self.wf(), self.options(StateFile=state))
-        wait_until(lambda: self.errors_with(c2, state, "newer version", "move the file away"),
+        wait_until(lambda: self.errors_with(c2, state, "newer version", "reruns go on"),
                    10, message="an ERROR about the newer version", on_fail=c2.output_tail)
+        self.assert_not_rerun_again(c2, [running, again])
         new = new_run_id()
-        for run_id in (running, again, new):
-            self.fire(c2, run_id)     # collectd answers: it is up
-        self.assert_rerun_count_stays(2, 2.0)
-        self.assertTrue(c2.running())
-        self.assertEqual(c2.stop(), 1)   # its init failed
+        self.fire(c2, new)
+        c2.wait_counters(WF, {"accepted": 1}, timeout=15)
+        self.assertEqual(self.standin.get_run(new).rerun_times, 1)
+        self.assertEqual(c2.stop(), 0)
         self.assertEqual(harness.Collectd._read(state), newer)
         self.assertEqual(harness.Collectd._read(state + ".journal"), journal)
 
@@ -404,10 +404,9 @@ class TestStateFaults(StateCase):
         c3 = self.collectd(self.wf(), self.options(StateFile=state))
         wait_until(lambda: self.info_lines_with(c3, "no state file"), 10,
                    message="started empty", on_fail=c3.output_tail)
-        self.assert_not_rerun_again(c3, [running, again])
-        self.fire(c3, new)
-        c3.wait_counters(WF, {"accepted": 1}, timeout=15)
-        self.assertEqual(self.standin.get_run(new).rerun_times, 1)
+        self.assert_not_rerun_again(c3, [running, again, new])
+        self.assertEqual(c3.stop(), 0)
+        self.assertIn('"version":2', harness.Collectd._read(state).split("\n", 1)[0])
 
 
 class TestSecretsEverywhere(StateCase):

@@ -1172,15 +1172,26 @@ static void test_state_round_trip_and_corrupt(void **state) {
   no_job(T0 + 100 * SEC);
   wdr_engine_destroy(g_e);
 
-  /* A state of a newer version is left alone: no engine, one ERROR. */
+  /* A state of a newer version is left alone: one ERROR, and reruns go on
+   * without any state written (not at stop either). */
   free(g_fake.load_text);
   g_fake.load_text = strdup("{\"version\":3,\"kind\":\"snapshot\"}\n");
+  int saves = g_fake.saves, appends = g_fake.appends;
   g_e = wdr_engine_create(g_cfg, g_metrics, &g_sink, T0 + 3 * SEC);
-  assert_null(g_e);
+  assert_non_null(g_e);
   assert_int_equal(g_fake.moved, 1);
   line_with(WDR_LOG_ERROR, "is written by a newer version of the plugin "
                            "(state version 3, this one reads up to 2): left "
-                           "as it is, and nothing is sent");
+                           "as it is; reruns go on, but nothing is remembered "
+                           "across a restart");
+  signal_at("run-newer", T0 + 3 * SEC);
+  one_job(T0 + 100 * SEC, WDR_JOB_RERUN);
+  wdr_engine_save(g_e, T0 + 101 * SEC, false);
+  wdr_engine_save(g_e, T0 + 102 * SEC, true); /* the one at stop */
+  assert_int_equal(g_fake.saves, saves);
+  assert_int_equal(g_fake.appends, appends);
+  wdr_engine_destroy(g_e);
+  g_e = NULL;
 }
 
 /* A journal record cut short by a crash is ignored; the records before it
