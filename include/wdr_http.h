@@ -79,6 +79,12 @@ void wdr_http_destroy(wdr_http_t *h);
 int wdr_http_post(void *h, const wdr_http_request_t *req,
                   wdr_http_response_t *resp);
 
+/* wdr_http_get: GET url with none of our headers (the CVM metadata
+ * service), the answer into resp (already initialised) as wdr_http_post
+ * does. A handle used for GETs is best kept for them: the next post sets
+ * its options again anyway. Returns 0. */
+int wdr_http_get(wdr_http_t *h, const char *url, wdr_http_response_t *resp);
+
 /* A transport backed by its own wdr_http_t, for one thread: open takes a
  * const wdr_http_options_t * as ctx and returns NULL on failure; close
  * frees both (NULL is fine). They match wdr_runtime_cfg_t's transport

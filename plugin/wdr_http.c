@@ -157,6 +157,35 @@ static CURLcode set_options(wdr_http_t *h, const wdr_http_request_t *req,
   return rc;
 }
 
+/* Fills resp from what curl_easy_perform returned (rc). */
+static void outcome(wdr_http_t *h, CURLcode rc, const sink_t *sink, bool once,
+                    wdr_http_response_t *resp) {
+  long request_size = 0; /* CURLINFO_REQUEST_SIZE is a long */
+  curl_easy_getinfo(h->curl, CURLINFO_REQUEST_SIZE, &request_size);
+  curl_easy_getinfo(h->curl, CURLINFO_TOTAL_TIME, &resp->seconds);
+  resp->request_sent = request_size > 0;
+  if (rc == CURLE_OK) {
+    curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &resp->status);
+    resp->outcome = WDR_HTTP_DONE;
+  } else if (sink->too_large) {
+    curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &resp->status);
+    resp->outcome = WDR_HTTP_TOO_LARGE;
+    snprintf(resp->error, sizeof(resp->error),
+             "response body is larger than %d bytes", WDR_HTTP_BODY_MAX);
+  } else {
+    resp->outcome = WDR_HTTP_NETWORK;
+    /* The refused rewind is ours (refuse_rewind): say what happened, not
+     * curl's "seek callback returned error". */
+    if (rc == CURLE_SEND_FAIL_REWIND && once)
+      snprintf(resp->error, sizeof(resp->error), "%s",
+               "the connection closed after the request was sent, without "
+               "an answer (not sent again)");
+    else
+      snprintf(resp->error, sizeof(resp->error), "%s",
+               h->errbuf[0] != '\0' ? h->errbuf : curl_easy_strerror(rc));
+  }
+}
+
 int wdr_http_post(void *ctx, const wdr_http_request_t *req,
                   wdr_http_response_t *resp) {
   wdr_http_t *h = ctx;
@@ -187,30 +216,7 @@ int wdr_http_post(void *ctx, const wdr_http_request_t *req,
   if (rc == CURLE_OK)
     rc = curl_easy_perform(h->curl);
 
-  long request_size = 0; /* CURLINFO_REQUEST_SIZE is a long */
-  curl_easy_getinfo(h->curl, CURLINFO_REQUEST_SIZE, &request_size);
-  curl_easy_getinfo(h->curl, CURLINFO_TOTAL_TIME, &resp->seconds);
-  resp->request_sent = request_size > 0;
-  if (rc == CURLE_OK) {
-    curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &resp->status);
-    resp->outcome = WDR_HTTP_DONE;
-  } else if (sink.too_large) {
-    curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &resp->status);
-    resp->outcome = WDR_HTTP_TOO_LARGE;
-    snprintf(resp->error, sizeof(resp->error),
-             "response body is larger than %d bytes", WDR_HTTP_BODY_MAX);
-  } else {
-    resp->outcome = WDR_HTTP_NETWORK;
-    /* The refused rewind is ours (refuse_rewind): say what happened, not
-     * curl's "seek callback returned error". */
-    if (rc == CURLE_SEND_FAIL_REWIND && req->once)
-      snprintf(resp->error, sizeof(resp->error), "%s",
-               "the connection closed after the request was sent, without "
-               "an answer (not sent again)");
-    else
-      snprintf(resp->error, sizeof(resp->error), "%s",
-               h->errbuf[0] != '\0' ? h->errbuf : curl_easy_strerror(rc));
-  }
+  outcome(h, rc, &sink, req->once, resp);
   status = 0;
 cleanup:
   /* The handle keeps pointers to these: detach them before they go. */
@@ -244,4 +250,40 @@ void wdr_http_transport_close(void *options, wdr_transport_t *t) {
     return;
   wdr_http_destroy(t->ctx);
   free(t);
+}
+
+int wdr_http_get(wdr_http_t *h, const char *url, wdr_http_response_t *resp) {
+  sink_t sink = {.body = &resp->body, .server_time = &resp->server_time};
+  wdr_buf_reset(&resp->body);
+  resp->server_time = 0;
+  h->errbuf[0] = '\0';
+  CURLcode rc = CURLE_OK;
+#define SET(opt, val)                                                          \
+  if (rc == CURLE_OK)                                                          \
+  rc = curl_easy_setopt(h->curl, opt, val)
+  SET(CURLOPT_URL, url);
+  SET(CURLOPT_PROTOCOLS_STR, "http,https");
+  SET(CURLOPT_NOSIGNAL, 1L);
+  SET(CURLOPT_FOLLOWLOCATION, 0L);
+  SET(CURLOPT_HTTPGET, 1L);
+  SET(CURLOPT_HTTPHEADER, NULL);
+  SET(CURLOPT_USERAGENT, h->user_agent);
+  SET(CURLOPT_TIMEOUT_MS, h->timeout_ms);
+  SET(CURLOPT_CONNECTTIMEOUT_MS, h->timeout_ms);
+  SET(CURLOPT_SSL_VERIFYPEER, h->verify_peer ? 1L : 0L);
+  SET(CURLOPT_SSL_VERIFYHOST, h->verify_peer ? 2L : 0L);
+  if (h->ca_cert != NULL)
+    SET(CURLOPT_CAINFO, h->ca_cert);
+  SET(CURLOPT_WRITEFUNCTION, on_body);
+  SET(CURLOPT_WRITEDATA, &sink);
+  SET(CURLOPT_HEADERFUNCTION, on_header);
+  SET(CURLOPT_HEADERDATA, &sink);
+  SET(CURLOPT_ERRORBUFFER, h->errbuf);
+#undef SET
+  if (rc == CURLE_OK)
+    rc = curl_easy_perform(h->curl);
+  outcome(h, rc, &sink, false, resp);
+  curl_easy_setopt(h->curl, CURLOPT_WRITEDATA, NULL);
+  curl_easy_setopt(h->curl, CURLOPT_HEADERDATA, NULL);
+  return 0;
 }

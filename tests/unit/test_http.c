@@ -633,6 +633,30 @@ static void test_hang_up_on_reused_connection(void **state) {
   }
 }
 
+/* The metadata service is read with GET: no body, none of our headers; and
+ * a POST on the same handle afterwards is a POST again. */
+static void test_get_then_post(void **state) {
+  fixture_t *f = *state;
+  client(f, "ua", WAIT_MS);
+  char url[128];
+  snprintf(url, sizeof(url), "%slatest/meta-data/role", f->url);
+  script(&f->srv, ANSWER_200, "role-a", 6, false);
+  wdr_http_response_free(&f->resp);
+  wdr_http_response_init(&f->resp);
+  assert_int_equal(wdr_http_get(f->h, url, &f->resp), 0);
+  assert_done(&f->resp, 200, "role-a", 6);
+  assert_int_equal(seen_num(&f->srv), 1);
+  assert_string_equal(f->srv.seen[0].line,
+                      "GET /latest/meta-data/role HTTP/1.1");
+  assert_int_equal(f->srv.seen[0].body_len, 0);
+
+  script(&f->srv, ANSWER_200, "ok", 2, false);
+  post(f, f->h, g_api_headers, API_HEADERS_NUM, g_request, LEN(g_request));
+  assert_done(&f->resp, 200, "ok", 2);
+  assert_request(f, 1, g_api_headers, API_HEADERS_NUM, "ua", g_request,
+                 LEN(g_request));
+}
+
 static void test_timeout(void **state) {
   fixture_t *f = *state;
   client(f, "ua", 200);
@@ -837,6 +861,7 @@ int main(void) {
       T(test_transport),
       T(test_server_date),
       T(test_header_copies_wiped),
+      T(test_get_then_post),
   };
   return cmocka_run_group_tests_name("wdr_http", tests, group_setup,
                                      group_teardown);
