@@ -40,7 +40,7 @@ Flat.  collectd's VmRSS and open descriptors (/proc) are sampled every
 plus the start hold.  After it, in every segment: the highest RSS stays
 within RSS_SLACK (10 %, at least 1 MiB) of the first warmed-up segment's;
 the steady descriptor count (the one seen most often) equals that
-segment's, and no sample is more than FD_TRANSIENT above it.
+segment's, and no sample is more than FD_TRANSIENT (7) above it.
 
 Each process lives one simulated minute, so "flat" here says that nothing
 accumulates across restarts.  Within one process RSS also grows with every
@@ -93,10 +93,11 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PAUSE_BEFORE_STOP = 0.3    # the last signals are taken in before a stop
 RSS_SLACK = 0.10
 RSS_SLACK_MIN_KIB = 1024
-# Open for a moment beyond the steady set: a file of each of csv's two
-# write threads, the fold's temporary snapshot and next journal, a
-# connection a worker replaces (one per worker).
-FD_TRANSIENT = 6
+# Open for a moment beyond the steady set: the log file (logfile opens it
+# for each line), a file of each of csv's two write threads, the fold's
+# temporary snapshot and next journal, a connection a worker replaces (one
+# per worker).
+FD_TRANSIENT = 7
 UNIXSOCK_PROBE = 10000     # PUTNOTIFs for the unixsock baseline
 
 # name: (share of the runs, reruns WeData must have executed in the end).
@@ -489,6 +490,10 @@ def main():
         c.start()
         harness.wait_until(lambda: take_log() or inits[0] >= want, timeout=30,
                            message="collectd's initialization", on_fail=c.output_tail)
+        # The plugin's start hold counts from about here.
+        started_at[0] = time.monotonic()
+
+    started_at = [None]
 
     runs_with_follow_ups = [r for r in runs if r.kind in FOLLOW_UPS]
     next_arrival = 0
@@ -500,9 +505,10 @@ def main():
             started = time.monotonic()
             if seg == 0:
                 start()
-            sampler.current = (seg, c.proc.pid, started)
+            sampler.current = (seg, c.proc.pid, started_at[0])
             sender.open()
-            before = {k: v for k, v in answers.items()}
+            with answers_lock:
+                before = dict(answers)
             sent_before = sum(r.signals for r in runs)
             seg_end = t0 + (seg + 1) * seg_len
             quiet_since = None
@@ -553,9 +559,8 @@ def main():
                 t_start = time.monotonic()
                 start()
                 start_s = time.monotonic() - t_start
-            delta = {}
-            for k, v in answers.items():
-                delta[k] = v - before.get(k, 0)
+            with answers_lock:
+                delta = dict((k, v - before.get(k, 0)) for k, v in answers.items())
             standin.clear_requests()    # the record would grow by 50,000 requests
             segments.append({
                 "seg": seg + 1 if not draining else "drain", "kill": kill,
@@ -582,8 +587,8 @@ def main():
     warm_from = STATE_RETENTION + START_HOLD
     per_seg = {}
     for seg, since, rss, fds in sampler.samples:
-        # Before the start hold ends the process is still loading its state
-        # and has not sent anything: not representative.
+        # The first seconds of a process, its start hold (restored work
+        # waits), are left out: the figures compare processes at work.
         if since < START_HOLD + 0.5:
             continue
         per_seg.setdefault(seg, []).append((rss, fds))
@@ -607,8 +612,7 @@ def main():
         fds = sorted(x[1] for x in samples)
         steady = statistics.mode(fds) if fds else None
         fd_text = ("%d/%d" % (steady, fds[-1])) if fds else "-"
-        seg_start = s["end"] - seg_len if s["seg"] != "drain" else None
-        warmed = seg_start is not None and seg_start >= warm_from and samples
+        warmed = s["seg"] != "drain" and i * seg_len >= warm_from and samples
         mark = ""
         if warmed and ref is None:
             ref = (s["seg"], rss_max, steady)
