@@ -318,8 +318,11 @@ wdr_engine_t *wdr_engine_create(const wdr_config_t *cfg, wdr_metrics_t *metrics,
   e->cfg = cfg;
   e->metrics = metrics;
   e->sink = sink;
-  e->next_prune = now_ms + WDR_ENGINE_PRUNE_MS;
   e->hold_until = now_ms + WDR_ENGINE_START_HOLD_MS;
+  /* The first prune when the start hold ends, not a whole prune period
+   * later: a collectd restarted more often than WDR_ENGINE_PRUNE_MS would
+   * otherwise never forget the runs StateRetention is over for. */
+  e->next_prune = e->hold_until;
   wdr_breaker_init(&e->breaker, cfg->breaker_threshold,
                    (int64_t)(cfg->breaker_cooldown * 1000.0));
   wdr_breaker_init(&e->credentials, 1,

@@ -1194,6 +1194,33 @@ static void test_state_round_trip_and_corrupt(void **state) {
   g_e = NULL;
 }
 
+/* Finished runs older than StateRetention are forgotten after a restart
+ * too: the first prune comes when the start hold ends, not a whole prune
+ * period after the start, so that a collectd restarted more often than
+ * that (a crash loop; the soak restarts it every 8 s) still forgets them. */
+static void test_retention_after_restart(void **state) {
+  (void)state;
+  ocb_num(g_root, "StateRetention", 60);
+  start();
+  signal_at(RUN, T0);
+  wdr_job_t job = one_job(T0, WDR_JOB_RERUN);
+  answer(&job, accepted_answer("a"), T0);
+  wdr_engine_save(g_e, T0, false);
+  wdr_engine_destroy(g_e);
+  g_fake.load_text = strdup(g_fake.saved);
+  g_fake.load_journal_text = strdup(g_fake.journal);
+  const int64_t restart = T0 + 61 * SEC;
+  g_e = wdr_engine_create(g_cfg, g_metrics, &g_sink, restart);
+  assert_non_null(g_e);
+  line_with(WDR_LOG_INFO, "restored 1 run(s)");
+  const int64_t hold = restart + WDR_ENGINE_START_HOLD_MS;
+  no_job(hold);
+  /* Forgotten: its next failure is a first attempt again, due at once. */
+  signal_at(RUN, hold + 1);
+  job = one_job(hold + 1, WDR_JOB_RERUN);
+  assert_int_equal(job.run.attempt, 1);
+}
+
 /* A journal record cut short by a crash is ignored; the records before it
  * count. */
 static void test_torn_journal_tail(void **state) {
@@ -1535,6 +1562,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_journal_synced_only_for_reruns,
                                       setup, teardown),
       cmocka_unit_test_setup_teardown(test_torn_journal_tail, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_retention_after_restart, setup,
+                                      teardown),
       cmocka_unit_test_setup_teardown(test_start_empty_discards_next, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_failed_snapshot_retried_later, setup,
