@@ -235,6 +235,73 @@ static int thread_create(pthread_t *t, void *(*fn)(void *), void *arg,
 
 /* --- collectd callbacks -------------------------------------------------- */
 
+/* Everything a failure signal needs, built at config time: collectd
+ * answers PUTNOTIF (and other plugins dispatch notifications) as soon as
+ * their own init is done, which may be before ours (the state load takes a
+ * while); signals of that window wait in the runtime's queue (bounded by
+ * QueueLimit) until the engine thread starts. On failure the caller frees
+ * what was built (free_state). */
+static int wdr_notification_cb(const notification_t *n, user_data_t *ud);
+static void free_state(void);
+
+static int build_intake(void) {
+  sink = (wdr_sink_t){.log = sink_log,
+                      .notify = sink_notify,
+                      .load = sink_load,
+                      .load_journal = sink_load_journal,
+                      .save_journal = sink_save_journal,
+                      .append = sink_append,
+                      .move_aside = sink_move_aside,
+                      .fold_begin = sink_fold_begin,
+                      .append_next = sink_append_next,
+                      .fold_write = sink_fold_write,
+                      .fold_commit = sink_fold_commit,
+                      .fold_abort = sink_fold_abort,
+                      .load_next = sink_load_next,
+                      .discard_next = sink_discard_next};
+  creds =
+      wdr_credstore_create(cfg->secret_id, cfg->secret_key, cfg->session_token);
+  if (creds == NULL) {
+    ERROR(LOG_PREFIX "out of memory, or a credential longer than %d bytes",
+          WDR_CRED_VALUE_MAX - 1);
+    return -1;
+  }
+  if (cfg->cred_file != NULL) {
+    if (wdr_credfile_watch_init(&cred_watch, cfg->cred_file,
+                                cfg->profile ? cfg->profile : "default") != 0) {
+      ERROR(LOG_PREFIX "out of memory");
+      return -1;
+    }
+    cred_watching = true;
+  }
+  workflow_names = calloc(cfg->workflows_num, sizeof(*workflow_names));
+  metrics = wdr_metrics_create(cfg->workflows_num);
+  runtime = wdr_runtime_create(&(wdr_runtime_cfg_t){
+      .cfg = cfg,
+      .log = &sink,
+      .thread_create = thread_create,
+      .transport_open = wdr_http_transport_open,
+      .transport_close = wdr_http_transport_close,
+      .transport_ctx = &http_options,
+      .deliver = deliver_note,
+      .creds = creds,
+      .seed = (uint32_t)now_ms() ^ ((uint32_t)getpid() << 16)});
+  signal_index = wdr_signal_index_create(cfg->workflows, cfg->workflows_num);
+  if (workflow_names == NULL || metrics == NULL || runtime == NULL ||
+      signal_index == NULL) {
+    ERROR(LOG_PREFIX "out of memory");
+    return -1;
+  }
+  for (size_t i = 0; i < cfg->workflows_num; i++)
+    workflow_names[i] = cfg->workflows[i].name;
+  if (plugin_register_notification(WDR_PLUGIN_NAME, wdr_notification_cb,
+                                   NULL) != 0) {
+    ERROR(LOG_PREFIX "cannot register the notification callback");
+    return -1;
+  }
+  return 0;
+}
+
 static const char *env_get(const char *name) { return getenv(name); }
 
 static int wdr_config_cb(oconfig_item_t *ci) {
@@ -261,6 +328,11 @@ static int wdr_config_cb(oconfig_item_t *ci) {
             0)
       cfg->workflows[i].config_digest[0] = '\0'; /* unknown: no release */
     wdr_buf_free(&text, false);
+  }
+  if (build_intake() != 0) {
+    plugin_unregister_notification(WDR_PLUGIN_NAME);
+    free_state();
+    return -1;
   }
   return 0;
 }
@@ -443,20 +515,6 @@ static int wdr_init(void) {
       .verify_peer = cfg->verify_peer,
       .timeout_ms = (long)ceil(cfg->timeout * 1000.0),
       .user_agent = "wedata_rerun/" WDR_VERSION " collectd"};
-  sink = (wdr_sink_t){.log = sink_log,
-                      .notify = sink_notify,
-                      .load = sink_load,
-                      .load_journal = sink_load_journal,
-                      .save_journal = sink_save_journal,
-                      .append = sink_append,
-                      .move_aside = sink_move_aside,
-                      .fold_begin = sink_fold_begin,
-                      .append_next = sink_append_next,
-                      .fold_write = sink_fold_write,
-                      .fold_commit = sink_fold_commit,
-                      .fold_abort = sink_fold_abort,
-                      .load_next = sink_load_next,
-                      .discard_next = sink_discard_next};
   if (asprintf(&journal_path, "%s.journal", cfg->state_file) < 0)
     journal_path = NULL; /* asprintf leaves it undefined */
   if (asprintf(&next_path, "%s.journal.next", cfg->state_file) < 0)
@@ -465,41 +523,6 @@ static int wdr_init(void) {
     ERROR(LOG_PREFIX "out of memory");
     goto fail;
   }
-  creds =
-      wdr_credstore_create(cfg->secret_id, cfg->secret_key, cfg->session_token);
-  if (creds == NULL) {
-    ERROR(LOG_PREFIX "out of memory, or a credential longer than %d bytes",
-          WDR_CRED_VALUE_MAX - 1);
-    goto fail;
-  }
-  if (cfg->cred_file != NULL) {
-    if (wdr_credfile_watch_init(&cred_watch, cfg->cred_file,
-                                cfg->profile ? cfg->profile : "default") != 0) {
-      ERROR(LOG_PREFIX "out of memory");
-      goto fail;
-    }
-    cred_watching = true;
-  }
-  workflow_names = calloc(cfg->workflows_num, sizeof(*workflow_names));
-  metrics = wdr_metrics_create(cfg->workflows_num);
-  runtime = wdr_runtime_create(
-      &(wdr_runtime_cfg_t){.cfg = cfg,
-                           .log = &sink,
-                           .thread_create = thread_create,
-                           .transport_open = wdr_http_transport_open,
-                           .transport_close = wdr_http_transport_close,
-                           .transport_ctx = &http_options,
-                           .deliver = deliver_note,
-                           .creds = creds,
-                           .seed = (uint32_t)now ^ ((uint32_t)getpid() << 16)});
-  signal_index = wdr_signal_index_create(cfg->workflows, cfg->workflows_num);
-  if (workflow_names == NULL || metrics == NULL || runtime == NULL ||
-      signal_index == NULL) {
-    ERROR(LOG_PREFIX "out of memory");
-    goto fail;
-  }
-  for (size_t i = 0; i < cfg->workflows_num; i++)
-    workflow_names[i] = cfg->workflows[i].name;
   engine = wdr_engine_create(cfg, metrics, &sink, now);
   if (engine == NULL) {
     ERROR(LOG_PREFIX "cannot start: out of memory, or the state file was "
@@ -511,14 +534,8 @@ static int wdr_init(void) {
   malloc_trim(0);
   if (wdr_runtime_start(runtime, engine) != 0)
     goto fail; /* the runtime said why */
-  if (plugin_register_notification(WDR_PLUGIN_NAME, wdr_notification_cb,
-                                   NULL) != 0) {
-    ERROR(LOG_PREFIX "cannot register the notification callback");
-    goto fail;
-  }
   if (plugin_register_read(WDR_PLUGIN_NAME, wdr_read_cb) != 0) {
     ERROR(LOG_PREFIX "cannot register the read callback");
-    plugin_unregister_notification(WDR_PLUGIN_NAME);
     goto fail;
   }
   INFO(LOG_PREFIX "watching %zu workflow(s), sending reruns to %s (region "
@@ -528,8 +545,14 @@ static int wdr_init(void) {
        cfg->state_file, cfg->dry_run ? "; DRY RUN: no rerun is sent" : "");
   return 0;
 fail:
+  /* The notification callback is in since the config: signals stop with
+   * the lock taken, and what they queued goes with the runtime. */
   wdr_runtime_stop(runtime);
+  pthread_rwlock_wrlock(&plugin_state_lock);
+  stopping = true;
+  plugin_unregister_notification(WDR_PLUGIN_NAME);
   free_state();
+  pthread_rwlock_unlock(&plugin_state_lock);
   return -1;
 }
 
