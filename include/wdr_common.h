@@ -20,6 +20,9 @@
 #define WDR_ERR_NETWORK "ClientError.NetworkError"
 #define WDR_ERR_HTTP_STATUS "ClientError.HttpStatusCodeError"
 #define WDR_ERR_PARSE_JSON "ClientError.ParseJsonError"
+/* No request left: the credentials (temporary ones, from the CVM role)
+ * expired or were never fetched, and none fresh could be had. */
+#define WDR_ERR_NO_CREDENTIALS "ClientError.CredentialsUnavailable"
 
 /* What a job asks of the API. RERUN: send the rerun. VERIFY: read the run
  * after a request whose fate is unknown. CHECK: read the run before an

@@ -72,7 +72,9 @@ typedef struct {
   char *profile;
   wdr_cred_source_t cred_source;
   wdr_cred_source_t cred_from;
-  char *cred_file; /* the profile file they came from, or NULL */
+  char *cred_file;         /* the profile file they came from, or NULL */
+  char *role_name;         /* RoleName, or NULL: the service names it */
+  char *metadata_endpoint; /* MetadataEndpoint, its default filled in */
   char cred_origin[WDR_CRED_PATH_MAX + 64];
   char cred_warning[WDR_CRED_PATH_MAX + 128];
   char *ca_cert;

@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 typedef enum {
   WDR_CRED_CHAIN = 0, /* not pinned: the first source that has them */
@@ -64,5 +65,25 @@ wdr_cred_status_t wdr_cred_from_profile(const char *text, size_t len,
                                         const char *section, char **id,
                                         char **key, char **token, char *err,
                                         size_t err_size);
+
+/* --- temporary credentials (the CVM role) ------------------------------ */
+
+/* wdr_cred_usable: whether a request may be signed with credentials of
+ * expires_at (epoch s; 0: they do not expire) at now: they must outlast the
+ * request (timeout_s) and a second of clock slack. A set without an id
+ * (none fetched yet) is not. */
+bool wdr_cred_usable(const char *secret_id, int64_t expires_at, int64_t now,
+                     double timeout_s);
+
+/* Renewal starts this long before the credentials expire (the Go and
+ * Python SDKs' 300 s), or half their remaining life when that is shorter,
+ * but never later than usable allows. */
+#define WDR_CRED_RENEW_BEFORE 300
+
+/* wdr_cred_refresh_at: when to fetch again credentials that expire at
+ * expires_at, seen at now: WDR_CRED_RENEW_BEFORE before, or half the time
+ * left when that is less, but at least timeout_s + 2 before they stop being
+ * usable, and never before now + 1. */
+int64_t wdr_cred_refresh_at(int64_t expires_at, int64_t now, double timeout_s);
 
 #endif

@@ -100,6 +100,11 @@ void wdr_metrics_set_clock_offset(wdr_metrics_t *m, double seconds);
  * credentials replaced while collectd runs (a changed profile file). */
 void wdr_metrics_count_refresh(wdr_metrics_t *m);
 
+/* wdr_metrics_set_credentials_expiry: the plugin-wide
+ * gauge-credentials-expires_in, seconds the temporary credentials have
+ * left (emitted once set). */
+void wdr_metrics_set_credentials_expiry(wdr_metrics_t *m, double seconds);
+
 /* One value to dispatch. plugin_instance "" means plugin-wide. */
 typedef struct {
   const char *plugin_instance;

@@ -1,4 +1,5 @@
 #include "wdr_action.h"
+#include "wdr_cred.h"
 
 #include <stdio.h>
 
@@ -93,6 +94,23 @@ void wdr_action_execute(const wdr_job_t *job, const wdr_config_t *cfg,
     snprintf(out->res.response.error_message,
              sizeof(out->res.response.error_message),
              "no action for job kind %d", (int)job->kind);
+    return;
+  }
+  /* Temporary credentials that expire before the request would arrive, or
+   * none fetched yet: nothing leaves, and the engine holds every request
+   * (the credentials' gate) until fresh ones come. */
+  if (cred != NULL &&
+      !wdr_cred_usable(cred->secret_id, cred->expires_at,
+                       now - job->clock_offset_s, cfg->timeout)) {
+    out->rc = 0;
+    snprintf(out->res.response.error_code, sizeof(out->res.response.error_code),
+             "%s", WDR_ERR_NO_CREDENTIALS);
+    snprintf(out->res.response.error_message,
+             sizeof(out->res.response.error_message), "%s",
+             cred->secret_id[0] == '\0'
+                 ? "no credentials from the CVM role yet"
+                 : "the temporary credentials expire before the request "
+                   "would arrive, and no fresh ones could be fetched");
     return;
   }
   wdr_api_endpoint_t ep = {.url = cfg->url,

@@ -66,7 +66,8 @@ bool wdr_answer_is_throttle(const wdr_api_result_t *res) {
 bool wdr_answer_code_is_credentials(const char *code) {
   return code != NULL && strcmp(code, "AuthFailure.SignatureExpire") != 0 &&
          (code_is(code, "AuthFailure") ||
-          code_is(code, "UnauthorizedOperation"));
+          code_is(code, "UnauthorizedOperation") ||
+          strcmp(code, WDR_ERR_NO_CREDENTIALS) == 0);
 }
 
 bool wdr_answer_is_outage(const wdr_api_result_t *res) {

@@ -1,6 +1,7 @@
 #include "wdr_config.h"
 #include "wdr_credfile.h"
 #include "wdr_ini.h"
+#include "wdr_metadata.h"
 
 #include "collectd/core/daemon/plugin.h" /* NOTIF_* severities */
 
@@ -88,14 +89,24 @@ static const opt_t plugin_opts[] = {
     {.key = "CredentialSource",
      .kind = OPT_STRING,
      .offset = PLUGIN_FIELD(credential_source),
-     .meaning = "`config`, `env` or `profile`: that source only; when not "
-                "given, the first of them that has credentials (`cvm-role` "
-                "is not in this version)"},
+     .meaning = "`config`, `env`, `profile` or `cvm-role`: that source only; "
+                "when not given, the first of them that has credentials"},
     {.key = "Profile",
      .kind = OPT_STRING,
      .offset = PLUGIN_FIELD(profile),
      .def_text = "default",
      .meaning = "section of the profile file to read"},
+    {.key = "RoleName",
+     .kind = OPT_STRING,
+     .offset = PLUGIN_FIELD(role_name),
+     .meaning = "the CVM role to take credentials of; when not given, the "
+                "one the metadata service names"},
+    {.key = "MetadataEndpoint",
+     .kind = OPT_STRING,
+     .offset = PLUGIN_FIELD(metadata_endpoint),
+     .def_text = WDR_METADATA_DEFAULT_ENDPOINT,
+     .meaning = "the CVM metadata service: scheme, host and port only (the "
+                "paths are fixed)"},
     {.key = "CACert",
      .kind = OPT_STRING,
      .offset = PLUGIN_FIELD(ca_cert),
@@ -794,6 +805,37 @@ static int from_profile(ctx_t *c, wdr_config_t *cfg, wdr_getenv_fn get_env,
   return 1;
 }
 
+/* MetadataEndpoint: http:// or https://, a host, an optional port; no path
+ * (the paths are fixed), no user part. */
+static int check_metadata(ctx_t *c, wdr_config_t *cfg) {
+  if (cfg->metadata_endpoint == NULL &&
+      (cfg->metadata_endpoint = strdup(WDR_METADATA_DEFAULT_ENDPOINT)) == NULL)
+    return fail(c, "out of memory");
+  const char *e = cfg->metadata_endpoint;
+  const char *rest = strncmp(e, "http://", 7) == 0    ? e + 7
+                     : strncmp(e, "https://", 8) == 0 ? e + 8
+                                                      : NULL;
+  if (rest == NULL || rest[0] == '\0' || rest[0] == ':' ||
+      strpbrk(rest, "/?#@ \\") != NULL)
+    return fail(c,
+                "option \"MetadataEndpoint\": \"%s\" is not http:// or "
+                "https:// with a host and an optional port (no path)",
+                e);
+  return 0;
+}
+
+/* Step 4: the CVM role; its credentials come at init, from the metadata
+ * service. */
+static int from_role(wdr_config_t *cfg) {
+  cfg->cred_from = WDR_CRED_CVM_ROLE;
+  snprintf(cfg->cred_origin, sizeof(cfg->cred_origin),
+           "the CVM role %s%s%s (metadata service %s)",
+           cfg->role_name != NULL ? "\"" : "",
+           cfg->role_name != NULL ? cfg->role_name : "the service names",
+           cfg->role_name != NULL ? "\"" : "", cfg->metadata_endpoint);
+  return 0;
+}
+
 /* The credential chain (wdr_cred.h): the config, then the environment,
  * then the profile file; the first that has credentials wins, or the one
  * CredentialSource names. A source given in part (a SecretId without a
@@ -809,10 +851,10 @@ static int resolve_credentials(ctx_t *c, wdr_config_t *cfg,
                 "profile or cvm-role",
                 cfg->credential_source);
   cfg->cred_source = want;
+  if (check_metadata(c, cfg) != 0)
+    return -1;
   if (want == WDR_CRED_CVM_ROLE)
-    return fail(c, "option \"CredentialSource\": \"cvm-role\" (the CVM "
-                   "instance role) is not supported by this version yet; use "
-                   "config, env or profile");
+    return from_role(cfg);
   bool in_config = cfg->secret_id != NULL || cfg->secret_key != NULL ||
                    cfg->secret_key_file != NULL || cfg->session_token != NULL;
   if (want != WDR_CRED_CHAIN && want != WDR_CRED_CONFIG && in_config)
@@ -876,11 +918,14 @@ static int resolve_credentials(ctx_t *c, wdr_config_t *cfg,
                 "CredentialSource \"profile\", but no profile file has a "
                 "section [%s] (looked at %s)",
                 section, looked);
-  return fail(c,
-              "no credentials: no SecretId in the config, "
-              "TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY not set, and "
-              "no profile file with a section [%s] (looked at %s)",
-              section, looked);
+  /* The last step: fetched at init and renewed while collectd runs. */
+  from_role(cfg);
+  snprintf(cfg->cred_origin + strlen(cfg->cred_origin),
+           sizeof(cfg->cred_origin) - strlen(cfg->cred_origin),
+           "; nothing in the config, the environment or a profile file "
+           "[%s] (looked at %s)",
+           section, looked);
+  return 0;
 }
 
 /* A key with white space or control characters would sign correctly here
@@ -970,9 +1015,10 @@ static int validate_plugin(ctx_t *c, wdr_config_t *cfg, wdr_getenv_fn get_env,
 
   if (resolve_credentials(c, cfg, get_env) != 0)
     return -1;
-  if (!token_ok(cfg->secret_id))
+  /* (The CVM role's come later, checked by wdr_metadata.) */
+  if (cfg->cred_from != WDR_CRED_CVM_ROLE && !token_ok(cfg->secret_id))
     return fail(c, "the SecretId contains white space or control characters");
-  if (!token_ok(cfg->secret_key))
+  if (cfg->cred_from != WDR_CRED_CVM_ROLE && !token_ok(cfg->secret_key))
     return fail(c, "the SecretKey contains white space or control characters");
   if (cfg->session_token != NULL && !token_ok(cfg->session_token))
     return fail(c, "the SessionToken contains white space or control "
@@ -1102,6 +1148,8 @@ void wdr_config_free(wdr_config_t *cfg) {
   free(cfg->credential_source);
   free(cfg->profile);
   free(cfg->cred_file);
+  free(cfg->role_name);
+  free(cfg->metadata_endpoint);
   free(cfg->ca_cert);
   free(cfg->language);
   free(cfg->state_file);

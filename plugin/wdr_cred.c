@@ -55,6 +55,26 @@ wdr_cred_profile_paths(const char *(*get_env)(const char *name),
   return n;
 }
 
+bool wdr_cred_usable(const char *secret_id, int64_t expires_at, int64_t now,
+                     double timeout_s) {
+  if (secret_id == NULL || secret_id[0] == '\0')
+    return false;
+  return expires_at == 0 || (double)(expires_at - now) > timeout_s + 1.0;
+}
+
+int64_t wdr_cred_refresh_at(int64_t expires_at, int64_t now, double timeout_s) {
+  int64_t left = expires_at - now;
+  int64_t margin =
+      left / 2 < WDR_CRED_RENEW_BEFORE ? left / 2 : WDR_CRED_RENEW_BEFORE;
+  /* Fetched before they stop being usable (wdr_cred_usable), with a
+   * second for the fetch itself. */
+  int64_t least = (int64_t)timeout_s + 3;
+  if (margin < least)
+    margin = least;
+  int64_t at = expires_at - margin;
+  return at > now + 1 ? at : now + 1;
+}
+
 wdr_cred_status_t wdr_cred_from_profile(const char *text, size_t len,
                                         const char *section, char **id,
                                         char **key, char **token, char *err,

@@ -110,7 +110,7 @@ wdr_credfile_outcome_t wdr_credfile_reload(wdr_credfile_watch_t *w,
              "profile file \"%s\", section [%s]: a value contains white space "
              "or control characters",
              w->path, w->section);
-  else if (wdr_credstore_set(store, id, key, token) != 0)
+  else if (wdr_credstore_set(store, id, key, token, 0) != 0)
     snprintf(err, err_size,
              "profile file \"%s\", section [%s]: a value is too long", w->path,
              w->section);

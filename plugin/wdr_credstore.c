@@ -34,21 +34,24 @@ wdr_credstore_t *wdr_credstore_create(const char *id, const char *key,
   wdr_credstore_t *s = calloc(1, sizeof(*s));
   if (s == NULL)
     return NULL;
-  if (put(&s->now, id, key, token) != 0) {
+  bool empty = id == NULL && key == NULL && token == NULL;
+  if (!empty && put(&s->now, id, key, token) != 0) {
     free(s);
     return NULL;
   }
-  s->now.version = 1;
+  s->now.version = empty ? 0 : 1;
   pthread_mutex_init(&s->lock, NULL);
   return s;
 }
 
 int wdr_credstore_set(wdr_credstore_t *s, const char *id, const char *key,
-                      const char *token) {
+                      const char *token, int64_t expires_at) {
   pthread_mutex_lock(&s->lock);
   uint64_t version = s->now.version;
   int rc = put(&s->now, id, key, token);
   s->now.version = rc == 0 ? version + 1 : version;
+  if (rc == 0)
+    s->now.expires_at = expires_at;
   pthread_mutex_unlock(&s->lock);
   return rc;
 }
@@ -60,7 +63,15 @@ void wdr_credstore_get(wdr_credstore_t *s, wdr_cred_snapshot_t *out) {
   strcpy(out->secret_key, s->now.secret_key);
   strcpy(out->token, s->now.token);
   out->version = s->now.version;
+  out->expires_at = s->now.expires_at;
   pthread_mutex_unlock(&s->lock);
+}
+
+int64_t wdr_credstore_expires_at(wdr_credstore_t *s) {
+  pthread_mutex_lock(&s->lock);
+  int64_t at = s->now.expires_at;
+  pthread_mutex_unlock(&s->lock);
+  return at;
 }
 
 void wdr_cred_snapshot_wipe(wdr_cred_snapshot_t *snap) {

@@ -714,7 +714,15 @@ static void record_credentials(wdr_engine_t *e, wdr_api_class_t cls, bool clean,
     return;
   wdr_metrics_set_credentials(e->metrics, change < 0);
   char text[1024];
-  if (change > 0) {
+  if (change > 0 && strcmp(r->error_code, WDR_ERR_NO_CREDENTIALS) == 0) {
+    snprintf(text, sizeof(text),
+             "No usable credentials: %s: %s. No request goes out but one "
+             "probe every %g s (BreakerCooldown); every pending rerun is "
+             "kept and goes out once there are. Check the CVM role and the "
+             "metadata service (see the log).",
+             r->error_code, r->error_message, e->cfg->breaker_cooldown);
+    wdr_sink_logf(e->sink, WDR_LOG_ERROR, "%s", text);
+  } else if (change > 0) {
     snprintf(text, sizeof(text),
              "WeData rejected the credentials: %s: %s. No request goes out "
              "but one probe every %g s (BreakerCooldown); every pending "

@@ -40,6 +40,8 @@ struct wdr_metrics_s {
   bool clock_set;
   double clock_offset;
   uint64_t credential_refreshes;
+  bool expiry_set;
+  double expires_in;
 };
 
 static const char *const counter_names[WDR_CNT_NUM] = {
@@ -197,6 +199,13 @@ void wdr_metrics_count_refresh(wdr_metrics_t *m) {
   pthread_mutex_unlock(&m->lock);
 }
 
+void wdr_metrics_set_credentials_expiry(wdr_metrics_t *m, double seconds) {
+  pthread_mutex_lock(&m->lock);
+  m->expiry_set = true;
+  m->expires_in = seconds;
+  pthread_mutex_unlock(&m->lock);
+}
+
 void wdr_metrics_set_rate(wdr_metrics_t *m, double rate) {
   pthread_mutex_lock(&m->lock);
   m->rate = rate;
@@ -257,6 +266,8 @@ void wdr_metrics_emit(wdr_metrics_t *m, char *const *names, size_t queue_length,
   bool clock_set = m->clock_set;
   double clock_offset = m->clock_offset;
   uint64_t refreshes = m->credential_refreshes;
+  bool expiry_set = m->expiry_set;
+  double expires_in = m->expires_in;
   pthread_mutex_unlock(&m->lock);
   emit(ctx, &(wdr_metric_t){.plugin_instance = "",
                             .type = "queue_length",
@@ -282,4 +293,9 @@ void wdr_metrics_emit(wdr_metrics_t *m, char *const *names, size_t queue_length,
                               .type_instance = "clock_offset",
                               .gauge = clock_offset});
   emit_derive(emit, ctx, "", "credential_refreshes", refreshes);
+  if (expiry_set)
+    emit(ctx, &(wdr_metric_t){.plugin_instance = "",
+                              .type = "gauge",
+                              .type_instance = "credentials-expires_in",
+                              .gauge = expires_in});
 }

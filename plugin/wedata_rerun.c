@@ -25,7 +25,10 @@
 #include "collectd/core/utils/common/common.h"
 
 #include "wdr_config.h"
+#include "wdr_cred.h"
 #include "wdr_credfile.h"
+#include "wdr_credrefresh.h"
+#include "wdr_credrole.h"
 #include "wdr_credstore.h"
 #include "wdr_crypto.h"
 #include "wdr_engine.h"
@@ -53,6 +56,13 @@ static wdr_runtime_t *runtime;
 static wdr_credstore_t *creds;
 static wdr_credfile_watch_t cred_watch;
 static bool cred_watching;
+/* The CVM role: the metadata service's fetcher and the thread that renews
+ * the credentials (their reports come on that thread). */
+static wdr_credrole_t *role_fetcher;
+static wdr_credrefresh_t *refresher;
+static wdr_credrefresh_cfg_t refresh_cfg;
+static wdr_loglimit_t limit_refresh;
+static bool role_ok; /* the last fetch worked; the refresher's thread */
 static wdr_signal_index_t *signal_index;
 static char **workflow_names; /* cfg's names, borrowed */
 static bool stopping;
@@ -259,8 +269,10 @@ static int build_intake(void) {
                       .fold_abort = sink_fold_abort,
                       .load_next = sink_load_next,
                       .discard_next = sink_discard_next};
-  creds =
-      wdr_credstore_create(cfg->secret_id, cfg->secret_key, cfg->session_token);
+  creds = cfg->cred_from == WDR_CRED_CVM_ROLE
+              ? wdr_credstore_create(NULL, NULL, NULL) /* filled at init */
+              : wdr_credstore_create(cfg->secret_id, cfg->secret_key,
+                                     cfg->session_token);
   if (creds == NULL) {
     ERROR(LOG_PREFIX "out of memory, or a credential longer than %d bytes",
           WDR_CRED_VALUE_MAX - 1);
@@ -427,6 +439,11 @@ static int wdr_read_cb(void) {
   pthread_rwlock_rdlock(&plugin_state_lock);
   if (!stopping && cred_watching)
     reload_credentials();
+  int64_t expires_at =
+      !stopping && creds != NULL ? wdr_credstore_expires_at(creds) : 0;
+  if (expires_at > 0 && metrics != NULL)
+    wdr_metrics_set_credentials_expiry(metrics,
+                                       (double)(expires_at - time(NULL)));
   if (!stopping && metrics != NULL && runtime != NULL)
     wdr_metrics_emit(metrics, workflow_names, wdr_runtime_queued(runtime),
                      dispatch_metric, NULL);
@@ -439,11 +456,77 @@ static int wdr_read_cb(void) {
 /* Frees everything init built; no thread of ours may be running, and no
  * collectd callback may be using it (the caller holds the write lock, or
  * the callbacks were never registered). */
+/* The refresher's report, on its thread: say when the role's credentials
+ * come (the first time, and after failures), and why they do not. */
+static void role_report(void *ctx, bool ok, int64_t expires_at, const char *err,
+                        int failures) {
+  (void)ctx;
+  uint64_t held = 0;
+  if (ok) {
+    wdr_metrics_count_refresh(metrics);
+    if (!role_ok)
+      INFO(LOG_PREFIX "credentials of the CVM role \"%s\" fetched from %s; "
+                      "they expire in %lld s and are renewed before",
+           wdr_credrole_role(role_fetcher), cfg->metadata_endpoint,
+           (long long)(expires_at - (int64_t)time(NULL)));
+  } else if (wdr_loglimit_allow(&limit_refresh, (int64_t)time(NULL), &held)) {
+    int64_t left = wdr_credstore_expires_at(creds) - (int64_t)time(NULL);
+    if (wdr_credstore_expires_at(creds) == 0)
+      ERROR(LOG_PREFIX "no credentials from the CVM role yet: %s (try %d; "
+                       "no request goes out until they come; %" PRIu64
+                       " more such messages held back)",
+            err, failures, held);
+    else
+      WARNING(LOG_PREFIX "cannot renew the CVM role's credentials: %s (try "
+                         "%d); the current ones stay in use for %lld s "
+                         "more (%" PRIu64 " more such messages held back)",
+              err, failures, (long long)(left > 0 ? left : 0), held);
+  }
+  role_ok = ok;
+}
+
+static int role_fetch(void *ctx, wdr_metadata_creds_t *out, char *err,
+                      size_t err_size) {
+  return wdr_credrole_fetch(ctx, out, err, err_size);
+}
+
+/* The CVM role: the first set now (bounded by Timeout; a failure is not
+ * fatal: requests wait for it), then the refresher. */
+static int start_role(void) {
+  role_fetcher = wdr_credrole_create(cfg->metadata_endpoint, cfg->role_name,
+                                     (long)ceil(cfg->timeout * 1000.0));
+  if (role_fetcher == NULL) {
+    ERROR(LOG_PREFIX "out of memory");
+    return -1;
+  }
+  refresh_cfg = (wdr_credrefresh_cfg_t){.store = creds,
+                                        .fetch = role_fetch,
+                                        .fetch_ctx = role_fetcher,
+                                        .report = role_report,
+                                        .timeout_s = cfg->timeout,
+                                        .thread_create = thread_create,
+                                        .seed = (uint32_t)getpid()};
+  int64_t expires_at = 0, now = (int64_t)time(NULL);
+  int64_t first = wdr_credrefresh_fetch_now(&refresh_cfg, &expires_at) == 0
+                      ? wdr_cred_refresh_at(expires_at, now, cfg->timeout)
+                      : now + 1;
+  refresher = wdr_credrefresh_start(&refresh_cfg, first);
+  if (refresher == NULL) {
+    ERROR(LOG_PREFIX "cannot start the thread that renews the CVM role's "
+                     "credentials");
+    return -1;
+  }
+  return 0;
+}
+
 static void free_state(void) {
   wdr_runtime_destroy(runtime);
   runtime = NULL;
   wdr_credstore_destroy(creds);
   creds = NULL;
+  wdr_credrole_destroy(role_fetcher);
+  role_fetcher = NULL;
+  role_ok = false;
   if (cred_watching)
     wdr_credfile_watch_free(&cred_watch);
   cred_watching = false;
@@ -532,6 +615,8 @@ static int wdr_init(void) {
   /* The load's temporary memory (the file's text, a JSON tree per line) is
    * free again: give its pages back, or collectd's RSS keeps them. */
   malloc_trim(0);
+  if (cfg->cred_from == WDR_CRED_CVM_ROLE && start_role() != 0)
+    goto fail;
   if (wdr_runtime_start(runtime, engine) != 0)
     goto fail; /* the runtime said why */
   if (plugin_register_read(WDR_PLUGIN_NAME, wdr_read_cb) != 0) {
@@ -547,6 +632,8 @@ static int wdr_init(void) {
 fail:
   /* The notification callback is in since the config: signals stop with
    * the lock taken, and what they queued goes with the runtime. */
+  wdr_credrefresh_stop(refresher);
+  refresher = NULL;
   wdr_runtime_stop(runtime);
   pthread_rwlock_wrlock(&plugin_state_lock);
   stopping = true;
@@ -558,7 +645,10 @@ fail:
 
 static int wdr_shutdown(void) {
   /* Without the lock: a worker in the middle of a request finishes it (at
-   * most Timeout), and the engine thread records its outcome. */
+   * most Timeout), and the engine thread records its outcome; so does a
+   * fetch of the refresher. */
+  wdr_credrefresh_stop(refresher);
+  refresher = NULL;
   wdr_runtime_stop(runtime);
   pthread_rwlock_wrlock(&plugin_state_lock);
   stopping = true;

@@ -970,6 +970,36 @@ class TestCredentials(PluginTestCase):
         self.assertEqual(signed_by(new_run_id()), new_id)
         c.wait_counters(WF, {"accepted": 3, "failed": 0})
 
+    def test_07g_no_source_ends_at_the_cvm_role(self):
+        """Nothing in the config, the environment or a profile file: the
+        chain ends at the CVM role, whose metadata service (here a port
+        nothing listens on) does not answer. collectd runs; the log says
+        where it looked and why there are no credentials; a failure is held
+        (nothing sent, the credentials gate closed), not dropped."""
+        port = free_port()
+        c = self.collectd(options=self.options(
+            SecretId=None, SecretKey=None, BreakerCooldown=1,
+            MetadataEndpoint="http://127.0.0.1:%d" % port))
+        self.assertTrue(c.log_messages("info", "credentials from the CVM role the service "
+                                       "names (metadata service http://127.0.0.1:%d); "
+                                       "nothing in the config, the environment or a "
+                                       "profile file [default]" % port), c.output_tail())
+        wait_until(lambda: c.plugin_errors() and [
+            e for e in c.plugin_errors() if "no credentials from the CVM role yet: the "
+            "metadata service (http://127.0.0.1:%d/latest/meta-data/cam/security-"
+            "credentials/) did not answer" % port in e], 10,
+            message="the ERROR about the metadata service", on_fail=c.output_tail)
+        run_id = new_run_id()
+        self.fire(c, run_id)
+        note = self.sink.wait_for(1, timeout=15, plugin="wedata_rerun", type="credentials")[0]
+        self.assertEqual(note.severity, "FAILURE")
+        self.assertEqual(note.meta.get("ErrorCode"), "ClientError.CredentialsUnavailable")
+        wait_until(lambda: c.gauge("credentials_ok") == 0, 5, message="credentials_ok 0")
+        self.wait_at_least(c, WF, "held", 1)
+        c.wait_counters(WF, {"accepted": 0, "retries": 0, "skipped-permanent_error": 0})
+        self.assertEqual(self.standin.count(), 0)
+        self.assertTrue(c.running())
+
     def test_07e_credential_chain_errors(self):
         """Each broken source stops collectd with one line naming it."""
         named = os.path.join(self.tmp, "no-such-profile")
@@ -982,11 +1012,10 @@ class TestCredentials(PluginTestCase):
             ("named profile file missing", self.options(SecretId=None, SecretKey=None),
              {"TENCENTCLOUD_CREDENTIALS_FILE": named},
              'profile file "%s" cannot be read: No such file or directory' % named),
-            ("nothing at all", self.options(SecretId=None, SecretKey=None), {},
-             "no credentials: no SecretId in the config"),
-            ("cvm-role", self.options(SecretId=None, SecretKey=None,
-                                      CredentialSource="cvm-role"), {},
-             "is not supported by this version yet"),
+            ("MetadataEndpoint with a path",
+             self.options(SecretId=None, SecretKey=None,
+                          MetadataEndpoint="http://127.0.0.1:1/latest"), {},
+             'option "MetadataEndpoint": "http://127.0.0.1:1/latest" is not'),
         ]
         for label, options, env, text in cases:
             with self.subTest(label):

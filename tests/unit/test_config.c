@@ -595,16 +595,19 @@ static void test_credentials_from_profile(void **state) {
   assert_string_equal(c->secret_id, "AKIDprof");
   g_env_id = g_env_key = NULL;
 
-  /* A section that is not there. */
+  /* A section that is not there: the last step, the CVM role. */
   start_no_creds_region();
   ocb_str(g_root, "Profile", "missing");
+  c = parse_ok(fake_env);
+  assert_int_equal(c->cred_from, WDR_CRED_CVM_ROLE);
+  assert_null(c->secret_id);
   snprintf(want, sizeof(want),
-           P ": no credentials: no SecretId in the config, "
-             "TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY not set, and "
-             "no profile file with a section [missing] (looked at "
-             "%s/.tencentcloud/credentials, /etc/tencentcloud/credentials)",
+           "the CVM role the service names (metadata service "
+           "http://metadata.tencentyun.com); nothing in the config, the "
+           "environment or a profile file [missing] (looked at "
+           "%s/.tencentcloud/credentials, /etc/tencentcloud/credentials)",
            g_env_home);
-  expect_error(want);
+  assert_string_equal(c->cred_origin, want);
   start_no_creds_region();
   ocb_str(g_root, "Profile", "missing");
   ocb_str(g_root, "CredentialSource", "profile");
@@ -658,11 +661,38 @@ static void test_credential_source_option(void **state) {
   ocb_str(g_root, "CredentialSource", "vault");
   expect_error(P ": option \"CredentialSource\": \"vault\" is not config, "
                  "env, profile or cvm-role");
+  /* The CVM role, pinned, with a role and a local metadata service. */
+  g_env_id = "AKIDenv"; /* not looked at */
+  g_env_key = "keyenv";
   start_no_creds_region();
   ocb_str(g_root, "CredentialSource", "cvm-role");
-  expect_error(P ": option \"CredentialSource\": \"cvm-role\" (the CVM "
-                 "instance role) is not supported by this version yet; use "
-                 "config, env or profile");
+  ocb_str(g_root, "RoleName", "wedata-role");
+  ocb_str(g_root, "MetadataEndpoint", "http://127.0.0.1:8080");
+  const wdr_config_t *role = parse_ok(fake_env);
+  assert_int_equal(role->cred_from, WDR_CRED_CVM_ROLE);
+  assert_null(role->secret_id);
+  assert_string_equal(role->role_name, "wedata-role");
+  assert_string_equal(role->cred_origin,
+                      "the CVM role \"wedata-role\" (metadata service "
+                      "http://127.0.0.1:8080)");
+  g_env_id = g_env_key = NULL;
+  const char *bad[] = {"metadata.tencentyun.com",
+                       "ftp://x",
+                       "http://",
+                       "http://host/latest",
+                       "http://u@host",
+                       "http://:80",
+                       "http://host?x"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+    start_no_creds_region();
+    ocb_str(g_root, "MetadataEndpoint", bad[i]);
+    char want[256];
+    snprintf(want, sizeof(want),
+             P ": option \"MetadataEndpoint\": \"%s\" is not http:// or "
+               "https:// with a host and an optional port (no path)",
+             bad[i]);
+    expect_error(want);
+  }
   start_valid();
   ocb_str(g_root, "CredentialSource", "env");
   expect_error(P ": CredentialSource \"env\", but the config sets SecretId, "

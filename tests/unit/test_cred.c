@@ -101,11 +101,45 @@ static void test_from_profile(void **state) {
   assert_string_equal(err, "line 2 in [default]: not 'key = value'");
 }
 
+static void test_usable(void **state) {
+  (void)state;
+  assert_true(wdr_cred_usable("AKID", 0, 1000, 10)); /* never expire */
+  assert_false(wdr_cred_usable("", 0, 1000, 10));    /* none yet */
+  assert_false(wdr_cred_usable(NULL, 0, 1000, 10));
+  assert_true(wdr_cred_usable("AKID", 1012, 1000, 10));  /* 12 s > 11 */
+  assert_false(wdr_cred_usable("AKID", 1011, 1000, 10)); /* would expire */
+  assert_false(wdr_cred_usable("AKID", 900, 1000, 10));  /* expired */
+}
+
+/* The schedule with a clock that only the test moves. */
+static void test_refresh_schedule(void **state) {
+  (void)state;
+  /* A two-hour role: 300 s before, as the SDKs do. */
+  assert_int_equal(wdr_cred_refresh_at(1000 + 7200, 1000, 10), 1000 + 6900);
+  /* 20-second test credentials: half their life... */
+  assert_int_equal(wdr_cred_refresh_at(1020, 1000, 3), 1010);
+  /* ...but always early enough to outlast a request. */
+  assert_int_equal(wdr_cred_refresh_at(1020, 1000, 10), 1007);
+  /* Seen late (the service gave the same set again): soon, never now. */
+  assert_int_equal(wdr_cred_refresh_at(1020, 1015, 3), 1016);
+  assert_int_equal(wdr_cred_refresh_at(1020, 1030, 3), 1031);
+  /* Each planned refresh comes while the set is still usable. */
+  for (int64_t life = 5; life <= 7200; life += 5)
+    for (double timeout = 1; timeout <= 30; timeout += 7) {
+      int64_t at = wdr_cred_refresh_at(1000 + life, 1000, timeout);
+      assert_true(at >= 1001);
+      if (life > 2 * (timeout + 3) + 2)
+        assert_true(wdr_cred_usable("AKID", 1000 + life, at, timeout));
+    }
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_source_names),
       cmocka_unit_test(test_profile_paths),
       cmocka_unit_test(test_from_profile),
+      cmocka_unit_test(test_usable),
+      cmocka_unit_test(test_refresh_schedule),
   };
   return cmocka_run_group_tests_name("wdr_cred", tests, NULL, NULL);
 }

@@ -58,6 +58,13 @@ static void test_zero_counters_emitted(void **state) {
   capture_t again = {.n = 0};
   wdr_metrics_emit(m, names, 0, capture, &again);
   assert_int_equal(derive_of(&again, "/derive-credential_refreshes"), 2);
+  assert_null(find(&again, "/gauge-credentials-expires_in"));
+  wdr_metrics_set_credentials_expiry(m, 1234.0);
+  capture_t third = {.n = 0};
+  wdr_metrics_emit(m, names, 0, capture, &third);
+  const seen_t *e = find(&third, "/gauge-credentials-expires_in");
+  assert_non_null(e);
+  assert_true(e->gauge == 1234.0);
   assert_null(find(&c, "/gauge-rate_limit-current"));
   assert_null(find(&c, "hourly/duration-time_to_recover"));
   const char *want[] = {"signals",
