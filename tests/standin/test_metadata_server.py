@@ -270,6 +270,8 @@ class StandinTest(Served):
         self.assertEqual([r.auth_code for r in refused], ["AuthFailure.TokenFailure"] * 2)
         self.assertIn("expired", refused[1].auth_message)
         self.assertGreaterEqual(refused[1].received_at, doc["ExpiredTime"])
+        self.assertEqual([r.secret_id for r in self.standin.requests()],
+                         [doc["TmpSecretId"]] * 3 + [fresh["TmpSecretId"]])
         self.assertEqual(self.standin.get_run("meta-1").rerun_times, 2)
 
     def test_rotated_credential_overlaps(self):

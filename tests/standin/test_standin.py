@@ -532,6 +532,7 @@ class ServerTest(unittest.TestCase):
         self.assertIn("expired", expired.auth_message)
         self.assertGreaterEqual(expired.received_at, cred.expires_at)
         self.assertEqual(self.standin.auth_failures(), [forged, expired])
+        self.assertEqual([r.secret_id for r in (ok_rec, forged, expired)], [sid] * 3)
         self.assertEqual(self.standin.auth_failures("AuthFailure.TokenFailure"),
                          [forged, expired])
         self.assertEqual(self.standin.auth_failures("AuthFailure.SignatureFailure"), [])

@@ -778,6 +778,7 @@ class RequestRecord:
         self.action = None
         self.execution_id = None
         self.signature_ok = None
+        self.secret_id = None             # SecretId of the Authorization header
         self.auth_code = None             # error code of a failed auth check
         self.auth_message = None
         self.answer = None                # description of the scripted answer
@@ -819,7 +820,8 @@ class RequestRecord:
             "headers": [[k, v] for k, v in self.headers],
             "body": self.raw_body.decode("utf-8", errors="replace"),
             "action": self.action, "execution_id": self.execution_id,
-            "signature_ok": self.signature_ok, "auth_code": self.auth_code,
+            "signature_ok": self.signature_ok, "secret_id": self.secret_id,
+            "auth_code": self.auth_code,
             "answer": self.answer, "status": self.status,
             "error_code": self.error_code, "async_id": self.async_id,
             "asked_async_id": self.asked_async_id,
@@ -1718,6 +1720,9 @@ class WeDataStandin(_Served):
                              now=record.received_at + self.clock_skew,
                              max_skew=self.max_skew)
         record.signature_ok = verdict.ok
+        # Which credential signed it, accepted or not: with rotating
+        # temporary credentials the tests match it to the one issued.
+        record.secret_id = verdict.secret_id
         if not verdict.ok:
             record.auth_code = verdict.code
             record.auth_message = verdict.message
