@@ -9,8 +9,8 @@ service (http://metadata.tencentyun.com).  It answers:
 * ``GET /latest/meta-data/cam/security-credentials/<role>``: the role's
   temporary credentials::
 
-      {"TmpSecretId": "AKID...", "TmpSecretKey": "...", "ExpiredTime": 1764670000,
-       "Expiration": "2026-12-02T10:06:40Z", "Token": "...", "Code": "Success"}
+      {"TmpSecretId": "AKID...", "TmpSecretKey": "...", "ExpiredTime": 1796205600,
+       "Expiration": "2026-12-02T10:00:00Z", "Token": "...", "Code": "Success"}
 
   (ExpiredTime: epoch seconds; Expiration: the same second, UTC);
 * anything else: 404 (another role, a path without the trailing slash:
