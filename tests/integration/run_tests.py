@@ -82,7 +82,8 @@ def main(argv=None):
     parser.add_argument("-k", dest="patterns", action="append", default=None,
                         help="only tests whose name contains this (repeatable)")
     parser.add_argument("--no-standin", action="store_true",
-                        help="skip the stand-in self-tests")
+                        help="skip the stand-ins' self-tests (WeData API, "
+                        "metadata service)")
     parser.add_argument("--keep", action="store_true",
                         help="keep collectd temp dirs (WEDATA_ITEST_KEEP=1)")
     args = parser.parse_args(argv)
@@ -101,7 +102,10 @@ def main(argv=None):
         loader.testNamePatterns = ["*%s*" % p for p in args.patterns]
     suite = unittest.TestSuite()
     if not args.no_standin:
-        suite.addTests(loader.loadTestsFromName("test_standin"))
+        # The stand-ins the integration tests drive: the WeData API and the
+        # CVM metadata service (issue 12's role credentials).
+        for module in ("test_standin", "test_metadata_server"):
+            suite.addTests(loader.loadTestsFromName(module))
     # test_integration ends with its slow load test; the reliability suite
     # (issue 11) has its own module so that its classes stay together.
     for module in ("test_integration", "test_reliability", "test_state_faults"):

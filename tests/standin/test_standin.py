@@ -275,6 +275,45 @@ class VerifierTest(unittest.TestCase):
         permanent = {inp["secret_id"]: ws.Credential(inp["secret_id"], inp["secret_key"])}
         self.assertEqual(self.verify(vec, creds=permanent).code, "AuthFailure.TokenFailure")
 
+    def test_token_expiry(self):
+        """A temporary credential is good until expires_at (by the server's
+        clock), refused from that second on; a wrong token is still refused
+        as invalid, not as expired."""
+        vec = [v for v in self.vectors if v["id"] == "wd-02-minimal-cn-token"][0]
+        inp = vec["inputs"]
+        ts = inp["timestamp"]
+
+        def creds(expires_at):
+            return {inp["secret_id"]: ws.Credential(inp["secret_id"], inp["secret_key"],
+                                                    inp["session_token"], expires_at)}
+
+        self.assertTrue(self.verify(vec, creds=creds(ts + 0.5), now=ts).ok)
+        self.assertTrue(self.verify(vec, creds=creds(ts + 20), now=ts + 19.9).ok)
+        for now in (ts + 20, ts + 21):
+            verdict = self.verify(vec, creds=creds(ts + 20), now=now)
+            self.assertFalse(verdict.ok)
+            self.assertEqual(verdict.code, "AuthFailure.TokenFailure")
+            self.assertIn("expired", verdict.message)
+        values = vector_header_values(vec)
+        values["x-tc-token"] = "other"
+        for expires_at in (ts + 20, ts - 1):
+            verdict = self.verify(vec, values=values, creds=creds(expires_at), now=ts)
+            self.assertEqual(verdict.code, "AuthFailure.TokenFailure")
+            self.assertNotIn("expired", verdict.message)
+        # A wrong key is a signature failure, expired or not.
+        wrong = {inp["secret_id"]: ws.Credential(inp["secret_id"], "not-the-key",
+                                                 inp["session_token"], ts - 1)}
+        self.assertEqual(self.verify(vec, creds=wrong, now=ts).code,
+                         "AuthFailure.SignatureFailure")
+
+    def test_credential_repr_hides_secrets(self):
+        cred = ws.Credential("AKIDshown", "hidden-key-1", "hidden-token-2", 1764670000)
+        text = repr(cred)
+        self.assertIn("AKIDshown", text)
+        self.assertIn("1764670000", text)
+        self.assertNotIn("hidden-key-1", text)
+        self.assertNotIn("hidden-token-2", text)
+
 
 class ServerTest(unittest.TestCase):
     """The HTTPS server end to end, with requests signed by the module."""
@@ -459,6 +498,85 @@ class ServerTest(unittest.TestCase):
         self.assertEqual(self.error_code(self.call(
             "RerunTriggerWorkflowRunAsync", body, secret_id="AKIDtemporary",
             secret_key="tmpkey")), "AuthFailure.TokenFailure")
+
+    def test_expiring_credentials(self):
+        """Valid until expires_at, then AuthFailure.TokenFailure (recorded
+        and listed by auth_failures()); a wrong token is refused too."""
+        body = {"ProjectId": PROJECT, "WorkflowId": WORKFLOW,
+                "WorkflowExecutionId": "tmp-exp", "ExecuteType": "1"}
+        sid = "AKIDexpiring" + uuid.uuid4().hex
+        cred = self.standin.add_credential(sid, "expkey", "exp-tok",
+                                           expires_at=time.time() + 1.0)
+        self.assertIsInstance(cred.expires_at, float)
+        ok = self.call("RerunTriggerWorkflowRunAsync", body, secret_id=sid,
+                       secret_key="expkey", token="exp-tok")
+        self.assertIsNone(self.error_code(ok))
+        self.assertEqual(self.standin.auth_failures(), [])
+        self.assertEqual(self.error_code(self.call(
+            "RerunTriggerWorkflowRunAsync", body, secret_id=sid, secret_key="expkey",
+            token="forged")), "AuthFailure.TokenFailure")
+        time.sleep(max(0.0, cred.expires_at - time.time()) + 0.05)
+        status, _, data = self.call("RerunTriggerWorkflowRunAsync", body, secret_id=sid,
+                                    secret_key="expkey", token="exp-tok")
+        error = json.loads(data)["Response"]["Error"]
+        self.assertEqual(error["Code"], "AuthFailure.TokenFailure")
+        self.assertIn("expired", error["Message"])
+        ok_rec, forged, expired = self.standin.requests()
+        self.assertTrue(ok_rec.signature_ok)
+        self.assertIsNone(ok_rec.auth_code)
+        self.assertEqual((forged.signature_ok, forged.auth_code),
+                         (False, "AuthFailure.TokenFailure"))
+        self.assertNotIn("expired", forged.auth_message)
+        self.assertEqual((expired.signature_ok, expired.auth_code),
+                         (False, "AuthFailure.TokenFailure"))
+        self.assertIn("expired", expired.auth_message)
+        self.assertGreaterEqual(expired.received_at, cred.expires_at)
+        self.assertEqual(self.standin.auth_failures(), [forged, expired])
+        self.assertEqual([r.secret_id for r in (ok_rec, forged, expired)], [sid] * 3)
+        self.assertEqual(self.standin.auth_failures("AuthFailure.TokenFailure"),
+                         [forged, expired])
+        self.assertEqual(self.standin.auth_failures("AuthFailure.SignatureFailure"), [])
+        # The refusal changed nothing: only the first rerun counted.
+        self.assertEqual(self.standin.get_run("tmp-exp").rerun_times, 1)
+
+    def test_expiry_follows_server_clock(self):
+        """expires_at is compared with the server's clock (set_clock_skew),
+        the clock the metadata service shares with it."""
+        sid = "AKIDskewed" + uuid.uuid4().hex
+        self.standin.add_credential(sid, "skewkey", "skew-tok", time.time() + 100)
+        body = {"ProjectId": PROJECT, "WorkflowId": WORKFLOW,
+                "WorkflowExecutionId": "tmp-skew", "ExecuteType": "1"}
+        self.standin.set_clock_skew(200)
+        try:
+            code = self.error_code(self.call("RerunTriggerWorkflowRunAsync", body,
+                                             secret_id=sid, secret_key="skewkey",
+                                             token="skew-tok",
+                                             timestamp=int(time.time() + 200)))
+        finally:
+            self.standin.set_clock_skew(0)
+        self.assertEqual(code, "AuthFailure.TokenFailure")
+        self.assertIsNone(self.error_code(self.call(
+            "RerunTriggerWorkflowRunAsync", body, secret_id=sid, secret_key="skewkey",
+            token="skew-tok")))
+
+    def test_auth_failures_lists_every_kind(self):
+        self.rerun()
+        self.call("RerunTriggerWorkflowRunAsync", {}, secret_key="wrong")
+        self.call("RerunTriggerWorkflowRunAsync", {}, secret_id="AKIDunknown")
+        self.call("RerunTriggerWorkflowRunAsync", {}, drop=("Authorization",))
+        self.call("RerunTriggerWorkflowRunAsync", {}, drop=("X-TC-Timestamp",))
+        # An error answer to a request with a good signature is no auth
+        # failure (the shared stand-in's rate-limit counter is left alone:
+        # test_rate_limit counts it).
+        self.standin.script(ws.error("FailedOperation"))
+        self.assertEqual(self.error_code(self.rerun()), "FailedOperation")
+        recs = self.standin.requests()
+        self.assertEqual(len(recs), 6)
+        self.assertEqual(self.standin.auth_failures(), recs[1:5])
+        self.assertEqual([r.auth_code for r in self.standin.auth_failures()],
+                         ["AuthFailure.SignatureFailure", "AuthFailure.SecretIdNotFound",
+                          None, None])
+        self.assertEqual(self.standin.auth_failures("MissingParameter"), recs[3:5])
 
     def test_api_errors(self):
         self.assertEqual(self.error_code(self.call("RerunTriggerWorkflowRun", {})),

@@ -27,6 +27,12 @@ What it does:
 * Checks every request's TC3-HMAC-SHA256 signature with its own code
   (the functions below), the timestamp skew (+-300 s), the credential
   scope (UTC date of X-TC-Timestamp, service "wedata") and the SecretId.
+* Temporary credentials: Credential(id, key, token, expires_at) (epoch
+  seconds); a request received at or after expires_at is answered
+  AuthFailure.TokenFailure ("The token has expired...").  auth_failures()
+  lists every request refused for its authentication (see
+  metadata_server.py for a CVM metadata service that issues and registers
+  such credentials).
 * Records every request (thread-safe) for the tests to inspect.
 * A run it was not told about is FAILED (auto_create_runs, the default): a
   rerun or a read of it creates it (a read does not name its WorkflowId;
@@ -129,6 +135,13 @@ def utc_date(timestamp):
     """YYYY-MM-DD of a Unix timestamp, in UTC (never local time)."""
     moment = datetime.datetime.fromtimestamp(int(timestamp), datetime.timezone.utc)
     return moment.strftime("%Y-%m-%d")
+
+
+def utc_iso(timestamp):
+    """YYYY-MM-DDTHH:MM:SSZ of a Unix timestamp (whole seconds, UTC), the
+    form of the metadata service's Expiration."""
+    moment = datetime.datetime.fromtimestamp(int(timestamp), datetime.timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def credential_scope(date, service=SERVICE):
@@ -246,12 +259,23 @@ _AUTH_RE = re.compile(
 
 
 class Credential:
-    """A SecretId / SecretKey pair (token set for temporary credentials)."""
+    """A SecretId / SecretKey pair (token set for temporary credentials).
 
-    def __init__(self, secret_id, secret_key, token=None):
+    expires_at (epoch seconds, by the server's clock, see set_clock_skew;
+    None: never) makes it temporary the way a CVM role or STS credential
+    is: a request received at or after that time is refused with
+    AuthFailure.TokenFailure even though its signature is right."""
+
+    def __init__(self, secret_id, secret_key, token=None, expires_at=None):
         self.secret_id = secret_id
         self.secret_key = secret_key
         self.token = token
+        self.expires_at = None if expires_at is None else float(expires_at)
+
+    def __repr__(self):
+        # Tests print credentials in failure messages: never the key or token.
+        return "Credential(%r, token=%s, expires_at=%r)" % (
+            self.secret_id, "set" if self.token is not None else None, self.expires_at)
 
     def signing_key(self, date, service):
         return derive_key_chain(self.secret_key, date, service)[2]
@@ -360,6 +384,16 @@ def verify_tc3(header_values, body, credentials, now=None, service=SERVICE,
             return Verdict(False, "AuthFailure.TokenFailure",
                            "A token was sent with permanent credentials.", secret_id,
                            computed["signature"], details)
+    # Checked after the signature and token, as the real API can only tell
+    # an expired token from a forged one once the request proved it holds
+    # the key; the code is the one it answers for an expired token (§4.2).
+    if cred.expires_at is not None and cred.expires_at <= now:
+        details["expired_at"] = cred.expires_at
+        return Verdict(False, "AuthFailure.TokenFailure",
+                       "The token has expired: the temporary credentials expired at "
+                       "%s, %.3f s before the request was received."
+                       % (utc_iso(cred.expires_at), now - cred.expires_at),
+                       secret_id, computed["signature"], details)
     return Verdict(True, secret_id=secret_id, expected_signature=computed["signature"],
                    details=details)
 
@@ -744,6 +778,7 @@ class RequestRecord:
         self.action = None
         self.execution_id = None
         self.signature_ok = None
+        self.secret_id = None             # SecretId of the Authorization header
         self.auth_code = None             # error code of a failed auth check
         self.auth_message = None
         self.answer = None                # description of the scripted answer
@@ -785,7 +820,8 @@ class RequestRecord:
             "headers": [[k, v] for k, v in self.headers],
             "body": self.raw_body.decode("utf-8", errors="replace"),
             "action": self.action, "execution_id": self.execution_id,
-            "signature_ok": self.signature_ok, "auth_code": self.auth_code,
+            "signature_ok": self.signature_ok, "secret_id": self.secret_id,
+            "auth_code": self.auth_code,
             "answer": self.answer, "status": self.status,
             "error_code": self.error_code, "async_id": self.async_id,
             "asked_async_id": self.asked_async_id,
@@ -1056,9 +1092,13 @@ class WeDataStandin(_Served):
 
     # -- configuration from the tests --------------------------------------
 
-    def add_credential(self, cred, secret_key=None, token=None):
+    def add_credential(self, cred, secret_key=None, token=None, expires_at=None):
+        """Accepts a Credential (or secret_id, secret_key, token, expires_at)
+        from now on; one with the same SecretId is replaced.  Expired ones
+        are kept, so that a request signed with them is answered
+        AuthFailure.TokenFailure rather than SecretIdNotFound."""
         if not isinstance(cred, Credential):
-            cred = Credential(cred, secret_key, token)
+            cred = Credential(cred, secret_key, token, expires_at)
         with self._lock:
             self._credentials[cred.secret_id] = cred
         return cred
@@ -1368,6 +1408,31 @@ class WeDataStandin(_Served):
     def count(self, action=None, execution_id=None, async_id=None):
         return len(self.requests(action, execution_id, async_id))
 
+    def auth_failures(self, code=None):
+        """The requests refused for their authentication, oldest first:
+        those verify_tc3 refused (rec.auth_code: an AuthFailure.*, or
+        MissingParameter for an absent Authorization / X-TC-Timestamp) and
+        those that carried no Authorization or X-TC-Timestamp header at all
+        (refused before the signature check, rec.auth_code None), so that
+        "no request went out unauthenticated" is one assertion:
+        assertEqual(standin.auth_failures(), []).  Whatever else was
+        answered (a scripted error, the rate limit) does not matter: the
+        authentication is checked first.  code: only those refused with
+        that code (e.g. "AuthFailure.TokenFailure"; "MissingParameter" for
+        the missing headers)."""
+        out = []
+        with self._lock:
+            for rec in self._records:
+                rec_code = rec.auth_code
+                if rec_code is None:
+                    names = rec.header_names()
+                    if "authorization" in names and "x-tc-timestamp" in names:
+                        continue
+                    rec_code = "MissingParameter"
+                if code is None or rec_code == code:
+                    out.append(rec)
+        return out
+
     def count_by_action(self):
         counts = {}
         with self._lock:
@@ -1655,6 +1720,9 @@ class WeDataStandin(_Served):
                              now=record.received_at + self.clock_skew,
                              max_skew=self.max_skew)
         record.signature_ok = verdict.ok
+        # Which credential signed it, accepted or not: with rotating
+        # temporary credentials the tests match it to the one issued.
+        record.secret_id = verdict.secret_id
         if not verdict.ok:
             record.auth_code = verdict.code
             record.auth_message = verdict.message
