@@ -27,6 +27,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "standin"))
 
 import harness  # noqa: E402
 from harness import Collectd, assert_stays, plugin_block, wait_until, workflow_block  # noqa: E402
+import metadata_server  # noqa: E402
 import wedata_standin as ws  # noqa: E402
 
 PLUGIN_PATH = os.environ.get("WEDATA_PLUGIN", harness.DEFAULT_PLUGIN_PATH)
@@ -999,6 +1000,57 @@ class TestCredentials(PluginTestCase):
         c.wait_counters(WF, {"accepted": 0, "retries": 0, "skipped-permanent_error": 0})
         self.assertEqual(self.standin.count(), 0)
         self.assertTrue(c.running())
+
+    def test_07h_cvm_role_renewed_without_a_gap(self):
+        """The CVM role: a local metadata service hands out credentials that
+        live 20 s (a fresh set from 10 s before expiry on), and the stand-in
+        accepts each only while it is valid. Over 2 minutes of a failure a
+        second, every rerun is signed with valid credentials (0 AuthFailure)
+        and each set was renewed before it expired. Then the service is
+        down for 30 s while failures go on: the sets expire, requests are
+        held (none sent with expired credentials), and once it is back every
+        failure is rerun once: none lost."""
+        meta = metadata_server.MetadataServer(lifetime=20, renew_before=10,
+                                              standin=self.standin).start()
+        self.addCleanup(meta.stop)
+        c = self.collectd(options=self.options(
+            SecretId=None, SecretKey=None, CredentialSource="cvm-role",
+            MetadataEndpoint=meta.url, Timeout=3, BreakerCooldown=2))
+        self.assertTrue(c.log_messages("info", 'credentials of the CVM role "wedata-role" '
+                                       "fetched from %s" % meta.url), c.output_tail())
+        runs = []
+
+        def fail_for(seconds):
+            end = time.time() + seconds
+            while time.time() < end:
+                runs.append(new_run_id())
+                self.fire(c, runs[-1])
+                time.sleep(1.0)
+
+        fail_for(120)
+        c.wait_counters(WF, {"accepted": len(runs)}, timeout=20)
+        issued = meta.issued()
+        self.assertGreaterEqual(len(issued), 6, issued)
+        for before, after in zip(issued, issued[1:]):
+            self.assertLess(after.issued_at, before.expires_at,
+                            "set %s renewed after it expired" % before.secret_id)
+        self.assertEqual(self.standin.auth_failures(), [])
+        refreshes = c.metric(None, "derive", "credential_refreshes")
+        self.assertGreaterEqual(refreshes or 0, len(issued) - 1)
+        left = c.gauge("credentials-expires_in")
+        self.assertTrue(left is not None and 0 < left <= 20, left)
+
+        meta.set_down(True)
+        fail_for(30)
+        meta.set_down(False)
+        fail_for(5)
+        c.wait_counters(WF, {"accepted": len(runs)}, timeout=60)
+        for run_id in runs:
+            self.assertEqual(self.standin.get_run(run_id).rerun_times, 1, run_id)
+        self.assertEqual(self.standin.auth_failures(), [])
+        self.assertTrue(c.log_messages("warning", "cannot renew the CVM role's credentials")
+                        or c.plugin_errors(), c.output_tail())
+        self.assertEqual(c.counter(WF, "skipped-permanent_error"), 0)
 
     def test_07e_credential_chain_errors(self):
         """Each broken source stops collectd with one line naming it."""
