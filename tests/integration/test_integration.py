@@ -1013,6 +1013,12 @@ class TestCredentials(PluginTestCase):
         meta = metadata_server.MetadataServer(lifetime=20, renew_before=10,
                                               standin=self.standin).start()
         self.addCleanup(meta.stop)
+
+        def every_secret_issued():
+            """tearDown looks for these in everything collectd wrote."""
+            for issued in meta.issued():
+                cred = issued.credential()
+                self.secrets.update({cred.secret_key, cred.token})
         c = self.collectd(options=self.options(
             SecretId=None, SecretKey=None, CredentialSource="cvm-role",
             MetadataEndpoint=meta.url, Timeout=3, BreakerCooldown=2))
@@ -1035,6 +1041,7 @@ class TestCredentials(PluginTestCase):
             self.assertLess(after.issued_at, before.expires_at,
                             "set %s renewed after it expired" % before.secret_id)
         self.assertEqual(self.standin.auth_failures(), [])
+        every_secret_issued()
         refreshes = c.metric(None, "derive", "credential_refreshes")
         self.assertGreaterEqual(refreshes or 0, len(issued) - 1)
         left = c.gauge("credentials-expires_in")
@@ -1051,6 +1058,7 @@ class TestCredentials(PluginTestCase):
         self.assertTrue(c.log_messages("warning", "cannot renew the CVM role's credentials")
                         or c.plugin_errors(), c.output_tail())
         self.assertEqual(c.counter(WF, "skipped-permanent_error"), 0)
+        every_secret_issued()
 
     def test_07e_credential_chain_errors(self):
         """Each broken source stops collectd with one line naming it."""
