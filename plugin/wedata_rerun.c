@@ -453,9 +453,6 @@ static int wdr_read_cb(void) {
 
 /* --- init and shutdown --------------------------------------------------- */
 
-/* Frees everything init built; no thread of ours may be running, and no
- * collectd callback may be using it (the caller holds the write lock, or
- * the callbacks were never registered). */
 /* The refresher's report, on its thread: say when the role's credentials
  * come (the first time, and after failures), and why they do not. */
 static void role_report(void *ctx, bool ok, int64_t expires_at, const char *err,
@@ -519,6 +516,9 @@ static int start_role(void) {
   return 0;
 }
 
+/* Frees everything config and init built; no thread of ours may be
+ * running, and no collectd callback may be using it (the caller holds the
+ * write lock, or the callbacks were never registered). */
 static void free_state(void) {
   wdr_runtime_destroy(runtime);
   runtime = NULL;

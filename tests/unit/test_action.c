@@ -439,6 +439,50 @@ static void test_endpoint_from_config(void **state) {
   assert_true(g_ans.res.response.ok);
 }
 
+/* Credentials from the store (the chain's, while collectd runs) are the
+ * ones signed with; temporary ones that would expire before the request
+ * arrives, or none yet, send nothing. */
+static void test_credentials_snapshot(void **state) {
+  (void)state;
+  start(false, &rerun_ok);
+  wdr_job_t job = run_job(WDR_JOB_RERUN, 1, "run-c");
+  wdr_transport_t t = rec_transport(&g_rec);
+  wdr_cred_snapshot_t cred = {.secret_id = "AKIDrole",
+                              .secret_key = "rolekey",
+                              .token = "roletoken",
+                              .expires_at = NOW + 3600};
+  wdr_answer_free(&g_ans);
+  wdr_action_execute(&job, g_cfg, &cred, &t, NOW, &g_ans);
+  rec_request_t q;
+  rec_get(&g_rec, 0, &q);
+  assert_non_null(strstr(rec_header(&q, "Authorization"),
+                         "Credential=AKIDrole/2026-01-01/wedata/tc3_request"));
+  assert_string_equal(rec_header(&q, "X-TC-Token"), "roletoken");
+  assert_true(g_ans.res.response.ok);
+
+  /* Timeout is 10 s in this config: 11 s left is not enough. */
+  const int64_t left[] = {11, 0, -5};
+  for (size_t i = 0; i < 3; i++) {
+    cred.expires_at = NOW + left[i];
+    wdr_answer_free(&g_ans);
+    wdr_action_execute(&job, g_cfg, &cred, &t, NOW, &g_ans);
+    assert_string_equal(g_ans.res.response.error_code, WDR_ERR_NO_CREDENTIALS);
+    assert_false(g_ans.res.request_sent);
+  }
+  cred.secret_id[0] = '\0'; /* none fetched yet */
+  cred.expires_at = 0;
+  wdr_answer_free(&g_ans);
+  wdr_action_execute(&job, g_cfg, &cred, &t, NOW, &g_ans);
+  assert_string_equal(g_ans.res.response.error_message,
+                      "no credentials from the CVM role yet");
+  assert_int_equal(g_rec.num, 1); /* only the first left */
+  cred.expires_at = NOW + 12;
+  snprintf(cred.secret_id, sizeof(cred.secret_id), "AKIDrole");
+  wdr_answer_free(&g_ans);
+  wdr_action_execute(&job, g_cfg, &cred, &t, NOW, &g_ans);
+  assert_int_equal(g_rec.num, 2);
+}
+
 /* --- failures ------------------------------------------------------------- */
 
 /* A transport that fails becomes a ClientError code, with the transport's
@@ -570,6 +614,7 @@ int main(void) {
       cmocka_unit_test_teardown(test_list, teardown),
       cmocka_unit_test_teardown(test_signed_at_now, teardown),
       cmocka_unit_test_teardown(test_endpoint_from_config, teardown),
+      cmocka_unit_test_teardown(test_credentials_snapshot, teardown),
       cmocka_unit_test_teardown(test_transport_failures, teardown),
       cmocka_unit_test_teardown(test_nothing_sent, teardown),
       cmocka_unit_test_teardown(test_job_wf, teardown),
