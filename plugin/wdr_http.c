@@ -121,26 +121,17 @@ void wdr_http_destroy(wdr_http_t *h) {
 
 /* Options are set again on every request: curl_easy_reset is not used, so
  * the connection cache of the handle survives and connections are reused. */
-static CURLcode set_options(wdr_http_t *h, const wdr_http_request_t *req,
-                            struct curl_slist *headers, sink_t *sink,
-                            upload_t *up) {
-  CURLcode rc = CURLE_OK;
 #define SET(opt, val)                                                          \
   if (rc == CURLE_OK)                                                          \
   rc = curl_easy_setopt(h->curl, opt, val)
-  SET(CURLOPT_URL, req->url);
+
+/* What every request sets, POST or GET. */
+static CURLcode set_common(wdr_http_t *h, const char *url, sink_t *sink) {
+  CURLcode rc = CURLE_OK;
+  SET(CURLOPT_URL, url);
   SET(CURLOPT_PROTOCOLS_STR, "http,https");
   SET(CURLOPT_NOSIGNAL, 1L); /* we run on threads: no SIGALRM for DNS */
   SET(CURLOPT_FOLLOWLOCATION, 0L);
-  SET(CURLOPT_POST, 1L);
-  /* Without POSTFIELDS curl reads the body through READFUNCTION; with them
-   * it could resend the body on its own. */
-  SET(CURLOPT_POSTFIELDS, req->once ? NULL : req->body);
-  SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
-  SET(CURLOPT_READFUNCTION, req->once ? on_upload : NULL);
-  SET(CURLOPT_READDATA, req->once ? up : NULL);
-  SET(CURLOPT_SEEKFUNCTION, req->once ? refuse_rewind : NULL);
-  SET(CURLOPT_HTTPHEADER, headers);
   SET(CURLOPT_USERAGENT, h->user_agent);
   SET(CURLOPT_TIMEOUT_MS, h->timeout_ms);
   SET(CURLOPT_CONNECTTIMEOUT_MS, h->timeout_ms);
@@ -153,7 +144,22 @@ static CURLcode set_options(wdr_http_t *h, const wdr_http_request_t *req,
   SET(CURLOPT_HEADERFUNCTION, on_header);
   SET(CURLOPT_HEADERDATA, sink);
   SET(CURLOPT_ERRORBUFFER, h->errbuf);
-#undef SET
+  return rc;
+}
+
+static CURLcode set_options(wdr_http_t *h, const wdr_http_request_t *req,
+                            struct curl_slist *headers, sink_t *sink,
+                            upload_t *up) {
+  CURLcode rc = set_common(h, req->url, sink);
+  SET(CURLOPT_POST, 1L);
+  /* Without POSTFIELDS curl reads the body through READFUNCTION; with them
+   * it could resend the body on its own. */
+  SET(CURLOPT_POSTFIELDS, req->once ? NULL : req->body);
+  SET(CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);
+  SET(CURLOPT_READFUNCTION, req->once ? on_upload : NULL);
+  SET(CURLOPT_READDATA, req->once ? up : NULL);
+  SET(CURLOPT_SEEKFUNCTION, req->once ? refuse_rewind : NULL);
+  SET(CURLOPT_HTTPHEADER, headers);
   return rc;
 }
 
@@ -257,29 +263,9 @@ int wdr_http_get(wdr_http_t *h, const char *url, wdr_http_response_t *resp) {
   wdr_buf_reset(&resp->body);
   resp->server_time = 0;
   h->errbuf[0] = '\0';
-  CURLcode rc = CURLE_OK;
-#define SET(opt, val)                                                          \
-  if (rc == CURLE_OK)                                                          \
-  rc = curl_easy_setopt(h->curl, opt, val)
-  SET(CURLOPT_URL, url);
-  SET(CURLOPT_PROTOCOLS_STR, "http,https");
-  SET(CURLOPT_NOSIGNAL, 1L);
-  SET(CURLOPT_FOLLOWLOCATION, 0L);
+  CURLcode rc = set_common(h, url, &sink);
   SET(CURLOPT_HTTPGET, 1L);
   SET(CURLOPT_HTTPHEADER, NULL);
-  SET(CURLOPT_USERAGENT, h->user_agent);
-  SET(CURLOPT_TIMEOUT_MS, h->timeout_ms);
-  SET(CURLOPT_CONNECTTIMEOUT_MS, h->timeout_ms);
-  SET(CURLOPT_SSL_VERIFYPEER, h->verify_peer ? 1L : 0L);
-  SET(CURLOPT_SSL_VERIFYHOST, h->verify_peer ? 2L : 0L);
-  if (h->ca_cert != NULL)
-    SET(CURLOPT_CAINFO, h->ca_cert);
-  SET(CURLOPT_WRITEFUNCTION, on_body);
-  SET(CURLOPT_WRITEDATA, &sink);
-  SET(CURLOPT_HEADERFUNCTION, on_header);
-  SET(CURLOPT_HEADERDATA, &sink);
-  SET(CURLOPT_ERRORBUFFER, h->errbuf);
-#undef SET
   if (rc == CURLE_OK)
     rc = curl_easy_perform(h->curl);
   outcome(h, rc, &sink, false, resp);
@@ -287,3 +273,5 @@ int wdr_http_get(wdr_http_t *h, const char *url, wdr_http_response_t *resp) {
   curl_easy_setopt(h->curl, CURLOPT_HEADERDATA, NULL);
   return 0;
 }
+
+#undef SET

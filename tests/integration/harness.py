@@ -284,6 +284,24 @@ class Collectd:
                                      stderr=subprocess.STDOUT, env=self.env,
                                      cwd=self.dir, start_new_session=True)
 
+    def spawn_and_connect(self, timeout=30.0):
+        """Starts collectd without waiting for the plugins' init (start()
+        waits for it) and returns a unixsock socket connected as soon as
+        the socket accepts: what a sender that knows nothing of collectd's
+        start sees."""
+        self._spawn()
+        deadline = time.monotonic() + timeout
+        while True:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.connect(self.socket_path)
+                return sock
+            except OSError:
+                sock.close()
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise HarnessError("no unixsock socket\n" + self.output_tail())
+                time.sleep(0.0005)
+
     def start(self, timeout=15.0):
         """Starts collectd and waits until its unixsock socket accepts
         connections.  Raises HarnessError (with the log tail) if collectd

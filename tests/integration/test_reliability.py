@@ -7,7 +7,6 @@ collectd daemons, the secrets check at tearDown) every class here uses.
 import collections
 import os
 import signal
-import socket
 import sys
 import time
 import unittest
@@ -411,17 +410,7 @@ class TestFaultMatrix(PluginTestCase):
         with open(c.default_state_file, "w") as fh:
             fh.write('{"version":2,"kind":"snapshot","saved_ms":%d,"journal":1}\n' % now)
             fh.write("".join(rec % uuid.uuid4() for _ in range(100000)))
-        c._spawn()      # not start(): that waits for the plugin's init
-        deadline = time.monotonic() + 30
-        while True:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                sock.connect(c.socket_path)
-                break
-            except OSError:
-                sock.close()
-                self.assertLess(time.monotonic(), deadline, "no socket\n" + c.output_tail())
-                time.sleep(0.0005)
+        sock = c.spawn_and_connect()
         runs = [new_run_id() for _ in range(40)]
         with sock, sock.makefile("rb") as fh:
             for run_id in runs:

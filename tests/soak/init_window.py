@@ -19,7 +19,6 @@ soon as the socket accepts, and prints how many the plugin counted
 
 import argparse
 import os
-import socket
 import sys
 import time
 import uuid
@@ -71,18 +70,7 @@ def trial(cls, plugin, runs, signals):
     c = cls(plugin, conf, prefix="wedata-soak-initwindow-")
     try:
         write_state(c.default_state_file, runs)
-        c._spawn()      # not start(): that would wait for the socket itself
-        deadline = time.monotonic() + 30
-        while True:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                sock.connect(c.socket_path)
-                break
-            except OSError:
-                sock.close()
-                if time.monotonic() > deadline or c.proc.poll() is not None:
-                    raise harness.HarnessError("no socket\n" + c.output_tail())
-                time.sleep(0.0005)
+        sock = c.spawn_and_connect()
         fh = sock.makefile("rb")
         answered = 0
         for _ in range(signals):
