@@ -135,7 +135,8 @@ def main(argv=None):
             suite.addTests(loader.loadTestsFromName(module))
     # test_integration ends with its slow load test; the reliability suite
     # (issue 11) has its own module so that its classes stay together.
-    for module in ("test_integration", "test_reliability", "test_state_faults"):
+    for module in ("test_integration", "test_reliability", "test_state_faults",
+                   "test_setups"):
         suite.addTests(loader.loadTestsFromName(module))
     if skip:
         suite = without(suite, skip)
