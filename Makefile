@@ -17,7 +17,7 @@ BUILD       ?= build
 PYTHON      ?= python3
 
 # Debian packages the build, the tests and the demo need.
-DEB_PKGS := gcc make pkg-config collectd-core collectd-dev libcurl4-openssl-dev \
+DEB_PKGS := gcc make pkg-config perl collectd-core collectd-dev libcurl4-openssl-dev \
             libssl-dev libyajl-dev libcmocka-dev python3 openssl \
             libcurl3-gnutls clang-format clang libclang-rt-14-dev valgrind gdb
 
@@ -58,7 +58,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 4
 
 .PHONY: all deps test unit unit-san integration demo bench install uninstall \
-        format format-check clean fuzz fuzz-smoke valgrind soak
+        format format-check clean fuzz fuzz-smoke valgrind soak man
 
 all: $(PLUGIN_SO)
 
@@ -93,6 +93,23 @@ $(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_util.h $(FUZZ_LIB) $(H
 
 $(BUILD) $(BUILD)/san $(BUILD)/obj $(BUILD)/san/obj $(BUILD)/fuzz $(BUILD)/fuzz/obj:
 	mkdir -p $@
+
+# collectd-wedata_rerun(5): POD written from the option table by gen_man
+# (which fails when an option has no example), checked by podchecker.
+MAN_PAGE := $(BUILD)/collectd-wedata_rerun.5
+
+$(BUILD)/gen_man: plugin/gen_man.c $(LIB) $(HEADERS) | $(BUILD)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -o $@ $< $(LIB) $(PKG_LIBS) \
+	    -lpthread -lm
+
+$(MAN_PAGE): $(BUILD)/gen_man
+	$(BUILD)/gen_man > $(BUILD)/collectd-wedata_rerun.pod
+	podchecker $(BUILD)/collectd-wedata_rerun.pod
+	pod2man --section=5 --center="collectd plugins" \
+	    --release="wedata_rerun $(VERSION)" --name=COLLECTD-WEDATA_RERUN \
+	    $(BUILD)/collectd-wedata_rerun.pod > $@
+
+man: $(MAN_PAGE)
 
 # Installs what is missing when run as root; otherwise only says what is.
 deps:
@@ -136,6 +153,7 @@ integration: $(PLUGIN_SO)
 test: deps
 	$(MAKE) format-check
 	$(MAKE) all
+	$(MAKE) man
 	$(MAKE) unit
 	$(MAKE) unit-san
 	$(MAKE) fuzz-smoke
