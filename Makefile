@@ -19,7 +19,8 @@ PYTHON      ?= python3
 # Debian packages the build, the tests and the demo need.
 DEB_PKGS := gcc make pkg-config perl collectd-core collectd-dev libcurl4-openssl-dev \
             libssl-dev libyajl-dev libcmocka-dev python3 openssl \
-            libcurl3-gnutls clang-format clang libclang-rt-14-dev valgrind gdb
+            libcurl3-gnutls clang-format clang libclang-rt-14-dev valgrind gdb \
+            lintian
 
 PKGS      := libcurl libcrypto yajl
 CPPFLAGS  += -D_GNU_SOURCE -DHAVE_CONFIG_H -DWDR_VERSION='"$(VERSION)"' \
@@ -58,7 +59,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 4
 
 .PHONY: all deps test unit unit-san integration demo bench install uninstall \
-        format format-check clean fuzz fuzz-smoke valgrind soak man
+        format format-check clean fuzz fuzz-smoke valgrind soak man deb
 
 all: $(PLUGIN_SO)
 
@@ -111,6 +112,11 @@ $(MAN_PAGE): $(BUILD)/gen_man
 
 man: $(MAN_PAGE)
 
+# The Debian package collectd-wedata-rerun (debian/build-deb.sh): built
+# from the plugin and the man page; lintian must report no error.
+deb: $(PLUGIN_SO) $(MAN_PAGE)
+	sh debian/build-deb.sh $(BUILD) $(VERSION)
+
 # Installs what is missing when run as root; otherwise only says what is.
 deps:
 	@missing=$$(for p in $(DEB_PKGS); do \
@@ -154,6 +160,7 @@ test: deps
 	$(MAKE) format-check
 	$(MAKE) all
 	$(MAKE) man
+	$(MAKE) deb
 	$(MAKE) unit
 	$(MAKE) unit-san
 	$(MAKE) fuzz-smoke

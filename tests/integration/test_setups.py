@@ -6,9 +6,11 @@ and the paths of the spool file and the script; everything else is the
 example as an operator would copy it.
 """
 
+import glob
 import os
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -135,6 +137,57 @@ class TestSetups(PluginTestCase):
         self.assertEqual(rec.execution_id, newest)
         self.assertEqual(self.standin.get_run(old).rerun_times, 0)
         self.assertEqual(c.plugin_errors(), [])
+
+    def test_93_debian_package(self):
+        """make deb's package installs with apt-get, puts the plugin where
+        collectd looks by default, the snippet as a conffile and the man
+        page; the system's collectd loads the plugin from there and a
+        rerun goes out; purging removes it all."""
+        debs = glob.glob(os.path.join(HERE, "..", "..", "build",
+                                      "collectd-wedata-rerun_*.deb"))
+        if os.geteuid() != 0:
+            self.skipTest("installing a package needs root")
+        self.assertEqual(len(debs), 1, "make deb first: %r" % debs)
+        env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+
+        def apt(*args):
+            out = subprocess.run(["apt-get", "-y", "-q"] + list(args), env=env,
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 text=True, timeout=300)
+            self.assertEqual(out.returncode, 0, out.stdout[-3000:])
+
+        apt("install", os.path.abspath(debs[0]))
+        self.addCleanup(subprocess.run, ["apt-get", "-y", "-q", "purge",
+                                         "collectd-wedata-rerun"], env=env,
+                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        status = subprocess.run(["dpkg-query", "-W", "-f=${Status} ${Conffiles}",
+                                 "collectd-wedata-rerun"], stdout=subprocess.PIPE,
+                                text=True).stdout
+        self.assertIn("install ok installed", status)
+        self.assertIn("/etc/collectd/collectd.conf.d/wedata_rerun.conf", status)
+        self.assertTrue(os.path.isfile("/usr/lib/collectd/wedata_rerun.so"))
+        man = subprocess.run(["man", "-w", "5", "collectd-wedata_rerun"],
+                             stdout=subprocess.PIPE, text=True).stdout
+        self.assertIn("collectd-wedata_rerun.5", man)
+
+        # collectd's own PluginDir: no copy of the build's plugin.
+        _, block = self.example("poll-only.conf")
+        c = Collectd(PLUGIN_PATH, "", sink_url=self.sink.url, load_plugin=False,
+                     extra_conf="LoadPlugin wedata_rerun\n" + block,
+                     prefix="wedata-itest-collectd-")
+        self.collectds.append(c)
+        self.addCleanup(c.cleanup)
+        run_id = new_run_id()
+        self.standin.add_run(PROJECT, WORKFLOW, run_id, state="FAILED",
+                             create_time=time.time() - 60)
+        c.start()
+        self.assertTrue(c.log_messages("info", 'plugin "wedata_rerun" successfully loaded'),
+                        c.output_tail())
+        c.wait_counters(WF, {"accepted": 1}, timeout=20)
+        self.assertEqual(c.stop(), 0)
+        apt("purge", "collectd-wedata-rerun")
+        self.assertFalse(os.path.exists("/usr/lib/collectd/wedata_rerun.so"))
+        self.assertFalse(os.path.exists("/etc/collectd/collectd.conf.d/wedata_rerun.conf"))
 
 
 def load_tests(loader, standard_tests, pattern):
