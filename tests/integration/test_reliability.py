@@ -17,14 +17,12 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "standin"))
 
 import wedata_standin as ws  # noqa: E402
-from harness import assert_stays, wait_until  # noqa: E402
+from harness import assert_stays, wait_until, workflow_block  # noqa: E402
 from test_integration import WF as WF_DEFAULT  # noqa: E402
-from harness import workflow_block  # noqa: E402
-from test_integration import PROJECT_ID, START_HOLD, WORKFLOW_ID  # noqa: E402
-from test_integration import PluginTestCase, new_run_id  # noqa: E402
+from test_integration import (PROJECT_ID, START_HOLD, WORKFLOW_ID,  # noqa: E402
+                              PluginTestCase, new_run_id)
 
 RERUN = "RerunTriggerWorkflowRunAsync"
-READ = "GetTriggerWorkflowRun"
 NETWORK = "ClientError.NetworkError"
 HTTP = "ClientError.HttpStatusCodeError"
 PARSE = "ClientError.ParseJsonError"
