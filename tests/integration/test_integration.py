@@ -1022,8 +1022,11 @@ class TestCredentials(PluginTestCase):
         c = self.collectd(options=self.options(
             SecretId=None, SecretKey=None, CredentialSource="cvm-role",
             MetadataEndpoint=meta.url, Timeout=3, BreakerCooldown=2))
-        self.assertTrue(c.log_messages("info", 'credentials of the CVM role "wedata-role" '
-                                       "fetched from %s" % meta.url), c.output_tail())
+        # Logged by the plugin's init, which may end after start() returns
+        # (that waits for unixsock's).
+        wait_until(lambda: c.log_messages("info", 'credentials of the CVM role "wedata-role" '
+                                          "fetched from %s" % meta.url), 10,
+                   message="the first set fetched", on_fail=c.output_tail)
         runs = []
 
         def fail_for(seconds):
