@@ -20,7 +20,7 @@ PYTHON      ?= python3
 DEB_PKGS := gcc make pkg-config perl collectd-core collectd-dev libcurl4-openssl-dev \
             libssl-dev libyajl-dev libcmocka-dev python3 openssl \
             libcurl3-gnutls clang-format clang libclang-rt-14-dev valgrind gdb \
-            lintian
+            lintian libprotobuf-c1 libmicrohttpd12 prometheus chromium
 
 PKGS      := libcurl libcrypto yajl
 CPPFLAGS  += -D_GNU_SOURCE -DHAVE_CONFIG_H -DWDR_VERSION='"$(VERSION)"' \
