@@ -29,6 +29,12 @@ typedef enum {
  * case) into *out; false for anything else. */
 bool wdr_cred_source_parse(const char *s, wdr_cred_source_t *out);
 
+/* wdr_cred_value_ok: s (a SecretId, SecretKey or token from any source) has
+ * no white space or control character, which would corrupt the signed
+ * headers; NULL and "" pass (whether a value is required is the caller's
+ * rule). */
+bool wdr_cred_value_ok(const char *s);
+
 /* The option value of a source ("config", ...); "chain" for the chain. */
 const char *wdr_cred_source_name(wdr_cred_source_t s);
 

@@ -928,15 +928,6 @@ static int resolve_credentials(ctx_t *c, wdr_config_t *cfg,
   return 0;
 }
 
-/* A key with white space or control characters would sign correctly here
- * and fail at the server; say so now. */
-static bool token_ok(const char *s) {
-  for (; *s != '\0'; s++)
-    if ((unsigned char)*s <= 0x20 || *s == 0x7f)
-      return false;
-  return true;
-}
-
 static int parse_endpoint(ctx_t *c, wdr_config_t *cfg) {
   const char *e = cfg->endpoint;
   const char *rest = NULL;
@@ -1015,12 +1006,15 @@ static int validate_plugin(ctx_t *c, wdr_config_t *cfg, wdr_getenv_fn get_env,
 
   if (resolve_credentials(c, cfg, get_env) != 0)
     return -1;
-  /* (The CVM role's come later, checked by wdr_metadata.) */
-  if (cfg->cred_from != WDR_CRED_CVM_ROLE && !token_ok(cfg->secret_id))
+  /* A key with white space or control characters would sign correctly here
+   * and fail at the server; say so now. (The CVM role's come later, checked
+   * by wdr_metadata.) */
+  if (cfg->cred_from != WDR_CRED_CVM_ROLE && !wdr_cred_value_ok(cfg->secret_id))
     return fail(c, "the SecretId contains white space or control characters");
-  if (cfg->cred_from != WDR_CRED_CVM_ROLE && !token_ok(cfg->secret_key))
+  if (cfg->cred_from != WDR_CRED_CVM_ROLE &&
+      !wdr_cred_value_ok(cfg->secret_key))
     return fail(c, "the SecretKey contains white space or control characters");
-  if (cfg->session_token != NULL && !token_ok(cfg->session_token))
+  if (cfg->session_token != NULL && !wdr_cred_value_ok(cfg->session_token))
     return fail(c, "the SessionToken contains white space or control "
                    "characters");
   if (cfg->workflows_num == 0)

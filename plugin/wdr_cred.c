@@ -103,3 +103,10 @@ wdr_cred_status_t wdr_cred_from_profile(const char *text, size_t len,
   *token = v[2];
   return WDR_CRED_FOUND;
 }
+
+bool wdr_cred_value_ok(const char *s) {
+  for (; s != NULL && *s != '\0'; s++)
+    if ((unsigned char)*s <= 0x20 || *s == 0x7f)
+      return false;
+  return true;
+}

@@ -74,13 +74,6 @@ void wdr_credfile_watch_free(wdr_credfile_watch_t *w) {
 
 /* A value with white space or control characters would sign here and fail
  * at the server. */
-static bool value_ok(const char *s) {
-  for (; s != NULL && *s != '\0'; s++)
-    if ((unsigned char)*s <= 0x20 || *s == 0x7f)
-      return false;
-  return true;
-}
-
 wdr_credfile_outcome_t wdr_credfile_reload(wdr_credfile_watch_t *w,
                                            wdr_credstore_t *store, char *err,
                                            size_t err_size) {
@@ -105,7 +98,8 @@ wdr_credfile_outcome_t wdr_credfile_reload(wdr_credfile_watch_t *w,
              w->path, w->section);
   else if (st == WDR_CRED_BAD)
     snprintf(err, err_size, "profile file \"%s\": %s", w->path, why);
-  else if (!value_ok(id) || !value_ok(key) || !value_ok(token))
+  else if (!wdr_cred_value_ok(id) || !wdr_cred_value_ok(key) ||
+           !wdr_cred_value_ok(token))
     snprintf(err, err_size,
              "profile file \"%s\", section [%s]: a value contains white space "
              "or control characters",

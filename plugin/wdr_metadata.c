@@ -1,4 +1,5 @@
 #include "wdr_metadata.h"
+#include "wdr_cred.h"
 #include "wdr_json.h"
 
 #include <stdbool.h>
@@ -73,12 +74,7 @@ void wdr_metadata_creds_free(wdr_metadata_creds_t *c) {
 }
 
 static bool token_like(const char *s) {
-  if (s == NULL || *s == '\0')
-    return false;
-  for (; *s != '\0'; s++)
-    if ((unsigned char)*s <= 0x20 || *s == 0x7f)
-      return false;
-  return true;
+  return s != NULL && *s != '\0' && wdr_cred_value_ok(s);
 }
 
 int wdr_metadata_parse_creds(const char *body, size_t len,

@@ -32,6 +32,19 @@ static void test_source_names(void **state) {
   assert_string_equal(wdr_cred_source_name(WDR_CRED_CHAIN), "chain");
 }
 
+/* One rule for every source: a value that would break a signed header. */
+static void test_value_ok(void **state) {
+  (void)state;
+  assert_true(wdr_cred_value_ok(NULL));
+  assert_true(wdr_cred_value_ok(""));
+  assert_true(wdr_cred_value_ok("AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE"));
+  assert_true(wdr_cred_value_ok("a+b/c=d~\xe4\xb8\xad"));
+  const char *bad[] = {"a b", "a\tb", "ab\n", "\rab", "a\x7f", "a\x01b"};
+  for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+    if (wdr_cred_value_ok(bad[i]))
+      fail_msg("value %zu accepted", i);
+}
+
 static void test_profile_paths(void **state) {
   (void)state;
   char p[WDR_CRED_PATHS_MAX][WDR_CRED_PATH_MAX];
@@ -136,6 +149,7 @@ static void test_refresh_schedule(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_source_names),
+      cmocka_unit_test(test_value_ok),
       cmocka_unit_test(test_profile_paths),
       cmocka_unit_test(test_from_profile),
       cmocka_unit_test(test_usable),
