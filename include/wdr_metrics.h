@@ -3,9 +3,18 @@
  * Workers and notification callbacks update them from any thread (one mutex
  * inside); the read callback takes a consistent snapshot and emits every
  * value through a caller-supplied function, so this module never calls
- * collectd and tests see exactly what would be dispatched. */
+ * collectd and tests see exactly what would be dispatched.
+ *
+ * Names are chosen for write_prometheus, which turns plugin_instance into a
+ * label named after the plugin, and type_instance into "type" (or, without
+ * a plugin_instance, into the plugin's label). So each plugin name holds one
+ * kind of label value: WDR_PLUGIN_NAME a workflow, WDR_METRICS_API an API
+ * action, WDR_METRICS_GLOBAL only the names of plugin-wide values. */
 #ifndef WDR_METRICS_H
 #define WDR_METRICS_H
+
+#include "wdr_answer.h"
+#include "wdr_config.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -38,7 +47,6 @@ enum wdr_counter {
 
 /* Reasons a signal is not acted on: derive-skipped-<name>. */
 enum wdr_skip {
-  WDR_SKIP_NO_EXECUTION_ID,   /* no WorkflowExecutionId meta */
   WDR_SKIP_BAD_EXECUTION_ID,  /* one that cannot be a run id */
   WDR_SKIP_DUPLICATE,         /* the run is already scheduled or in flight */
   WDR_SKIP_EXHAUSTED,         /* MaxAttempts used */
@@ -55,15 +63,26 @@ enum wdr_skip {
 /* Distinct error codes kept per workflow; later ones count as "other", so a
  * server cannot make us create an unbounded number of series. */
 #define WDR_ERRORS_MAX 32
-#define WDR_ACTIONS_MAX 8
+
+/* The plugin names of the values that are not about one workflow. */
+#define WDR_METRICS_API "wedata_rerun_api"       /* plugin_instance: action */
+#define WDR_METRICS_GLOBAL "wedata_rerun_global" /* plugin-wide */
 
 const char *wdr_counter_name(enum wdr_counter c);
 const char *wdr_skip_name(enum wdr_skip s);
 
 typedef struct wdr_metrics_s wdr_metrics_t;
 
-/* wdr_metrics_create: counters for workflows_num workflows, or NULL. */
-wdr_metrics_t *wdr_metrics_create(size_t workflows_num);
+/* wdr_metrics_create: the metrics of cfg's workflows, or NULL (no memory).
+ * cfg is borrowed and must outlive m: it gives the workflows' names, and
+ * what their options let happen: a series that the configuration keeps from
+ * ever changing is not dispatched (would_rerun without DryRun, polled
+ * without Poll, recovered, async-* and time_to_recover without TrackAsync,
+ * skipped-not_failed and skipped-not_rerunnable without VerifyBeforeRerun,
+ * skipped-budget without MaxRerunsPerHour, GetOpsAsyncJob's series without
+ * a TrackAsync workflow, credential_refreshes unless the credentials come
+ * from a profile file or the CVM role). */
+wdr_metrics_t *wdr_metrics_create(const wdr_config_t *cfg);
 void wdr_metrics_destroy(wdr_metrics_t *m);
 
 void wdr_metrics_count(wdr_metrics_t *m, size_t wf, enum wdr_counter c);
@@ -71,9 +90,24 @@ void wdr_metrics_skip(wdr_metrics_t *m, size_t wf, enum wdr_skip s);
 /* wdr_metrics_error counts one error with this code (any text: it is made
  * safe for a type_instance here). */
 void wdr_metrics_error(wdr_metrics_t *m, size_t wf, const char *code);
-/* wdr_metrics_latency records the last call's duration; action must be a
- * string that outlives m (the WDR_ACTION_* constants). */
-void wdr_metrics_latency(wdr_metrics_t *m, size_t wf, const char *action,
+/* How a request ended, for the per-action counters http_requests-<name>. */
+enum wdr_outcome {
+  WDR_OUTCOME_NONE,      /* nothing left (no usable credentials): not counted */
+  WDR_OUTCOME_OK,        /* answered without Response.Error */
+  WDR_OUTCOME_ERROR,     /* answered with a WeData error but a throttle */
+  WDR_OUTCOME_THROTTLED, /* answered RequestLimitExceeded* */
+  WDR_OUTCOME_FAILED,    /* no usable answer: network, HTTP status, body */
+  WDR_OUTCOME_NUM
+};
+
+/* wdr_metrics_outcome: how the request that gave res ended. */
+enum wdr_outcome wdr_metrics_outcome(const wdr_api_result_t *res);
+
+/* wdr_metrics_request counts one request of action (a WDR_ACTION_*; others
+ * are ignored) that ended with outcome; a request that got an HTTP answer
+ * also adds its seconds to the action's latency of this interval. */
+void wdr_metrics_request(wdr_metrics_t *m, const char *action,
+                         enum wdr_outcome outcome, bool answered,
                          double seconds);
 
 /* wdr_metrics_set_recovery: workflow wf's gauge duration-time_to_recover,
@@ -105,9 +139,10 @@ void wdr_metrics_count_refresh(wdr_metrics_t *m);
  * left (emitted once set). */
 void wdr_metrics_set_credentials_expiry(wdr_metrics_t *m, double seconds);
 
-/* One value to dispatch. plugin_instance "" means plugin-wide. */
+/* One value to dispatch. */
 typedef struct {
-  const char *plugin_instance;
+  const char *plugin; /* WDR_PLUGIN_NAME, WDR_METRICS_API, WDR_METRICS_GLOBAL */
+  const char *plugin_instance; /* may be "" */
   const char *type; /* "derive", "queue_length", "response_time", ... */
   const char *type_instance; /* may be "" */
   bool is_derive;
@@ -117,13 +152,17 @@ typedef struct {
 
 typedef void (*wdr_emit_fn)(void *ctx, const wdr_metric_t *v);
 
-/* wdr_metrics_emit emits, per workflow (names[i] is workflow i's name):
- * every counter and skip reason, each error code seen, each action's last
- * latency, the last time to recover once there is one; then the
- * plugin-wide queue_length, gauge-breaker_open, gauge-credentials_ok,
- * gauge-rate_limit-current and gauge-clock_offset (each once set), and
- * derive-credential_refreshes. */
-void wdr_metrics_emit(wdr_metrics_t *m, char *const *names, size_t queue_length,
-                      wdr_emit_fn emit, void *ctx);
+/* wdr_metrics_emit emits, per workflow (plugin_instance its name): every
+ * counter and skip reason its options let change, each error code seen,
+ * the last time to recover once there is one; per action (WDR_METRICS_API,
+ * plugin_instance the action): http_requests-<outcome>, and
+ * response_time-avg and response_time-max of the requests answered since
+ * the last emit (none when there was none; the interval starts anew);
+ * then, WDR_METRICS_GLOBAL: queue_length, gauge-breaker_open,
+ * gauge-credentials_ok, gauge-rate_limit-current, gauge-clock_offset and
+ * gauge-credentials-expires_in (each once set), derive-credential_refreshes.
+ * Called by one thread at a time (collectd's read callback). */
+void wdr_metrics_emit(wdr_metrics_t *m, size_t queue_length, wdr_emit_fn emit,
+                      void *ctx);
 
 #endif

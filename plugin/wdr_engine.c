@@ -1087,21 +1087,15 @@ static void correct_clock(wdr_engine_t *e, const wdr_api_result_t *res,
                (long long)offset);
 }
 
-/* The latency of every answer, under each workflow the job is about. */
-static void record_latency(wdr_engine_t *e, const wdr_job_t *job,
+/* Every request that left, under its action: by outcome, and its latency
+ * when an HTTP answer came. */
+static void record_request(wdr_engine_t *e, const wdr_job_t *job,
                            const wdr_answer_t *a) {
-  if (a->res.http_status == 0)
+  if (a->rc != 0)
     return;
-  const char *action = wdr_action_of(job->kind)->action;
-  if (job->kind != WDR_JOB_LIST) {
-    wdr_metrics_latency(e->metrics, job->run.wf, action, a->res.seconds);
-    return;
-  }
-  /* One listing serves every workflow it lists. */
-  const size_t *wfs = NULL;
-  size_t num = wdr_poll_workflows(e->poll, &job->list, &wfs);
-  for (size_t i = 0; i < num; i++)
-    wdr_metrics_latency(e->metrics, wfs[i], action, a->res.seconds);
+  wdr_metrics_request(e->metrics, wdr_action_of(job->kind)->action,
+                      wdr_metrics_outcome(&a->res), a->res.http_status != 0,
+                      a->res.seconds);
 }
 
 void wdr_engine_on_answer(wdr_engine_t *e, const wdr_job_t *job,
@@ -1111,7 +1105,7 @@ void wdr_engine_on_answer(wdr_engine_t *e, const wdr_job_t *job,
     return;
   }
   wdr_api_class_t cls = wdr_answer_classify(&a->res);
-  record_latency(e, job, a);
+  record_request(e, job, a);
   bool throttle = a->rc == 0 && wdr_answer_is_throttle(&a->res);
   /* The breaker counts outages only: a throttle, a business error or a
    * refused key all say the server is up. */

@@ -1,5 +1,7 @@
 #include "wdr_metrics.h"
 
+#include "wdr_api.h"
+
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,10 +14,29 @@ typedef struct {
   uint64_t count;
 } error_count_t;
 
+/* The API actions, in the order their series are emitted. */
+static const char *const action_names[] = {
+    WDR_ACTION_RERUN,
+    WDR_ACTION_GET_RUN,
+    WDR_ACTION_LIST_RUNS,
+    WDR_ACTION_ASYNC_JOB,
+};
+#define ACTIONS_NUM (sizeof(action_names) / sizeof(action_names[0]))
+
+static const char *const outcome_names[WDR_OUTCOME_NUM] = {
+    [WDR_OUTCOME_OK] = "ok",
+    [WDR_OUTCOME_ERROR] = "error",
+    [WDR_OUTCOME_THROTTLED] = "throttled",
+    [WDR_OUTCOME_FAILED] = "failed",
+};
+
 typedef struct {
-  const char *action;
-  double seconds;
-} latency_t;
+  uint64_t requests[WDR_OUTCOME_NUM];
+  /* answered requests since the last emit */
+  uint64_t answered;
+  double seconds_sum;
+  double seconds_max;
+} action_metrics_t;
 
 typedef struct {
   uint64_t counter[WDR_CNT_NUM];
@@ -23,16 +44,26 @@ typedef struct {
   error_count_t errors[WDR_ERRORS_MAX];
   size_t errors_num;
   uint64_t errors_other;
-  latency_t latency[WDR_ACTIONS_MAX];
-  size_t latency_num;
   bool recovered;
   double recover_seconds;
 } wf_metrics_t;
 
+/* Which of a workflow's series its options let change. */
+typedef struct {
+  bool counter[WDR_CNT_NUM];
+  bool skipped[WDR_SKIP_NUM];
+  bool recovery;
+} wf_series_t;
+
 struct wdr_metrics_s {
-  pthread_mutex_t lock; /* guards every wf_metrics_t and breaker_open */
+  pthread_mutex_t lock; /* guards everything below but cfg and series */
+  const wdr_config_t *cfg;
+  wf_series_t *series; /* per workflow, fixed at create */
+  bool action_used[ACTIONS_NUM];
+  bool refreshable; /* credentials that can be replaced while running */
   wf_metrics_t *wf;
   size_t wf_num;
+  action_metrics_t action[ACTIONS_NUM];
   bool breaker_open;
   bool credentials_ok;
   bool credentials_set;
@@ -65,7 +96,6 @@ static const char *const counter_names[WDR_CNT_NUM] = {
 };
 
 static const char *const skip_names[WDR_SKIP_NUM] = {
-    [WDR_SKIP_NO_EXECUTION_ID] = "no_execution_id",
     [WDR_SKIP_BAD_EXECUTION_ID] = "bad_execution_id",
     [WDR_SKIP_DUPLICATE] = "duplicate",
     [WDR_SKIP_EXHAUSTED] = "exhausted",
@@ -81,16 +111,55 @@ static const char *const skip_names[WDR_SKIP_NUM] = {
 const char *wdr_counter_name(enum wdr_counter c) { return counter_names[c]; }
 const char *wdr_skip_name(enum wdr_skip s) { return skip_names[s]; }
 
-wdr_metrics_t *wdr_metrics_create(size_t workflows_num) {
+/* The series a workflow's options let change; the rest would be flat
+ * lines forever. */
+static wf_series_t series_of(const wdr_config_t *cfg,
+                             const wdr_workflow_cfg_t *w) {
+  wf_series_t s;
+  for (int c = 0; c < WDR_CNT_NUM; c++)
+    s.counter[c] = true;
+  for (int k = 0; k < WDR_SKIP_NUM; k++)
+    s.skipped[k] = true;
+  bool dry_run = w->dry_run >= 0 ? w->dry_run != 0 : cfg->dry_run;
+  s.counter[WDR_CNT_WOULD_RERUN] = dry_run;
+  s.counter[WDR_CNT_POLLED] = w->poll;
+  static const enum wdr_counter tracked[] = {
+      WDR_CNT_RECOVERED, WDR_CNT_ASYNC_SUCCESS, WDR_CNT_ASYNC_FAIL,
+      WDR_CNT_ASYNC_PART_SUCCESS, WDR_CNT_ASYNC_TIMEOUT};
+  for (size_t i = 0; i < sizeof(tracked) / sizeof(tracked[0]); i++)
+    s.counter[tracked[i]] = w->track_async;
+  s.recovery = w->track_async;
+  s.skipped[WDR_SKIP_NOT_FAILED] = w->verify_before_rerun;
+  s.skipped[WDR_SKIP_NOT_RERUNNABLE] = w->verify_before_rerun;
+  s.skipped[WDR_SKIP_BUDGET] = w->max_reruns_per_hour > 0;
+  return s;
+}
+
+wdr_metrics_t *wdr_metrics_create(const wdr_config_t *cfg) {
   wdr_metrics_t *m = calloc(1, sizeof(*m));
   if (m == NULL)
     return NULL;
-  if ((m->wf = calloc(workflows_num ? workflows_num : 1,
-                      sizeof(wf_metrics_t))) == NULL) {
+  size_t n = cfg->workflows_num ? cfg->workflows_num : 1;
+  m->wf = calloc(n, sizeof(*m->wf));
+  m->series = calloc(n, sizeof(*m->series));
+  if (m->wf == NULL || m->series == NULL) {
+    free(m->wf);
+    free(m->series);
     free(m);
     return NULL;
   }
-  m->wf_num = workflows_num;
+  m->cfg = cfg;
+  m->wf_num = cfg->workflows_num;
+  bool tracking = false;
+  for (size_t i = 0; i < cfg->workflows_num; i++) {
+    m->series[i] = series_of(cfg, &cfg->workflows[i]);
+    tracking = tracking || cfg->workflows[i].track_async;
+  }
+  for (size_t i = 0; i < ACTIONS_NUM; i++)
+    m->action_used[i] =
+        tracking || strcmp(action_names[i], WDR_ACTION_ASYNC_JOB) != 0;
+  m->refreshable =
+      cfg->cred_from == WDR_CRED_PROFILE || cfg->cred_from == WDR_CRED_CVM_ROLE;
   m->rate = -1;
   pthread_mutex_init(&m->lock, NULL);
   return m;
@@ -100,6 +169,7 @@ void wdr_metrics_destroy(wdr_metrics_t *m) {
   if (m == NULL)
     return;
   pthread_mutex_destroy(&m->lock);
+  free(m->series);
   free(m->wf);
   free(m);
 }
@@ -151,17 +221,37 @@ void wdr_metrics_error(wdr_metrics_t *m, size_t wf, const char *code) {
   pthread_mutex_unlock(&m->lock);
 }
 
-void wdr_metrics_latency(wdr_metrics_t *m, size_t wf, const char *action,
+enum wdr_outcome wdr_metrics_outcome(const wdr_api_result_t *res) {
+  const char *code = res->response.error_code;
+  if (strcmp(code, WDR_ERR_NO_CREDENTIALS) == 0)
+    return WDR_OUTCOME_NONE;
+  if (code[0] == '\0')
+    return WDR_OUTCOME_OK;
+  if (wdr_answer_is_throttle(res))
+    return WDR_OUTCOME_THROTTLED;
+  /* The SDKs' ClientError.* names say no WeData answer could be read. */
+  if (strncmp(code, "ClientError.", strlen("ClientError.")) == 0)
+    return WDR_OUTCOME_FAILED;
+  return WDR_OUTCOME_ERROR;
+}
+
+void wdr_metrics_request(wdr_metrics_t *m, const char *action,
+                         enum wdr_outcome outcome, bool answered,
                          double seconds) {
-  pthread_mutex_lock(&m->lock);
-  wf_metrics_t *w = &m->wf[wf];
   size_t i = 0;
-  while (i < w->latency_num && strcmp(w->latency[i].action, action) != 0)
+  while (i < ACTIONS_NUM && strcmp(action_names[i], action) != 0)
     i++;
-  if (i < WDR_ACTIONS_MAX) {
-    w->latency[i] = (latency_t){.action = action, .seconds = seconds};
-    if (i == w->latency_num)
-      w->latency_num++;
+  if (i == ACTIONS_NUM || outcome <= WDR_OUTCOME_NONE ||
+      outcome >= WDR_OUTCOME_NUM)
+    return;
+  pthread_mutex_lock(&m->lock);
+  action_metrics_t *a = &m->action[i];
+  a->requests[outcome]++;
+  if (answered) {
+    a->answered++;
+    a->seconds_sum += seconds;
+    if (seconds > a->seconds_max)
+      a->seconds_max = seconds;
   }
   pthread_mutex_unlock(&m->lock);
 }
@@ -212,51 +302,91 @@ void wdr_metrics_set_rate(wdr_metrics_t *m, double rate) {
   pthread_mutex_unlock(&m->lock);
 }
 
-static void emit_derive(wdr_emit_fn emit, void *ctx, const char *inst,
-                        const char *type_instance, uint64_t value) {
-  emit(ctx, &(wdr_metric_t){.plugin_instance = inst,
+static void emit_derive(wdr_emit_fn emit, void *ctx, const char *plugin,
+                        const char *inst, const char *type_instance,
+                        uint64_t value) {
+  emit(ctx, &(wdr_metric_t){.plugin = plugin,
+                            .plugin_instance = inst,
                             .type = "derive",
                             .type_instance = type_instance,
                             .is_derive = true,
                             .derive = value});
 }
 
-static void emit_workflow(const wf_metrics_t *w, const char *inst,
-                          wdr_emit_fn emit, void *ctx) {
+static void emit_gauge(wdr_emit_fn emit, void *ctx, const char *plugin,
+                       const char *inst, const char *type,
+                       const char *type_instance, double value) {
+  emit(ctx, &(wdr_metric_t){.plugin = plugin,
+                            .plugin_instance = inst,
+                            .type = type,
+                            .type_instance = type_instance,
+                            .gauge = value});
+}
+
+static void emit_workflow(const wf_metrics_t *w, const wf_series_t *series,
+                          const char *inst, wdr_emit_fn emit, void *ctx) {
   char name[128];
   for (int c = 0; c < WDR_CNT_NUM; c++)
-    emit_derive(emit, ctx, inst, counter_names[c], w->counter[c]);
+    if (series->counter[c])
+      emit_derive(emit, ctx, WDR_PLUGIN_NAME, inst, counter_names[c],
+                  w->counter[c]);
   for (int s = 0; s < WDR_SKIP_NUM; s++) {
+    if (!series->skipped[s])
+      continue;
     snprintf(name, sizeof(name), "skipped-%s", skip_names[s]);
-    emit_derive(emit, ctx, inst, name, w->skipped[s]);
+    emit_derive(emit, ctx, WDR_PLUGIN_NAME, inst, name, w->skipped[s]);
   }
   for (size_t i = 0; i < w->errors_num; i++) {
     snprintf(name, sizeof(name), "error-%s", w->errors[i].code);
-    emit_derive(emit, ctx, inst, name, w->errors[i].count);
+    emit_derive(emit, ctx, WDR_PLUGIN_NAME, inst, name, w->errors[i].count);
   }
   if (w->errors_other > 0)
-    emit_derive(emit, ctx, inst, "error-other", w->errors_other);
-  for (size_t i = 0; i < w->latency_num; i++)
-    emit(ctx, &(wdr_metric_t){.plugin_instance = inst,
-                              .type = "response_time",
-                              .type_instance = w->latency[i].action,
-                              .gauge = w->latency[i].seconds});
-  if (w->recovered)
-    emit(ctx, &(wdr_metric_t){.plugin_instance = inst,
-                              .type = "duration",
-                              .type_instance = "time_to_recover",
-                              .gauge = w->recover_seconds});
+    emit_derive(emit, ctx, WDR_PLUGIN_NAME, inst, "error-other",
+                w->errors_other);
+  if (series->recovery && w->recovered)
+    emit_gauge(emit, ctx, WDR_PLUGIN_NAME, inst, "duration", "time_to_recover",
+               w->recover_seconds);
 }
 
-void wdr_metrics_emit(wdr_metrics_t *m, char *const *names, size_t queue_length,
-                      wdr_emit_fn emit, void *ctx) {
+static void emit_action(const action_metrics_t *a, const char *action,
+                        wdr_emit_fn emit, void *ctx) {
+  for (int o = WDR_OUTCOME_OK; o < WDR_OUTCOME_NUM; o++)
+    emit(ctx, &(wdr_metric_t){.plugin = WDR_METRICS_API,
+                              .plugin_instance = action,
+                              .type = "http_requests",
+                              .type_instance = outcome_names[o],
+                              .is_derive = true,
+                              .derive = a->requests[o]});
+  if (a->answered == 0)
+    return;
+  emit_gauge(emit, ctx, WDR_METRICS_API, action, "response_time", "avg",
+             a->seconds_sum / (double)a->answered);
+  emit_gauge(emit, ctx, WDR_METRICS_API, action, "response_time", "max",
+             a->seconds_max);
+}
+
+void wdr_metrics_emit(wdr_metrics_t *m, size_t queue_length, wdr_emit_fn emit,
+                      void *ctx) {
   for (size_t i = 0; i < m->wf_num; i++) {
     /* Copy under the lock, emit without it: emit may be slow. */
     wf_metrics_t snap;
     pthread_mutex_lock(&m->lock);
     snap = m->wf[i];
     pthread_mutex_unlock(&m->lock);
-    emit_workflow(&snap, names[i], emit, ctx);
+    emit_workflow(&snap, &m->series[i], m->cfg->workflows[i].name, emit, ctx);
+  }
+  for (size_t i = 0; i < ACTIONS_NUM; i++) {
+    if (!m->action_used[i])
+      continue;
+    action_metrics_t snap;
+    pthread_mutex_lock(&m->lock);
+    snap = m->action[i];
+    /* The latency is of this interval: the next one starts empty. */
+    m->action[i].answered = 0;
+    m->action[i].seconds_sum = 0;
+    m->action[i].seconds_max = 0;
+    pthread_mutex_unlock(&m->lock);
+    emit_action(&snap, action_names[i], emit, ctx);
   }
   pthread_mutex_lock(&m->lock);
   bool breaker_open = m->breaker_open;
@@ -269,33 +399,18 @@ void wdr_metrics_emit(wdr_metrics_t *m, char *const *names, size_t queue_length,
   bool expiry_set = m->expiry_set;
   double expires_in = m->expires_in;
   pthread_mutex_unlock(&m->lock);
-  emit(ctx, &(wdr_metric_t){.plugin_instance = "",
-                            .type = "queue_length",
-                            .type_instance = "",
-                            .gauge = (double)queue_length});
-  emit(ctx, &(wdr_metric_t){.plugin_instance = "",
-                            .type = "gauge",
-                            .type_instance = "breaker_open",
-                            .gauge = breaker_open ? 1.0 : 0.0});
+  const char *g = WDR_METRICS_GLOBAL;
+  emit_gauge(emit, ctx, g, "", "queue_length", "", (double)queue_length);
+  emit_gauge(emit, ctx, g, "", "gauge", "breaker_open", breaker_open ? 1 : 0);
   if (credentials_set)
-    emit(ctx, &(wdr_metric_t){.plugin_instance = "",
-                              .type = "gauge",
-                              .type_instance = "credentials_ok",
-                              .gauge = credentials_ok ? 1.0 : 0.0});
+    emit_gauge(emit, ctx, g, "", "gauge", "credentials_ok",
+               credentials_ok ? 1 : 0);
   if (rate >= 0)
-    emit(ctx, &(wdr_metric_t){.plugin_instance = "",
-                              .type = "gauge",
-                              .type_instance = "rate_limit-current",
-                              .gauge = rate});
+    emit_gauge(emit, ctx, g, "", "gauge", "rate_limit-current", rate);
   if (clock_set)
-    emit(ctx, &(wdr_metric_t){.plugin_instance = "",
-                              .type = "gauge",
-                              .type_instance = "clock_offset",
-                              .gauge = clock_offset});
-  emit_derive(emit, ctx, "", "credential_refreshes", refreshes);
+    emit_gauge(emit, ctx, g, "", "gauge", "clock_offset", clock_offset);
+  if (m->refreshable)
+    emit_derive(emit, ctx, g, "", "credential_refreshes", refreshes);
   if (expiry_set)
-    emit(ctx, &(wdr_metric_t){.plugin_instance = "",
-                              .type = "gauge",
-                              .type_instance = "credentials-expires_in",
-                              .gauge = expires_in});
+    emit_gauge(emit, ctx, g, "", "gauge", "credentials-expires_in", expires_in);
 }

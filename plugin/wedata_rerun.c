@@ -64,7 +64,6 @@ static wdr_credrefresh_cfg_t refresh_cfg;
 static wdr_loglimit_t limit_refresh;
 static bool role_ok; /* the last fetch worked; the refresher's thread */
 static wdr_signal_index_t *signal_index;
-static char **workflow_names; /* cfg's names, borrowed */
 static bool stopping;
 
 /* Built in init, freed at shutdown. */
@@ -286,8 +285,7 @@ static int build_intake(void) {
     }
     cred_watching = true;
   }
-  workflow_names = calloc(cfg->workflows_num, sizeof(*workflow_names));
-  metrics = wdr_metrics_create(cfg->workflows_num);
+  metrics = wdr_metrics_create(cfg);
   runtime = wdr_runtime_create(&(wdr_runtime_cfg_t){
       .cfg = cfg,
       .log = &sink,
@@ -299,13 +297,10 @@ static int build_intake(void) {
       .creds = creds,
       .seed = (uint32_t)now_ms() ^ ((uint32_t)getpid() << 16)});
   signal_index = wdr_signal_index_create(cfg->workflows, cfg->workflows_num);
-  if (workflow_names == NULL || metrics == NULL || runtime == NULL ||
-      signal_index == NULL) {
+  if (metrics == NULL || runtime == NULL || signal_index == NULL) {
     ERROR(LOG_PREFIX "out of memory");
     return -1;
   }
-  for (size_t i = 0; i < cfg->workflows_num; i++)
-    workflow_names[i] = cfg->workflows[i].name;
   if (plugin_register_notification(WDR_PLUGIN_NAME, wdr_notification_cb,
                                    NULL) != 0) {
     ERROR(LOG_PREFIX "cannot register the notification callback");
@@ -409,7 +404,7 @@ static void dispatch_metric(void *ctx, const wdr_metric_t *m) {
   value_list_t vl = VALUE_LIST_INIT;
   vl.values = &v;
   vl.values_len = 1;
-  sstrncpy(vl.plugin, WDR_PLUGIN_NAME, sizeof(vl.plugin));
+  sstrncpy(vl.plugin, m->plugin, sizeof(vl.plugin));
   sstrncpy(vl.plugin_instance, m->plugin_instance, sizeof(vl.plugin_instance));
   sstrncpy(vl.type, m->type, sizeof(vl.type));
   sstrncpy(vl.type_instance, m->type_instance, sizeof(vl.type_instance));
@@ -445,8 +440,8 @@ static int wdr_read_cb(void) {
     wdr_metrics_set_credentials_expiry(metrics,
                                        (double)(expires_at - time(NULL)));
   if (!stopping && metrics != NULL && runtime != NULL)
-    wdr_metrics_emit(metrics, workflow_names, wdr_runtime_queued(runtime),
-                     dispatch_metric, NULL);
+    wdr_metrics_emit(metrics, wdr_runtime_queued(runtime), dispatch_metric,
+                     NULL);
   pthread_rwlock_unlock(&plugin_state_lock);
   return 0;
 }
@@ -536,8 +531,6 @@ static void free_state(void) {
   engine = NULL;
   wdr_metrics_destroy(metrics);
   metrics = NULL;
-  free(workflow_names);
-  workflow_names = NULL;
   if (fold_fd >= 0) /* the engine's stop aborts a fold: only a failed init */
     wdr_state_fold_abort(fold_fd, cfg->state_file);
   fold_fd = -1;

@@ -99,7 +99,8 @@ static double run(size_t n, bool regex, bool matching, bool with_id) {
   wdr_workflow_cfg_t *w = calloc(n, sizeof(*w));
   make_workflows(w, n, regex);
   wdr_signal_index_t *x = wdr_signal_index_create(w, n);
-  wdr_metrics_t *metrics = wdr_metrics_create(n);
+  wdr_config_t cfg = {.workflows = w, .workflows_num = n};
+  wdr_metrics_t *metrics = wdr_metrics_create(&cfg);
   notification_meta_t run_id = {.name = "WorkflowExecutionId",
                                 .type = NM_TYPE_STRING,
                                 .nm_value.nm_string =

@@ -188,7 +188,7 @@ static void run(size_t tracked) {
                      .fold_abort = c_nothing,
                      .load_next = c_none,
                      .discard_next = c_nothing};
-  wdr_metrics_t *m = wdr_metrics_create(1);
+  wdr_metrics_t *m = wdr_metrics_create(cfg);
   int64_t t = 1764000000000LL;
   wdr_engine_t *e = wdr_engine_create(cfg, m, &sink, t);
   char id[64];

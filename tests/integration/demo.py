@@ -328,16 +328,17 @@ def main(argv=None):
 
         banner("6. metrics read back from collectd's csv files")
         now = time.time()   # wait for one more interval so every series is current
-        wait_until(lambda: (collectd.metric_line(None, "queue_length") or (0,))[0] > now, 5,
+        wait_until(lambda: (collectd.metric_line(None, "queue_length", plugin="wedata_rerun_global")
+                            or (0,))[0] > now, 5,
                    message="a fresh csv interval")
         rows = []
         for ident in collectd.list_metrics():
             host, folder, name = ident.split("/")
             if not folder.startswith("wedata_rerun"):
                 continue
-            instance = folder[len("wedata_rerun-"):] if "-" in folder else None
+            plugin, _, instance = folder.partition("-")
             typ, _, tinst = name.partition("-")
-            value = collectd.metric(instance, typ, tinst or None)
+            value = collectd.metric(instance or None, typ, tinst or None, plugin=plugin)
             shown = ("%.3f s" % value if typ in ("response_time", "duration")
                      else "%g" % value if value is not None else "-")
             rows.append((ident, shown))

@@ -23,6 +23,9 @@ COLLECTD_BIN = os.environ.get("COLLECTD_BIN", "/usr/sbin/collectd")
 TYPES_DB = "/usr/share/collectd/types.db"
 HOSTNAME = "itest"
 PLUGIN = "wedata_rerun"
+PLUGIN_API = "wedata_rerun_api"  # plugin_instance: the API action
+PLUGIN_GLOBAL = "wedata_rerun_global"  # plugin-wide values
+OUTCOMES = ("ok", "error", "throttled", "failed")
 DEFAULT_STATE_FILE = "wedata_rerun.state"     # in BaseDir, when StateFile is not set
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 DEFAULT_PLUGIN_PATH = os.path.join(REPO_ROOT, "build", "wedata_rerun.so")
@@ -631,9 +634,24 @@ class Collectd:
         """Latest value of <host>/wedata_rerun-<workflow>/derive-<name>."""
         return self.metric(workflow, "derive", name)
 
-    def gauge(self, name, plugin_instance=None):
-        """Latest value of <host>/wedata_rerun[-<instance>]/gauge-<name>."""
-        return self.metric(plugin_instance, "gauge", name)
+    def gauge(self, name):
+        """Latest value of the plugin-wide <host>/wedata_rerun_global/gauge-<name>."""
+        return self.metric(None, "gauge", name, plugin=PLUGIN_GLOBAL)
+
+    def queue_length(self):
+        return self.metric(None, "queue_length", plugin=PLUGIN_GLOBAL)
+
+    def latency(self, action, which="avg"):
+        """<host>/wedata_rerun_api-<action>/response_time-<avg|max>: seconds of
+        the answered requests of the last interval that had one."""
+        return self.metric(action, "response_time", which, plugin=PLUGIN_API)
+
+    def requests(self, action, outcome=None):
+        """<host>/wedata_rerun_api-<action>/http_requests-<outcome>, or the sum
+        of every outcome; None before the first is written."""
+        values = [self.metric(action, "http_requests", o, plugin=PLUGIN_API)
+                  for o in ((outcome,) if outcome else OUTCOMES)]
+        return None if None in values else sum(values)
 
     def counters(self, workflow, names):
         return dict((n, self.counter(workflow, n)) for n in names)

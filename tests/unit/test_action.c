@@ -586,7 +586,7 @@ static void test_job_wf(void **state) {
 
   /* A project's poll, as the poll module hands it out: its first polled
    * workflow, "whole" (1); "adv" (0) is not polled. */
-  wdr_metrics_t *m = wdr_metrics_create(g_cfg->workflows_num);
+  wdr_metrics_t *m = wdr_metrics_create(g_cfg);
   assert_non_null(m);
   wdr_sink_t sink = {.log = log_nothing};
   wdr_poll_t *p = wdr_poll_create(g_cfg, m, &sink);

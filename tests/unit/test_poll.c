@@ -124,7 +124,7 @@ static void create(const wf_spec_t *wfs, size_t n, int max_retries) {
   assert_non_null(g_names);
   for (size_t i = 0; i < n; i++)
     g_names[i] = g_cfg->workflows[i].name;
-  g_metrics = wdr_metrics_create(n);
+  g_metrics = wdr_metrics_create(g_cfg);
   assert_non_null(g_metrics);
   g_poll = wdr_poll_create(g_cfg, g_metrics, &g_sink.sink);
   assert_non_null(g_poll);
@@ -143,7 +143,7 @@ typedef struct {
 
 static void probe_cb(void *ctx, const wdr_metric_t *m) {
   probe_t *pr = ctx;
-  if (!m->is_derive)
+  if (!m->is_derive || strcmp(m->plugin, WDR_PLUGIN_NAME) != 0)
     return;
   pr->total += m->derive;
   char id[160];
@@ -157,7 +157,7 @@ static void probe_cb(void *ctx, const wdr_metric_t *m) {
 static probe_t probe(size_t wf, const char *name) {
   probe_t pr = {.seen = false};
   snprintf(pr.want, sizeof(pr.want), "%s/%s", g_names[wf], name);
-  wdr_metrics_emit(g_metrics, g_names, 0, probe_cb, &pr);
+  wdr_metrics_emit(g_metrics, 0, probe_cb, &pr);
   return pr;
 }
 

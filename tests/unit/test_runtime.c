@@ -502,7 +502,7 @@ static void build(int workers, int queue_limit) {
                         .fold_abort = sink_snapshot_abort,
                         .load_next = sink_load,
                         .discard_next = sink_fold_none};
-  g_metrics = wdr_metrics_create(g_cfg->workflows_num);
+  g_metrics = wdr_metrics_create(g_cfg);
   assert_non_null(g_metrics);
   g_rt = wdr_runtime_create(
       &(wdr_runtime_cfg_t){.cfg = g_cfg,
