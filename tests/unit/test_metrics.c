@@ -267,25 +267,31 @@ static wdr_api_result_t result(const char *code, long status) {
 /* How a request ended decides its http_requests-<outcome>. */
 static void test_outcome_of_a_result(void **state) {
   (void)state;
-  wdr_api_result_t r = result("", 200);
-  assert_int_equal(wdr_metrics_outcome(&r), WDR_OUTCOME_OK);
-  r = result("InvalidParameter", 200);
-  assert_int_equal(wdr_metrics_outcome(&r), WDR_OUTCOME_ERROR);
-  r = result("AuthFailure.SecretIdNotFound", 200);
-  assert_int_equal(wdr_metrics_outcome(&r), WDR_OUTCOME_ERROR);
-  r = result("RequestLimitExceeded", 200);
-  assert_int_equal(wdr_metrics_outcome(&r), WDR_OUTCOME_THROTTLED);
-  r = result("RequestLimitExceeded.UinLimitExceeded", 200);
-  assert_int_equal(wdr_metrics_outcome(&r), WDR_OUTCOME_THROTTLED);
-  r = result("ClientError.NetworkError", 0);
-  assert_int_equal(wdr_metrics_outcome(&r), WDR_OUTCOME_FAILED);
-  r = result("ClientError.HttpStatusCodeError", 502);
-  assert_int_equal(wdr_metrics_outcome(&r), WDR_OUTCOME_FAILED);
-  r = result("ClientError.ParseJsonError", 200);
-  assert_int_equal(wdr_metrics_outcome(&r), WDR_OUTCOME_FAILED);
-  r = result("ClientError.CredentialsUnavailable", 0);
-  r.request_sent = false;
-  assert_int_equal(wdr_metrics_outcome(&r), WDR_OUTCOME_NONE);
+  static const struct {
+    const char *code;
+    long status;
+    bool sent;
+    enum wdr_outcome want;
+  } cases[] = {
+      {"", 200, true, WDR_OUTCOME_OK},
+      {"InvalidParameter", 200, true, WDR_OUTCOME_ERROR},
+      {"AuthFailure.SecretIdNotFound", 200, true, WDR_OUTCOME_ERROR},
+      {"RequestLimitExceeded", 200, true, WDR_OUTCOME_THROTTLED},
+      {"RequestLimitExceeded.UinLimitExceeded", 200, true,
+       WDR_OUTCOME_THROTTLED},
+      {"ClientError.NetworkError", 0, true, WDR_OUTCOME_FAILED},
+      {"ClientError.HttpStatusCodeError", 502, true, WDR_OUTCOME_FAILED},
+      {"ClientError.ParseJsonError", 200, true, WDR_OUTCOME_FAILED},
+      {"ClientError.CredentialsUnavailable", 0, false, WDR_OUTCOME_NONE},
+  };
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    wdr_api_result_t r = result(cases[i].code, cases[i].status);
+    r.request_sent = cases[i].sent;
+    if (wdr_metrics_outcome(&r) != cases[i].want)
+      fail_msg("%s (HTTP %ld): outcome %d, want %d", cases[i].code,
+               cases[i].status, (int)wdr_metrics_outcome(&r),
+               (int)cases[i].want);
+  }
 }
 
 /* Requests per action by outcome are counters; the latency is the average
