@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yajl/yajl_gen.h>
+#include <yajl/yajl_parse.h>
 #include <yajl/yajl_tree.h>
 
 /* --- serialisation ------------------------------------------------------ */
@@ -794,65 +795,145 @@ static void names_add(names_t *n, const char *name, size_t budget) {
   n->w[n->num++] = (wdr_state_workflow_t){.name = copy, .budget_max = budget};
 }
 
-static size_t array_len(yajl_val obj, const char *key) {
-  const char *path[] = {key, NULL};
-  yajl_val v = yajl_tree_get(obj, path, yajl_t_array);
-  return v != NULL ? YAJL_GET_ARRAY(v)->len : 0;
+/* One line of a version-2 file, read by yajl's streaming parser: only a
+ * record's kind, its "workflow" and the number of values in a budget's
+ * "sent" are looked at, and no tree is built (a state of 100,000 runs is
+ * read twice by the state tool: here, and by wdr_state_load). */
+enum { FIELD_OTHER, FIELD_WORKFLOW, FIELD_SENT };
+
+typedef struct {
+  names_t *n;
+  unsigned depth; /* maps and arrays open */
+  size_t kinds;   /* keys of the outer object */
+  bool record;    /* its one key is run, forget or budget */
+  bool budget;
+  int field; /* the body's current key */
+  size_t sent;
+  char *name; /* the body's "workflow" */
+} rec_t;
+
+static bool key_is(const unsigned char *key, size_t len, const char *want) {
+  return len == strlen(want) && memcmp(key, want, len) == 0;
 }
 
-/* A version-2 record: {"run"|"forget"|"budget":{"workflow":..}}. */
-static void names_of_record(names_t *n, yajl_val root) {
-  if (!YAJL_IS_OBJECT(root) || YAJL_GET_OBJECT(root)->len != 1)
-    return;
-  yajl_val body = YAJL_GET_OBJECT(root)->values[0];
-  if (!YAJL_IS_OBJECT(body))
-    return;
-  bool budget = strcmp(YAJL_GET_OBJECT(root)->keys[0], "budget") == 0;
-  names_add(n, field_text(body, "workflow"),
-            budget ? array_len(body, "sent") : 0);
+static int rec_value(rec_t *r) {
+  if (r->depth == 3 && r->field == FIELD_SENT)
+    r->sent++;
+  return 1;
 }
 
-/* A NUL-terminated copy of len bytes in *scratch, parsed; NULL when it is
- * not JSON (or no memory: n->status). */
-static yajl_val names_parse(names_t *n, const char *text, size_t len,
-                            char **scratch, size_t *scratch_size) {
-  if (len + 1 > *scratch_size) {
-    char *b = realloc(*scratch, len + 1);
-    if (b == NULL) {
-      n->status = -1;
-      return NULL;
+static int rec_null(void *ctx) { return rec_value(ctx); }
+
+static int rec_bool(void *ctx, int b) {
+  (void)b;
+  return rec_value(ctx);
+}
+
+static int rec_integer(void *ctx, long long v) {
+  (void)v;
+  return rec_value(ctx);
+}
+
+static int rec_double(void *ctx, double v) {
+  (void)v;
+  return rec_value(ctx);
+}
+
+static int rec_string(void *ctx, const unsigned char *s, size_t len) {
+  rec_t *r = ctx;
+  if (r->depth == 2 && r->field == FIELD_WORKFLOW) {
+    free(r->name);
+    if ((r->name = strndup((const char *)s, len)) == NULL) {
+      r->n->status = -1;
+      return 0;
     }
-    *scratch = b;
-    *scratch_size = len + 1;
   }
-  memcpy(*scratch, text, len);
-  (*scratch)[len] = '\0';
-  return wdr_json_tree_parse(*scratch, len, WDR_JSON_DEPTH_MAX, NULL, 0);
+  return rec_value(r);
+}
+
+static int rec_open(void *ctx) {
+  rec_t *r = ctx;
+  return ++r->depth <= WDR_JSON_DEPTH_MAX;
+}
+
+static int rec_key(void *ctx, const unsigned char *key, size_t len) {
+  rec_t *r = ctx;
+  if (r->depth == 1) {
+    r->kinds++;
+    r->budget = key_is(key, len, "budget");
+    r->record = r->kinds == 1 && (r->budget || key_is(key, len, "run") ||
+                                  key_is(key, len, "forget"));
+  } else if (r->depth == 2)
+    r->field = key_is(key, len, "workflow") ? FIELD_WORKFLOW
+               : key_is(key, len, "sent")   ? FIELD_SENT
+                                            : FIELD_OTHER;
+  return 1;
+}
+
+static int rec_close_map(void *ctx) {
+  rec_t *r = ctx;
+  if (--r->depth == 0 && r->record && r->name != NULL)
+    names_add(r->n, r->name, r->budget ? r->sent : 0);
+  return r->n->status == 0;
+}
+
+static int rec_close_array(void *ctx) {
+  rec_t *r = ctx;
+  r->depth--;
+  return 1;
+}
+
+static const yajl_callbacks rec_callbacks = {
+    .yajl_null = rec_null,
+    .yajl_boolean = rec_bool,
+    .yajl_integer = rec_integer,
+    .yajl_double = rec_double,
+    .yajl_string = rec_string,
+    .yajl_start_map = rec_open,
+    .yajl_map_key = rec_key,
+    .yajl_end_map = rec_close_map,
+    .yajl_start_array = rec_open,
+    .yajl_end_array = rec_close_array,
+};
+
+static void names_of_record(names_t *n, const char *text, size_t len) {
+  rec_t r = {.n = n};
+  yajl_handle h = yajl_alloc(&rec_callbacks, NULL, &r);
+  if (h == NULL) {
+    n->status = -1;
+    return;
+  }
+  /* A line that is not a whole record adds nothing: wdr_state_load says
+   * what is wrong with it. */
+  if (yajl_parse(h, (const unsigned char *)text, len) == yajl_status_ok)
+    (void)yajl_complete_parse(h);
+  yajl_free(h);
+  free(r.name);
 }
 
 /* Every line of a version-2 file; returns whether the first line is a
  * version-2 header (else the text is not read further). */
-static bool names_of_lines(names_t *n, const char *text, size_t len,
-                           char **scratch, size_t *scratch_size) {
-  bool v2 = false;
-  for (size_t pos = 0, line = 0; pos < len && n->status == 0; line++) {
-    const char *nl = memchr(text + pos, '\n', len - pos);
+static bool names_of_lines(names_t *n, const char *text, size_t len) {
+  const char *nl = memchr(text, '\n', len);
+  size_t first = nl != NULL ? (size_t)(nl - text) : len;
+  char *head = strndup(text, first);
+  if (head == NULL) {
+    n->status = -1;
+    return false;
+  }
+  yajl_val root =
+      wdr_json_tree_parse(head, strlen(head), WDR_JSON_DEPTH_MAX, NULL, 0);
+  long long version = 0;
+  bool v2 = root != NULL && YAJL_IS_OBJECT(root) &&
+            field_int(root, "version", 0, INT32_MAX, &version) && version >= 2;
+  yajl_tree_free(root);
+  free(head);
+  for (size_t pos = first + 1; v2 && pos < len && n->status == 0;) {
+    nl = memchr(text + pos, '\n', len - pos);
     size_t end = nl != NULL ? (size_t)(nl - text) : len;
-    yajl_val root =
-        names_parse(n, text + pos, end - pos, scratch, scratch_size);
+    if (end > pos)
+      names_of_record(n, text + pos, end - pos);
     pos = end + 1;
-    long long version = 0;
-    if (line == 0) {
-      v2 = root != NULL && YAJL_IS_OBJECT(root) &&
-           field_int(root, "version", 0, INT32_MAX, &version) && version >= 2;
-      yajl_tree_free(root);
-      if (!v2)
-        break;
-      continue;
-    }
-    if (root != NULL)
-      names_of_record(n, root);
-    yajl_tree_free(root);
   }
   return v2;
 }
@@ -882,18 +963,15 @@ int wdr_state_workflows(const char *snapshot, size_t snapshot_len,
                         size_t journals_num, wdr_state_workflow_t **ret,
                         size_t *ret_num) {
   names_t n = {0};
-  char *scratch = NULL;
-  size_t scratch_size = 0;
   *ret = NULL;
   *ret_num = 0;
   if (snapshot != NULL && snapshot_len > 0 &&
-      !names_of_lines(&n, snapshot, snapshot_len, &scratch, &scratch_size) &&
-      n.status == 0 && strlen(snapshot) == snapshot_len)
+      !names_of_lines(&n, snapshot, snapshot_len) && n.status == 0 &&
+      strlen(snapshot) == snapshot_len)
     names_of_legacy(&n, snapshot, snapshot_len);
   for (size_t k = 0; k < journals_num && n.status == 0; k++)
     if (journals[k] != NULL && journal_lens[k] > 0)
-      names_of_lines(&n, journals[k], journal_lens[k], &scratch, &scratch_size);
-  free(scratch);
+      names_of_lines(&n, journals[k], journal_lens[k]);
   if (n.status != 0) {
     wdr_state_workflows_free(n.w, n.num);
     return -1;
