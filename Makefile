@@ -220,9 +220,14 @@ $(BUILD)/bench_state: tests/bench/bench_state.c $(LIB) $(HEADERS) | $(BUILD)
 	$(CC) $(CPPFLAGS) -Itests/unit $(PKG_CFLAGS) $(CFLAGS) -o $@ $< $(LIB) \
 	    $(PKG_LIBS) -lcmocka -lpthread -lm
 
+$(BUILD)/gen_state: tests/bench/gen_state.c $(LIB) $(HEADERS) | $(BUILD)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -o $@ $< $(LIB) \
+	    $(PKG_LIBS) -lpthread -lm
+
 bench: deps
-	$(MAKE) all $(BUILD)/bench_callback $(BUILD)/bench_state
+	$(MAKE) all $(BUILD)/bench_callback $(BUILD)/bench_state $(BUILD)/gen_state
 	$(BUILD)/bench_state
+	$(PYTHON) tests/bench/state_tool.py --build $(BUILD)
 	$(BUILD)/bench_callback
 	$(PYTHON) tests/bench/drain.py --plugin $(PLUGIN_SO)
 	$(PYTHON) tests/bench/cpu.py --plugin $(PLUGIN_SO)
