@@ -25,7 +25,8 @@ typedef struct {
   wdr_policy_t *policy;     /* the runs, as stored (cfg.verbatim) */
   wdr_state_workflow_t *wf; /* every workflow named, sorted by name */
   size_t wf_num;
-  char **names; /* wf[i].name, as wdr_state_* take them (borrowed) */
+  char **names;  /* wf[i].name, as wdr_state_* take them (borrowed) */
+  bool *persist; /* all true: every workflow's runs are written */
   wdr_policy_wf_t *policy_wf;
   wdr_state_stats_t stats;
 } wdr_statetool_state_t;
@@ -73,17 +74,27 @@ int wdr_statetool_show(const wdr_statetool_state_t *st, const wdr_run_t *r,
                        bool json, int64_t now_ms, wdr_buf_t *out)
     __attribute__((warn_unused_result));
 
-/* wdr_statetool_forget removes run r (one of st's) and writes what then
- * replaces the files: *snapshot_out a whole snapshot of everything else, of
- * a journal generation above every one read (so that any journal left on
- * disk is older than it and ignored), its header keeping the config
- * digests of the old snapshot's header (old_snapshot, NUL-terminated);
- * *journal_out an empty journal of that generation. r is invalid
- * afterwards. Returns 0 or -1 (out of memory or bounds). */
+/* wdr_statetool_forget removes run r (one of st's) and begins what then
+ * replaces the files: *header_out the header of a new snapshot, of a
+ * journal generation above every one read (so that any journal left on
+ * disk is older than it and ignored), keeping the config digests of the
+ * old snapshot's header (old_snapshot, NUL-terminated); *journal_out an
+ * empty journal of that generation. The snapshot's records follow, a part
+ * at a time, from wdr_statetool_snapshot_part. r is invalid afterwards.
+ * Returns 0 or -1 (out of memory or bounds). */
 int wdr_statetool_forget(wdr_statetool_state_t *st, const wdr_run_t *r,
                          const char *old_snapshot, size_t old_len,
-                         int64_t now_ms, wdr_buf_t *snapshot_out,
+                         int64_t now_ms, wdr_buf_t *header_out,
                          wdr_buf_t *journal_out)
+    __attribute__((warn_unused_result));
+
+/* wdr_statetool_snapshot_part appends the records of at most max_runs runs
+ * of st, from *cursor on, and after the last run the budget windows
+ * (*ret_last then true): a snapshot's records one part at a time, so that
+ * its whole text is never in memory (wdr_state_serialize_part). Returns 0
+ * or -1. */
+int wdr_statetool_snapshot_part(const wdr_statetool_state_t *st, size_t *cursor,
+                                size_t max_runs, wdr_buf_t *out, bool *ret_last)
     __attribute__((warn_unused_result));
 
 /* wdr_statetool_forgotten appends what forget says when it is done: "forgot

@@ -26,8 +26,9 @@ int wdr_statetool_load(const char *snapshot, size_t snapshot_len,
    * no record that could use it. */
   size_t num = st->wf_num > 0 ? st->wf_num : 1;
   st->names = calloc(num, sizeof(*st->names));
+  st->persist = calloc(num, sizeof(*st->persist));
   st->policy_wf = calloc(num, sizeof(*st->policy_wf));
-  if (st->names == NULL || st->policy_wf == NULL) {
+  if (st->names == NULL || st->persist == NULL || st->policy_wf == NULL) {
     snprintf(err, err_size, "out of memory");
     return -3;
   }
@@ -35,6 +36,7 @@ int wdr_statetool_load(const char *snapshot, size_t snapshot_len,
   for (size_t i = 0; i < num; i++) {
     size_t budget = i < st->wf_num ? st->wf[i].budget_max : 0;
     st->names[i] = i < st->wf_num ? st->wf[i].name : none;
+    st->persist[i] = true;
     /* Room for the budget window as recorded; nothing else of a
      * workflow's config matters to a policy that only holds runs. */
     st->policy_wf[i] = (wdr_policy_wf_t){
@@ -64,6 +66,7 @@ void wdr_statetool_free(wdr_statetool_state_t *st) {
   wdr_policy_destroy(st->policy);
   wdr_state_workflows_free(st->wf, st->wf_num);
   free(st->names);
+  free(st->persist);
   free(st->policy_wf);
   *st = (wdr_statetool_state_t){0};
 }
@@ -597,42 +600,41 @@ static int header_config(const char *snapshot, size_t len, yajl_val *ret_root,
 
 int wdr_statetool_forget(wdr_statetool_state_t *st, const wdr_run_t *r,
                          const char *old_snapshot, size_t old_len,
-                         int64_t now_ms, wdr_buf_t *snapshot_out,
+                         int64_t now_ms, wdr_buf_t *header_out,
                          wdr_buf_t *journal_out) {
   char id[WDR_ID_MAX], buf[WDR_ID_MAX];
   yajl_val root = NULL;
   wdr_state_config_t config;
   char **names = NULL;
   const char **digests = NULL;
-  size_t num = st->wf_num > 0 ? st->wf_num : 1;
-  bool *persist = calloc(num, sizeof(*persist));
   int status = -1;
-  if (persist == NULL || header_config(old_snapshot, old_len, &root, &config,
-                                       &names, &digests) != 0)
+  if (header_config(old_snapshot, old_len, &root, &config, &names, &digests) !=
+      0)
     goto cleanup;
-  for (size_t i = 0; i < num; i++)
-    persist[i] = true;
   /* wdr_cid_str may hand back the run's own copy, which forget frees. */
   snprintf(id, sizeof(id), "%s", wdr_cid_str(&r->execution_id, buf));
   wdr_policy_forget(st->policy, r->wf, id);
   /* Above every generation read: the journals still on disk are then
    * older than the new snapshot, and a load ignores them. */
   uint64_t gen = st->stats.gen + 1;
-  size_t cursor = 0;
-  bool last = false;
   if (wdr_state_snapshot_header(gen, now_ms, config.num > 0 ? &config : NULL,
-                                snapshot_out) != 0 ||
-      wdr_state_serialize_part(st->policy, st->names, persist, num, &cursor,
-                               SIZE_MAX, snapshot_out, &last) != 0 ||
-      !last || wdr_state_journal_header(gen, now_ms, journal_out) != 0)
+                                header_out) != 0 ||
+      wdr_state_journal_header(gen, now_ms, journal_out) != 0)
     goto cleanup;
   status = 0;
 cleanup:
   yajl_tree_free(root);
   free(names);
   free(digests);
-  free(persist);
   return status;
+}
+
+int wdr_statetool_snapshot_part(const wdr_statetool_state_t *st, size_t *cursor,
+                                size_t max_runs, wdr_buf_t *out,
+                                bool *ret_last) {
+  return wdr_state_serialize_part(st->policy, st->names, st->persist,
+                                  st->wf_num > 0 ? st->wf_num : 1, cursor,
+                                  max_runs, out, ret_last);
 }
 
 typedef struct {

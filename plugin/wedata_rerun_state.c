@@ -169,29 +169,58 @@ static void process_name(long pid, char *name, size_t size) {
   fclose(f);
 }
 
-/* Replaces the files by the snapshot and journal of a forget, holding the
- * lock. The snapshot first: its generation is above every journal's, so a
- * crash before the journal is replaced leaves a journal that the next load
- * ignores (it holds nothing of the new snapshot's generation), and the
- * forgotten run, which only the old files hold, never comes back. */
-static int replace_files(const paths_t *p, const wdr_buf_t *snapshot,
-                         const wdr_buf_t *journal) {
+/* Runs of the new snapshot per write: one part in memory at a time, as
+ * the plugin writes its snapshots. */
+#define PART_RUNS 500
+
+/* Replaces the files by those of a forget, holding the lock: the new
+ * snapshot (header, then st's records a part at a time) into a temporary
+ * file, synced and renamed over the snapshot; then the empty journal the
+ * same way; then the next journal removed. The snapshot first: its
+ * generation is above every journal's, so a crash before the journal is
+ * replaced leaves journals that the next load ignores (they hold nothing
+ * the new snapshot lacks), and the forgotten run, which only the old files
+ * hold, never comes back. */
+static int replace_files(const paths_t *p, const wdr_statetool_state_t *st,
+                         const wdr_buf_t *header, const wdr_buf_t *journal) {
   char err[256] = "";
-  const char *failed = NULL;
-  if (wdr_state_write_file(p->path[WDR_STATETOOL_SNAPSHOT], snapshot, err,
-                           sizeof(err)) != 0)
-    failed = p->path[WDR_STATETOOL_SNAPSHOT];
-  else if (wdr_state_write_file(p->path[WDR_STATETOOL_JOURNAL], journal, err,
-                                sizeof(err)) != 0)
+  const char *failed = p->path[WDR_STATETOOL_SNAPSHOT];
+  wdr_buf_t part;
+  wdr_buf_init(&part, WDR_STATE_MAX);
+  size_t cursor = 0;
+  bool last = false;
+  int fd = wdr_state_fold_open(failed, err, sizeof(err));
+  int status =
+      fd >= 0 ? wdr_state_fold_write(fd, header, err, sizeof(err)) : -1;
+  while (status == 0 && !last) {
+    wdr_buf_reset(&part);
+    if (wdr_statetool_snapshot_part(st, &cursor, PART_RUNS, &part, &last) !=
+        0) {
+      snprintf(err, sizeof(err), "out of memory");
+      status = -1;
+    } else
+      status = wdr_state_fold_write(fd, &part, err, sizeof(err));
+  }
+  if (status == 0) {
+    status = wdr_state_fold_commit(fd, failed, NULL, NULL, err, sizeof(err));
+    fd = -1; /* closed either way */
+  }
+  if (status != 0 && fd >= 0)
+    wdr_state_fold_abort(fd, failed);
+  wdr_buf_free(&part, false);
+  if (status == 0) {
     failed = p->path[WDR_STATETOOL_JOURNAL];
-  else if (unlink(p->path[WDR_STATETOOL_NEXT]) != 0 && errno != ENOENT) {
+    status = wdr_state_write_file(failed, journal, err, sizeof(err));
+  }
+  if (status == 0 && unlink(p->path[WDR_STATETOOL_NEXT]) != 0 &&
+      errno != ENOENT) {
     failed = p->path[WDR_STATETOOL_NEXT];
     snprintf(err, sizeof(err), "unlink: %s", strerror(errno));
+    status = -1;
   }
-  if (failed == NULL)
-    return 0;
-  fprintf(stderr, PROG ": cannot write %s: %s\n", failed, err);
-  return -1;
+  if (status != 0)
+    fprintf(stderr, PROG ": cannot write %s: %s\n", failed, err);
+  return status;
 }
 
 typedef struct {
@@ -243,9 +272,9 @@ static int cmd_forget(const args_t *a, const paths_t *p, wdr_buf_t *files,
   char err[512] = "";
   long holder = 0;
   int status = EXIT_ERROR;
-  wdr_buf_t snapshot, journal;
-  wdr_buf_init(&snapshot, WDR_STATE_MAX);
-  wdr_buf_init(&journal, WDR_STATE_MAX);
+  wdr_buf_t snapshot, journal; /* the new snapshot's header; the journal */
+  wdr_buf_init(&snapshot, 4096);
+  wdr_buf_init(&journal, 4096);
   /* Not even the lock file is made for a state that is not there. */
   if (access(a->state, F_OK) != 0) {
     fprintf(stderr, PROG ": no state file %s (see -f)\n", a->state);
@@ -288,7 +317,7 @@ static int cmd_forget(const args_t *a, const paths_t *p, wdr_buf_t *files,
     fprintf(stderr, PROG ": out of memory\n");
     goto cleanup;
   }
-  if (replace_files(p, &snapshot, &journal) != 0)
+  if (replace_files(p, st, &snapshot, &journal) != 0)
     goto cleanup;
   if (wdr_statetool_forgotten(a->run, wf, a->json, out) != 0) {
     fprintf(stderr, PROG ": out of memory\n");

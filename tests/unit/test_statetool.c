@@ -441,6 +441,13 @@ static void test_forget(void **state) {
                                         wdr_buf_str(&g_snap), g_snap.len,
                                         T0 + 9000, &snap2, &journal2),
                    0);
+  /* The records, a run at a time. */
+  size_t parts = 0;
+  last = false;
+  for (size_t at = 0; !last; parts++)
+    assert_int_equal(wdr_statetool_snapshot_part(&g_st, &at, 1, &snap2, &last),
+                     0);
+  assert_int_equal(parts, 2); /* two runs, the budget windows with the last */
   const char *s2 = wdr_buf_str(&snap2);
   /* Generation 6: above the next journal's 5. The config is kept. */
   assert_int_equal(strncmp(s2,
