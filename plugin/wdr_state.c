@@ -841,8 +841,8 @@ static int rec_double(void *ctx, double v) {
 
 static int rec_string(void *ctx, const unsigned char *s, size_t len) {
   rec_t *r = ctx;
-  if (r->depth == 2 && r->field == FIELD_WORKFLOW) {
-    free(r->name);
+  /* The first, as yajl_tree_get (wdr_state_load) finds it. */
+  if (r->depth == 2 && r->field == FIELD_WORKFLOW && r->name == NULL) {
     if ((r->name = strndup((const char *)s, len)) == NULL) {
       r->n->status = -1;
       return 0;

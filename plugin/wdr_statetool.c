@@ -57,9 +57,19 @@ int wdr_statetool_load(const char *snapshot, size_t snapshot_len,
     snprintf(err, err_size, "out of memory");
     return -3;
   }
-  return wdr_state_load(snapshot, snapshot_len, journals, journal_lens,
-                        journals_num, st->policy, st->names, num, now_ms,
-                        &st->stats, err, err_size);
+  int status = wdr_state_load(snapshot, snapshot_len, journals, journal_lens,
+                              journals_num, st->policy, st->names, num, now_ms,
+                              &st->stats, err, err_size);
+  /* Every workflow named has a place and the table has no bound worth
+   * the name: a run left out would be missing from list, and from the
+   * snapshot forget writes. */
+  if (status == 0 &&
+      (st->stats.unknown_workflow > 0 || st->stats.rejected > 0)) {
+    snprintf(err, err_size, "%zu record(s) could not be placed",
+             st->stats.unknown_workflow + st->stats.rejected);
+    status = -1;
+  }
+  return status;
 }
 
 void wdr_statetool_free(wdr_statetool_state_t *st) {
@@ -71,8 +81,7 @@ void wdr_statetool_free(wdr_statetool_state_t *st) {
   *st = (wdr_statetool_state_t){0};
 }
 
-/* --- looking up a run ------------------------------------------------------
- */
+/* --- looking up a run ----------------------------------------------------- */
 
 int wdr_statetool_find(const wdr_statetool_state_t *st, const char *id,
                        const char *workflow, const wdr_run_t **ret, char *err,
@@ -117,8 +126,7 @@ int wdr_statetool_find(const wdr_statetool_state_t *st, const char *id,
   return 2;
 }
 
-/* --- the pieces of a row ----------------------------------------------------
- */
+/* --- the pieces of a row -------------------------------------------------- */
 
 /* The time of a run's next job, when it waits for one; 0 otherwise. */
 static int64_t next_due(const wdr_run_t *r) {
@@ -209,8 +217,7 @@ static int pad(wdr_buf_t *out, const char *s, size_t w, bool last) {
   return 0;
 }
 
-/* --- list ------------------------------------------------------------------
- */
+/* --- list ----------------------------------------------------------------- */
 
 typedef struct {
   const wdr_run_t *r;
@@ -322,8 +329,7 @@ static int list_text(const wdr_statetool_state_t *st, const row_t *rows,
   return 0;
 }
 
-/* --- JSON -------------------------------------------------------------------
- */
+/* --- JSON ----------------------------------------------------------------- */
 
 /* "key": text, or null when text is empty. */
 static int gen_opt_text(yajl_gen g, const char *key, const char *text) {
@@ -410,8 +416,7 @@ cleanup:
   return status;
 }
 
-/* --- show -------------------------------------------------------------------
- */
+/* --- show ----------------------------------------------------------------- */
 
 /* What is out while IN_FLIGHT; "" otherwise. */
 static const char *in_flight_of(const wdr_run_t *r) {
@@ -548,8 +553,7 @@ int wdr_statetool_show(const wdr_statetool_state_t *st, const wdr_run_t *r,
              : -1;
 }
 
-/* --- forget -----------------------------------------------------------------
- */
+/* --- forget --------------------------------------------------------------- */
 
 /* The config digests recorded in a snapshot's header (borrowed from root,
  * which the caller frees): names and digests of c, NULL/0 when none. */
@@ -671,8 +675,7 @@ int wdr_statetool_forgotten(const char *id, const char *workflow, bool json,
   return status;
 }
 
-/* --- a consistent read -------------------------------------------------------
- */
+/* --- a consistent read ---------------------------------------------------- */
 
 static bool same_file(const wdr_state_file_id_t *a,
                       const wdr_state_file_id_t *b) {

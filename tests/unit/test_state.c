@@ -1621,7 +1621,10 @@ static void test_workflows(void **state) {
       "{\"run\":{\"workflow\":\"zeta\",\"execution_id\":\"a\"}}\n"
       "{\"run\":{\"workflow\":\"alpha\",\"execution_id\":\"b\"}}\n"
       "{\"run\":{\"workflow\":\"zeta\",\"execution_id\":\"c\"}}\n"
-      "{\"budget\":{\"workflow\":\"alpha\",\"sent\":[1,2,3]}}\n";
+      "{\"budget\":{\"workflow\":\"alpha\",\"sent\":[1,2,3]}}\n"
+      /* A key given twice: the first counts, as on load. */
+      "{\"forget\":{\"workflow\":\"alpha\",\"workflow\":\"dup\","
+      "\"execution_id\":\"y\"}}\n";
   const char *journal =
       "{\"version\":2,\"kind\":\"journal\",\"saved_ms\":1,\"journal\":4}\n"
       "{\"forget\":{\"workflow\":\"gone\",\"execution_id\":\"x\"}}\n"
