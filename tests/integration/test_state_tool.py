@@ -152,6 +152,38 @@ class TestStateTool(PluginTestCase):
         self.assertEqual(rows[again][2:4], ["idle", "1"])
         self.assertEqual(rows[again][4], self.rerun_requests(again)[1].async_id)
 
+    def test_state_tool_errors(self):
+        """Without collectd: bad usage (2), no state file, a newer version,
+        a corrupt one (1, naming the file and the reason); none is
+        written to, and forget makes no lock file for a missing state."""
+        state = os.path.join(self.tmp, "wedata_rerun.state")
+        for args in ([], ["lisst"], ["show"], ["list", "extra"], ["--bogus", "list"]):
+            p = self.tool(state, *args)
+            self.assertEqual(p.returncode, 2, (args, p.stderr))
+            self.assertIn("usage: wedata-rerun-state", p.stderr)
+            self.assertEqual(p.stdout, "")
+        for args in (["list"], ["show", "r"], ["forget", "r"]):
+            p = self.tool(state, *args)
+            self.assertEqual((p.returncode, p.stderr), (
+                1, "wedata-rerun-state: no state file %s (see -f)\n" % state))
+        self.assertEqual(os.listdir(self.tmp), ["certs"])
+        newer = b'{"version":3,"kind":"snapshot","saved_ms":1,"journal":1}\n'
+        with open(state, "wb") as fh:
+            fh.write(newer)
+        for args in (["list"], ["forget", "r"]):
+            p = self.tool(state, *args)
+            self.assertEqual(p.returncode, 1, p.stderr)
+            self.assertEqual(p.stderr, "wedata-rerun-state: %s: written by a newer version of "
+                             "the plugin (state version 3, this one reads up to 2)\n" % state)
+        with open(state, "rb") as fh:
+            self.assertEqual(fh.read(), newer)
+        with open(state, "wb") as fh:
+            fh.write(b'{"version":2,"kind":"snapshot","saved_ms":1,"journal":1}\n{"run":{}}\n')
+        p = self.tool(state, "show", "r")
+        self.assertEqual((p.returncode, p.stderr), (1, (
+            "wedata-rerun-state: %s: not a state this tool can read: line 2: the run is "
+            "malformed\n") % state))
+
 
 if __name__ == "__main__":
     unittest.main()
