@@ -35,7 +35,8 @@ typedef struct {
  * and its journals (as wdr_state_load takes them) into *st, with every
  * workflow they name and every run exactly as stored (not as a restart
  * would resume it). Returns 0; -1 when it is not a state this version
- * can read, -2 when a newer version wrote it (err says why: the reason
+ * can read (also when a record found no place: a run would be missing),
+ * -2 when a newer version wrote it (err says why: the reason
  * wdr_state_load gives), -3 when memory ran out. *st is set either way:
  * free it with wdr_statetool_free. */
 int wdr_statetool_load(const char *snapshot, size_t snapshot_len,
@@ -55,14 +56,14 @@ int wdr_statetool_find(const wdr_statetool_state_t *st, const char *id,
                        size_t err_size) __attribute__((warn_unused_result));
 
 /* wdr_statetool_list appends every run (of workflow only, unless NULL),
- * sorted by workflow then run id, to out: as text, a header row and one aligned
- * row per run (workflow, run, state, attempts, last AsyncId, last error, next
- * due time as
- * "<UTC ISO-8601> (in N s)" or "-"; control characters shown as spaces);
- * as JSON, an array of objects with the same fields (texts null when
- * empty, the next time as unix ms, ISO text and seconds from now_ms, each
- * null when nothing is due). Returns 0, or -1 when out overflowed or memory
- * ran out. */
+ * sorted by workflow then run id, to out. As text: a header row and one
+ * aligned row per run (workflow, run, state, attempts, last AsyncId, last
+ * error, and when its next request is due as "<UTC ISO-8601> (in N s)",
+ * "(due)" once passed, or "-"), control characters shown as spaces. As
+ * JSON: an array of objects with the same fields (texts null when empty;
+ * the due time as unix ms, ISO text and seconds from now_ms, each null
+ * when nothing is due). Returns 0, or -1 when out overflowed or memory ran
+ * out. */
 int wdr_statetool_list(const wdr_statetool_state_t *st, const char *workflow,
                        bool json, int64_t now_ms, wdr_buf_t *out)
     __attribute__((warn_unused_result));
