@@ -159,8 +159,8 @@ static void iso_time(int64_t t_ms, bool ms, char *buf, size_t size) {
     snprintf(buf, size, "%sZ", base);
 }
 
-/* Seconds from now to t, rounded away from now ("in 1 s" until it is
- * due). */
+/* Seconds from now to t: a time to come rounded up ("in 1 s" until it
+ * is due), a past one as whole seconds ago (negative). */
 static long long seconds_from(int64_t now_ms, int64_t t_ms) {
   int64_t d = t_ms - now_ms;
   return d >= 0 ? (long long)((d + 999) / 1000) : -(long long)((-d) / 1000);
