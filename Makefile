@@ -1,10 +1,10 @@
 # wedata_rerun: collectd plugin that reruns failed WeData workflow runs.
 #
-#   make            build build/wedata_rerun.so
+#   make            build build/wedata_rerun.so and build/wedata-rerun-state
 #   make test       every test: unit, unit under ASan+UBSan, integration
 #   make demo       the plugin's main job end to end, against a local stand-in
-#   make install    plugin + conf.d snippet, an existing one kept (DESTDIR)
-#   make uninstall  the plugin (the config stays)
+#   make install    plugin, state tool + conf.d snippet, an existing one kept (DESTDIR)
+#   make uninstall  the plugin and the state tool (the config stays)
 #   make bench      benchmarks: print figures, assert nothing
 #   make fuzz       every libFuzzer target for FUZZ_SECONDS (default 60) each
 #   make valgrind   collectd with the plugin under memcheck, one scenario
@@ -12,6 +12,7 @@
 
 VERSION     := 0.1.0
 PLUGIN_DIR  ?= /usr/lib/collectd
+BINDIR      ?= /usr/bin
 CONF_DIR    ?= /etc/collectd/collectd.conf.d
 BUILD       ?= build
 PYTHON      ?= python3
@@ -36,6 +37,9 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 MODULES   := $(sort $(wildcard plugin/wdr_*.c))
 HEADERS   := $(wildcard include/*.h)
 PLUGIN_SO := $(BUILD)/wedata_rerun.so
+# The state tool (wedata-rerun-state): its main is plugin/wedata_rerun_state.c,
+# outside MODULES; everything else it uses is in the library.
+STATE_TOOL := $(BUILD)/wedata-rerun-state
 # Every module is compiled once into a static library that the plugin, the
 # unit tests and the benchmarks link; the sanitizer build likewise.
 LIB       := $(BUILD)/libwdr.a
@@ -61,11 +65,15 @@ FUZZ_SMOKE_SECONDS ?= 4
 .PHONY: all deps test unit unit-san integration demo bench install uninstall \
         format format-check clean fuzz fuzz-smoke valgrind soak man deb
 
-all: $(PLUGIN_SO)
+all: $(PLUGIN_SO) $(STATE_TOOL)
 
 $(PLUGIN_SO): plugin/wedata_rerun.c $(LIB) $(HEADERS) | $(BUILD)
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -shared -o $@ \
 	    plugin/wedata_rerun.c $(LIB) $(PKG_LIBS) -lpthread -lm
+
+$(STATE_TOOL): plugin/wedata_rerun_state.c $(LIB) $(HEADERS) | $(BUILD)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -Wl,--as-needed -o $@ \
+	    plugin/wedata_rerun_state.c $(LIB) $(PKG_LIBS) -lpthread -lm
 
 $(BUILD)/obj/%.o: plugin/%.c $(HEADERS) | $(BUILD)/obj
 	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -c -o $@ $<
@@ -110,11 +118,21 @@ $(MAN_PAGE): $(BUILD)/gen_man
 	    --release="wedata_rerun $(VERSION)" --name=COLLECTD-WEDATA_RERUN \
 	    $(BUILD)/collectd-wedata_rerun.pod > $@
 
-man: $(MAN_PAGE)
+# wedata-rerun-state(1): written by hand in POD.
+TOOL_MAN := $(BUILD)/wedata-rerun-state.1
+
+$(TOOL_MAN): docs/wedata-rerun-state.pod | $(BUILD)
+	podchecker docs/wedata-rerun-state.pod
+	pod2man --section=1 --center="collectd plugins" \
+	    --release="wedata_rerun $(VERSION)" --name=WEDATA-RERUN-STATE \
+	    docs/wedata-rerun-state.pod > $@
+
+man: $(MAN_PAGE) $(TOOL_MAN)
 
 # The Debian package collectd-wedata-rerun (debian/build-deb.sh): built
-# from the plugin and the man page; lintian must report no error.
-deb: $(PLUGIN_SO) $(MAN_PAGE)
+# from the plugin, the state tool and the man pages; lintian must report
+# no error.
+deb: $(PLUGIN_SO) $(STATE_TOOL) $(MAN_PAGE) $(TOOL_MAN)
 	sh debian/build-deb.sh $(BUILD) $(VERSION)
 
 # Installs what is missing when run as root; otherwise only says what is.
@@ -202,17 +220,23 @@ $(BUILD)/bench_state: tests/bench/bench_state.c $(LIB) $(HEADERS) | $(BUILD)
 	$(CC) $(CPPFLAGS) -Itests/unit $(PKG_CFLAGS) $(CFLAGS) -o $@ $< $(LIB) \
 	    $(PKG_LIBS) -lcmocka -lpthread -lm
 
+$(BUILD)/gen_state: tests/bench/gen_state.c $(LIB) $(HEADERS) | $(BUILD)
+	$(CC) $(CPPFLAGS) $(PKG_CFLAGS) $(CFLAGS) -o $@ $< $(LIB) \
+	    $(PKG_LIBS) -lpthread -lm
+
 bench: deps
-	$(MAKE) all $(BUILD)/bench_callback $(BUILD)/bench_state
+	$(MAKE) all $(BUILD)/bench_callback $(BUILD)/bench_state $(BUILD)/gen_state
 	$(BUILD)/bench_state
+	$(PYTHON) tests/bench/state_tool.py --build $(BUILD)
 	$(BUILD)/bench_callback
 	$(PYTHON) tests/bench/drain.py --plugin $(PLUGIN_SO)
 	$(PYTHON) tests/bench/cpu.py --plugin $(PLUGIN_SO)
 
 # The snippet may hold the operator's settings (a SecretKey even): an
 # existing one is never overwritten; the new one goes beside it as .dist.
-install: $(PLUGIN_SO)
+install: $(PLUGIN_SO) $(STATE_TOOL)
 	install -D -m 0644 $(PLUGIN_SO) $(DESTDIR)$(PLUGIN_DIR)/wedata_rerun.so
+	install -D -m 0755 $(STATE_TOOL) $(DESTDIR)$(BINDIR)/wedata-rerun-state
 	@if [ -e $(DESTDIR)$(CONF_DIR)/wedata_rerun.conf ]; then \
 	  install -D -m 0640 conf.d/wedata_rerun.conf \
 	      $(DESTDIR)$(CONF_DIR)/wedata_rerun.conf.dist; \
@@ -226,8 +250,9 @@ install: $(PLUGIN_SO)
 
 # The plugin goes; the config (and any .dist beside it) stays.
 uninstall:
-	rm -f $(DESTDIR)$(PLUGIN_DIR)/wedata_rerun.so
-	@echo "removed $(DESTDIR)$(PLUGIN_DIR)/wedata_rerun.so; kept" \
+	rm -f $(DESTDIR)$(PLUGIN_DIR)/wedata_rerun.so $(DESTDIR)$(BINDIR)/wedata-rerun-state
+	@echo "removed $(DESTDIR)$(PLUGIN_DIR)/wedata_rerun.so and" \
+	     "$(DESTDIR)$(BINDIR)/wedata-rerun-state; kept" \
 	     "$(DESTDIR)$(CONF_DIR)/wedata_rerun.conf"
 
 format:

@@ -1,10 +1,10 @@
 #!/bin/sh
 # make deb: builds collectd-wedata-rerun_<version>_<arch>.deb from the
-# built plugin and man page, without debhelper: the binary package is laid
-# out by hand (plugin in /usr/lib/collectd, the snippet as a conffile, the
-# man page and docs under /usr/share), its Depends computed by
-# dpkg-shlibdeps from the plugin's libraries, and lintian must report no
-# error.
+# built plugin, state tool and man pages, without debhelper: the binary
+# package is laid out by hand (plugin in /usr/lib/collectd, the state tool
+# in /usr/bin, the snippet as a conffile, the man pages and docs under
+# /usr/share), its Depends computed by dpkg-shlibdeps from the plugin's and
+# the tool's libraries, and lintian must report no error.
 #   debian/build-deb.sh BUILD_DIR VERSION
 set -eu
 build=$1
@@ -14,15 +14,20 @@ arch=$(dpkg --print-architecture)
 root=$build/deb/$pkg
 rm -rf "$build/deb"
 umask 022
-install -d "$root/DEBIAN" "$root/usr/lib/collectd" \
+install -d "$root/DEBIAN" "$root/usr/lib/collectd" "$root/usr/bin" \
     "$root/etc/collectd/collectd.conf.d" "$root/usr/share/man/man5" \
+    "$root/usr/share/man/man1" \
     "$root/usr/share/doc/$pkg/examples"
 install -m 0644 "$build/wedata_rerun.so" "$root/usr/lib/collectd/wedata_rerun.so"
 strip --strip-unneeded --remove-section=.comment --remove-section=.note \
     "$root/usr/lib/collectd/wedata_rerun.so"
+install -m 0755 "$build/wedata-rerun-state" "$root/usr/bin/wedata-rerun-state"
+strip --strip-unneeded --remove-section=.comment --remove-section=.note \
+    "$root/usr/bin/wedata-rerun-state"
 # 0640, as make install: the operator may put a SecretKey in it.
 install -m 0640 conf.d/wedata_rerun.conf "$root/etc/collectd/collectd.conf.d/wedata_rerun.conf"
 gzip -9n < "$build/collectd-wedata_rerun.5" > "$root/usr/share/man/man5/collectd-wedata_rerun.5.gz"
+gzip -9n < "$build/wedata-rerun-state.1" > "$root/usr/share/man/man1/wedata-rerun-state.1.gz"
 install -m 0644 debian/copyright "$root/usr/share/doc/$pkg/copyright"
 gzip -9n < debian/changelog > "$root/usr/share/doc/$pkg/changelog.Debian.gz"
 gzip -9n < README.md > "$root/usr/share/doc/$pkg/README.md.gz"
@@ -36,8 +41,10 @@ if [ -d contrib ]; then
 fi
 echo /etc/collectd/collectd.conf.d/wedata_rerun.conf > "$root/DEBIAN/conffiles"
 
-# Depends: what the plugin's libraries need (debian/control's ${shlibs}).
-shlibs=$(dpkg-shlibdeps -O "$root/usr/lib/collectd/wedata_rerun.so" 2>/dev/null |
+# Depends: what the plugin's and the tool's libraries need (debian/control's
+# ${shlibs}).
+shlibs=$(dpkg-shlibdeps -O "$root/usr/lib/collectd/wedata_rerun.so" \
+             "$root/usr/bin/wedata-rerun-state" 2>/dev/null |
          sed -n 's/^shlibs:Depends=//p')
 size=$(du -k -s --exclude=DEBIAN "$root" | cut -f1)
 {

@@ -21,6 +21,10 @@
 
 #define WDR_DEFAULT_ENDPOINT "https://wedata.tencentcloudapi.com"
 #define WDR_DEFAULT_STATE_FILE "wedata_rerun.state"
+/* collectd's BaseDir as Debian builds it (`collectd -h`: "Data
+ * directory"), where a relative StateFile lives: the state tool's default
+ * is WDR_DEBIAN_BASE_DIR "/" WDR_DEFAULT_STATE_FILE. */
+#define WDR_DEBIAN_BASE_DIR "/var/lib/collectd"
 
 typedef struct {
   char *name;

@@ -56,6 +56,10 @@ typedef struct {
   size_t max_runs;          /* table bound */
   int64_t async_poll_ms;    /* AsyncPollInterval */
   int64_t async_timeout_ms; /* AsyncTimeout */
+  /* Runs restored as the state file holds them, none of the changes a
+   * restart makes (wdr_policy_restore): for the state tool, which shows
+   * the runs and writes them back, and never acts on them. */
+  bool verbatim;
 } wdr_policy_cfg_t;
 
 typedef enum {

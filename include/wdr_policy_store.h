@@ -29,11 +29,12 @@ const int64_t *wdr_policy_budget(const wdr_policy_t *p, size_t wf,
  * an AuthFailure* or UnauthorizedOperation* code (or SignatureExpire) made
  * PERMANENT (older versions did) becomes SCHEDULED, due at now_ms with its
  * retries afresh: the credentials or the clock were at fault, not the run,
- * and its failure was never acted on. Returns 0, 1 when it was released that
- * way, or -1 when the table is full, wf is out of range or the run is already
- * there. On success the run's texts move into the table (run keeps only its
- * execution_id and scope); either way the caller wdr_run_clear()s run
- * afterwards. */
+ * and its failure was never acted on. With cfg.verbatim none of this
+ * happens: the run goes in as it was read. Returns 0, 1 when it was
+ * released that way, or -1 when the table is full, wf is out of range or
+ * the run is already there. On success the run's texts move into the table
+ * (run keeps only its execution_id and scope); either way the caller
+ * wdr_run_clear()s run afterwards. */
 int wdr_policy_restore(wdr_policy_t *p, wdr_run_t *run, int64_t now_ms);
 
 /* wdr_policy_release_permanent makes every run of workflow wf that a

@@ -56,6 +56,11 @@ int wdr_state_serialize(const wdr_policy_t *p, char *const *names,
                         uint64_t gen, wdr_buf_t *out)
     __attribute__((warn_unused_result));
 
+/* wdr_state_job_name: how the state file names a run's in-flight job
+ * (kinds RERUN to FOLLOW: "rerun", "verify", ...); "rerun" for any other
+ * value, as a load reads it. */
+const char *wdr_state_job_name(wdr_job_kind_t kind);
+
 /* The config a snapshot was written under: workflow i's name and the
  * digest of its config (wdr_workflow_cfg_t.config_digest; "" unknown, left
  * out). A snapshot header holds them as "config":{name:digest,..}, which
@@ -127,10 +132,53 @@ int wdr_state_parse(const char *text, size_t len, wdr_policy_t *p,
                     wdr_state_stats_t *stats, char *err, size_t err_size)
     __attribute__((warn_unused_result));
 
+/* The workflows a state names, for a reader without a config (the state
+ * tool): name is a heap copy; budget_max the longest budget window
+ * recorded for it (the policy's MaxRerunsPerHour must be at least that to
+ * hold the window). */
+typedef struct {
+  char *name;
+  size_t budget_max;
+} wdr_state_workflow_t;
+
+/* wdr_state_workflows lists every workflow that a record of the snapshot
+ * (version 1 or 2, NUL-terminated, snapshot_len bytes) or of the journals
+ * names (runs, forgets, budget windows), each once, sorted by name
+ * (strcmp). Pure. Lines it cannot read are passed over: wdr_state_load
+ * says what is wrong with them. Returns 0 with *ret (freed with
+ * wdr_state_workflows_free; NULL when none) and *ret_num, or -1 when
+ * memory ran out (*ret NULL). */
+int wdr_state_workflows(const char *snapshot, size_t snapshot_len,
+                        const char *const *journals, const size_t *journal_lens,
+                        size_t journals_num, wdr_state_workflow_t **ret,
+                        size_t *ret_num) __attribute__((warn_unused_result));
+void wdr_state_workflows_free(wdr_state_workflow_t *w, size_t num);
+
 /* wdr_state_read_file reads path into out. Returns 0, 1 when the file does
  * not exist, -1 on error (err says why). */
 int wdr_state_read_file(const char *path, wdr_buf_t *out, char *err,
                         size_t err_size) __attribute__((warn_unused_result));
+
+/* Which file was read: a reader that does not hold the lock (the state
+ * tool) compares it with what the path names afterwards, to see whether
+ * the file was replaced (renamed over) or grew while it read. exists is
+ * false when there was none. */
+typedef struct {
+  bool exists;
+  unsigned long long dev, ino;
+  size_t size; /* bytes read */
+} wdr_state_file_id_t;
+
+/* wdr_state_read_file_id is wdr_state_read_file that also says which file
+ * it read (*ret_id; exists false when it returns 1). */
+int wdr_state_read_file_id(const char *path, wdr_buf_t *out,
+                           wdr_state_file_id_t *ret_id, char *err,
+                           size_t err_size) __attribute__((warn_unused_result));
+
+/* wdr_state_file_id_now: what path names now (without reading it): the
+ * file's device, inode and size, or exists false when there is none (or it
+ * cannot be looked at). */
+void wdr_state_file_id_now(const char *path, wdr_state_file_id_t *ret_id);
 
 /* wdr_state_write_file replaces path with data atomically. Returns 0 or -1
  * (err says which step failed). */

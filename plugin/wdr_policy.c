@@ -1077,6 +1077,10 @@ int wdr_policy_restore(wdr_policy_t *p, wdr_run_t *run, int64_t now_ms) {
   r->scope = NULL;
   if (r->in_flight >= WDR_RUN_JOB_KINDS)
     r->in_flight = WDR_JOB_RERUN;
+  if (p->cfg.verbatim) {
+    wdr_table_settle(p->table, r);
+    return 0;
+  }
   if (r->state == WDR_RUN_IN_FLIGHT) {
     if (r->in_flight == WDR_JOB_RERUN || r->in_flight == WDR_JOB_VERIFY) {
       /* Nobody knows whether the rerun request reached the server. */

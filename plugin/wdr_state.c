@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <yajl/yajl_gen.h>
+#include <yajl/yajl_parse.h>
 #include <yajl/yajl_tree.h>
 
 /* --- serialisation ------------------------------------------------------ */
@@ -22,6 +23,10 @@ static const char *const kind_names[WDR_RUN_JOB_KINDS] = {
     [WDR_JOB_FOLLOW] = "follow",
 };
 
+const char *wdr_state_job_name(wdr_job_kind_t kind) {
+  return kind < WDR_RUN_JOB_KINDS ? kind_names[kind] : "rerun";
+}
+
 static int gen_run(yajl_gen g, const wdr_run_t *r, const char *workflow) {
   char id[WDR_ID_MAX], async_id[WDR_ID_MAX];
   if (yajl_gen_map_open(g) != yajl_gen_status_ok ||
@@ -29,10 +34,8 @@ static int gen_run(yajl_gen g, const wdr_run_t *r, const char *workflow) {
       wdr_json_gen_text(g, "execution_id", wdr_cid_str(&r->execution_id, id)) !=
           0 ||
       wdr_json_gen_text(g, "state", wdr_run_state_name(r->state)) != 0 ||
-      wdr_json_gen_text(g, "in_flight",
-                        r->in_flight < WDR_RUN_JOB_KINDS
-                            ? kind_names[r->in_flight]
-                            : "rerun") != 0 ||
+      wdr_json_gen_text(g, "in_flight", wdr_state_job_name(r->in_flight)) !=
+          0 ||
       wdr_json_gen_int(g, "attempts", r->attempts) != 0 ||
       wdr_json_gen_int(g, "tries", r->tries) != 0 ||
       wdr_json_gen_int(g, "request_retries", r->request_retries) != 0 ||
@@ -730,10 +733,271 @@ int wdr_state_parse(const char *text, size_t len, wdr_policy_t *p,
                         stats, err, err_size);
 }
 
+/* --- the workflows a state names ----------------------------------------- */
+
+typedef struct {
+  wdr_state_workflow_t *w;
+  size_t num, cap;
+  int status;
+} names_t;
+
+static int cmp_workflow(const void *a, const void *b) {
+  return strcmp(((const wdr_state_workflow_t *)a)->name,
+                ((const wdr_state_workflow_t *)b)->name);
+}
+
+/* Sorts n and merges repeats (the longest budget window stays). */
+static void names_compact(names_t *n) {
+  if (n->num < 2)
+    return;
+  qsort(n->w, n->num, sizeof(*n->w), cmp_workflow);
+  size_t out = 0;
+  for (size_t i = 1; i < n->num; i++) {
+    if (strcmp(n->w[out].name, n->w[i].name) == 0) {
+      if (n->w[i].budget_max > n->w[out].budget_max)
+        n->w[out].budget_max = n->w[i].budget_max;
+      free(n->w[i].name);
+    } else
+      n->w[++out] = n->w[i];
+  }
+  n->num = out + 1;
+}
+
+static void names_add(names_t *n, const char *name, size_t budget) {
+  if (n->status != 0 || name == NULL)
+    return;
+  /* Records of one workflow tend to come together. */
+  if (n->num > 0 && strcmp(n->w[n->num - 1].name, name) == 0) {
+    if (budget > n->w[n->num - 1].budget_max)
+      n->w[n->num - 1].budget_max = budget;
+    return;
+  }
+  /* Full: merge the repeats first, so that the list stays about twice the
+   * workflows, not one entry per record. */
+  if (n->num == n->cap) {
+    names_compact(n);
+    if (n->num * 2 >= n->cap) {
+      size_t cap = n->cap > 0 ? n->cap * 2 : 16;
+      wdr_state_workflow_t *w = realloc(n->w, cap * sizeof(*w));
+      if (w == NULL) {
+        n->status = -1;
+        return;
+      }
+      n->w = w;
+      n->cap = cap;
+    }
+  }
+  char *copy = strdup(name);
+  if (copy == NULL) {
+    n->status = -1;
+    return;
+  }
+  n->w[n->num++] = (wdr_state_workflow_t){.name = copy, .budget_max = budget};
+}
+
+/* One line of a version-2 file, read by yajl's streaming parser: only a
+ * record's kind, its "workflow" and the number of values in a budget's
+ * "sent" are looked at, and no tree is built (a state of 100,000 runs is
+ * read twice by the state tool: here, and by wdr_state_load). */
+enum { FIELD_OTHER, FIELD_WORKFLOW, FIELD_SENT };
+
+typedef struct {
+  names_t *n;
+  unsigned depth; /* maps and arrays open */
+  size_t kinds;   /* keys of the outer object */
+  bool record;    /* its one key is run, forget or budget */
+  bool budget;
+  int field; /* the body's current key */
+  size_t sent;
+  char *name; /* the body's "workflow" */
+} rec_t;
+
+static bool key_is(const unsigned char *key, size_t len, const char *want) {
+  return len == strlen(want) && memcmp(key, want, len) == 0;
+}
+
+static int rec_value(rec_t *r) {
+  if (r->depth == 3 && r->field == FIELD_SENT)
+    r->sent++;
+  return 1;
+}
+
+static int rec_null(void *ctx) { return rec_value(ctx); }
+
+static int rec_bool(void *ctx, int b) {
+  (void)b;
+  return rec_value(ctx);
+}
+
+static int rec_integer(void *ctx, long long v) {
+  (void)v;
+  return rec_value(ctx);
+}
+
+static int rec_double(void *ctx, double v) {
+  (void)v;
+  return rec_value(ctx);
+}
+
+static int rec_string(void *ctx, const unsigned char *s, size_t len) {
+  rec_t *r = ctx;
+  /* The first, as yajl_tree_get (wdr_state_load) finds it. */
+  if (r->depth == 2 && r->field == FIELD_WORKFLOW && r->name == NULL) {
+    if ((r->name = strndup((const char *)s, len)) == NULL) {
+      r->n->status = -1;
+      return 0;
+    }
+  }
+  return rec_value(r);
+}
+
+static int rec_open(void *ctx) {
+  rec_t *r = ctx;
+  return ++r->depth <= WDR_JSON_DEPTH_MAX;
+}
+
+static int rec_key(void *ctx, const unsigned char *key, size_t len) {
+  rec_t *r = ctx;
+  if (r->depth == 1) {
+    r->kinds++;
+    r->budget = key_is(key, len, "budget");
+    r->record = r->kinds == 1 && (r->budget || key_is(key, len, "run") ||
+                                  key_is(key, len, "forget"));
+  } else if (r->depth == 2)
+    r->field = key_is(key, len, "workflow") ? FIELD_WORKFLOW
+               : key_is(key, len, "sent")   ? FIELD_SENT
+                                            : FIELD_OTHER;
+  return 1;
+}
+
+static int rec_close_map(void *ctx) {
+  rec_t *r = ctx;
+  if (--r->depth == 0 && r->record && r->name != NULL)
+    names_add(r->n, r->name, r->budget ? r->sent : 0);
+  return r->n->status == 0;
+}
+
+static int rec_close_array(void *ctx) {
+  rec_t *r = ctx;
+  r->depth--;
+  return 1;
+}
+
+static const yajl_callbacks rec_callbacks = {
+    .yajl_null = rec_null,
+    .yajl_boolean = rec_bool,
+    .yajl_integer = rec_integer,
+    .yajl_double = rec_double,
+    .yajl_string = rec_string,
+    .yajl_start_map = rec_open,
+    .yajl_map_key = rec_key,
+    .yajl_end_map = rec_close_map,
+    .yajl_start_array = rec_open,
+    .yajl_end_array = rec_close_array,
+};
+
+static void names_of_record(names_t *n, const char *text, size_t len) {
+  rec_t r = {.n = n};
+  yajl_handle h = yajl_alloc(&rec_callbacks, NULL, &r);
+  if (h == NULL) {
+    n->status = -1;
+    return;
+  }
+  /* A line that is not a whole record adds nothing: wdr_state_load says
+   * what is wrong with it. */
+  if (yajl_parse(h, (const unsigned char *)text, len) == yajl_status_ok)
+    (void)yajl_complete_parse(h);
+  yajl_free(h);
+  free(r.name);
+}
+
+/* Every line of a version-2 file; returns whether the first line is a
+ * version-2 header (else the text is not read further). */
+static bool names_of_lines(names_t *n, const char *text, size_t len) {
+  const char *nl = memchr(text, '\n', len);
+  size_t first = nl != NULL ? (size_t)(nl - text) : len;
+  char *head = strndup(text, first);
+  if (head == NULL) {
+    n->status = -1;
+    return false;
+  }
+  yajl_val root =
+      wdr_json_tree_parse(head, strlen(head), WDR_JSON_DEPTH_MAX, NULL, 0);
+  long long version = 0;
+  bool v2 = root != NULL && YAJL_IS_OBJECT(root) &&
+            field_int(root, "version", 0, INT32_MAX, &version) && version >= 2;
+  yajl_tree_free(root);
+  free(head);
+  for (size_t pos = first + 1; v2 && pos < len && n->status == 0;) {
+    nl = memchr(text + pos, '\n', len - pos);
+    size_t end = nl != NULL ? (size_t)(nl - text) : len;
+    if (end > pos)
+      names_of_record(n, text + pos, end - pos);
+    pos = end + 1;
+  }
+  return v2;
+}
+
+/* Version 1: {"runs":[{"workflow":..},..],"budget":{name:[..],..}}. */
+static void names_of_legacy(names_t *n, const char *text, size_t len) {
+  static const char *p_runs[] = {"runs", NULL};
+  static const char *p_budget[] = {"budget", NULL};
+  yajl_val root = wdr_json_tree_parse(text, len, WDR_JSON_DEPTH_MAX, NULL, 0);
+  yajl_val runs = yajl_tree_get(root, p_runs, yajl_t_array);
+  yajl_val budget = yajl_tree_get(root, p_budget, yajl_t_object);
+  for (size_t i = 0; runs != NULL && i < YAJL_GET_ARRAY(runs)->len; i++) {
+    yajl_val r = YAJL_GET_ARRAY(runs)->values[i];
+    if (YAJL_IS_OBJECT(r))
+      names_add(n, field_text(r, "workflow"), 0);
+  }
+  for (size_t i = 0; budget != NULL && i < YAJL_GET_OBJECT(budget)->len; i++) {
+    yajl_val t = YAJL_GET_OBJECT(budget)->values[i];
+    names_add(n, YAJL_GET_OBJECT(budget)->keys[i],
+              YAJL_IS_ARRAY(t) ? YAJL_GET_ARRAY(t)->len : 0);
+  }
+  yajl_tree_free(root);
+}
+
+int wdr_state_workflows(const char *snapshot, size_t snapshot_len,
+                        const char *const *journals, const size_t *journal_lens,
+                        size_t journals_num, wdr_state_workflow_t **ret,
+                        size_t *ret_num) {
+  names_t n = {0};
+  *ret = NULL;
+  *ret_num = 0;
+  if (snapshot != NULL && snapshot_len > 0 &&
+      !names_of_lines(&n, snapshot, snapshot_len) && n.status == 0 &&
+      strlen(snapshot) == snapshot_len)
+    names_of_legacy(&n, snapshot, snapshot_len);
+  for (size_t k = 0; k < journals_num && n.status == 0; k++)
+    if (journals[k] != NULL && journal_lens[k] > 0)
+      names_of_lines(&n, journals[k], journal_lens[k]);
+  if (n.status != 0) {
+    wdr_state_workflows_free(n.w, n.num);
+    return -1;
+  }
+  names_compact(&n);
+  if (n.num == 0) {
+    free(n.w);
+    return 0;
+  }
+  *ret = n.w;
+  *ret_num = n.num;
+  return 0;
+}
+
+void wdr_state_workflows_free(wdr_state_workflow_t *w, size_t num) {
+  for (size_t i = 0; w != NULL && i < num; i++)
+    free(w[i].name);
+  free(w);
+}
+
 /* --- files -------------------------------------------------------------- */
 
-int wdr_state_read_file(const char *path, wdr_buf_t *out, char *err,
-                        size_t err_size) {
+int wdr_state_read_file_id(const char *path, wdr_buf_t *out,
+                           wdr_state_file_id_t *ret_id, char *err,
+                           size_t err_size) {
+  *ret_id = (wdr_state_file_id_t){0};
   int fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT)
@@ -744,8 +1008,13 @@ int wdr_state_read_file(const char *path, wdr_buf_t *out, char *err,
   int status = -1;
   char chunk[65536];
   struct stat st;
+  size_t before = out->len;
+  if (fstat(fd, &st) == 0)
+    *ret_id = (wdr_state_file_id_t){.exists = true,
+                                    .dev = (unsigned long long)st.st_dev,
+                                    .ino = (unsigned long long)st.st_ino};
   /* One allocation of the file's size (it may still grow while read). */
-  if (fstat(fd, &st) == 0 && st.st_size > 0 &&
+  if (ret_id->exists && st.st_size > 0 &&
       wdr_buf_reserve(out, (size_t)st.st_size) != 0) {
     snprintf(err, err_size, "larger than %d bytes", (int)WDR_STATE_MAX);
     goto cleanup;
@@ -765,10 +1034,28 @@ int wdr_state_read_file(const char *path, wdr_buf_t *out, char *err,
       goto cleanup;
     }
   }
+  ret_id->exists = true;
+  ret_id->size = out->len - before;
   status = 0;
 cleanup:
   close(fd);
   return status;
+}
+
+int wdr_state_read_file(const char *path, wdr_buf_t *out, char *err,
+                        size_t err_size) {
+  wdr_state_file_id_t id;
+  return wdr_state_read_file_id(path, out, &id, err, err_size);
+}
+
+void wdr_state_file_id_now(const char *path, wdr_state_file_id_t *ret_id) {
+  struct stat st;
+  *ret_id = (wdr_state_file_id_t){0};
+  if (stat(path, &st) == 0)
+    *ret_id = (wdr_state_file_id_t){.exists = true,
+                                    .dev = (unsigned long long)st.st_dev,
+                                    .ino = (unsigned long long)st.st_ino,
+                                    .size = (size_t)st.st_size};
 }
 
 static int write_all(int fd, const char *p, size_t len) {

@@ -1608,6 +1608,162 @@ static void test_config_digests(void **state) {
   assert_int_equal(wdr_policy_release_permanent(g_p, 1), 0);
 }
 
+/* --- for a reader without a config (the state tool) ---------------------- */
+
+/* Every workflow a snapshot and its journals name, once each, sorted, with
+ * the longest budget window each has; lines that are not records (a
+ * header, a line cut short, garbage) are passed over. */
+static void test_workflows(void **state) {
+  (void)state;
+  const char *snapshot =
+      "{\"version\":2,\"kind\":\"snapshot\",\"saved_ms\":1,\"journal\":4,"
+      "\"config\":{\"only_in_config\":\"d\"}}\n"
+      "{\"run\":{\"workflow\":\"zeta\",\"execution_id\":\"a\"}}\n"
+      "{\"run\":{\"workflow\":\"alpha\",\"execution_id\":\"b\"}}\n"
+      "{\"run\":{\"workflow\":\"zeta\",\"execution_id\":\"c\"}}\n"
+      "{\"budget\":{\"workflow\":\"alpha\",\"sent\":[1,2,3]}}\n"
+      /* A key given twice: the first counts, as on load. */
+      "{\"forget\":{\"workflow\":\"alpha\",\"workflow\":\"dup\","
+      "\"execution_id\":\"y\"}}\n";
+  const char *journal =
+      "{\"version\":2,\"kind\":\"journal\",\"saved_ms\":1,\"journal\":4}\n"
+      "{\"forget\":{\"workflow\":\"gone\",\"execution_id\":\"x\"}}\n"
+      "{\"budget\":{\"sent\":[1],\"workflow\":\"alpha\"}}\n"
+      "not json\n"
+      "{\"run\":{\"workflow\":\"cut";
+  const char *next =
+      "{\"version\":2,\"kind\":\"journal\",\"saved_ms\":1,\"journal\":5}\n"
+      "{\"budget\":{\"workflow\":\"beta\",\"sent\":[1,2,3,4,5]}}\n";
+  const char *journals[] = {journal, next};
+  const size_t lens[] = {strlen(journal), strlen(next)};
+  wdr_state_workflow_t *w = NULL;
+  size_t n = 0;
+  assert_int_equal(wdr_state_workflows(snapshot, strlen(snapshot), journals,
+                                       lens, 2, &w, &n),
+                   0);
+  assert_int_equal(n, 4);
+  const char *want[] = {"alpha", "beta", "gone", "zeta"};
+  const size_t budget[] = {3, 5, 0, 0};
+  for (size_t i = 0; i < n; i++) {
+    assert_string_equal(w[i].name, want[i]);
+    assert_int_equal(w[i].budget_max, budget[i]);
+  }
+  wdr_state_workflows_free(w, n);
+
+  /* Version 1: the runs' workflows and the budget's keys. */
+  const char *v1 = "{\"version\":1,\"runs\":[{\"workflow\":\"old\"},"
+                   "{\"workflow\":\"b\"},{\"workflow\":\"old\"}],"
+                   "\"budget\":{\"b\":[1,2],\"c\":[]}}";
+  assert_int_equal(wdr_state_workflows(v1, strlen(v1), NULL, NULL, 0, &w, &n),
+                   0);
+  assert_int_equal(n, 3);
+  assert_string_equal(w[0].name, "b");
+  assert_int_equal(w[0].budget_max, 2);
+  assert_string_equal(w[1].name, "c");
+  assert_string_equal(w[2].name, "old");
+  wdr_state_workflows_free(w, n);
+
+  /* Nothing named: none, and NULL. */
+  const char *empty =
+      "{\"version\":2,\"kind\":\"snapshot\",\"saved_ms\":1,\"journal\":1}\n";
+  assert_int_equal(
+      wdr_state_workflows(empty, strlen(empty), NULL, NULL, 0, &w, &n), 0);
+  assert_int_equal(n, 0);
+  assert_null(w);
+}
+
+/* Many workflows, records interleaved: each once, in order. */
+static void test_workflows_many(void **state) {
+  (void)state;
+  wdr_buf_t text;
+  wdr_buf_init(&text, WDR_STATE_MAX);
+  assert_int_equal(wdr_state_snapshot_header(1, T0, NULL, &text), 0);
+  for (int i = 0; i < 3000; i++) {
+    char name[32];
+    snprintf(name, sizeof(name), "wf-%04d", (i * 7919) % 1000);
+    assert_int_equal(wdr_state_record_forget(name, "x", &text), 0);
+  }
+  wdr_state_workflow_t *w = NULL;
+  size_t n = 0;
+  assert_int_equal(
+      wdr_state_workflows(wdr_buf_str(&text), text.len, NULL, NULL, 0, &w, &n),
+      0);
+  wdr_buf_free(&text, false);
+  assert_int_equal(n, 1000);
+  for (size_t i = 0; i < n; i++) {
+    char name[32];
+    snprintf(name, sizeof(name), "wf-%04zu", i);
+    assert_string_equal(w[i].name, name);
+  }
+  wdr_state_workflows_free(w, n);
+}
+
+/* cfg.verbatim: runs go in as stored, none of a restart's changes (an
+ * in-flight rerun read back, following switched off, a credentials stop
+ * released). */
+static void test_verbatim_restore(void **state) {
+  (void)state;
+  wdr_policy_wf_t wf = {.max_attempts = 1,
+                        .retry_interval_ms = MIN,
+                        .max_retry_interval_ms = HOUR};
+  wdr_policy_t *p = wdr_policy_create(&(wdr_policy_cfg_t){
+      .wf = &wf, .wf_num = 1, .max_runs = 10, .verbatim = true});
+  assert_non_null(p);
+  wdr_run_t r = make_run(0, "flying", WDR_RUN_IN_FLIGHT, 3);
+  r.in_flight = WDR_JOB_RERUN;
+  assert_int_equal(wdr_policy_restore(p, &r, T0), 0);
+  wdr_run_clear(&r);
+  r = make_run(0, "followed", WDR_RUN_FOLLOW, 4);
+  assert_int_equal(wdr_policy_restore(p, &r, T0), 0);
+  wdr_run_clear(&r);
+  r = make_run(0, "stopped", WDR_RUN_PERMANENT, 5);
+  set_textf(&r.last_error, "AuthFailure.SecretIdNotFound");
+  assert_int_equal(wdr_policy_restore(p, &r, T0), 0);
+  wdr_run_clear(&r);
+  assert_int_equal(find(p, 0, "flying")->state, WDR_RUN_IN_FLIGHT);
+  assert_int_equal(find(p, 0, "flying")->next_at_ms, T0 + 3000);
+  assert_int_equal(find(p, 0, "followed")->state, WDR_RUN_FOLLOW);
+  assert_int_equal(find(p, 0, "stopped")->state, WDR_RUN_PERMANENT);
+  wdr_policy_destroy(p);
+}
+
+/* Which file was read, and what the path names afterwards: the same file
+ * grown, another file renamed over it, or none. */
+static void test_file_ids(void **state) {
+  (void)state;
+  make_dir();
+  char path[256], other[256], err[256] = "";
+  snprintf(path, sizeof(path), "%s/s", g_dir);
+  snprintf(other, sizeof(other), "%s/o", g_dir);
+  wdr_buf_t b;
+  wdr_buf_init(&b, WDR_STATE_MAX);
+  wdr_state_file_id_t id, now;
+  assert_int_equal(wdr_state_read_file_id(path, &b, &id, err, sizeof(err)), 1);
+  assert_false(id.exists);
+  wdr_state_file_id_now(path, &now);
+  assert_false(now.exists);
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs("abc", f);
+  fclose(f);
+  assert_int_equal(wdr_state_read_file_id(path, &b, &id, err, sizeof(err)), 0);
+  assert_true(id.exists);
+  assert_int_equal(id.size, 3);
+  f = fopen(path, "a");
+  fputs("de", f);
+  fclose(f);
+  wdr_state_file_id_now(path, &now);
+  assert_true(now.exists);
+  assert_int_equal(now.ino, id.ino);
+  assert_int_equal(now.size, 5);
+  f = fopen(other, "w");
+  fclose(f);
+  assert_int_equal(rename(other, path), 0);
+  wdr_state_file_id_now(path, &now);
+  assert_true(now.ino != id.ino || now.dev != id.dev);
+  wdr_buf_free(&b, false);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 
 int main(void) {
@@ -1636,6 +1792,10 @@ int main(void) {
       T(test_read_errors),
       T(test_write_errors),
       T(test_move_aside),
+      T(test_workflows),
+      T(test_workflows_many),
+      T(test_verbatim_restore),
+      T(test_file_ids),
   };
   return cmocka_run_group_tests_name("wdr_state", tests, NULL, NULL);
 }
