@@ -9,6 +9,7 @@
 #   make fuzz       every libFuzzer target for FUZZ_SECONDS (default 60) each
 #   make valgrind   collectd with the plugin under memcheck, one scenario
 #   make soak       30 simulated minutes of failures, restarts every minute (a few real ones)
+#   make prom-rules promtool: check the Prometheus rules and run their unit tests
 
 VERSION     := 0.1.0
 PLUGIN_DIR  ?= /usr/lib/collectd
@@ -59,7 +60,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 4
 
 .PHONY: all deps test unit unit-san integration demo bench install uninstall \
-        format format-check clean fuzz fuzz-smoke valgrind soak man deb
+        format format-check clean fuzz fuzz-smoke valgrind soak man deb prom-rules
 
 all: $(PLUGIN_SO)
 
@@ -158,6 +159,7 @@ integration: $(PLUGIN_SO)
 
 test: deps
 	$(MAKE) format-check
+	$(MAKE) prom-rules
 	$(MAKE) all
 	$(MAKE) man
 	$(MAKE) deb
@@ -166,6 +168,13 @@ test: deps
 	$(MAKE) fuzz-smoke
 	$(MAKE) integration
 	$(MAKE) valgrind
+
+# The alerting and recording rules (contrib/prometheus): syntax, then
+# promtool's unit tests (every alert firing and not, every record's value).
+PROM_RULES := contrib/prometheus/wedata_rerun.rules.yml
+prom-rules:
+	promtool check rules $(PROM_RULES)
+	promtool test rules contrib/prometheus/wedata_rerun.rules.test.yml
 
 # collectd and the plugin under memcheck: errors, tracking, a restart and
 # SIGTERM; no invalid access, no definite leak (collectd's own suppressed
