@@ -15,7 +15,9 @@ reruns and errors: into the temp dir, or where WEDATA_SCREENSHOT says
 
 Nothing leaves 127.0.0.1: collectd, the stand-in and Prometheus listen on
 it, and Chromium is given a dead loopback proxy and a resolver that knows
-no name, so anything it might try elsewhere fails on this machine.
+no name, so anything it might try elsewhere fails on this machine (its
+IPv6 reachability probe, a UDP connect() to a public address, sends no
+packet: strace shows no send on that socket).
 Without prometheus, chromium or write_prometheus.so the test is skipped,
 and fails instead under CI (CI set).
 """
@@ -23,7 +25,6 @@ and fails instead under CI (CI set).
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -70,8 +71,12 @@ GRAPH_EXPRS = (
 EXTRA_SECONDS = float(os.environ.get("WEDATA_SCREENSHOT_SECONDS") or 0)
 
 
+# Straight to 127.0.0.1, whatever proxy the environment names.
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def http_get(url, timeout=5.0):
-    with urllib.request.urlopen(url, timeout=timeout) as resp:
+    with _OPENER.open(url, timeout=timeout) as resp:
         return resp.read().decode("utf-8", "replace")
 
 
