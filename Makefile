@@ -9,6 +9,8 @@
 #   make fuzz       every libFuzzer target for FUZZ_SECONDS (default 60) each
 #   make valgrind   collectd with the plugin under memcheck, one scenario
 #   make soak       30 simulated minutes of failures, restarts every minute (a few real ones)
+#   make prom-rules promtool: check the Prometheus rules and run their unit tests
+#   make screenshot the README's picture of Prometheus (docs/prometheus-graph.png)
 
 VERSION     := 0.1.0
 PLUGIN_DIR  ?= /usr/lib/collectd
@@ -63,7 +65,8 @@ FUZZ_SECONDS ?= 60
 FUZZ_SMOKE_SECONDS ?= 4
 
 .PHONY: all deps test unit unit-san integration demo bench install uninstall \
-        format format-check clean fuzz fuzz-smoke valgrind soak man deb
+        format format-check clean fuzz fuzz-smoke valgrind soak man deb prom-rules \
+        screenshot
 
 all: $(PLUGIN_SO) $(STATE_TOOL)
 
@@ -176,6 +179,7 @@ integration: $(PLUGIN_SO)
 
 test: deps
 	$(MAKE) format-check
+	$(MAKE) prom-rules
 	$(MAKE) all
 	$(MAKE) man
 	$(MAKE) deb
@@ -184,6 +188,22 @@ test: deps
 	$(MAKE) fuzz-smoke
 	$(MAKE) integration
 	$(MAKE) valgrind
+
+# The alerting and recording rules (contrib/prometheus): syntax, then
+# promtool's unit tests (every alert firing and not, every record's value).
+PROM_RULES := contrib/prometheus/wedata_rerun.rules.yml
+prom-rules:
+	promtool check rules $(PROM_RULES)
+	promtool test rules contrib/prometheus/wedata_rerun.rules.test.yml
+
+# The README's picture: test_prometheus (real collectd with write_prometheus,
+# Prometheus, the stand-in) feeding failures 100 s longer, then headless
+# Chromium saving Prometheus's graph page of reruns and errors.
+screenshot: $(PLUGIN_SO)
+	mkdir -p docs
+	WEDATA_SCREENSHOT=$(CURDIR)/docs/prometheus-graph.png WEDATA_SCREENSHOT_SECONDS=100 \
+	    $(PYTHON) tests/integration/run_tests.py --plugin $(PLUGIN_SO) --no-standin \
+	    -k test_prometheus
 
 # collectd and the plugin under memcheck: errors, tracking, a restart and
 # SIGTERM; no invalid access, no definite leak (collectd's own suppressed

@@ -136,7 +136,7 @@ def main(argv=None):
     # test_integration ends with its slow load test; the reliability suite
     # (issue 11) has its own module so that its classes stay together.
     for module in ("test_integration", "test_reliability", "test_state_faults",
-                   "test_setups", "test_state_tool"):
+                   "test_setups", "test_state_tool", "test_prometheus"):
         suite.addTests(loader.loadTestsFromName(module))
     if skip:
         suite = without(suite, skip)
