@@ -36,6 +36,8 @@ for f in conf.d/examples/*; do
   [ -x "$f" ] && mode=0755
   install -m "$mode" "$f" "$root/usr/share/doc/$pkg/examples/"
 done
+# The README's picture, where its relative link points.
+install -D -m 0644 docs/prometheus-graph.png "$root/usr/share/doc/$pkg/docs/prometheus-graph.png"
 if [ -d contrib ]; then
   cp -r contrib "$root/usr/share/doc/$pkg/contrib"
 fi

@@ -185,7 +185,21 @@ class TestSetups(PluginTestCase):
                         c.output_tail())
         c.wait_counters(WF, {"accepted": 1}, timeout=20)
         self.assertEqual(c.stop(), 0)
+        # The package's state tool reads what that collectd remembered.
+        tool = subprocess.run(["/usr/bin/wedata-rerun-state", "-f",
+                               os.path.join(c.dir, "wedata_rerun.state"), "list"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.assertEqual(tool.returncode, 0, tool.stderr)
+        self.assertIn(run_id, tool.stdout)
+        self.assertIn("wedata-rerun-state.1", subprocess.run(
+            ["man", "-w", "1", "wedata-rerun-state"], stdout=subprocess.PIPE,
+            text=True).stdout)
+        doc = "/usr/share/doc/collectd-wedata-rerun/"
+        for path in ("contrib/prometheus/wedata_rerun.rules.yml",
+                     "contrib/grafana/wedata_rerun.json", "docs/prometheus-graph.png"):
+            self.assertTrue(os.path.isfile(doc + path), path)
         apt("purge", "collectd-wedata-rerun")
+        self.assertFalse(os.path.exists("/usr/bin/wedata-rerun-state"))
         self.assertFalse(os.path.exists("/usr/lib/collectd/wedata_rerun.so"))
         self.assertFalse(os.path.exists("/etc/collectd/collectd.conf.d/wedata_rerun.conf"))
 
