@@ -142,7 +142,9 @@ class TestSetups(PluginTestCase):
         """make deb's package installs with apt-get, puts the plugin where
         collectd looks by default, the snippet as a conffile and the man
         page; the system's collectd loads the plugin from there and a
-        rerun goes out; purging removes it all."""
+        rerun goes out; the packaged state tool lists that run; the
+        contrib files and the picture are in the docs; purging removes it
+        all."""
         debs = glob.glob(os.path.join(HERE, "..", "..", "build",
                                       "collectd-wedata-rerun_*.deb"))
         if os.geteuid() != 0:
