@@ -63,6 +63,8 @@ static wdr_credrefresh_t *refresher;
 static wdr_credrefresh_cfg_t refresh_cfg;
 static wdr_loglimit_t limit_refresh;
 static bool role_ok; /* the last fetch worked; the refresher's thread */
+/* Some fetch worked: later ones replace credentials (credential_refreshes). */
+static bool role_fetched;
 static wdr_signal_index_t *signal_index;
 static bool stopping;
 
@@ -455,7 +457,9 @@ static void role_report(void *ctx, bool ok, int64_t expires_at, const char *err,
   (void)ctx;
   uint64_t held = 0;
   if (ok) {
-    wdr_metrics_count_refresh(metrics);
+    if (role_fetched)
+      wdr_metrics_count_refresh(metrics);
+    role_fetched = true;
     if (!role_ok)
       INFO(LOG_PREFIX "credentials of the CVM role \"%s\" fetched from %s; "
                       "they expire in %lld s and are renewed before",
@@ -522,6 +526,7 @@ static void free_state(void) {
   wdr_credrole_destroy(role_fetcher);
   role_fetcher = NULL;
   role_ok = false;
+  role_fetched = false;
   if (cred_watching)
     wdr_credfile_watch_free(&cred_watch);
   cred_watching = false;

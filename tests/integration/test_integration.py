@@ -1054,6 +1054,8 @@ class TestCredentials(PluginTestCase):
         refreshes = c.metric(None, "derive", "credential_refreshes",
                              plugin=harness.PLUGIN_GLOBAL)
         self.assertGreaterEqual(refreshes or 0, len(issued) - 1)
+        # The first set is no replacement (read before the sets issued since).
+        self.assertLessEqual(refreshes, len(meta.issued()) - 1)
         left = c.gauge("credentials-expires_in")
         self.assertTrue(left is not None and 0 < left <= 20, left)
 
