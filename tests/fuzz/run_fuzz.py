@@ -39,6 +39,14 @@ GENERATED = {
         "deep-v2-record.state": (b'{"version":2,"kind":"snapshot","saved_ms":1,"journal":1}\n'
                                  + deep(b'{"run":', 500000, b"}\n")),
     },
+    # The state tool reads the same files with a parse of its own first.
+    "fuzz_statetool": {
+        "deep-v1.state": deep(b'{"version":1,"runs":', 1000000, b',"budget":{}}')[:MAX_LEN],
+        "deep-v2-record.state": (b'{"version":2,"kind":"snapshot","saved_ms":1,"journal":1}\n'
+                                 + deep(b'{"run":', 500000, b"}\n")),
+        "deep-v2-workflow.state": (b'{"version":2,"kind":"snapshot","saved_ms":1,"journal":1}\n'
+                                   + b'{"run":{"workflow":' + b"[" * 400000 + b"\n"),
+    },
     "fuzz_body": {
         "bad-utf8": b"\xff\xfe\x00\xc0\xaf\x00\xed\xa0\x80\x00\x01",
     },
