@@ -75,16 +75,6 @@ static void load(const char *snap, size_t snap_len, const char *journal,
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  char *text = fuzz_text(data, size);
-  if (text == NULL)
-    return 0;
-  load(text, size, NULL, 0);
-  load(snapshot_header, sizeof(snapshot_header) - 1, text, size);
-  char *ff = memchr(text, '\f', size);
-  if (ff != NULL) {
-    *ff = '\0';
-    load(text, (size_t)(ff - text), ff + 1, size - (size_t)(ff - text) - 1);
-  }
-  free(text);
+  fuzz_state_three_ways(data, size, snapshot_header, load);
   return 0;
 }

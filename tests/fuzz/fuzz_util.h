@@ -18,4 +18,28 @@ static inline char *fuzz_text(const uint8_t *data, size_t size) {
   return text;
 }
 
+/* A state loader under test: a snapshot (NUL-terminated) and one journal
+ * (NULL for none). */
+typedef void (*fuzz_state_load_fn)(const char *snap, size_t snap_len,
+                                   const char *journal, size_t journal_len);
+
+/* The three ways a state input is tried: as the snapshot alone, as the
+ * journal of header (a small valid snapshot), and split at its first form
+ * feed into a snapshot and a journal. */
+static inline void fuzz_state_three_ways(const uint8_t *data, size_t size,
+                                         const char *header,
+                                         fuzz_state_load_fn load) {
+  char *text = fuzz_text(data, size);
+  if (text == NULL)
+    return;
+  load(text, size, NULL, 0);
+  load(header, strlen(header), text, size);
+  char *ff = memchr(text, '\f', size);
+  if (ff != NULL) {
+    *ff = '\0';
+    load(text, (size_t)(ff - text), ff + 1, size - (size_t)(ff - text) - 1);
+  }
+  free(text);
+}
+
 #endif
