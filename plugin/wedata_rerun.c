@@ -63,8 +63,10 @@ static wdr_credrefresh_t *refresher;
 static wdr_credrefresh_cfg_t refresh_cfg;
 static wdr_loglimit_t limit_refresh;
 static bool role_ok; /* the last fetch worked; the refresher's thread */
-/* Some fetch worked: later ones replace credentials (credential_refreshes). */
-static bool role_fetched;
+/* The expiry of the role's set in use (0: none yet): a fetch that brings
+ * another one replaced the credentials (credential_refreshes); the first,
+ * or the same set again, did not. The refresher's thread. */
+static int64_t role_expires_at;
 static wdr_signal_index_t *signal_index;
 static bool stopping;
 
@@ -457,9 +459,9 @@ static void role_report(void *ctx, bool ok, int64_t expires_at, const char *err,
   (void)ctx;
   uint64_t held = 0;
   if (ok) {
-    if (role_fetched)
+    if (role_expires_at != 0 && expires_at != role_expires_at)
       wdr_metrics_count_refresh(metrics);
-    role_fetched = true;
+    role_expires_at = expires_at;
     if (!role_ok)
       INFO(LOG_PREFIX "credentials of the CVM role \"%s\" fetched from %s; "
                       "they expire in %lld s and are renewed before",
@@ -526,7 +528,7 @@ static void free_state(void) {
   wdr_credrole_destroy(role_fetcher);
   role_fetcher = NULL;
   role_ok = false;
-  role_fetched = false;
+  role_expires_at = 0;
   if (cred_watching)
     wdr_credfile_watch_free(&cred_watch);
   cred_watching = false;
