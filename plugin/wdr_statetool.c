@@ -481,8 +481,9 @@ static int fill_show(yajl_gen g, const void *arg) {
       wdr_json_gen_bool(g, "had_accepted", r->had_accepted) != 0 ||
       wdr_json_gen_bool(g, "seen_active", r->seen_active) != 0)
     return -1;
+  /* The due time (next_at) is in the row already, with its "in" field. */
   for (int i = 0; i < SHOW_TIMES; i++)
-    if (i != 3 && gen_time(g, t[i].key, t[i].t_ms, a->now_ms, false) != 0)
+    if (!t[i].due && gen_time(g, t[i].key, t[i].t_ms, a->now_ms, false) != 0)
       return -1;
   if (wdr_json_gen_int(g, "budget_sent_last_hour", (long long)sent) != 0 ||
       gen_time(g, "budget_oldest", oldest, a->now_ms, false) != 0)
